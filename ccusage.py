@@ -1,0 +1,1666 @@
+"""ccusage: what Claude Code is costing you, from the logs it already writes.
+
+ccusage reads the transcripts Claude Code keeps under ~/.claude/projects,
+records every billable API call once in a SQLite store that outlives Claude
+Code's log cleanup, prices each call, and reports usage by day, week, month
+or session as a table, JSON or CSV.
+
+Run it as ``ccusage`` (installed) or ``python -m ccusage``.  Standard library
+only.
+"""
+
+# ---------------------------------------------------------------------------
+# Imports
+# ---------------------------------------------------------------------------
+
+import argparse
+import json
+import os
+import re
+import sqlite3
+import sys
+import time
+from datetime import date, datetime, timedelta, timezone
+
+# ---------------------------------------------------------------------------
+# Version and constants
+# ---------------------------------------------------------------------------
+
+__version__ = "0.1.0"
+
+PROG = "ccusage"
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+# A log line longer than this is skipped unread: no billable line comes near it,
+# and holding it would break the reader's memory bound.
+MAX_LINE_BYTES = 64 * 1024 * 1024
+READ_CHUNK_BYTES = 4 * 1024 * 1024
+# The start of a file is fingerprinted to notice a file replaced in place.
+HEAD_BYTES = 4096
+# Writers wait this long for another process's ingest before giving up.
+BUSY_TIMEOUT_MS = 600_000
+MS_PER_DAY = 86_400_000
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+class CcusageError(Exception):
+    """A failure to report to the user as one line; exit_code says which kind."""
+
+    def __init__(self, message, exit_code=EXIT_FAILURE):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+# ---------------------------------------------------------------------------
+# Pricing
+# ---------------------------------------------------------------------------
+
+PRICES_CHECKED = "2026-11-24"
+# Rates are USD per million tokens, in the order of RATE_FIELDS.  Sources:
+# Anthropic's pricing page (mirror of 2026-08-21) for every model it lists;
+# models released later carry the figures Anthropic's model pages and price
+# refreshes quoted by 2026-11 (marked "unconfirmed" below).
+RATE_FIELDS = ("input", "cache_write_5m", "cache_write_1h", "cache_read", "output")
+WEB_SEARCH_USD = 10 / 1000
+# Calls whose prompt (input + cache writes + cache reads) exceeds a band's
+# threshold are billed at that band's rates in the bands' order of listing.
+LONG_CONTEXT_UNTIL = "2026-03-28"
+
+
+def _rates(inp, out, read=None):
+    """Standard cache multiples: 5-minute writes 1.25x, 1-hour writes 2x, reads 0.1x input."""
+    return (inp, inp * 1.25, inp * 2, inp * 0.1 if read is None else read, out)
+
+
+class ModelPrice:
+    """Prices of one model: bands of (prompt tokens over, valid until, rates), first match wins.
+
+    fast: multiplier for usage.speed == "fast"; us_geo: the 1.1x for
+    inference_geo "us" applies; regional: Bedrock regional endpoints cost 1.1x.
+    """
+
+    __slots__ = ("bands", "fast", "us_geo", "regional")
+
+    def __init__(self, rates, *, bands=(), fast=None, us_geo=False, regional=False):
+        self.bands = tuple(bands) + ((0, None, tuple(float(r) for r in rates)),)
+        self.fast = fast
+        self.us_geo = us_geo
+        self.regional = regional
+
+    def rates_for(self, prompt_tokens, day):
+        for over, until, rates in self.bands:
+            if prompt_tokens > over and (until is None or day < until):
+                return rates
+        return self.bands[-1][2]
+
+
+_SONNET_4_LONG = ((200_000, LONG_CONTEXT_UNTIL, _rates(6, 22.5)),)
+_OPUS_45 = dict(us_geo=False, regional=True)
+_MODERN = dict(us_geo=True, regional=True)
+
+MODEL_PRICES = {
+    # unconfirmed: third-party quotes of the pricing page, November 2026
+    "claude-fable-5-2": ModelPrice((8, 10, 16, 0.2, 40), fast=2.0, **_MODERN),
+    "claude-fable-5-1": ModelPrice((10, 12.5, 20, 0.25, 50), **_MODERN),
+    "claude-fable-5": ModelPrice((10, 12.5, 20, 1.0, 50), **_MODERN),
+    # unconfirmed: Anthropic's Opus 5.5 overview, October 2026
+    "claude-opus-5-5": ModelPrice((4, 5, 8, 0.2, 20), fast=2.0, **_MODERN),
+    "claude-opus-5": ModelPrice((5, 6.25, 10, 0.5, 25), fast=2.0, **_MODERN),
+    "claude-opus-4-8": ModelPrice((5, 6.25, 10, 0.5, 25), fast=2.0, **_MODERN),
+    "claude-opus-4-7": ModelPrice((5, 6.25, 10, 0.5, 25), fast=6.0, **_MODERN),
+    "claude-opus-4-6": ModelPrice((5, 6.25, 10, 0.5, 25), fast=6.0, **_MODERN),
+    "claude-opus-4-5": ModelPrice((5, 6.25, 10, 0.5, 25), **_OPUS_45),
+    "claude-opus-4-1": ModelPrice((15, 18.75, 30, 1.5, 75)),
+    "claude-opus-4": ModelPrice((15, 18.75, 30, 1.5, 75)),
+    # unconfirmed: cache reads were $0.20 until the cut of 2026-10-07
+    "claude-sonnet-5-5": ModelPrice((2, 2.5, 4, 0.1, 10), bands=((0, "2026-10-07", (2, 2.5, 4, 0.2, 10)),),
+                                    **_MODERN),
+    "claude-sonnet-5": ModelPrice((2, 2.5, 4, 0.2, 10), **_MODERN),
+    "claude-sonnet-4-6": ModelPrice((3, 3.75, 6, 0.3, 15), **_MODERN),
+    "claude-sonnet-4-5": ModelPrice((3, 3.75, 6, 0.3, 15), bands=_SONNET_4_LONG, **_OPUS_45),
+    "claude-sonnet-4": ModelPrice((3, 3.75, 6, 0.3, 15), bands=_SONNET_4_LONG),
+    "claude-3-7-sonnet": ModelPrice((3, 3.75, 6, 0.3, 15)),
+    "claude-3-5-sonnet": ModelPrice(_rates(3, 15)),
+    "claude-3-sonnet": ModelPrice(_rates(3, 15)),
+    # unconfirmed: a whole request over 100k prompt tokens is billed at the high band
+    "claude-haiku-5-5": ModelPrice((0.1, 0.125, 0.2, 0.01, 0.5),
+                                   bands=((100_000, None, (0.5, 0.625, 1.0, 0.05, 2.5)),), **_MODERN),
+    "claude-haiku-4-5": ModelPrice((1, 1.25, 2, 0.1, 5), **_OPUS_45),
+    "claude-3-5-haiku": ModelPrice((0.8, 1, 1.6, 0.08, 4)),
+    "claude-3-haiku": ModelPrice((0.25, 0.3, 0.5, 0.03, 1.25)),
+    "claude-3-opus": ModelPrice((15, 18.75, 30, 1.5, 75)),
+    "claude-2": ModelPrice(_rates(8, 24)),
+    "claude-instant-1": ModelPrice(_rates(0.8, 2.4)),
+}
+MODEL_ALIASES = {
+    "claude-mythos-5": "claude-fable-5",
+    "claude-mythos-5-1": "claude-fable-5-1",
+    "claude-4-opus": "claude-opus-4",
+    "claude-4-sonnet": "claude-sonnet-4",
+    "claude-4-1-opus": "claude-opus-4-1",
+    "claude-2-1": "claude-2",
+    "claude-v2": "claude-2",
+    "claude-instant": "claude-instant-1",
+    "claude-instant-v1": "claude-instant-1",
+}
+# Bedrock cross-region prefixes that are regional (every one but "global").
+_BEDROCK_ID = re.compile(r"^(?:([a-z]{2,4}(?:-gov)?)\.)?anthropic\.(.+)$")
+_DOTTED_VERSION = re.compile(r"(?<=\d)\.(?=\d)")
+_ID_SUFFIXES = re.compile(r"(?:-v\d+(?::\d+)?|@[\w.-]*|-\d{8}|-latest|-fast)+$")
+
+
+def canonical_model(model_id):
+    """Map a model id as logged to (price-table name, regional endpoint?).
+
+    Version components match whole: the dated, Bedrock and Vertex spellings of
+    claude-opus-4-6 all become "claude-opus-4-6", and never "claude-opus-4".
+    """
+    name = model_id.strip().lower().rsplit("/", 1)[-1]
+    regional = False
+    match = _BEDROCK_ID.match(name)
+    if match:
+        regional = match.group(1) not in (None, "global")
+        name = match.group(2)
+    name = _ID_SUFFIXES.sub("", _DOTTED_VERSION.sub("-", name))
+    return MODEL_ALIASES.get(name, name), regional
+
+
+class PriceBook:
+    """The embedded table, overlaid by the user's own prices."""
+
+    def __init__(self, overrides=None):
+        self.overrides = overrides or {}
+        self._cache = {}
+
+    def lookup(self, model_id):
+        """(ModelPrice or None, regional) for a logged model id."""
+        if model_id not in self._cache:
+            name, regional = canonical_model(model_id)
+            price = (self.overrides.get(model_id) or self.overrides.get(name)
+                     or MODEL_PRICES.get(name))
+            self._cache[model_id] = (price, regional)
+        return self._cache[model_id]
+
+    def thresholds(self):
+        """Every prompt-size threshold and date at which some price changes."""
+        overs, dates = set(), set()
+        for price in list(MODEL_PRICES.values()) + list(self.overrides.values()):
+            for over, until, _ in price.bands:
+                if over:
+                    overs.add(over)
+                if until:
+                    dates.add(until)
+        return sorted(overs), sorted(dates)
+
+    def cost(self, model_id, tokens, searches, prompt_tokens, day, fast, us_geo):
+        """USD for token sums (RATE_FIELDS order) of calls sharing one price, or None if unpriced."""
+        price, regional = self.lookup(model_id)
+        if price is None:
+            return None
+        rates = price.rates_for(prompt_tokens, day)
+        usd = sum(n * r for n, r in zip(tokens, rates)) / 1e6
+        if fast and price.fast:
+            usd *= price.fast
+        if (us_geo and price.us_geo) or (regional and price.regional):
+            usd *= 1.1
+        return usd + searches * WEB_SEARCH_USD
+
+
+PRICE_FILE_KEYS = {"input", "output", "cache_write_5m", "cache_write_1h", "cache_read"}
+
+
+def load_price_file(path, required):
+    """Read a user price file: {"model": {"input": 3, "output": 15, ...}} in USD per million tokens."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        if required:
+            raise CcusageError(f"price file {path} does not exist", EXIT_USAGE)
+        return {}
+    except (OSError, ValueError) as exc:
+        raise CcusageError(f"price file {path}: {_reason(exc)}", EXIT_USAGE)
+    if not isinstance(data, dict):
+        raise CcusageError(f"price file {path}: expected an object of model names", EXIT_USAGE)
+    prices = {}
+    for model, entry in data.items():
+        where = f"price file {path}: model {model!r}"
+        if not isinstance(entry, dict):
+            raise CcusageError(f"{where}: expected an object of prices", EXIT_USAGE)
+        unknown = set(entry) - PRICE_FILE_KEYS
+        if unknown:
+            raise CcusageError(f"{where}: unknown key {sorted(unknown)[0]!r} "
+                               f"(expected {', '.join(sorted(PRICE_FILE_KEYS))})", EXIT_USAGE)
+        for key, value in entry.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise CcusageError(f"{where}: {key} must be a non-negative number", EXIT_USAGE)
+        if "input" not in entry or "output" not in entry:
+            raise CcusageError(f"{where}: input and output are required", EXIT_USAGE)
+        base = _rates(entry["input"], entry["output"], entry.get("cache_read"))
+        rates = tuple(entry.get(field, default) for field, default in zip(RATE_FIELDS, base))
+        prices[model] = ModelPrice(rates)
+        prices.setdefault(canonical_model(model)[0], prices[model])
+    return prices
+
+
+# ---------------------------------------------------------------------------
+# Reading logs
+# ---------------------------------------------------------------------------
+
+def _expand(path):
+    return os.path.abspath(os.path.expanduser(path))
+
+
+def _strip_projects(path):
+    path = path.rstrip(os.sep) or os.sep
+    return os.path.dirname(path) if os.path.basename(path) == "projects" else path
+
+
+def claude_roots(data_dirs, environ):
+    """The Claude config dirs to read, as (path, named by the user?)."""
+    if data_dirs:
+        return [(_strip_projects(_expand(d)), True) for d in data_dirs]
+    configured = environ.get("CLAUDE_CONFIG_DIR", "").strip()
+    if configured:
+        return [(_strip_projects(_expand(d.strip())), True) for d in configured.split(",") if d.strip()]
+    xdg = environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return [(_expand(os.path.join(xdg, "claude")), False),
+            (_expand(os.path.join(os.path.expanduser("~"), ".claude")), False)]
+
+
+class ScanReport:
+    """What one run found and read, for --verbose."""
+
+    def __init__(self):
+        self.files = 0
+        self.files_read = 0
+        self.bytes_read = 0
+        self.calls_seen = 0
+        self.unreadable = []
+
+    def add_unreadable(self, path, exc):
+        self.unreadable.append((path, _reason(exc)))
+
+
+def find_logs(root, report):
+    """Every *.jsonl below root/projects, following directory links but never a loop.
+
+    Yields (path, stat result).  A file reachable by two paths is yielded once.
+    """
+    top = os.path.join(root, "projects")
+    seen_dirs, seen_files = set(), set()
+    stack = [top]
+    while stack:
+        directory = stack.pop()
+        try:
+            st = os.stat(directory)
+            if (st.st_dev, st.st_ino) in seen_dirs:
+                continue
+            seen_dirs.add((st.st_dev, st.st_ino))
+            entries = list(os.scandir(directory))
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            report.add_unreadable(directory, exc)
+            continue
+        for entry in entries:
+            try:
+                if entry.is_dir():
+                    stack.append(entry.path)
+                elif entry.name.endswith(".jsonl") and entry.is_file():
+                    st = entry.stat()
+                    if (st.st_dev, st.st_ino) not in seen_files:
+                        seen_files.add((st.st_dev, st.st_ino))
+                        yield entry.path, st
+            except OSError as exc:
+                report.add_unreadable(entry.path, exc)
+
+
+def parse_timestamp(value):
+    """Epoch milliseconds of an ISO 8601 time (UTC when it names no offset), or None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
+    except ValueError:
+        moment = _parse_timestamp_slow(value)
+        if moment is None:
+            return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return int(moment.timestamp() * 1000)
+
+
+_ISO = re.compile(r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d)(?::(\d\d)(?:\.(\d+))?)?\s*(Z|[+-]\d\d:?\d\d)?$")
+
+
+def _parse_timestamp_slow(value):
+    """The ISO forms Python 3.9's fromisoformat rejects (e.g. 4 or 9 fraction digits)."""
+    match = _ISO.match(value.strip())
+    if not match:
+        return None
+    y, mo, d, h, mi, s, frac, zone = match.groups()
+    try:
+        moment = datetime(int(y), int(mo), int(d), int(h), int(mi), int(s or 0),
+                          int((frac or "0")[:6].ljust(6, "0")))
+    except ValueError:
+        return None
+    if zone and zone != "Z":
+        sign = -1 if zone[0] == "-" else 1
+        digits = zone[1:].replace(":", "")
+        offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+        return moment.replace(tzinfo=timezone(sign * offset))
+    return moment.replace(tzinfo=timezone.utc)
+
+
+def _count(usage, key):
+    value = usage.get(key, 0)
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(key)
+    return value
+
+
+LIMIT_MARK = "usage limit reached|"
+
+
+class Call:
+    """One billable API response, as read from one line."""
+
+    __slots__ = ("key", "ts", "session", "cwd", "model", "input", "output", "cache_write_5m",
+                 "cache_write_1h", "cache_read", "web_searches", "fast", "us_geo", "cost_usd")
+
+
+def parse_line(line, session_hint):
+    """The Call a log line bills, None for a line that bills nothing, ValueError for a bad line.
+
+    Billable: an assistant line with message.usage, or the copy of one that a
+    parent transcript keeps inside a progress line.  Model "<synthetic>" is
+    Claude Code's own text and bills nothing.
+    """
+    obj = json.loads(line)
+    if not isinstance(obj, dict):
+        raise ValueError("not an object")
+    kind = obj.get("type")
+    if kind == "assistant":
+        record = obj
+    elif kind == "progress":
+        data = obj.get("data")
+        record = data.get("message") if isinstance(data, dict) else None
+        if not isinstance(record, dict) or record.get("type") != "assistant":
+            return None
+    else:
+        return None
+    message = record.get("message")
+    if not isinstance(message, dict):
+        return None
+    usage = message.get("usage")
+    model = message.get("model")
+    if usage is None or model == "<synthetic>":
+        return None
+    if not isinstance(usage, dict) or not isinstance(model, str) or not model:
+        raise ValueError("usage or model of the wrong type")
+    ts = parse_timestamp(record.get("timestamp") or obj.get("timestamp"))
+    if ts is None:
+        raise ValueError("no valid timestamp")
+    message_id, request_id = message.get("id"), record.get("requestId")
+    if not isinstance(message_id, str) or not message_id:
+        raise ValueError("no message id")
+    call = Call()
+    call.key = f"{message_id}:{request_id}" if isinstance(request_id, str) and request_id else message_id
+    call.ts = ts
+    session = obj.get("sessionId")
+    call.session = session_hint or (session if isinstance(session, str) and session else None)
+    cwd = obj.get("cwd")
+    call.cwd = cwd if isinstance(cwd, str) and cwd else None
+    call.model = model
+    call.input = _count(usage, "input_tokens")
+    call.output = _count(usage, "output_tokens")
+    call.cache_read = _count(usage, "cache_read_input_tokens")
+    cache_write = _count(usage, "cache_creation_input_tokens")
+    split = usage.get("cache_creation")
+    one_hour = _count(split, "ephemeral_1h_input_tokens") if isinstance(split, dict) else 0
+    call.cache_write_1h = min(one_hour, cache_write)
+    call.cache_write_5m = cache_write - call.cache_write_1h
+    tools = usage.get("server_tool_use")
+    call.web_searches = _count(tools, "web_search_requests") if isinstance(tools, dict) else 0
+    call.fast = 1 if usage.get("speed") == "fast" else 0
+    call.us_geo = 1 if usage.get("inference_geo") == "us" else 0
+    cost = obj.get("costUSD")
+    call.cost_usd = float(cost) if isinstance(cost, (int, float)) and not isinstance(cost, bool) else None
+    return call
+
+
+def parse_limit_reset(line):
+    """(time of the line, reset epoch seconds) of a 'usage limit reached|<epoch>' line, or None."""
+    try:
+        obj = json.loads(line)
+        ts = parse_timestamp(obj.get("timestamp"))
+        content = obj["message"]["content"]
+        texts = [content] if isinstance(content, str) else [b.get("text") for b in content]
+        for text in texts:
+            if isinstance(text, str) and LIMIT_MARK in text:
+                reset = int(text.split(LIMIT_MARK, 1)[1].strip().split()[0])
+                if ts is not None:
+                    return ts, reset
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError):
+        pass
+    return None
+
+
+def session_of_path(path):
+    """The parent session a subagent file belongs to (.../<session>/subagents/...), or None."""
+    parts = path.split(os.sep)
+    if "subagents" in parts:
+        index = parts.index("subagents")
+        if index > 0:
+            return parts[index - 1]
+    return None
+
+
+class LogChunkReader:
+    """Reads the complete lines of a file from an offset, keeping billable ones.
+
+    Only lines that contain a "usage" key can bill anything, so the others
+    are counted and passed over without being parsed.  A last line without
+    its newline is left for the next run.
+    """
+
+    def __init__(self, path):
+        self.path = path
+        self.session_hint = session_of_path(path)
+        self.calls = []
+        self.limit_resets = []
+        self.skipped = 0
+        self.bytes_read = 0
+
+    def read(self, f, offset):
+        """Read f from offset; return the offset after the last complete line."""
+        f.seek(offset)
+        pending = b""
+        discarding = False
+        while True:
+            chunk = f.read(READ_CHUNK_BYTES)
+            if not chunk:
+                break
+            self.bytes_read += len(chunk)
+            if discarding:
+                newline = chunk.find(b"\n")
+                if newline < 0:
+                    offset += len(chunk)
+                    continue
+                offset += newline + 1
+                self.skipped += 1
+                discarding = False
+                chunk = chunk[newline + 1:]
+            end = chunk.rfind(b"\n")
+            if end < 0:
+                pending += chunk
+                if len(pending) > MAX_LINE_BYTES:
+                    offset += len(pending)
+                    pending, discarding = b"", True
+                continue
+            block = pending + chunk[:end + 1]
+            pending = chunk[end + 1:]
+            self._scan(block)
+            offset += len(block)
+        return offset
+
+    def _scan(self, block):
+        lines = block.count(b"\n")
+        objects = block.count(b"}\n") + block.count(b"}\r\n")
+        self.skipped += lines - objects
+        find = block.find
+        pos = find(b'"usage":')
+        while pos >= 0:
+            start = block.rfind(b"\n", 0, pos) + 1
+            stop = find(b"\n", pos)
+            line = block[start:stop]
+            try:
+                call = parse_line(line, self.session_hint)
+            except (ValueError, RecursionError):
+                if line.rstrip().endswith(b"}"):
+                    self.skipped += 1
+            else:
+                if call is not None:
+                    self.calls.append(call)
+                elif LIMIT_MARK.encode() in line:
+                    reset = parse_limit_reset(line)
+                    if reset:
+                        self.limit_resets.append(reset)
+            pos = find(b'"usage":', stop)
+
+
+# ---------------------------------------------------------------------------
+# The store
+# ---------------------------------------------------------------------------
+
+SCHEMA = [
+    # version 1
+    """
+    CREATE TABLE sources (
+        id INTEGER PRIMARY KEY,
+        path TEXT NOT NULL UNIQUE
+    );
+    CREATE TABLE files (
+        id INTEGER PRIMARY KEY,
+        source_id INTEGER NOT NULL REFERENCES sources(id),
+        path TEXT NOT NULL UNIQUE,
+        dev INTEGER, ino INTEGER, size INTEGER, mtime_ns INTEGER,
+        offset INTEGER NOT NULL DEFAULT 0,
+        head_len INTEGER NOT NULL DEFAULT 0,
+        head_crc INTEGER NOT NULL DEFAULT 0,
+        skipped INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE projects (
+        id INTEGER PRIMARY KEY,
+        path TEXT NOT NULL UNIQUE,
+        dir TEXT NOT NULL
+    );
+    CREATE TABLE sessions (
+        id INTEGER PRIMARY KEY,
+        session_id TEXT NOT NULL UNIQUE,
+        project_id INTEGER NOT NULL REFERENCES projects(id)
+    );
+    CREATE TABLE models (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE
+    );
+    CREATE TABLE calls (
+        key TEXT PRIMARY KEY,
+        ts INTEGER NOT NULL,
+        source_id INTEGER NOT NULL,
+        session_id INTEGER NOT NULL,
+        project_id INTEGER NOT NULL,
+        model_id INTEGER NOT NULL,
+        input INTEGER NOT NULL,
+        output INTEGER NOT NULL,
+        cache_write_5m INTEGER NOT NULL,
+        cache_write_1h INTEGER NOT NULL,
+        cache_read INTEGER NOT NULL,
+        web_searches INTEGER NOT NULL,
+        fast INTEGER NOT NULL,
+        us_geo INTEGER NOT NULL,
+        cost_usd REAL
+    ) WITHOUT ROWID;
+    CREATE INDEX calls_by_time ON calls(ts);
+    CREATE TABLE limit_resets (
+        ts INTEGER NOT NULL,
+        reset_at INTEGER NOT NULL,
+        PRIMARY KEY (ts, reset_at)
+    ) WITHOUT ROWID;
+    """,
+]
+
+_CALL_COLUMNS = ("key", "ts", "source_id", "session_id", "project_id", "model_id", "input", "output",
+                 "cache_write_5m", "cache_write_1h", "cache_read", "web_searches", "fast", "us_geo",
+                 "cost_usd")
+_FINAL_LINE_COLUMNS = [c for c in _CALL_COLUMNS if c not in ("key", "ts", "output")]
+# One response may be written as several lines (and copied into progress
+# lines): the line with the most output tokens carries its final usage (on a
+# tie the later one), the earliest line its time.
+UPSERT_CALL = (
+    f"INSERT INTO calls ({', '.join(_CALL_COLUMNS)}) VALUES ({', '.join('?' * len(_CALL_COLUMNS))}) "
+    "ON CONFLICT(key) DO UPDATE SET ts = min(ts, excluded.ts), "
+    + ", ".join(f"{c} = CASE WHEN excluded.output >= output THEN excluded.{c} ELSE {c} END"
+                for c in _FINAL_LINE_COLUMNS)
+    + ", output = max(output, excluded.output)"
+)
+
+
+def default_db_path(environ):
+    if environ.get("CCUSAGE_DB"):
+        return _expand(environ["CCUSAGE_DB"])
+    data_home = environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return os.path.join(_expand(data_home), "ccusage", "usage.db")
+
+
+def _reason(exc):
+    """A one-line reason for an OS or parse error."""
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+
+
+def _is_corruption(exc):
+    return isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError)
+
+
+class Store:
+    """The SQLite record of every call ever read, safe to share between processes."""
+
+    def __init__(self, path, warn):
+        self.path = path
+        self.warn = warn
+        self.conn = None
+        self._open()
+
+    def _connect(self):
+        directory = os.path.dirname(self.path)
+        try:
+            os.makedirs(directory, mode=0o700, exist_ok=True)
+            if not os.path.exists(self.path):
+                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise CcusageError(f"cannot open the store {self.path}: {_reason(exc)}")
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        return conn
+
+    def _open(self):
+        for attempt in (1, 2):
+            conn = self._connect()
+            try:
+                self._prepare(conn)
+            except sqlite3.DatabaseError as exc:
+                conn.close()
+                if attempt == 2 or not _is_corruption(exc):
+                    raise CcusageError(f"cannot use the store {self.path}: {exc}")
+                self._move_aside(exc)
+                continue
+            self.conn = conn
+            return
+
+    def _prepare(self, conn):
+        if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version == len(SCHEMA):
+            return
+        if version > len(SCHEMA):
+            raise CcusageError(f"the store {self.path} was written by a newer ccusage "
+                               f"(schema {version}); upgrade ccusage or use --db")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            for number in range(version, len(SCHEMA)):
+                for statement in SCHEMA[number].split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {len(SCHEMA)}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def _move_aside(self, exc):
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        aside = f"{self.path}.corrupt-{stamp}"
+        try:
+            os.replace(self.path, aside)
+        except FileNotFoundError:
+            return
+        except OSError as err:
+            raise CcusageError(f"the store {self.path} is unreadable ({exc}) and cannot be moved aside: "
+                               f"{_reason(err)}")
+        for suffix in ("-wal", "-shm"):
+            try:
+                os.remove(self.path + suffix)
+            except OSError:
+                pass
+        self.warn(f"the store {self.path} was unreadable ({exc}); moved it to {aside} "
+                  "and rebuilding it from the logs")
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+    # -- ingest --
+
+    def source_ids(self, paths):
+        """Ids of the given source paths, registering new ones."""
+        ids = {}
+        for path in paths:
+            row = self.conn.execute("SELECT id FROM sources WHERE path = ?", (path,)).fetchone()
+            if row is None:
+                self.conn.execute("INSERT OR IGNORE INTO sources (path) VALUES (?)", (path,))
+                row = self.conn.execute("SELECT id FROM sources WHERE path = ?", (path,)).fetchone()
+            ids[path] = row[0]
+        return ids
+
+    def sync(self, roots, report):
+        """Read whatever is new in the logs below roots into the store.
+
+        A run over unchanged logs only stats the files: it takes no write lock
+        and reads no log bytes.
+        """
+        sources = self.source_ids([root for root, _ in roots])
+        on_disk = []
+        for root, _ in roots:
+            for path, st in find_logs(root, report):
+                on_disk.append((sources[root], path, st))
+        report.files = len(on_disk)
+        known = self._file_states()
+        changed = [entry for entry in on_disk if known.get(entry[1]) != _file_state(entry[2])]
+        if not changed:
+            return
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            known = self._file_states()
+            ingest = Ingest(conn)
+            for source_id, path, st in changed:
+                if known.get(path) != _file_state(st):
+                    self._read_file(ingest, source_id, path, report)
+            ingest.flush()
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def _file_states(self):
+        return {path: (dev, ino, size, mtime) for path, dev, ino, size, mtime
+                in self.conn.execute("SELECT path, dev, ino, size, mtime_ns FROM files")}
+
+    def _read_file(self, ingest, source_id, path, report):
+        conn = self.conn
+        row = conn.execute("SELECT id, dev, ino, offset, head_len, head_crc, skipped FROM files WHERE path = ?",
+                           (path,)).fetchone()
+        try:
+            with open(path, "rb") as f:
+                st = os.fstat(f.fileno())
+                head = f.read(HEAD_BYTES)
+                offset, skipped = 0, 0
+                if row is not None:
+                    file_id, dev, ino, old_offset, head_len, head_crc, skipped = row
+                    same_file = ((dev, ino) == (st.st_dev, st.st_ino) and old_offset <= st.st_size
+                                 and _crc(head[:head_len]) == head_crc and len(head) >= head_len)
+                    if same_file:
+                        offset = old_offset
+                    else:
+                        skipped = 0
+                reader = LogChunkReader(path)
+                offset = reader.read(f, offset)
+        except OSError as exc:
+            report.add_unreadable(path, exc)
+            return
+        report.files_read += 1
+        report.bytes_read += reader.bytes_read
+        report.calls_seen += len(reader.calls)
+        head_len = min(len(head), offset)
+        values = (source_id, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, offset, head_len,
+                  _crc(head[:head_len]), skipped + reader.skipped)
+        if row is None:
+            conn.execute("INSERT INTO files (source_id, dev, ino, size, mtime_ns, offset, head_len, head_crc, "
+                         "skipped, path) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values + (path,))
+        else:
+            conn.execute("UPDATE files SET source_id = ?, dev = ?, ino = ?, size = ?, mtime_ns = ?, offset = ?, "
+                         "head_len = ?, head_crc = ?, skipped = ? WHERE id = ?", values + (row[0],))
+        ingest.add(source_id, path, reader)
+
+    # -- queries --
+
+    def skipped_lines(self, source_ids):
+        marks = ",".join("?" * len(source_ids))
+        return self.conn.execute(f"SELECT path, skipped FROM files WHERE skipped > 0 AND source_id IN ({marks}) "
+                                 "ORDER BY path", source_ids).fetchall()
+
+
+def _file_state(st):
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _crc(data):
+    import zlib
+    return zlib.crc32(data)
+
+
+def _project_dir(path):
+    """The directory under projects/ a transcript lives in: Claude Code's encoding of its cwd."""
+    parts = path.split(os.sep)
+    if "projects" in parts:
+        index = len(parts) - 1 - parts[::-1].index("projects")
+        if index + 2 < len(parts):
+            return parts[index + 1]
+    return ""
+
+
+class Ingest:
+    """Writes calls read from files, within the caller's transaction."""
+
+    def __init__(self, conn):
+        self.conn = conn
+        self.models = dict(conn.execute("SELECT name, id FROM models"))
+        self.projects = dict(conn.execute("SELECT path, id FROM projects"))
+        self.sessions = {}
+        self.pending = {}
+
+    def _model(self, name):
+        model_id = self.models.get(name)
+        if model_id is None:
+            model_id = self.conn.execute("INSERT INTO models (name) VALUES (?)", (name,)).lastrowid
+            self.models[name] = model_id
+        return model_id
+
+    def _project(self, path, directory):
+        project_id = self.projects.get(path)
+        if project_id is None:
+            project_id = self.conn.execute("INSERT INTO projects (path, dir) VALUES (?, ?)",
+                                           (path, directory)).lastrowid
+            self.projects[path] = project_id
+        return project_id
+
+    def _session(self, session, project_id):
+        session_id = self.sessions.get(session)
+        if session_id is None:
+            row = self.conn.execute("SELECT id FROM sessions WHERE session_id = ?", (session,)).fetchone()
+            if row is None:
+                session_id = self.conn.execute("INSERT INTO sessions (session_id, project_id) VALUES (?, ?)",
+                                               (session, project_id)).lastrowid
+            else:
+                session_id = row[0]
+            self.sessions[session] = session_id
+        return session_id
+
+    def add(self, source_id, path, reader):
+        directory = _project_dir(path)
+        default_session = os.path.splitext(os.path.basename(path))[0]
+        pending = self.pending
+        for call in reader.calls:
+            project_id = self._project(call.cwd or directory or "(unknown)", directory)
+            session_id = self._session(call.session or default_session, project_id)
+            row = (call.key, call.ts, source_id, session_id, project_id, self._model(call.model), call.input,
+                   call.output, call.cache_write_5m, call.cache_write_1h, call.cache_read, call.web_searches,
+                   call.fast, call.us_geo, call.cost_usd)
+            previous = pending.get(call.key)
+            if previous is None:
+                pending[call.key] = row
+            else:
+                final = row if row[7] >= previous[7] else previous
+                pending[call.key] = final[:1] + (min(row[1], previous[1]),) + final[2:]
+        if reader.limit_resets:
+            self.conn.executemany("INSERT OR IGNORE INTO limit_resets (ts, reset_at) VALUES (?, ?)",
+                                  reader.limit_resets)
+        if len(pending) >= 50_000:
+            self.flush()
+
+    def flush(self):
+        self.conn.executemany(UPSERT_CALL, self.pending.values())
+        self.pending = {}
+
+
+# ---------------------------------------------------------------------------
+# Aggregation
+# ---------------------------------------------------------------------------
+
+TOKEN_FIELDS = ("input", "output", "cache_write_5m", "cache_write_1h", "cache_read")
+
+
+def load_timezone(name):
+    """A tzinfo for an IANA name, or the system's zone when name is None."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    if name is None:
+        return system_timezone()
+    if name.upper() in ("UTC", "Z", "ETC/UTC"):
+        return timezone.utc
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise CcusageError(f"unknown time zone {name!r}; use an IANA name such as Europe/Berlin or UTC",
+                           EXIT_USAGE)
+
+
+def system_timezone():
+    from zoneinfo import ZoneInfo
+    name = os.environ.get("TZ", "").lstrip(":")
+    if name:
+        try:
+            return ZoneInfo(name)
+        except Exception:
+            pass
+    try:
+        with open("/etc/localtime", "rb") as f:
+            return ZoneInfo.from_file(f, key="localtime")
+    except Exception:
+        return datetime.now().astimezone().tzinfo
+
+
+def _offset_ms(tz, epoch_s):
+    return int(datetime.fromtimestamp(epoch_s, tz).utcoffset().total_seconds() * 1000)
+
+
+def offset_segments(tz, lo_ms, hi_ms):
+    """[(from_ms, utc_offset_ms)] covering lo..hi: when each UTC offset of tz starts."""
+    lo_s, hi_s = lo_ms // 1000 - 86_400, hi_ms // 1000 + 86_400
+    current = _offset_ms(tz, lo_s)
+    segments = [(None, current)]
+    t = lo_s
+    while t < hi_s:
+        nxt = min(t + 86_400, hi_s)
+        offset = _offset_ms(tz, nxt)
+        if offset != current:
+            a, b = t, nxt
+            while b - a > 1:
+                mid = (a + b) // 2
+                if _offset_ms(tz, mid) == current:
+                    a = mid
+                else:
+                    b = mid
+            segments.append((b * 1000, offset))
+            current = offset
+        t = nxt
+    return segments
+
+
+def local_day_sql(tz, lo_ms, hi_ms):
+    """An SQL expression of a call's local day number (days since 1970-01-01 in tz)."""
+    segments = offset_segments(tz, lo_ms, hi_ms)
+    if len(segments) == 1:
+        return f"((ts + {segments[0][1]}) / {MS_PER_DAY})"
+    cases = " ".join(f"WHEN ts < {start} THEN {prev[1]}" for prev, (start, _) in zip(segments, segments[1:]))
+    return f"((ts + CASE {cases} ELSE {segments[-1][1]} END) / {MS_PER_DAY})"
+
+
+def day_of_number(number):
+    return date(1970, 1, 1) + timedelta(days=number)
+
+
+def local_midnight_ms(day, tz):
+    return int(datetime(day.year, day.month, day.day, tzinfo=tz).timestamp() * 1000)
+
+
+class Filters:
+    """Which calls a report covers."""
+
+    def __init__(self, since=None, until=None, project=None):
+        self.since = since
+        self.until = until
+        self.project = project
+
+
+class Usage:
+    """Token and cost sums of a set of calls."""
+
+    __slots__ = ("calls", "input", "output", "cache_write_5m", "cache_write_1h", "cache_read",
+                 "web_searches", "cost", "unpriced", "first", "last")
+
+    def __init__(self):
+        self.calls = self.input = self.output = 0
+        self.cache_write_5m = self.cache_write_1h = self.cache_read = self.web_searches = 0
+        self.cost = 0.0
+        self.unpriced = 0
+        self.first = self.last = None
+
+    @property
+    def cache_write(self):
+        return self.cache_write_5m + self.cache_write_1h
+
+    @property
+    def total_tokens(self):
+        return self.input + self.output + self.cache_write + self.cache_read
+
+    def add(self, other):
+        self.calls += other.calls
+        for field in TOKEN_FIELDS:
+            setattr(self, field, getattr(self, field) + getattr(other, field))
+        self.web_searches += other.web_searches
+        self.cost += other.cost
+        self.unpriced += other.unpriced
+        if other.first is not None:
+            self.first = other.first if self.first is None else min(self.first, other.first)
+            self.last = other.last if self.last is None else max(self.last, other.last)
+
+
+class UsageQuery:
+    """Runs grouped sums over the store and prices them."""
+
+    def __init__(self, store, source_ids, prices, tz, mode):
+        self.conn = store.conn
+        self.source_ids = source_ids
+        self.prices = prices
+        self.tz = tz
+        self.mode = mode
+        self.unpriced_models = {}
+        self._models = None
+
+    def model_name(self, model_id):
+        if self._models is None:
+            self._models = dict(self.conn.execute("SELECT id, name FROM models"))
+        return self._models[model_id]
+
+    def _where(self, filters):
+        clauses = [f"source_id IN ({','.join(str(int(i)) for i in self.source_ids)})"]
+        params = []
+        if filters.since is not None:
+            clauses.append("ts >= ?")
+            params.append(local_midnight_ms(filters.since, self.tz))
+        if filters.until is not None:
+            clauses.append("ts < ?")
+            params.append(local_midnight_ms(filters.until + timedelta(days=1), self.tz))
+        if filters.project is not None:
+            ids = self.project_ids(filters.project)
+            clauses.append(f"project_id IN ({','.join(str(i) for i in ids) or 'NULL'})")
+        return " AND ".join(clauses), params
+
+    def project_ids(self, name):
+        """Projects whose path, last path component or encoded directory is name."""
+        return [pid for pid, path, directory in self.conn.execute("SELECT id, path, dir FROM projects")
+                if name in (path, os.path.basename(path.rstrip("/")), directory)]
+
+    def span(self, where, params):
+        return self.conn.execute(f"SELECT min(ts), max(ts) FROM calls WHERE {where}", params).fetchone()
+
+    def grouped(self, group_by, filters):
+        """{(group key..., model_id): Usage} with group_by a list of 'day', 'session', 'project'."""
+        where, params = self._where(filters)
+        lo, hi = self.span(where, params)
+        if lo is None:
+            return {}
+        overs, dates = self.prices.thresholds()
+        columns = {"day": local_day_sql(self.tz, lo, hi), "session": "session_id", "project": "project_id"}
+        keys = [columns[g] for g in group_by]
+        band = " + ".join(f"(input + cache_write_5m + cache_write_1h + cache_read > {int(o)})" for o in overs) or "0"
+        era = " + ".join(f"(ts >= {int(_date_ms(d))})" for d in dates) or "0"
+        sql = (f"SELECT {', '.join(keys + ['model_id'])}, fast, us_geo, {band}, {era}, cost_usd IS NOT NULL, "
+               "count(*), sum(input), sum(output), sum(cache_write_5m), sum(cache_write_1h), sum(cache_read), "
+               "sum(web_searches), total(cost_usd), min(ts), max(ts) "
+               f"FROM calls WHERE {where} GROUP BY {', '.join(str(i + 1) for i in range(len(keys) + 6))} "
+               f"ORDER BY {', '.join(str(i + 1) for i in range(len(keys) + 6))}")
+        result = {}
+        width = len(keys) + 1
+        for row in self.conn.execute(sql, params):
+            key = row[:width]
+            fast, us_geo, band_index, era_index, has_cost = row[width:width + 5]
+            calls, inp, out, cw5, cw1h, cread, searches, logged_cost, first, last = row[width + 5:]
+            usage = result.get(key)
+            if usage is None:
+                usage = result[key] = Usage()
+            part = Usage()
+            part.calls, part.input, part.output = calls, inp, out
+            part.cache_write_5m, part.cache_write_1h, part.cache_read = cw5, cw1h, cread
+            part.web_searches, part.first, part.last = searches, first, last
+            prompt = overs[band_index - 1] + 1 if band_index else 0
+            day = dates[era_index - 1] if era_index else "0000-00-00"
+            part.cost = self._cost(key[-1], part, has_cost, logged_cost, prompt, day, fast, us_geo)
+            if part.cost is None:
+                part.cost, part.unpriced = 0.0, calls
+            usage.add(part)
+        return result
+
+    def _cost(self, model_id, part, has_cost, logged_cost, prompt, day, fast, us_geo):
+        if self.mode == "display" or (self.mode == "auto" and has_cost):
+            return logged_cost
+        model = self.model_name(model_id)
+        tokens = tuple(getattr(part, field) for field in RATE_FIELDS_AS_USAGE)
+        cost = self.prices.cost(model, tokens, part.web_searches, prompt, day, fast, us_geo)
+        if cost is None:
+            self.unpriced_models[model] = self.unpriced_models.get(model, 0) + part.calls
+        return cost
+
+
+RATE_FIELDS_AS_USAGE = ("input", "cache_write_5m", "cache_write_1h", "cache_read", "output")
+
+
+def _date_ms(iso_day):
+    return datetime.strptime(iso_day, "%Y-%m-%d").replace(tzinfo=timezone.utc).timestamp() * 1000
+
+
+class ReportRow:
+    """One line of a report: a period, session or project, with per-model parts."""
+
+    def __init__(self, key):
+        self.key = key
+        self.total = Usage()
+        self.models = {}
+        self.project = None
+        self.session = None
+
+    def add(self, model, usage):
+        self.total.add(usage)
+        if model not in self.models:
+            self.models[model] = Usage()
+        self.models[model].add(usage)
+
+
+def period_label(day, period, week_start):
+    if period == "daily":
+        return day.isoformat()
+    if period == "weekly":
+        return (day - timedelta(days=(day.weekday() - week_start) % 7)).isoformat()
+    return day.strftime("%Y-%m")
+
+
+def period_report(query, period, filters, week_start=6, by_project=False):
+    """Rows of a daily, weekly or monthly report, keyed (project, period label)."""
+    group = ["day", "project"] if by_project else ["day"]
+    rows = {}
+    projects = {}
+    if by_project:
+        projects = dict(query.conn.execute("SELECT id, path FROM projects"))
+    for key, usage in query.grouped(group, filters).items():
+        label = period_label(day_of_number(key[0]), period, week_start)
+        project = projects.get(key[1]) if by_project else None
+        row = rows.get((project, label))
+        if row is None:
+            row = rows[(project, label)] = ReportRow(label)
+            row.project = project
+        row.add(query.model_name(key[-1]), usage)
+    return [rows[k] for k in sorted(rows, key=lambda k: (k[0] or "", k[1]))]
+
+
+def session_report(query, filters):
+    sessions = {sid: (name, ppath) for sid, name, ppath in query.conn.execute(
+        "SELECT sessions.id, session_id, projects.path FROM sessions JOIN projects ON projects.id = project_id")}
+    rows = {}
+    for (session_id, model_id), usage in query.grouped(["session"], filters).items():
+        row = rows.get(session_id)
+        if row is None:
+            name, project = sessions[session_id]
+            row = rows[session_id] = ReportRow(name)
+            row.session, row.project = name, project
+        row.add(query.model_name(model_id), usage)
+    return sorted(rows.values(), key=lambda r: (r.total.last, r.key))
+
+
+# ---------------------------------------------------------------------------
+# Rendering
+# ---------------------------------------------------------------------------
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def clean(text):
+    """Text from the logs, safe for a terminal: control characters shown as escapes."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+                        else f"\\u{ord(m.group()):04x}", str(text))
+
+
+def to_json(data):
+    """JSON text whose strings carry no raw C1 control or bidi characters."""
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def round_cost(value):
+    return round(value, 6)
+
+
+def usage_json(usage):
+    return {
+        "inputTokens": usage.input,
+        "outputTokens": usage.output,
+        "cacheCreationTokens": usage.cache_write,
+        "cacheReadTokens": usage.cache_read,
+        "totalTokens": usage.total_tokens,
+        "totalCost": round_cost(usage.cost),
+    }
+
+
+def _models_by_cost(row):
+    return sorted(row.models.items(), key=lambda item: (-item[1].cost, item[0]))
+
+
+def breakdowns_json(row):
+    parts = []
+    for model, usage in _models_by_cost(row):
+        entry = {"modelName": model}
+        entry.update(usage_json(usage))
+        del entry["totalTokens"], entry["totalCost"]
+        entry["cost"] = None if usage.unpriced == usage.calls else round_cost(usage.cost)
+        parts.append(entry)
+    return parts
+
+
+def row_json(row, label_field):
+    entry = {label_field: row.key}
+    entry.update(usage_json(row.total))
+    entry["modelsUsed"] = sorted(row.models)
+    entry["modelBreakdowns"] = breakdowns_json(row)
+    return entry
+
+
+def session_json(row):
+    entry = {"sessionId": row.session, "projectPath": row.project,
+             "firstActivity": _iso(row.total.first), "lastActivity": _iso(row.total.last)}
+    entry.update(usage_json(row.total))
+    entry["modelsUsed"] = sorted(row.models)
+    entry["modelBreakdowns"] = breakdowns_json(row)
+    return entry
+
+
+def _iso(ms):
+    """UTC ISO 8601 with milliseconds, as the npm ccusage writes activity times."""
+    return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def totals_json(rows, unpriced_models):
+    total = Usage()
+    for row in rows:
+        total.add(row.total)
+    entry = usage_json(total)
+    if unpriced_models:
+        entry["unpricedModels"] = sorted(unpriced_models)
+    return entry
+
+
+class Style:
+    """ANSI styling, or none."""
+
+    def __init__(self, enabled):
+        self.enabled = enabled
+
+    def __call__(self, text, code):
+        return f"\x1b[{code}m{text}\x1b[0m" if self.enabled else text
+
+
+def use_color(choice, stream, environ):
+    if choice == "always":
+        return True
+    if choice == "never" or environ.get("NO_COLOR"):
+        return False
+    if environ.get("FORCE_COLOR"):
+        return True
+    return stream.isatty() and environ.get("TERM") != "dumb"
+
+
+def fmt_int(n):
+    return f"{n:,}"
+
+
+def fmt_compact(n):
+    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if n >= size:
+            return f"{n / size:.1f}{suffix}"
+    return str(n)
+
+
+def fmt_cost(usage):
+    if usage.unpriced and usage.unpriced == usage.calls:
+        return "?"
+    return f"${usage.cost:,.2f}" + ("*" if usage.unpriced else "")
+
+
+class Table:
+    """A plain-text table that fits a width by dropping optional columns, then compacting numbers."""
+
+    def __init__(self, headers, aligns, optional=()):
+        self.headers = headers
+        self.aligns = aligns
+        self.optional = optional
+        self.rows = []
+
+    def add(self, cells, kind="body"):
+        self.rows.append((cells, kind))
+
+    def render(self, width, style, compact_columns=()):
+        keep = list(range(len(self.headers)))
+        rows = self.rows
+        for attempt in range(len(self.optional) + 2):
+            widths = [max(len(self.headers[i]), *(len(c[i]) for c, _ in rows)) for i in keep]
+            if sum(widths) + 2 * (len(keep) - 1) <= width:
+                break
+            if attempt < len(self.optional):
+                keep.remove(self.optional[attempt])
+            elif compact_columns:
+                rows = [([_compact_cell(c, i, compact_columns) for i, c in enumerate(cells)], kind)
+                        for cells, kind in self.rows]
+        lines = []
+
+        def line(cells, code=None):
+            parts = []
+            for w, i in zip(widths, keep):
+                text = cells[i]
+                parts.append(text.ljust(w) if self.aligns[i] == "<" else text.rjust(w))
+            text = "  ".join(parts).rstrip()
+            return style(text, code) if code else text
+
+        lines.append(line(self.headers, "1"))
+        lines.append(style("─" * (sum(widths) + 2 * (len(keep) - 1)), "2"))
+        for cells, kind in rows:
+            if kind == "rule":
+                lines.append(style("─" * (sum(widths) + 2 * (len(keep) - 1)), "2"))
+            else:
+                lines.append(line(cells, {"total": "1;33", "detail": "2"}.get(kind)))
+        return "\n".join(lines)
+
+
+def _compact_cell(text, index, columns):
+    if index in columns and text.replace(",", "").isdigit():
+        return fmt_compact(int(text.replace(",", "")))
+    return text
+
+
+def usage_cells(usage):
+    return [fmt_int(usage.input), fmt_int(usage.output), fmt_int(usage.cache_write),
+            fmt_int(usage.cache_read), fmt_int(usage.total_tokens), fmt_cost(usage)]
+
+
+USAGE_HEADERS = ["Input", "Output", "Cache write", "Cache read", "Total", "Cost"]
+
+
+def short_model(name):
+    return clean(name[len("claude-"):] if name.startswith("claude-") else name)
+
+
+def render_period_table(rows, period, breakdown, by_project, width, style):
+    label = {"daily": "Date", "weekly": "Week", "monthly": "Month"}[period]
+    headers = [label] + USAGE_HEADERS
+    table = Table(headers, ["<"] + [">"] * 6, optional=(5,))
+    current_project = object()
+    total = Usage()
+    for row in rows:
+        if by_project and row.project != current_project:
+            current_project = row.project
+            table.add([clean(_home(row.project))] + [""] * 6, "section")
+        table.add([row.key] + usage_cells(row.total))
+        total.add(row.total)
+        if breakdown:
+            for model, usage in _models_by_cost(row):
+                table.add(["  " + short_model(model)] + usage_cells(usage), "detail")
+    table.add([""] * 7, "rule")
+    table.add(["Total"] + usage_cells(total), "total")
+    return table.render(width, style, compact_columns=(1, 2, 3, 4, 5))
+
+
+def render_session_table(rows, breakdown, width, style, tz):
+    headers = ["Session", "Project", "Last activity"] + USAGE_HEADERS
+    table = Table(headers, ["<", "<", "<"] + [">"] * 6, optional=(7, 2))
+    total = Usage()
+    for row in rows:
+        last = datetime.fromtimestamp(row.total.last / 1000, tz).strftime("%Y-%m-%d %H:%M")
+        project = os.path.basename(row.project.rstrip("/")) or row.project
+        table.add([clean(row.session[:8]), clean(project[:18]), last] + usage_cells(row.total))
+        total.add(row.total)
+        if breakdown:
+            for model, usage in _models_by_cost(row):
+                table.add(["", "  " + short_model(model), ""] + usage_cells(usage), "detail")
+    table.add([""] * 9, "rule")
+    table.add(["Total", "", ""] + usage_cells(total), "total")
+    return table.render(width, style, compact_columns=(3, 4, 5, 6, 7))
+
+
+def _home(path):
+    home = os.path.expanduser("~")
+    return "~" + path[len(home):] if path and home != "/" and path.startswith(home + "/") else path
+
+
+def write_csv(out, headers, records):
+    import csv
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(headers)
+    for record in records:
+        writer.writerow([clean(v) if isinstance(v, str) else ("" if v is None else v) for v in record])
+
+
+def _csv_usage(usage):
+    return [usage.input, usage.output, usage.cache_write, usage.cache_read, usage.total_tokens,
+            "" if usage.unpriced == usage.calls and usage.calls else f"{usage.cost:.6f}"]
+
+
+CSV_USAGE = ["input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens", "total_tokens",
+             "cost_usd"]
+
+
+# ---------------------------------------------------------------------------
+# CLI
+# ---------------------------------------------------------------------------
+
+REPORTS = ("daily", "weekly", "monthly", "session", "today")
+MODES = ("auto", "calculate", "display")
+COLORS = ("auto", "always", "never")
+
+EPILOG = """\
+examples:
+  ccusage                           daily report of ~/.claude
+  ccusage today --json | jq .totals.totalCost
+  ccusage monthly --breakdown
+  ccusage session --since 2026-11-01 -z UTC
+  ccusage daily --data-dir ~/work/claude --csv > usage.csv
+"""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """Usage errors as one line on stderr and exit status 2."""
+
+    def error(self, message):
+        self.exit(EXIT_USAGE, f"{PROG}: error: {message} (see '{self.prog} --help')\n")
+
+
+def parse_day(text):
+    for fmt in ("%Y-%m-%d", "%Y%m%d"):
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            pass
+    raise argparse.ArgumentTypeError(f"invalid date {text!r}: use YYYY-MM-DD or YYYYMMDD")
+
+
+def _add_report_options(parser, command):
+    """The options every report takes; defaults are filled in by check_args."""
+    s = argparse.SUPPRESS
+    group = parser.add_argument_group("what to count")
+    group.add_argument("-s", "--since", type=parse_day, default=s, metavar="DATE",
+                       help="first day to include, YYYY-MM-DD or YYYYMMDD")
+    group.add_argument("-u", "--until", type=parse_day, default=s, metavar="DATE",
+                       help="last day to include, YYYY-MM-DD or YYYYMMDD")
+    group.add_argument("-z", "--timezone", default=s, metavar="TZ",
+                       help="IANA time zone deciding which day a call belongs to (default: the system's)")
+    group.add_argument("-p", "--project", default=s, metavar="NAME",
+                       help="only the project with this path, directory name or last path component")
+    group.add_argument("-m", "--mode", choices=MODES, default=s,
+                       help="cost source: auto uses costUSD from old logs where present, calculate "
+                            "always prices tokens, display only shows costUSD (default: auto)")
+    group.add_argument("--prices", default=s, metavar="FILE",
+                       help="JSON file of extra or overriding model prices "
+                            "(default: $XDG_CONFIG_HOME/ccusage/prices.json)")
+    group = parser.add_argument_group("how to show it")
+    if command in (None, "weekly"):
+        group.add_argument("--start-of-week", choices=WEEKDAYS, default=s, type=str.lower,
+                           help="first day of a week (default: sunday)")
+    group.add_argument("-b", "--breakdown", action="store_true", default=s, help="add a row per model")
+    if command != "session":
+        group.add_argument("--by-project", action="store_true", default=s, help="group the rows by project")
+    group.add_argument("-o", "--order", choices=("asc", "desc"), default=s, help="row order (default: asc)")
+    output = group.add_mutually_exclusive_group()
+    output.add_argument("-j", "--json", action="store_true", default=s, help="print JSON")
+    output.add_argument("--csv", action="store_true", default=s, help="print CSV")
+    group.add_argument("--color", choices=COLORS, default=s,
+                       help="colour the table: auto colours a terminal unless NO_COLOR is set (default: auto)")
+    group = parser.add_argument_group("where the data is")
+    group.add_argument("-d", "--data-dir", action="append", default=s, metavar="DIR",
+                       help="Claude config dir to read (repeatable; default: $CLAUDE_CONFIG_DIR, "
+                            "else ~/.config/claude and ~/.claude)")
+    group.add_argument("--db", default=s, metavar="PATH",
+                       help="the store (default: $CCUSAGE_DB, else $XDG_DATA_HOME/ccusage/usage.db)")
+    group.add_argument("-v", "--verbose", action="store_true", default=s,
+                       help="say what was read and skipped, on stderr")
+
+
+REPORT_DEFAULTS = {
+    "since": None, "until": None, "timezone": None, "project": None, "mode": "auto", "prices": None,
+    "start_of_week": "sunday", "breakdown": False, "by_project": False, "order": "asc", "json": False,
+    "csv": False, "color": "auto", "data_dir": None, "db": None, "verbose": False,
+}
+
+
+def build_parser():
+    parser = ArgumentParser(
+        prog=PROG,
+        description="Report what Claude Code usage costs, from the logs it writes. "
+                    "With no command, shows the daily report.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-V", "--version", action="version", version=f"%(prog)s {__version__}")
+    _add_report_options(parser, None)
+    commands = parser.add_subparsers(dest="command", metavar="command", title="commands")
+    helps = {
+        "daily": "usage per day (the default)",
+        "weekly": "usage per week",
+        "monthly": "usage per month",
+        "session": "usage per Claude Code session",
+        "today": "today's usage",
+    }
+    for name in REPORTS:
+        sub = commands.add_parser(name, help=helps[name], description=helps[name].capitalize() + ".",
+                                  epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        _add_report_options(sub, name)
+    return parser
+
+
+def check_args(parser, args, environ):
+    """Fill defaults, then check what the parser alone cannot."""
+    for name, value in REPORT_DEFAULTS.items():
+        if not hasattr(args, name):
+            setattr(args, name, value)
+    args.command = args.command or "daily"
+    if args.since and args.until and args.since > args.until:
+        parser.error(f"argument --since: {args.since} is after --until {args.until}")
+    if args.command == "session" and args.by_project:
+        parser.error("argument --by-project: not available for session (each session has one project)")
+    try:
+        args.tz = load_timezone(args.timezone)
+    except CcusageError as exc:
+        parser.error(f"argument -z/--timezone: {exc}")
+    args.week_start = WEEKDAYS.index(args.start_of_week)
+    for flag, value in (("--data-dir", args.data_dir or []), ("--db", [args.db] if args.db else []),
+                        ("--prices", [args.prices] if args.prices else [])):
+        for item in value:
+            if not item.strip():
+                parser.error(f"argument {flag}: expected a path, got an empty string")
+    return args
+
+
+def _warn(message):
+    sys.stderr.write(f"{PROG}: warning: {clean(message)}\n")
+
+
+def run_report(args, environ, out, err):
+    price_file = args.prices or os.path.join(
+        environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config"), "ccusage", "prices.json")
+    prices = PriceBook(load_price_file(_expand(price_file), required=bool(args.prices)))
+    roots = claude_roots(args.data_dir, environ)
+    for root, named in roots:
+        if named and not os.path.isdir(root):
+            raise CcusageError(f"data directory {root} does not exist", EXIT_USAGE)
+    existing = [(root, named) for root, named in roots if os.path.isdir(root)]
+    if not existing:
+        _warn("no Claude Code logs found in " + " or ".join(_home(r) for r, _ in roots)
+              + "; showing what the store already holds")
+    store = Store(_expand(args.db) if args.db else default_db_path(environ), _warn)
+    try:
+        report = ScanReport()
+        store.sync(existing, report)
+        source_ids = list(store.source_ids([root for root, _ in roots]).values())
+        if args.verbose:
+            _verbose(store, report, source_ids, err)
+        query = UsageQuery(store, source_ids, prices, args.tz, args.mode)
+        if args.command == "today":
+            today = datetime.now(args.tz).date()
+            filters = Filters(today, today, args.project)
+        else:
+            filters = Filters(args.since, args.until, args.project)
+        if args.command == "session":
+            rows = session_report(query, filters)
+        else:
+            period = "daily" if args.command == "today" else args.command
+            rows = period_report(query, period, filters, args.week_start, args.by_project)
+        if args.order == "desc":
+            rows.reverse()
+        for model, calls in sorted(query.unpriced_models.items()):
+            _warn(f"no price for model {model!r} ({calls:,} calls): its cost is left out of the totals; "
+                  "add it to the price file (see --prices)")
+        _print_report(args, rows, query, out, environ)
+    finally:
+        store.close()
+    return EXIT_OK
+
+
+def _verbose(store, report, source_ids, err):
+    lines = [f"read {report.bytes_read:,} bytes from {report.files_read:,} of {report.files:,} log files "
+             f"({report.calls_seen:,} billable lines)"]
+    for path, reason in report.unreadable:
+        lines.append(f"unreadable: {path}: {reason}")
+    skipped = store.skipped_lines(source_ids)
+    if skipped:
+        lines.append(f"skipped {sum(n for _, n in skipped):,} malformed lines in {len(skipped):,} files:")
+        lines.extend(f"  {n:,}  {path}" for path, n in skipped)
+    for text in lines:
+        err.write(f"{PROG}: {clean(text)}\n")
+
+
+def _print_report(args, rows, query, out, environ):
+    period = "daily" if args.command == "today" else args.command
+    if args.json:
+        if period == "session":
+            data = {"sessions": [session_json(r) for r in rows]}
+        else:
+            field = {"daily": "date", "weekly": "week", "monthly": "month"}[period]
+            if args.by_project:
+                projects = {}
+                for r in rows:
+                    projects.setdefault(r.project, []).append(row_json(r, field))
+                data = {"projects": projects}
+            else:
+                data = {period: [row_json(r, field) for r in rows]}
+        data["totals"] = totals_json(rows, query.unpriced_models)
+        out.write(to_json(data) + "\n")
+    elif args.csv:
+        _print_csv(period, rows, args, out)
+    else:
+        import shutil
+        width = max(60, shutil.get_terminal_size((80, 24)).columns) if out.isatty() else 80
+        style = Style(use_color(args.color, out, environ))
+        if not rows:
+            out.write("No usage found" + (" for the given filters" if args.since or args.until
+                                          or args.project or args.command == "today" else "") + ".\n")
+            return
+        if period == "session":
+            out.write(render_session_table(rows, args.breakdown, width, style, args.tz) + "\n")
+        else:
+            out.write(render_period_table(rows, period, args.breakdown, args.by_project, width, style) + "\n")
+        if query.unpriced_models:
+            out.write(f"* excludes models with no price: {', '.join(clean(m) for m in sorted(query.unpriced_models))}\n")
+
+
+def _print_csv(period, rows, args, out):
+    if period == "session":
+        headers = ["session_id", "project_path", "first_activity", "last_activity", "model"] + CSV_USAGE
+        records = []
+        for r in rows:
+            lead = [r.session, r.project, _iso(r.total.first), _iso(r.total.last)]
+            records.append(lead + ["(all)"] + _csv_usage(r.total))
+            if args.breakdown:
+                records.extend(lead + [m] + _csv_usage(u) for m, u in _models_by_cost(r))
+        write_csv(out, headers, records)
+        return
+    label = {"daily": "date", "weekly": "week", "monthly": "month"}[period]
+    headers = ([label] if not args.by_project else ["project", label]) + ["model"] + CSV_USAGE
+    records = []
+    for r in rows:
+        lead = [r.key] if not args.by_project else [r.project, r.key]
+        records.append(lead + ["(all)"] + _csv_usage(r.total))
+        if args.breakdown:
+            records.extend(lead + [m] + _csv_usage(u) for m, u in _models_by_cost(r))
+    write_csv(out, headers, records)
+
+
+# ---------------------------------------------------------------------------
+# main
+# ---------------------------------------------------------------------------
+
+def main(argv=None):
+    """Run ccusage with argv (default: sys.argv[1:]); return the exit status."""
+    environ = os.environ
+    parser = build_parser()
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    args = check_args(parser, args, environ)
+    try:
+        return run_report(args, environ, sys.stdout, sys.stderr)
+    except CcusageError as exc:
+        sys.stderr.write(f"{PROG}: error: {clean(str(exc))}\n")
+        return exc.exit_code
+    except BrokenPipeError:
+        # The reader (head, less) has seen enough: stop quietly, and keep
+        # Python from complaining when it flushes stdout at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
