@@ -76,13 +76,15 @@ class ModelPrice:
     """Prices of one model: bands of (prompt tokens over, valid until, rates), first match wins.
 
     fast: multiplier for usage.speed == "fast"; us_geo: the 1.1x for
-    inference_geo "us" applies; regional: Bedrock regional endpoints cost 1.1x.
+    inference_geo "us" applies; regional: Bedrock regional endpoints cost 1.1x;
+    web_search: USD per search.
     """
 
-    __slots__ = ("bands", "fast", "us_geo", "regional")
+    __slots__ = ("bands", "fast", "us_geo", "regional", "web_search")
 
-    def __init__(self, rates, *, bands=(), fast=None, us_geo=False, regional=False):
+    def __init__(self, rates, *, bands=(), fast=None, us_geo=False, regional=False, web_search=WEB_SEARCH_USD):
         self.bands = tuple(bands) + ((0, None, tuple(float(r) for r in rates)),)
+        self.web_search = web_search
         self.fast = fast
         self.us_geo = us_geo
         self.regional = regional
@@ -203,14 +205,44 @@ class PriceBook:
             usd *= price.fast
         if (us_geo and price.us_geo) or (regional and price.regional):
             usd *= 1.1
-        return usd + searches * WEB_SEARCH_USD
+        return usd + searches * price.web_search
 
 
-PRICE_FILE_KEYS = {"input", "output", "cache_write_5m", "cache_write_1h", "cache_read"}
+PRICE_KEYS = ("input", "output", "cache_write_5m", "cache_write_1h", "cache_read", "web_search")
+
+
+def price_entries(data, where):
+    """User prices {"model": {"input": 3, "output": 15, ...}} (USD per million tokens) as ModelPrices.
+
+    Only input and output are required: the cache prices follow the standard
+    multiples of the input price, and web_search (USD per search) defaults to
+    the $10 per 1,000 everyone pays.
+    """
+    if not isinstance(data, dict):
+        raise CcusageError(f"{where}: expected a table of model names", EXIT_USAGE)
+    prices = {}
+    for model, entry in data.items():
+        at = f"{where}: model {model!r}"
+        if not isinstance(entry, dict):
+            raise CcusageError(f"{at}: expected a table of prices", EXIT_USAGE)
+        unknown = sorted(set(entry) - set(PRICE_KEYS))
+        if unknown:
+            raise CcusageError(f"{at}: unknown key {unknown[0]!r} (expected {', '.join(PRICE_KEYS)})",
+                               EXIT_USAGE)
+        for key, value in entry.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise CcusageError(f"{at}: {key} must be a non-negative number", EXIT_USAGE)
+        if "input" not in entry or "output" not in entry:
+            raise CcusageError(f"{at}: input and output are required", EXIT_USAGE)
+        base = _rates(entry["input"], entry["output"], entry.get("cache_read"))
+        rates = tuple(entry.get(field, default) for field, default in zip(RATE_FIELDS, base))
+        prices[model] = ModelPrice(rates, web_search=entry.get("web_search", WEB_SEARCH_USD))
+        prices.setdefault(canonical_model(model)[0], prices[model])
+    return prices
 
 
 def load_price_file(path, required):
-    """Read a user price file: {"model": {"input": 3, "output": 15, ...}} in USD per million tokens."""
+    """Prices from a JSON price file; a missing file is an error only when the user named it."""
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
@@ -220,27 +252,7 @@ def load_price_file(path, required):
         return {}
     except (OSError, ValueError) as exc:
         raise CcusageError(f"price file {path}: {_reason(exc)}", EXIT_USAGE)
-    if not isinstance(data, dict):
-        raise CcusageError(f"price file {path}: expected an object of model names", EXIT_USAGE)
-    prices = {}
-    for model, entry in data.items():
-        where = f"price file {path}: model {model!r}"
-        if not isinstance(entry, dict):
-            raise CcusageError(f"{where}: expected an object of prices", EXIT_USAGE)
-        unknown = set(entry) - PRICE_FILE_KEYS
-        if unknown:
-            raise CcusageError(f"{where}: unknown key {sorted(unknown)[0]!r} "
-                               f"(expected {', '.join(sorted(PRICE_FILE_KEYS))})", EXIT_USAGE)
-        for key, value in entry.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise CcusageError(f"{where}: {key} must be a non-negative number", EXIT_USAGE)
-        if "input" not in entry or "output" not in entry:
-            raise CcusageError(f"{where}: input and output are required", EXIT_USAGE)
-        base = _rates(entry["input"], entry["output"], entry.get("cache_read"))
-        rates = tuple(entry.get(field, default) for field, default in zip(RATE_FIELDS, base))
-        prices[model] = ModelPrice(rates)
-        prices.setdefault(canonical_model(model)[0], prices[model])
-    return prices
+    return price_entries(data, f"price file {path}")
 
 
 # ---------------------------------------------------------------------------
@@ -256,16 +268,10 @@ def _strip_projects(path):
     return os.path.dirname(path) if os.path.basename(path) == "projects" else path
 
 
-def claude_roots(data_dirs, environ):
-    """The Claude config dirs to read, as (path, named by the user?)."""
-    if data_dirs:
-        return [(_strip_projects(_expand(d)), True) for d in data_dirs]
-    configured = environ.get("CLAUDE_CONFIG_DIR", "").strip()
-    if configured:
-        return [(_strip_projects(_expand(d.strip())), True) for d in configured.split(",") if d.strip()]
+def default_roots(environ):
+    """The Claude config dirs read when none is named: ~/.config/claude and ~/.claude."""
     xdg = environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    return [(_expand(os.path.join(xdg, "claude")), False),
-            (_expand(os.path.join(os.path.expanduser("~"), ".claude")), False)]
+    return [_expand(os.path.join(xdg, "claude")), _expand(os.path.join(os.path.expanduser("~"), ".claude"))]
 
 
 class ScanReport:
@@ -610,8 +616,6 @@ UPSERT_CALL = (
 
 
 def default_db_path(environ):
-    if environ.get("CCUSAGE_DB"):
-        return _expand(environ["CCUSAGE_DB"])
     data_home = environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
     return os.path.join(_expand(data_home), "ccusage", "usage.db")
 
@@ -725,9 +729,9 @@ class Store:
         A run over unchanged logs only stats the files: it takes no write lock
         and reads no log bytes.
         """
-        sources = self.source_ids([root for root, _ in roots])
+        sources = self.source_ids(roots)
         on_disk = []
-        for root, _ in roots:
+        for root in roots:
             for path, st in find_logs(root, report):
                 on_disk.append((sources[root], path, st))
         report.files = len(on_disk)
@@ -914,6 +918,18 @@ def system_timezone():
             return ZoneInfo.from_file(f, key="localtime")
     except Exception:
         return datetime.now().astimezone().tzinfo
+
+
+def system_timezone_name():
+    """The system zone's IANA name where it can be told, else "localtime"."""
+    name = os.environ.get("TZ", "").lstrip(":")
+    if name:
+        return name
+    try:
+        target = os.readlink("/etc/localtime")
+    except OSError:
+        return "localtime"
+    return target.split("zoneinfo/", 1)[1] if "zoneinfo/" in target else "localtime"
 
 
 def _offset_ms(tz, epoch_s):
@@ -1247,14 +1263,11 @@ class Style:
         return f"\x1b[{code}m{text}\x1b[0m" if self.enabled else text
 
 
-def use_color(choice, stream, environ):
-    if choice == "always":
-        return True
-    if choice == "never" or environ.get("NO_COLOR"):
-        return False
-    if environ.get("FORCE_COLOR"):
-        return True
-    return stream.isatty() and environ.get("TERM") != "dumb"
+def use_color(choice, stream):
+    """Whether to colour: the setting already holds NO_COLOR and FORCE_COLOR."""
+    if choice != "auto":
+        return choice == "always"
+    return stream.isatty() and os.environ.get("TERM") != "dumb"
 
 
 def fmt_int(n):
@@ -1396,12 +1409,353 @@ CSV_USAGE = ["input_tokens", "output_tokens", "cache_creation_tokens", "cache_re
 
 
 # ---------------------------------------------------------------------------
-# CLI
+# Configuration
 # ---------------------------------------------------------------------------
 
 REPORTS = ("daily", "weekly", "monthly", "session", "today")
+COMMANDS = REPORTS + ("config",)
 MODES = ("auto", "calculate", "display")
 COLORS = ("auto", "always", "never")
+ORDERS = ("asc", "desc")
+PLANS = ("auto", "pro", "max5", "max20", "custom")
+
+
+def _choice(*options):
+    def convert(value, textual):
+        if isinstance(value, str) and value.lower() in options:
+            return value.lower()
+        raise ValueError(f"one of {', '.join(options)}")
+    return convert
+
+
+def _zone(value, textual):
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("an IANA time zone name such as Europe/Berlin or UTC")
+    try:
+        load_timezone(value)
+    except CcusageError:
+        raise ValueError(f"an IANA time zone name such as Europe/Berlin or UTC, not {value!r}")
+    return value
+
+
+def _path(value, textual):
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("a path")
+    return _expand(value)
+
+
+def _paths(value, textual):
+    if textual and isinstance(value, str):
+        value = [v for v in value.split(",") if v.strip()]
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ValueError("a list of directory paths")
+    return [_strip_projects(_expand(v.strip())) for v in value]
+
+
+def _token_limit(value, textual):
+    if textual and isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if value == "max" or (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+        return value
+    raise ValueError("a positive whole number of tokens, or \"max\"")
+
+
+def _hours(value, textual):
+    if textual and isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            pass
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= 24 * 7:
+        return value
+    raise ValueError("a number of hours above 0")
+
+
+def _text(value, textual):
+    if not isinstance(value, str):
+        raise ValueError("a string")
+    return value
+
+
+class Setting:
+    """One setting: its file key, flag, environment variables and default."""
+
+    __slots__ = ("name", "convert", "default", "env", "dest", "flag", "help")
+
+    def __init__(self, name, convert, default, env, dest, flag, help):
+        self.name, self.convert, self.default = name, convert, default
+        self.env, self.dest, self.flag, self.help = env, dest, flag, help
+
+
+DEFAULT_PROMPT_FORMAT = "{today_cost} today"
+SETTINGS = (
+    Setting("data_dirs", _paths, None, ("CCUSAGE_DATA_DIR", "CLAUDE_CONFIG_DIR"), "data_dir", "--data-dir",
+            "Claude config dirs to read (default: ~/.config/claude and ~/.claude)"),
+    Setting("db", _path, None, ("CCUSAGE_DB",), "db", "--db",
+            "the store (default: $XDG_DATA_HOME/ccusage/usage.db)"),
+    Setting("timezone", _zone, None, ("CCUSAGE_TIMEZONE", "TZ"), "timezone", "--timezone",
+            "IANA time zone that decides which day a call belongs to (default: the system's)"),
+    Setting("start_of_week", _choice(*WEEKDAYS), "sunday", ("CCUSAGE_START_OF_WEEK",), "start_of_week",
+            "--start-of-week", "first day of a week"),
+    Setting("color", _choice(*COLORS), "auto", ("CCUSAGE_COLOR", "NO_COLOR", "FORCE_COLOR"), "color", "--color",
+            "colour the tables: auto, always or never"),
+    Setting("mode", _choice(*MODES), "auto", ("CCUSAGE_MODE",), "mode", "--mode",
+            "cost source: auto, calculate or display"),
+    Setting("order", _choice(*ORDERS), "asc", ("CCUSAGE_ORDER",), "order", "--order", "row order: asc or desc"),
+    Setting("prices_file", _path, None, ("CCUSAGE_PRICES",), "prices", "--prices",
+            "JSON price file (default: $XDG_CONFIG_HOME/ccusage/prices.json)"),
+    Setting("plan", _choice(*PLANS), "auto", ("CCUSAGE_PLAN",), "plan", None,
+            "Claude plan whose 5-hour limit to measure against: auto, pro, max5, max20 or custom"),
+    Setting("token_limit", _token_limit, None, ("CCUSAGE_TOKEN_LIMIT",), "token_limit", None,
+            "tokens a 5-hour window allows, for plan custom (or \"max\": the largest past window)"),
+    Setting("session_length", _hours, 5, ("CCUSAGE_SESSION_LENGTH",), "session_length", None,
+            "hours in a usage window"),
+    Setting("prompt_format", _text, DEFAULT_PROMPT_FORMAT, ("CCUSAGE_PROMPT_FORMAT",), "format", None,
+            "the prompt segment's format"),
+)
+SETTING_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def _env_value(name, raw):
+    """What an environment variable says of its setting, or None when it says nothing."""
+    if name == "NO_COLOR":
+        return "never" if raw else None
+    if name == "FORCE_COLOR":
+        return "always" if raw and raw != "0" else None
+    if name == "TZ":
+        # TZ is the whole system's: a POSIX rule there is not an error of ours.
+        raw = raw.lstrip(":")
+        try:
+            load_timezone(raw)
+        except CcusageError:
+            return None
+    return raw or None
+
+
+def config_dir(environ):
+    base = environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return os.path.join(_expand(base), "ccusage")
+
+
+def _has_tomllib():
+    return sys.version_info >= (3, 11)
+
+
+def config_path(environ, explicit=None):
+    """(path of the config file, named by the user?)."""
+    if explicit:
+        return _expand(explicit), True
+    if environ.get("CCUSAGE_CONFIG"):
+        return _expand(environ["CCUSAGE_CONFIG"]), True
+    directory = config_dir(environ)
+    toml_path, json_path = os.path.join(directory, "config.toml"), os.path.join(directory, "config.json")
+    if _has_tomllib() and (os.path.exists(toml_path) or not os.path.exists(json_path)):
+        return toml_path, False
+    return json_path, False
+
+
+def read_config(path, named, warn):
+    """The config file as a dict: {} when it is absent and was not named."""
+    is_json = path.endswith(".json")
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        if named:
+            raise CcusageError(f"config file {path} does not exist", EXIT_USAGE)
+        toml_path = os.path.splitext(path)[0] + ".toml"
+        if is_json and os.path.exists(toml_path):
+            warn(f"{toml_path} is ignored: reading TOML needs Python 3.11 or newer; "
+                 f"put the same settings as JSON in {path}")
+        return {}
+    except OSError as exc:
+        raise CcusageError(f"config file {path}: {_reason(exc)}", EXIT_USAGE)
+    if is_json:
+        try:
+            data = json.loads(raw)
+        except ValueError as exc:
+            raise CcusageError(f"config file {path}: invalid JSON: {exc}", EXIT_USAGE)
+    else:
+        if not _has_tomllib():
+            raise CcusageError(f"config file {path}: reading TOML needs Python 3.11 or newer; "
+                               "write the same settings as JSON in a file ending in .json", EXIT_USAGE)
+        import tomllib
+        try:
+            data = tomllib.loads(raw.decode("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise CcusageError(f"config file {path}: invalid TOML: {exc}", EXIT_USAGE)
+    if not isinstance(data, dict):
+        raise CcusageError(f"config file {path}: expected a table of settings", EXIT_USAGE)
+    return data
+
+
+class Settings:
+    """Every setting's effective value and where it came from."""
+
+    def __init__(self, path):
+        self.path = path
+        self.values = {}
+        self.sources = {}
+        self.prices = {}
+
+    def __getattr__(self, name):
+        try:
+            return self.__dict__["values"][name]
+        except KeyError:
+            raise AttributeError(name)
+
+
+def _check_file(data, path):
+    """Reject what the file holds that is not a setting, a command section or prices."""
+    for key, value in data.items():
+        if key == "prices":
+            continue
+        if key in COMMANDS and isinstance(value, dict):
+            for inner in value:
+                if inner not in SETTING_BY_NAME:
+                    raise CcusageError(f"config file {path}: unknown key {inner!r} in [{key}] "
+                                       "(see 'ccusage config init' for the settings)", EXIT_USAGE)
+        elif key not in SETTING_BY_NAME:
+            raise CcusageError(f"config file {path}: unknown key {key!r} "
+                               "(see 'ccusage config init' for the settings)", EXIT_USAGE)
+
+
+def resolve_settings(args, environ, command, warn):
+    """Each setting from the first of: flag, environment, the file's [command] section, the file, default."""
+    path, named = config_path(environ, getattr(args, "config", None))
+    data = read_config(path, named, warn)
+    _check_file(data, path)
+    section = data.get(command) if isinstance(data.get(command), dict) else {}
+    settings = Settings(path)
+    for setting in SETTINGS:
+        candidates = []
+        if setting.dest and hasattr(args, setting.dest):
+            candidates.append((getattr(args, setting.dest), True, f"flag {setting.flag}",
+                               f"argument {setting.flag}"))
+        for var in setting.env:
+            value = _env_value(var, environ.get(var, ""))
+            if value is not None:
+                candidates.append((value, True, f"environment {var}", f"environment variable {var}"))
+                break
+        if setting.name in section:
+            candidates.append((section[setting.name], False, f"{path} [{command}]",
+                               f"config file {path}: [{command}] {setting.name}"))
+        if setting.name in data:
+            candidates.append((data[setting.name], False, path, f"config file {path}: {setting.name}"))
+        if candidates:
+            value, textual, source, where = candidates[0]
+            try:
+                value = setting.convert(value, textual)
+            except ValueError as exc:
+                raise CcusageError(f"{where}: expected {exc}", EXIT_USAGE)
+        else:
+            value, source = setting.default, "default"
+        settings.values[setting.name] = value
+        settings.sources[setting.name] = source
+    if "prices" in data:
+        settings.prices = price_entries(data["prices"], f"config file {path}: prices")
+    return settings
+
+
+STARTER_CONFIG = """\
+# ccusage settings.  Every one is optional; the values shown are the defaults.
+# A command-line flag wins over an environment variable (CCUSAGE_<NAME>),
+# which wins over this file.  A [command] table overrides the settings above
+# it for that command alone, e.g. [weekly] order = "desc".
+
+# Claude config dirs to read (each holds a projects/ directory).
+# data_dirs = ["~/.config/claude", "~/.claude"]
+
+# The store of every call read.
+# db = "~/.local/share/ccusage/usage.db"
+
+# The IANA time zone that decides which day a call belongs to (default: the system's).
+# timezone = "Europe/Berlin"
+
+# start_of_week = "sunday"     # monday ... sunday
+# color = "auto"               # auto, always, never
+# mode = "auto"                # auto, calculate, display
+# order = "asc"                # asc, desc
+
+# A JSON price file, read as well as the [prices] tables below.
+# prices_file = "~/.config/ccusage/prices.json"
+
+# Your Claude plan and the tokens a 5-hour window allows.  Anthropic
+# publishes no token numbers: built-in plan limits are estimates.
+# plan = "auto"                # auto, pro, max5, max20, custom
+# token_limit = 50000000       # for plan = "custom"; or "max"
+# session_length = 5           # hours in a window
+
+# The prompt segment.
+# prompt_format = "{today_cost} today"
+
+# A price for a model the built-in table lacks, in USD per million tokens
+# (web_search in USD per search).  Only input and output are required.
+# [prices."claude-example-1"]
+# input = 3
+# output = 15
+# cache_write_5m = 3.75
+# cache_write_1h = 6
+# cache_read = 0.3
+# web_search = 0.01
+
+# [weekly]
+# start_of_week = "monday"
+"""
+
+
+def _starter_json():
+    return json.dumps({s.name: s.default for s in SETTINGS if s.default is not None}, indent=2) + "\n"
+
+
+def run_config(args, settings, environ, out):
+    if args.action == "path":
+        out.write(settings.path + "\n")
+        return EXIT_OK
+    if args.action == "init":
+        text = _starter_json() if settings.path.endswith(".json") else STARTER_CONFIG
+        try:
+            os.makedirs(os.path.dirname(settings.path), exist_ok=True)
+            with open(settings.path, "x", encoding="utf-8") as f:
+                f.write(text)
+        except FileExistsError:
+            raise CcusageError(f"{settings.path} already exists; edit it, or remove it to start afresh")
+        except OSError as exc:
+            raise CcusageError(f"cannot write {settings.path}: {_reason(exc)}")
+        out.write(f"wrote {settings.path}\n")
+        return EXIT_OK
+    implied = {"data_dirs": default_roots(environ), "db": default_db_path(environ),
+               "timezone": system_timezone_name(),
+               "prices_file": os.path.join(os.path.dirname(settings.path), "prices.json")}
+    shown = {}
+    for setting in SETTINGS:
+        value = settings.values[setting.name]
+        if value is None:
+            value = implied.get(setting.name)
+        shown[setting.name] = {"value": value, "source": settings.sources[setting.name]}
+    if args.json:
+        data = {"file": settings.path, "settings": shown,
+                "prices": {model: dict(zip(RATE_FIELDS, price.bands[-1][2]), web_search=price.web_search)
+                           for model, price in sorted(settings.prices.items())}}
+        out.write(to_json(data) + "\n")
+        return EXIT_OK
+    width = max(len(name) for name in shown)
+    out.write(f"config file: {clean(settings.path)}"
+              + ("" if os.path.exists(settings.path) else " (absent)") + "\n")
+    for name, item in shown.items():
+        value = item["value"]
+        text = "(none)" if value is None else ", ".join(value) if isinstance(value, list) else str(value)
+        out.write(f"{name.ljust(width)}  {clean(text)}  [{clean(item['source'])}]\n")
+    for model in sorted(settings.prices):
+        out.write(f"{'price'.ljust(width)}  {clean(model)}  [{clean(settings.path)}]\n")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------
+# CLI
+# ---------------------------------------------------------------------------
 
 EPILOG = """\
 examples:
@@ -1410,6 +1764,7 @@ examples:
   ccusage monthly --breakdown
   ccusage session --since 2026-11-01 -z UTC
   ccusage daily --data-dir ~/work/claude --csv > usage.csv
+  ccusage config show
 """
 
 
@@ -1429,8 +1784,17 @@ def parse_day(text):
     raise argparse.ArgumentTypeError(f"invalid date {text!r}: use YYYY-MM-DD or YYYYMMDD")
 
 
+def _add_config_option(parser):
+    parser.add_argument("--config", default=argparse.SUPPRESS, metavar="FILE",
+                        help="settings file (default: $XDG_CONFIG_HOME/ccusage/config.toml)")
+
+
 def _add_report_options(parser, command):
-    """The options every report takes; defaults are filled in by check_args."""
+    """The options every report takes.
+
+    Nothing has a parser default: an option absent from the command line is
+    absent from the namespace, so settings can tell a flag from a default.
+    """
     s = argparse.SUPPRESS
     group = parser.add_argument_group("what to count")
     group.add_argument("-s", "--since", type=parse_day, default=s, metavar="DATE",
@@ -1454,7 +1818,7 @@ def _add_report_options(parser, command):
     group.add_argument("-b", "--breakdown", action="store_true", default=s, help="add a row per model")
     if command != "session":
         group.add_argument("--by-project", action="store_true", default=s, help="group the rows by project")
-    group.add_argument("-o", "--order", choices=("asc", "desc"), default=s, help="row order (default: asc)")
+    group.add_argument("-o", "--order", choices=ORDERS, default=s, help="row order (default: asc)")
     output = group.add_mutually_exclusive_group()
     output.add_argument("-j", "--json", action="store_true", default=s, help="print JSON")
     output.add_argument("--csv", action="store_true", default=s, help="print CSV")
@@ -1466,15 +1830,14 @@ def _add_report_options(parser, command):
                             "else ~/.config/claude and ~/.claude)")
     group.add_argument("--db", default=s, metavar="PATH",
                        help="the store (default: $CCUSAGE_DB, else $XDG_DATA_HOME/ccusage/usage.db)")
+    _add_config_option(group)
     group.add_argument("-v", "--verbose", action="store_true", default=s,
                        help="say what was read and skipped, on stderr")
 
 
-REPORT_DEFAULTS = {
-    "since": None, "until": None, "timezone": None, "project": None, "mode": "auto", "prices": None,
-    "start_of_week": "sunday", "breakdown": False, "by_project": False, "order": "asc", "json": False,
-    "csv": False, "color": "auto", "data_dir": None, "db": None, "verbose": False,
-}
+# Options that are not settings: what the parser leaves out means this.
+FLAG_DEFAULTS = {"since": None, "until": None, "project": None, "breakdown": False, "by_project": False,
+                 "json": False, "csv": False, "verbose": False}
 
 
 def build_parser():
@@ -1497,29 +1860,42 @@ def build_parser():
         sub = commands.add_parser(name, help=helps[name], description=helps[name].capitalize() + ".",
                                   epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
         _add_report_options(sub, name)
+    config = commands.add_parser(
+        "config", help="show or start the settings file",
+        description="Show the effective settings and where each comes from, print the settings "
+                    "file's path, or write a commented starter file.",
+        epilog="examples:\n  ccusage config init\n  ccusage config show --for weekly --json\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    config.add_argument("action", choices=("show", "path", "init"), nargs="?", default="show",
+                        help="show the settings, print the file's path, or write a starter file "
+                             "(default: %(default)s)")
+    config.add_argument("--for", dest="section", choices=COMMANDS, default="daily", metavar="COMMAND",
+                        help="show the settings as this command sees them (default: %(default)s)")
+    config.add_argument("-j", "--json", action="store_true", help="print JSON")
+    _add_config_option(config)
     return parser
 
 
-def check_args(parser, args, environ):
-    """Fill defaults, then check what the parser alone cannot."""
-    for name, value in REPORT_DEFAULTS.items():
+def check_args(parser, args):
+    """Fill in the options that are not settings, then check what the parser alone cannot."""
+    args.command = args.command or "daily"
+    if args.command == "config":
+        return args
+    for name, value in FLAG_DEFAULTS.items():
         if not hasattr(args, name):
             setattr(args, name, value)
-    args.command = args.command or "daily"
     if args.since and args.until and args.since > args.until:
-        parser.error(f"argument --since: {args.since} is after --until {args.until}")
-    if args.command == "session" and args.by_project:
-        parser.error("argument --by-project: not available for session (each session has one project)")
-    try:
-        args.tz = load_timezone(args.timezone)
-    except CcusageError as exc:
-        parser.error(f"argument -z/--timezone: {exc}")
-    args.week_start = WEEKDAYS.index(args.start_of_week)
-    for flag, value in (("--data-dir", args.data_dir or []), ("--db", [args.db] if args.db else []),
-                        ("--prices", [args.prices] if args.prices else [])):
-        for item in value:
+        parser.error(f"argument -s/--since: {args.since} is after --until {args.until}")
+    for flag, dest in (("--data-dir", "data_dir"), ("--db", "db"), ("--prices", "prices"), ("--config", "config")):
+        values = getattr(args, dest, [])
+        for item in values if isinstance(values, list) else [values]:
             if not item.strip():
                 parser.error(f"argument {flag}: expected a path, got an empty string")
+    if hasattr(args, "timezone"):
+        try:
+            load_timezone(args.timezone)
+        except CcusageError as exc:
+            parser.error(f"argument -z/--timezone: {exc}")
     return args
 
 
@@ -1527,28 +1903,48 @@ def _warn(message):
     sys.stderr.write(f"{PROG}: warning: {clean(message)}\n")
 
 
-def run_report(args, environ, out, err):
-    price_file = args.prices or os.path.join(
-        environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config"), "ccusage", "prices.json")
-    prices = PriceBook(load_price_file(_expand(price_file), required=bool(args.prices)))
-    roots = claude_roots(args.data_dir, environ)
-    for root, named in roots:
-        if named and not os.path.isdir(root):
-            raise CcusageError(f"data directory {root} does not exist", EXIT_USAGE)
-    existing = [(root, named) for root, named in roots if os.path.isdir(root)]
+def _price_book(settings):
+    overrides = dict(settings.prices)
+    named = settings.sources["prices_file"] != "default"
+    path = settings.prices_file or os.path.join(os.path.dirname(settings.path), "prices.json")
+    overrides.update(load_price_file(path, required=named))
+    return PriceBook(overrides)
+
+
+def _roots(settings, environ):
+    """(configured roots, the ones that exist), checking those the user named."""
+    named = settings.data_dirs is not None
+    roots = settings.data_dirs if named else default_roots(environ)
+    if named:
+        for root in roots:
+            if not os.path.isdir(root):
+                raise CcusageError(f"data directory {root} does not exist ({settings.sources['data_dirs']})",
+                                   EXIT_USAGE)
+    existing = [root for root in roots if os.path.isdir(root)]
     if not existing:
-        _warn("no Claude Code logs found in " + " or ".join(_home(r) for r, _ in roots)
+        _warn("no Claude Code logs found in " + " or ".join(_home(r) for r in roots)
               + "; showing what the store already holds")
-    store = Store(_expand(args.db) if args.db else default_db_path(environ), _warn)
+    return roots, existing
+
+
+def open_store(settings, environ):
+    return Store(settings.db or default_db_path(environ), _warn)
+
+
+def run_report(args, settings, environ, out, err):
+    prices = _price_book(settings)
+    tz = load_timezone(settings.timezone)
+    roots, existing = _roots(settings, environ)
+    store = open_store(settings, environ)
     try:
         report = ScanReport()
         store.sync(existing, report)
-        source_ids = list(store.source_ids([root for root, _ in roots]).values())
+        source_ids = list(store.source_ids(roots).values())
         if args.verbose:
             _verbose(store, report, source_ids, err)
-        query = UsageQuery(store, source_ids, prices, args.tz, args.mode)
+        query = UsageQuery(store, source_ids, prices, tz, settings.mode)
         if args.command == "today":
-            today = datetime.now(args.tz).date()
+            today = datetime.now(tz).date()
             filters = Filters(today, today, args.project)
         else:
             filters = Filters(args.since, args.until, args.project)
@@ -1556,13 +1952,13 @@ def run_report(args, environ, out, err):
             rows = session_report(query, filters)
         else:
             period = "daily" if args.command == "today" else args.command
-            rows = period_report(query, period, filters, args.week_start, args.by_project)
-        if args.order == "desc":
+            rows = period_report(query, period, filters, WEEKDAYS.index(settings.start_of_week), args.by_project)
+        if settings.order == "desc":
             rows.reverse()
         for model, calls in sorted(query.unpriced_models.items()):
             _warn(f"no price for model {model!r} ({calls:,} calls): its cost is left out of the totals; "
                   "add it to the price file (see --prices)")
-        _print_report(args, rows, query, out, environ)
+        _print_report(args, settings, rows, query, tz, out, environ)
     finally:
         store.close()
     return EXIT_OK
@@ -1581,7 +1977,7 @@ def _verbose(store, report, source_ids, err):
         err.write(f"{PROG}: {clean(text)}\n")
 
 
-def _print_report(args, rows, query, out, environ):
+def _print_report(args, settings, rows, query, tz, out, environ):
     period = "daily" if args.command == "today" else args.command
     if args.json:
         if period == "session":
@@ -1602,13 +1998,13 @@ def _print_report(args, rows, query, out, environ):
     else:
         import shutil
         width = max(60, shutil.get_terminal_size((80, 24)).columns) if out.isatty() else 80
-        style = Style(use_color(args.color, out, environ))
+        style = Style(use_color(settings.color, out))
         if not rows:
             out.write("No usage found" + (" for the given filters" if args.since or args.until
                                           or args.project or args.command == "today" else "") + ".\n")
             return
         if period == "session":
-            out.write(render_session_table(rows, args.breakdown, width, style, args.tz) + "\n")
+            out.write(render_session_table(rows, args.breakdown, width, style, tz) + "\n")
         else:
             out.write(render_period_table(rows, period, args.breakdown, args.by_project, width, style) + "\n")
         if query.unpriced_models:
@@ -1645,10 +2041,13 @@ def main(argv=None):
     """Run ccusage with argv (default: sys.argv[1:]); return the exit status."""
     environ = os.environ
     parser = build_parser()
-    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    args = check_args(parser, args, environ)
+    args = check_args(parser, parser.parse_args(sys.argv[1:] if argv is None else argv))
     try:
-        return run_report(args, environ, sys.stdout, sys.stderr)
+        section = args.section if args.command == "config" else args.command
+        settings = resolve_settings(args, environ, section, _warn)
+        if args.command == "config":
+            return run_config(args, settings, environ, sys.stdout)
+        return run_report(args, settings, environ, sys.stdout, sys.stderr)
     except CcusageError as exc:
         sys.stderr.write(f"{PROG}: error: {clean(str(exc))}\n")
         return exc.exit_code
