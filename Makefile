@@ -16,3 +16,47 @@ lint:  ## check the code runs on Python 3.9 and compiles
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --root-user-action=ignore vermin
 	$(PYTHON) -c "import sys, vermin; sys.exit(vermin.main())" --target=3.9- --violations --no-tips --eval-annotations ccusage.py tests
 	$(PYTHON) -m py_compile ccusage.py
+
+# Where `make install` puts the man page and the completions; each can be
+# overridden, e.g. FISHCOMPDIR=$(PREFIX)/share/fish/completions.
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
+
+# --ignore-installed: without it pip would first uninstall a ccusage it finds
+# in the running Python, even when installing into DESTDIR.
+install:  ## install ccusage, its man page and completions under $(DESTDIR)$(PREFIX)
+	PIP_ROOT_USER_ACTION=ignore $(PYTHON) -m pip install --quiet --disable-pip-version-check \
+		--no-deps --ignore-installed --no-warn-script-location \
+		--prefix='$(PREFIX)' $(if $(DESTDIR),--root='$(DESTDIR)') .
+	install -d '$(DESTDIR)$(MANDIR)/man1' '$(DESTDIR)$(BASHCOMPDIR)' \
+		'$(DESTDIR)$(ZSHCOMPDIR)' '$(DESTDIR)$(FISHCOMPDIR)'
+	install -m 644 man/ccusage.1 '$(DESTDIR)$(MANDIR)/man1/ccusage.1'
+	install -m 644 completions/ccusage.bash '$(DESTDIR)$(BASHCOMPDIR)/ccusage'
+	install -m 644 completions/_ccusage '$(DESTDIR)$(ZSHCOMPDIR)/_ccusage'
+	install -m 644 completions/ccusage.fish '$(DESTDIR)$(FISHCOMPDIR)/ccusage.fish'
+
+# pip cannot uninstall from a DESTDIR or another prefix, so remove exactly the
+# files its RECORD lists, and nothing outside $(DESTDIR)$(PREFIX).
+define UNINSTALL_PY
+import csv, glob, os, sys
+top = os.path.abspath(sys.argv[1])
+for lib in ("lib*", os.path.join("local", "lib*")):
+    for info in glob.glob(os.path.join(top, lib, "python3*", "*-packages", "ccusage-*.dist-info")):
+        site = os.path.dirname(info)
+        with open(os.path.join(info, "RECORD"), newline="") as f:
+            paths = [os.path.normpath(os.path.join(site, row[0])) for row in csv.reader(f) if row]
+        for path in paths:
+            if path.startswith(top + os.sep) and os.path.lexists(path):
+                os.remove(path)
+        for path in sorted({os.path.dirname(p) for p in paths}, key=len, reverse=True):
+            if path.startswith(site + os.sep) and os.path.isdir(path) and not os.listdir(path):
+                os.rmdir(path)
+endef
+export UNINSTALL_PY
+
+uninstall:  ## remove what `make install` put under $(DESTDIR)$(PREFIX)
+	$(PYTHON) -c "$$UNINSTALL_PY" '$(DESTDIR)$(PREFIX)'
+	rm -f '$(DESTDIR)$(MANDIR)/man1/ccusage.1' '$(DESTDIR)$(BASHCOMPDIR)/ccusage' \
+		'$(DESTDIR)$(ZSHCOMPDIR)/_ccusage' '$(DESTDIR)$(FISHCOMPDIR)/ccusage.fish'

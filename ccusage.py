@@ -63,7 +63,9 @@ PRICES_CHECKED = "2026-11-24"
 RATE_FIELDS = ("input", "cache_write_5m", "cache_write_1h", "cache_read", "output")
 WEB_SEARCH_USD = 10 / 1000
 # Calls whose prompt (input + cache writes + cache reads) exceeds a band's
-# threshold are billed at that band's rates in the bands' order of listing.
+# threshold are billed at that band's rates.  The store sums calls per band,
+# so every threshold a price uses must be one of CONTEXT_BANDS.
+CONTEXT_BANDS = (100_000, 200_000)
 LONG_CONTEXT_UNTIL = "2026-03-28"
 
 
@@ -183,16 +185,10 @@ class PriceBook:
             self._cache[model_id] = (price, regional)
         return self._cache[model_id]
 
-    def thresholds(self):
-        """Every prompt-size threshold and date at which some price changes."""
-        overs, dates = set(), set()
-        for price in list(MODEL_PRICES.values()) + list(self.overrides.values()):
-            for over, until, _ in price.bands:
-                if over:
-                    overs.add(over)
-                if until:
-                    dates.add(until)
-        return sorted(overs), sorted(dates)
+    def change_dates(self):
+        """Every day on which some price changes, in order."""
+        return sorted({until for price in list(MODEL_PRICES.values()) + list(self.overrides.values())
+                       for _, until, _ in price.bands if until})
 
     def cost(self, model_id, tokens, searches, prompt_tokens, day, fast, us_geo):
         """USD for token sums (RATE_FIELDS order) of calls sharing one price, or None if unpriced."""
@@ -361,31 +357,52 @@ def _parse_timestamp_slow(value):
 
 def _count(usage, key):
     value = usage.get(key, 0)
+    if type(value) is int and value >= 0:  # bool is an int, but not a count
+        return value
     if value is None:
         return 0
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(key)
-    return value
+    raise ValueError(key)
 
 
 LIMIT_MARK = "usage limit reached|"
 
 
-class Call:
-    """One billable API response, as read from one line."""
+# A call as read: a tuple, cheap to build and to pass between processes.
+(C_KEY, C_TS, C_SESSION, C_CWD, C_MODEL, C_INPUT, C_OUTPUT, C_CACHE_5M, C_CACHE_1H, C_CACHE_READ,
+ C_SEARCHES, C_FAST, C_US_GEO, C_COST) = range(14)
+_scan_json = json.scanner.make_scanner(json.JSONDecoder())
 
-    __slots__ = ("key", "ts", "session", "cwd", "model", "input", "output", "cache_write_5m",
-                 "cache_write_1h", "cache_read", "web_searches", "fast", "us_geo", "cost_usd")
+
+def merge_lines(earlier, later, ts=C_TS, output=C_OUTPUT):
+    """One call from two lines (tuples) of the same response: the final usage, the first time.
+
+    The line with the most output tokens carries the response's final usage
+    (on a tie the later line); the earliest line carries its time.  ts and
+    output are the positions of those fields in the tuples.
+    """
+    final = later if later[output] >= earlier[output] else earlier
+    first = min(earlier[ts], later[ts])
+    return final if final[ts] == first else final[:ts] + (first,) + final[ts + 1:]
+
+
+def _json_value(text):
+    try:
+        value, end = _scan_json(text, 0)
+    except StopIteration:
+        raise ValueError("not JSON")
+    if end != len(text) and text[end:].strip():
+        raise ValueError("text after the JSON value")
+    return value
 
 
 def parse_line(line, session_hint):
-    """The Call a log line bills, None for a line that bills nothing, ValueError for a bad line.
+    """The call a log line bills (a tuple), None for a line that bills nothing, ValueError for a bad line.
 
     Billable: an assistant line with message.usage, or the copy of one that a
     parent transcript keeps inside a progress line.  Model "<synthetic>" is
     Claude Code's own text and bills nothing.
     """
-    obj = json.loads(line)
+    obj = _json_value(line.decode("utf-8"))
     if not isinstance(obj, dict):
         raise ValueError("not an object")
     kind = obj.get("type")
@@ -413,29 +430,29 @@ def parse_line(line, session_hint):
     message_id, request_id = message.get("id"), record.get("requestId")
     if not isinstance(message_id, str) or not message_id:
         raise ValueError("no message id")
-    call = Call()
-    call.key = f"{message_id}:{request_id}" if isinstance(request_id, str) and request_id else message_id
-    call.ts = ts
-    session = obj.get("sessionId")
-    call.session = session_hint or (session if isinstance(session, str) and session else None)
+    session = session_hint or obj.get("sessionId")
     cwd = obj.get("cwd")
-    call.cwd = cwd if isinstance(cwd, str) and cwd else None
-    call.model = model
-    call.input = _count(usage, "input_tokens")
-    call.output = _count(usage, "output_tokens")
-    call.cache_read = _count(usage, "cache_read_input_tokens")
     cache_write = _count(usage, "cache_creation_input_tokens")
     split = usage.get("cache_creation")
-    one_hour = _count(split, "ephemeral_1h_input_tokens") if isinstance(split, dict) else 0
-    call.cache_write_1h = min(one_hour, cache_write)
-    call.cache_write_5m = cache_write - call.cache_write_1h
+    one_hour = min(_count(split, "ephemeral_1h_input_tokens"), cache_write) if isinstance(split, dict) else 0
     tools = usage.get("server_tool_use")
-    call.web_searches = _count(tools, "web_search_requests") if isinstance(tools, dict) else 0
-    call.fast = 1 if usage.get("speed") == "fast" else 0
-    call.us_geo = 1 if usage.get("inference_geo") == "us" else 0
     cost = obj.get("costUSD")
-    call.cost_usd = float(cost) if isinstance(cost, (int, float)) and not isinstance(cost, bool) else None
-    return call
+    return (
+        f"{message_id}:{request_id}" if isinstance(request_id, str) and request_id else message_id,
+        ts,
+        session if isinstance(session, str) and session else None,
+        cwd if isinstance(cwd, str) and cwd else None,
+        model,
+        _count(usage, "input_tokens"),
+        _count(usage, "output_tokens"),
+        cache_write - one_hour,
+        one_hour,
+        _count(usage, "cache_read_input_tokens"),
+        _count(tools, "web_search_requests") if isinstance(tools, dict) else 0,
+        1 if usage.get("speed") == "fast" else 0,
+        1 if usage.get("inference_geo") == "us" else 0,
+        float(cost) if isinstance(cost, (int, float)) and not isinstance(cost, bool) else None,
+    )
 
 
 def parse_limit_reset(line):
@@ -468,15 +485,17 @@ def session_of_path(path):
 class LogChunkReader:
     """Reads the complete lines of a file from an offset, keeping billable ones.
 
-    Only lines that contain a "usage" key can bill anything, so the others
-    are counted and passed over without being parsed.  A last line without
-    its newline is left for the next run.
+    Only lines with a "usage" key can bill anything, so only they are parsed;
+    the rest are passed over unread, whatever they hold.  Skipped: lines with
+    a usage key that cannot be read, and lines too long to hold.  A last line
+    without its newline is left for the next run.
     """
 
     def __init__(self, path):
         self.path = path
         self.session_hint = session_of_path(path)
-        self.calls = []
+        self.calls = {}
+        self.billable_lines = 0
         self.limit_resets = []
         self.skipped = 0
         self.bytes_read = 0
@@ -514,33 +533,86 @@ class LogChunkReader:
         return offset
 
     def _scan(self, block):
-        lines = block.count(b"\n")
-        objects = block.count(b"}\n") + block.count(b"}\r\n")
-        self.skipped += lines - objects
-        find = block.find
+        find, rfind = block.find, block.rfind
+        calls, hint = self.calls, self.session_hint
         pos = find(b'"usage":')
         while pos >= 0:
-            start = block.rfind(b"\n", 0, pos) + 1
             stop = find(b"\n", pos)
-            line = block[start:stop]
+            line = block[rfind(b"\n", 0, pos) + 1:stop]
             try:
-                call = parse_line(line, self.session_hint)
+                call = parse_line(line, hint)
             except (ValueError, RecursionError):
-                if line.rstrip().endswith(b"}"):
-                    self.skipped += 1
+                self.skipped += 1
             else:
                 if call is not None:
-                    self.calls.append(call)
-                elif LIMIT_MARK.encode() in line:
+                    self.billable_lines += 1
+                    previous = calls.get(call[C_KEY])
+                    calls[call[C_KEY]] = call if previous is None else merge_lines(previous, call)
+                elif _LIMIT_MARK_BYTES in line:
                     reset = parse_limit_reset(line)
                     if reset:
                         self.limit_resets.append(reset)
             pos = find(b'"usage":', stop)
 
 
+_LIMIT_MARK_BYTES = LIMIT_MARK.encode()
+
+
+def read_log(job):
+    """Read one file's new lines: the unit of work of parallel reading.
+
+    job is (path, offset, head_len, head_crc, dev, ino) from the store, or
+    (path, None, ...) for a file it has not seen.  Returns (path, stat,
+    offset now, fingerprint of the head, reader) or (path, None, error).
+    """
+    path, old_offset, head_len, head_crc, dev, ino = job
+    try:
+        with open(path, "rb") as f:
+            st = os.fstat(f.fileno())
+            head = f.read(HEAD_BYTES)
+            offset = 0
+            if old_offset is not None:
+                same_file = ((dev, ino) == (st.st_dev, st.st_ino) and old_offset <= st.st_size
+                             and len(head) >= head_len and _crc(head[:head_len]) == head_crc)
+                if same_file:
+                    offset = old_offset
+            reader = LogChunkReader(path)
+            new_offset = reader.read(f, offset)
+    except OSError as exc:
+        return path, None, _reason(exc)
+    head_len = min(len(head), new_offset)
+    return path, _file_state(st), (offset, new_offset, head_len, _crc(head[:head_len])), reader
+
+
+def _file_state(st):
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _crc(data):
+    import zlib
+    return zlib.crc32(data)
+
+
 # ---------------------------------------------------------------------------
 # The store
 # ---------------------------------------------------------------------------
+
+_ROLLUP_KEY = ("hour", "source_id", "project_id", "model_id", "fast", "us_geo", "band", "has_cost")
+_ROLLUP_SUMS = ("input", "output", "cache_write_5m", "cache_write_1h", "cache_read", "web_searches", "cost_usd")
+_BAND_SQL = " + ".join(f"({{row}}.input + {{row}}.cache_write_5m + {{row}}.cache_write_1h + {{row}}.cache_read "
+                       f"> {over})" for over in CONTEXT_BANDS)
+
+
+def _rollup_change(row, sign):
+    """SQL adding (sign "+") or taking away (sign "-") a call row's sums in its hourly rollup row."""
+    key_values = (f"{row}.ts / 3600000", f"{row}.source_id", f"{row}.project_id", f"{row}.model_id",
+                  f"{row}.fast", f"{row}.us_geo", _BAND_SQL.format(row=row), f"{row}.cost_usd IS NOT NULL")
+    values = ", ".join(key_values + (f"{sign}1",) + tuple(f"{sign}ifnull({row}.{c}, 0)" if c == "cost_usd"
+                                                          else f"{sign}{row}.{c}" for c in _ROLLUP_SUMS))
+    updates = ", ".join(f"{c} = {c} + excluded.{c}" for c in ("calls",) + _ROLLUP_SUMS)
+    return (f"INSERT INTO hourly ({', '.join(_ROLLUP_KEY + ('calls',) + _ROLLUP_SUMS)}) VALUES ({values}) "
+            f"ON CONFLICT ({', '.join(_ROLLUP_KEY)}) DO UPDATE SET {updates};")
+
 
 SCHEMA = [
     # version 1
@@ -591,6 +663,33 @@ SCHEMA = [
         cost_usd REAL
     ) WITHOUT ROWID;
     CREATE INDEX calls_by_time ON calls(ts);
+    -- Sums of calls per UTC hour and everything a price depends on, kept by
+    -- the triggers below, so that reports by day need not read every call.
+    CREATE TABLE hourly (
+        hour INTEGER NOT NULL,
+        source_id INTEGER NOT NULL,
+        project_id INTEGER NOT NULL,
+        model_id INTEGER NOT NULL,
+        fast INTEGER NOT NULL,
+        us_geo INTEGER NOT NULL,
+        band INTEGER NOT NULL,
+        has_cost INTEGER NOT NULL,
+        calls INTEGER NOT NULL,
+        input INTEGER NOT NULL,
+        output INTEGER NOT NULL,
+        cache_write_5m INTEGER NOT NULL,
+        cache_write_1h INTEGER NOT NULL,
+        cache_read INTEGER NOT NULL,
+        web_searches INTEGER NOT NULL,
+        cost_usd REAL NOT NULL,
+        PRIMARY KEY (hour, source_id, project_id, model_id, fast, us_geo, band, has_cost)
+    ) WITHOUT ROWID;
+    CREATE TRIGGER calls_added AFTER INSERT ON calls BEGIN
+    """ + _rollup_change("new", "+") + """
+    END;
+    CREATE TRIGGER calls_changed AFTER UPDATE ON calls BEGIN
+    """ + _rollup_change("old", "-") + _rollup_change("new", "+") + """
+    END;
     CREATE TABLE limit_resets (
         ts INTEGER NOT NULL,
         reset_at INTEGER NOT NULL,
@@ -602,6 +701,7 @@ SCHEMA = [
 _CALL_COLUMNS = ("key", "ts", "source_id", "session_id", "project_id", "model_id", "input", "output",
                  "cache_write_5m", "cache_write_1h", "cache_read", "web_searches", "fast", "us_geo",
                  "cost_usd")
+_ROW_OUTPUT = _CALL_COLUMNS.index("output")
 _FINAL_LINE_COLUMNS = [c for c in _CALL_COLUMNS if c not in ("key", "ts", "output")]
 # One response may be written as several lines (and copied into progress
 # lines): the line with the most output tokens carries its final usage (on a
@@ -613,6 +713,8 @@ UPSERT_CALL = (
                 for c in _FINAL_LINE_COLUMNS)
     + ", output = max(output, excluded.output)"
 )
+# Below this many new bytes, starting worker processes costs more than it saves.
+PARALLEL_MIN_BYTES = 48 * 1024 * 1024
 
 
 def default_db_path(environ):
@@ -678,9 +780,8 @@ class Store:
         try:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             for number in range(version, len(SCHEMA)):
-                for statement in SCHEMA[number].split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
+                for statement in _statements(SCHEMA[number]):
+                    conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {len(SCHEMA)}")
             conn.execute("COMMIT")
         except BaseException:
@@ -730,68 +831,71 @@ class Store:
         and reads no log bytes.
         """
         sources = self.source_ids(roots)
-        on_disk = []
+        on_disk = {}
         for root in roots:
             for path, st in find_logs(root, report):
-                on_disk.append((sources[root], path, st))
+                on_disk[path] = (sources[root], _file_state(st))
         report.files = len(on_disk)
-        known = self._file_states()
-        changed = [entry for entry in on_disk if known.get(entry[1]) != _file_state(entry[2])]
-        if not changed:
+        if not self._changed(on_disk):
             return
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            known = self._file_states()
+            # Another process may have read the same files while this one waited.
+            changed = self._changed(on_disk)
+            rows = dict(changed)
+            jobs = [(path,) + (row[1:6] if row else (None, 0, 0, 0, 0)) for path, row in changed]
             ingest = Ingest(conn)
-            for source_id, path, st in changed:
-                if known.get(path) != _file_state(st):
-                    self._read_file(ingest, source_id, path, report)
+            for path, state, positions, reader in self._read(jobs, on_disk, changed):
+                if state is None:
+                    report.add_unreadable(path, positions)
+                    continue
+                report.files_read += 1
+                report.bytes_read += reader.bytes_read
+                report.calls_seen += reader.billable_lines
+                self._record_file(path, on_disk[path][0], state, positions, reader.skipped, rows[path])
+                ingest.add(on_disk[path][0], path, reader)
             ingest.flush()
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
 
-    def _file_states(self):
-        return {path: (dev, ino, size, mtime) for path, dev, ino, size, mtime
-                in self.conn.execute("SELECT path, dev, ino, size, mtime_ns FROM files")}
+    def _changed(self, on_disk):
+        """[(path, stored row or None)] for files whose size, time or identity moved."""
+        known = {row[0]: row for row in self.conn.execute(
+            "SELECT path, offset, head_len, head_crc, dev, ino, size, mtime_ns, id, skipped FROM files")}
+        changed = []
+        for path, (_, state) in on_disk.items():
+            row = known.get(path)
+            if row is None or (row[4], row[5], row[6], row[7]) != state:
+                changed.append((path, row))
+        return changed
 
-    def _read_file(self, ingest, source_id, path, report):
-        conn = self.conn
-        row = conn.execute("SELECT id, dev, ino, offset, head_len, head_crc, skipped FROM files WHERE path = ?",
-                           (path,)).fetchone()
-        try:
-            with open(path, "rb") as f:
-                st = os.fstat(f.fileno())
-                head = f.read(HEAD_BYTES)
-                offset, skipped = 0, 0
-                if row is not None:
-                    file_id, dev, ino, old_offset, head_len, head_crc, skipped = row
-                    same_file = ((dev, ino) == (st.st_dev, st.st_ino) and old_offset <= st.st_size
-                                 and _crc(head[:head_len]) == head_crc and len(head) >= head_len)
-                    if same_file:
-                        offset = old_offset
-                    else:
-                        skipped = 0
-                reader = LogChunkReader(path)
-                offset = reader.read(f, offset)
-        except OSError as exc:
-            report.add_unreadable(path, exc)
-            return
-        report.files_read += 1
-        report.bytes_read += reader.bytes_read
-        report.calls_seen += len(reader.calls)
-        head_len = min(len(head), offset)
-        values = (source_id, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, offset, head_len,
-                  _crc(head[:head_len]), skipped + reader.skipped)
+    def _read(self, jobs, on_disk, changed):
+        """Read the files of jobs, in worker processes when there is much to read."""
+        sizes = dict((path, on_disk[path][1][2] - (row[1] if row else 0)) for path, row in changed)
+        workers = min(os.cpu_count() or 1, 8)
+        if workers < 2 or sum(sizes.values()) < PARALLEL_MIN_BYTES or len(jobs) < 2:
+            return map(read_log, jobs)
+        import multiprocessing
+        jobs.sort(key=lambda job: -sizes[job[0]])
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() and sys.platform != "darwin" else None
+        pool = multiprocessing.get_context(method).Pool(workers)
+        return _pool_results(pool, jobs)
+
+    def _record_file(self, path, source_id, state, positions, skipped, row):
+        start, offset, head_len, head_crc = positions
+        # Reading from the start again forgets what the old contents skipped.
+        skipped += row[9] if row is not None and start > 0 else 0
+        values = (source_id,) + state + (offset, head_len, head_crc, skipped)
         if row is None:
-            conn.execute("INSERT INTO files (source_id, dev, ino, size, mtime_ns, offset, head_len, head_crc, "
-                         "skipped, path) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values + (path,))
+            self.conn.execute("INSERT INTO files (source_id, dev, ino, size, mtime_ns, offset, head_len, "
+                              "head_crc, skipped, path) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values + (path,))
         else:
-            conn.execute("UPDATE files SET source_id = ?, dev = ?, ino = ?, size = ?, mtime_ns = ?, offset = ?, "
-                         "head_len = ?, head_crc = ?, skipped = ? WHERE id = ?", values + (row[0],))
-        ingest.add(source_id, path, reader)
+            self.conn.execute("UPDATE files SET source_id = ?, dev = ?, ino = ?, size = ?, mtime_ns = ?, "
+                              "offset = ?, head_len = ?, head_crc = ?, skipped = ? WHERE id = ?",
+                              values + (row[8],))
 
     # -- queries --
 
@@ -801,13 +905,24 @@ class Store:
                                  "ORDER BY path", source_ids).fetchall()
 
 
-def _file_state(st):
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+def _statements(script):
+    """The statements of an SQL script, trigger bodies kept whole."""
+    statement = ""
+    for piece in script.split(";"):
+        statement += piece + ";"
+        if sqlite3.complete_statement(statement):
+            if statement.strip(" \n;"):
+                yield statement
+            statement = ""
 
 
-def _crc(data):
-    import zlib
-    return zlib.crc32(data)
+def _pool_results(pool, jobs):
+    """The results of read_log over jobs from a pool, which is closed at the end."""
+    try:
+        yield from pool.imap_unordered(read_log, jobs, chunksize=1)
+    finally:
+        pool.terminate()
+        pool.join()
 
 
 def _project_dir(path):
@@ -861,18 +976,13 @@ class Ingest:
         directory = _project_dir(path)
         default_session = os.path.splitext(os.path.basename(path))[0]
         pending = self.pending
-        for call in reader.calls:
-            project_id = self._project(call.cwd or directory or "(unknown)", directory)
-            session_id = self._session(call.session or default_session, project_id)
-            row = (call.key, call.ts, source_id, session_id, project_id, self._model(call.model), call.input,
-                   call.output, call.cache_write_5m, call.cache_write_1h, call.cache_read, call.web_searches,
-                   call.fast, call.us_geo, call.cost_usd)
-            previous = pending.get(call.key)
-            if previous is None:
-                pending[call.key] = row
-            else:
-                final = row if row[7] >= previous[7] else previous
-                pending[call.key] = final[:1] + (min(row[1], previous[1]),) + final[2:]
+        for call in reader.calls.values():
+            key = call[C_KEY]
+            project_id = self._project(call[C_CWD] or directory or "(unknown)", directory)
+            row = (key, call[C_TS], source_id, self._session(call[C_SESSION] or default_session, project_id),
+                   project_id, self._model(call[C_MODEL])) + call[C_INPUT:]
+            previous = pending.get(key)
+            pending[key] = row if previous is None else merge_lines(previous, row, 1, _ROW_OUTPUT)
         if reader.limit_resets:
             self.conn.executemany("INSERT OR IGNORE INTO limit_resets (ts, reset_at) VALUES (?, ?)",
                                   reader.limit_resets)
@@ -959,13 +1069,12 @@ def offset_segments(tz, lo_ms, hi_ms):
     return segments
 
 
-def local_day_sql(tz, lo_ms, hi_ms):
-    """An SQL expression of a call's local day number (days since 1970-01-01 in tz)."""
-    segments = offset_segments(tz, lo_ms, hi_ms)
+def local_day_sql(segments, ts):
+    """An SQL expression of the local day number (days since 1970-01-01) of time expression ts."""
     if len(segments) == 1:
-        return f"((ts + {segments[0][1]}) / {MS_PER_DAY})"
-    cases = " ".join(f"WHEN ts < {start} THEN {prev[1]}" for prev, (start, _) in zip(segments, segments[1:]))
-    return f"((ts + CASE {cases} ELSE {segments[-1][1]} END) / {MS_PER_DAY})"
+        return f"(({ts} + {segments[0][1]}) / {MS_PER_DAY})"
+    cases = " ".join(f"WHEN {ts} < {start} THEN {prev[1]}" for prev, (start, _) in zip(segments, segments[1:]))
+    return f"(({ts} + CASE {cases} ELSE {segments[-1][1]} END) / {MS_PER_DAY})"
 
 
 def day_of_number(number):
@@ -1035,14 +1144,15 @@ class UsageQuery:
             self._models = dict(self.conn.execute("SELECT id, name FROM models"))
         return self._models[model_id]
 
-    def _where(self, filters):
+    def _where(self, filters, ts):
+        """SQL conditions (on time expression ts) and their parameters for filters."""
         clauses = [f"source_id IN ({','.join(str(int(i)) for i in self.source_ids)})"]
         params = []
         if filters.since is not None:
-            clauses.append("ts >= ?")
+            clauses.append(f"{ts} >= ?")
             params.append(local_midnight_ms(filters.since, self.tz))
         if filters.until is not None:
-            clauses.append("ts < ?")
+            clauses.append(f"{ts} < ?")
             params.append(local_midnight_ms(filters.until + timedelta(days=1), self.tz))
         if filters.project is not None:
             ids = self.project_ids(filters.project)
@@ -1054,43 +1164,51 @@ class UsageQuery:
         return [pid for pid, path, directory in self.conn.execute("SELECT id, path, dir FROM projects")
                 if name in (path, os.path.basename(path.rstrip("/")), directory)]
 
-    def span(self, where, params):
-        return self.conn.execute(f"SELECT min(ts), max(ts) FROM calls WHERE {where}", params).fetchone()
-
     def grouped(self, group_by, filters):
-        """{(group key..., model_id): Usage} with group_by a list of 'day', 'session', 'project'."""
-        where, params = self._where(filters)
-        lo, hi = self.span(where, params)
+        """{(group key..., model_id): Usage} with group_by a list of 'day', 'session', 'project'.
+
+        Sums come from the hourly rollup when the zone's day boundaries fall on
+        whole UTC hours and no session is asked for; from the calls otherwise.
+        """
+        conn = self.conn
+        where, params = self._where(filters, "hour * 3600000")
+        lo, hi = conn.execute(f"SELECT min(hour), max(hour) FROM hourly WHERE {where} AND calls > 0",
+                              params).fetchone()
         if lo is None:
             return {}
-        overs, dates = self.prices.thresholds()
-        columns = {"day": local_day_sql(self.tz, lo, hi), "session": "session_id", "project": "project_id"}
-        keys = [columns[g] for g in group_by]
-        band = " + ".join(f"(input + cache_write_5m + cache_write_1h + cache_read > {int(o)})" for o in overs) or "0"
-        era = " + ".join(f"(ts >= {int(_date_ms(d))})" for d in dates) or "0"
-        sql = (f"SELECT {', '.join(keys + ['model_id'])}, fast, us_geo, {band}, {era}, cost_usd IS NOT NULL, "
-               "count(*), sum(input), sum(output), sum(cache_write_5m), sum(cache_write_1h), sum(cache_read), "
-               "sum(web_searches), total(cost_usd), min(ts), max(ts) "
-               f"FROM calls WHERE {where} GROUP BY {', '.join(str(i + 1) for i in range(len(keys) + 6))} "
-               f"ORDER BY {', '.join(str(i + 1) for i in range(len(keys) + 6))}")
+        segments = offset_segments(self.tz, lo * 3_600_000, hi * 3_600_000 + 3_599_999)
+        if "session" not in group_by and all(offset % 3_600_000 == 0 for _, offset in segments):
+            ts, table, calls, band, cost = "hour * 3600000", "hourly", "sum(calls)", "band", "total(cost_usd)"
+            has_cost, first, last = "has_cost", "min(hour) * 3600000", "max(hour) * 3600000 + 3599999"
+            where += " AND calls > 0"
+        else:
+            where, params = self._where(filters, "ts")
+            ts, table, calls, band, cost = "ts", "calls", "count(*)", _BAND_SQL.format(row="calls"), "total(cost_usd)"
+            has_cost, first, last = "cost_usd IS NOT NULL", "min(ts)", "max(ts)"
+        dates = self.prices.change_dates()
+        era = " + ".join(f"({ts} >= {int(_date_ms(d))})" for d in dates) or "0"
+        columns = {"day": local_day_sql(segments, ts), "session": "session_id", "project": "project_id"}
+        keys = [columns[g] for g in group_by] + ["model_id", "fast", "us_geo", band, era, has_cost]
+        positions = ", ".join(str(i + 1) for i in range(len(keys)))
+        sql = (f"SELECT {', '.join(keys)}, {calls}, sum(input), sum(output), sum(cache_write_5m), "
+               f"sum(cache_write_1h), sum(cache_read), sum(web_searches), {cost}, {first}, {last} "
+               f"FROM {table} WHERE {where} GROUP BY {positions} ORDER BY {positions}")
         result = {}
-        width = len(keys) + 1
-        for row in self.conn.execute(sql, params):
+        width = len(group_by) + 1
+        for row in conn.execute(sql, params):
             key = row[:width]
-            fast, us_geo, band_index, era_index, has_cost = row[width:width + 5]
-            calls, inp, out, cw5, cw1h, cread, searches, logged_cost, first, last = row[width + 5:]
+            fast, us_geo, band_index, era_index, logged = row[width:width + 5]
+            part = Usage()
+            (part.calls, part.input, part.output, part.cache_write_5m, part.cache_write_1h, part.cache_read,
+             part.web_searches, logged_cost, part.first, part.last) = row[width + 5:]
+            prompt = CONTEXT_BANDS[band_index - 1] + 1 if band_index else 0
+            day = dates[era_index - 1] if era_index else "0000-00-00"
+            part.cost = self._cost(key[-1], part, logged, logged_cost, prompt, day, fast, us_geo)
+            if part.cost is None:
+                part.cost, part.unpriced = 0.0, part.calls
             usage = result.get(key)
             if usage is None:
                 usage = result[key] = Usage()
-            part = Usage()
-            part.calls, part.input, part.output = calls, inp, out
-            part.cache_write_5m, part.cache_write_1h, part.cache_read = cw5, cw1h, cread
-            part.web_searches, part.first, part.last = searches, first, last
-            prompt = overs[band_index - 1] + 1 if band_index else 0
-            day = dates[era_index - 1] if era_index else "0000-00-00"
-            part.cost = self._cost(key[-1], part, has_cost, logged_cost, prompt, day, fast, us_geo)
-            if part.cost is None:
-                part.cost, part.unpriced = 0.0, calls
             usage.add(part)
         return result
 

@@ -1,0 +1,113 @@
+# bash completion for ccusage                              -*- shell-script -*-
+#
+# Install as share/bash-completion/completions/ccusage (bash-completion loads
+# it on first use), or source this file from ~/.bashrc.  It never runs
+# ccusage, so completing stays instant however large the store is.
+#
+# A new command: add it to _ccusage_commands_of and _ccusage_options_of.
+# A new option: add it to _ccusage_options_of, and to _ccusage_value_options
+# (and the case in _ccusage) when it takes a value.
+
+_ccusage_reports="daily weekly monthly session today"
+
+# Options of every report, and of ccusage itself before its command.
+_ccusage_report_options="-h --help -s --since -u --until -z --timezone -p --project -m --mode
+    --prices -b --breakdown -o --order -j --json --csv --color -d --data-dir --db --config
+    -v --verbose"
+
+# Options followed by a value: the word after one is never a command.
+_ccusage_value_options="-s --since -u --until -z --timezone -p --project -m --mode --prices
+    --start-of-week -o --order --color -d --data-dir --db --config --for"
+
+# The commands, or a command's words, that may follow "ccusage $1".
+_ccusage_commands_of() {
+    case $1 in
+        "") echo "$_ccusage_reports config" ;;
+        config) echo "show path init" ;;
+    esac
+}
+
+# The options "ccusage $1" takes ("config show" takes those of config).
+_ccusage_options_of() {
+    case $1 in
+        "") echo "$_ccusage_report_options -V --version --start-of-week --by-project" ;;
+        weekly) echo "$_ccusage_report_options --start-of-week --by-project" ;;
+        session) echo "$_ccusage_report_options" ;;
+        daily | monthly | today) echo "$_ccusage_report_options --by-project" ;;
+        config*) echo "-h --help --for -j --json --config" ;;
+    esac
+}
+
+# Zone names are the files below zoneinfo whose every path component starts
+# with a capital: that leaves out posix/, right/ and the tables.
+_ccusage_timezones() {
+    [ -d /usr/share/zoneinfo ] || return
+    (cd /usr/share/zoneinfo && LC_ALL=C find . -mindepth 1 -name '[!A-Z]*' -prune -o \
+        \( -type f -o -type l \) -print) | sed 's|^\./||'
+}
+
+# COMPREPLY from the lines on stdin; lines keep the spaces file names have.
+_ccusage_reply() {
+    COMPREPLY=()
+    local line
+    while IFS= read -r line; do
+        COMPREPLY+=("$line")
+    done
+}
+
+_ccusage() {
+    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
+    # bash splits "--order=d" into "--order" "=" "d".
+    if [[ $cur == = ]]; then
+        cur=""
+    elif [[ $prev == = ]]; then
+        prev=${COMP_WORDS[COMP_CWORD - 2]}
+    fi
+
+    # The command path so far ("", "weekly", "config"), skipping options and
+    # their values.
+    local i word path="" skip=""
+    for ((i = 1; i < COMP_CWORD; i++)); do
+        word=${COMP_WORDS[i]}
+        if [[ $skip ]]; then
+            [[ $word == = ]] || skip=""
+            continue
+        fi
+        if [[ " ${_ccusage_value_options//$'\n'/ } " == *" $word "* ]]; then
+            skip=1
+        elif [[ $word != -* && " $(_ccusage_commands_of "$path") " == *" $word "* ]]; then
+            path=${path:+$path }$word
+        fi
+    done
+
+    case $prev in
+        -o | --order) _ccusage_reply < <(compgen -W "asc desc" -- "$cur"); return ;;
+        -m | --mode) _ccusage_reply < <(compgen -W "auto calculate display" -- "$cur"); return ;;
+        --color) _ccusage_reply < <(compgen -W "auto always never" -- "$cur"); return ;;
+        --start-of-week)
+            _ccusage_reply < <(compgen -W "monday tuesday wednesday thursday friday saturday sunday" -- "$cur")
+            return ;;
+        --for) _ccusage_reply < <(compgen -W "$_ccusage_reports config" -- "$cur"); return ;;
+        -z | --timezone) _ccusage_reply < <(compgen -W "$(_ccusage_timezones)" -- "$cur"); return ;;
+        -d | --data-dir)
+            compopt -o filenames 2>/dev/null
+            _ccusage_reply < <(compgen -d -- "$cur")
+            return ;;
+        --db | --prices | --config)
+            compopt -o filenames 2>/dev/null
+            _ccusage_reply < <(compgen -f -- "$cur")
+            return ;;
+        # A date or a project name: nothing to offer, and no command either.
+        -s | --since | -u | --until | -p | --project) COMPREPLY=(); return ;;
+    esac
+
+    local commands
+    commands=$(_ccusage_commands_of "$path")
+    if [[ $cur == -* || -z $commands ]]; then
+        _ccusage_reply < <(compgen -W "$(_ccusage_options_of "$path")" -- "$cur")
+    else
+        _ccusage_reply < <(compgen -W "$commands" -- "$cur")
+    fi
+}
+
+complete -F _ccusage ccusage

@@ -1,0 +1,101 @@
+# fish completion for ccusage.  Install as
+# share/fish/vendor_completions.d/ccusage.fish, or copy it to
+# ~/.config/fish/completions/.  It never runs ccusage, so completing stays
+# instant however large the store is.
+#
+# A new command: add it to the list of commands, and give it a condition for
+# its options.  A new option: add a line, and its name to
+# __ccusage_value_options when it takes a value.
+
+# Options followed by a value: the word after one is never a command.
+function __ccusage_value_options
+    printf '%s\n' -s --since -u --until -z --timezone -p --project -m --mode --prices \
+        --start-of-week -o --order --color -d --data-dir --db --config --for
+end
+
+# The words on the line that are not options or options' values: the
+# command, then its own words (config's action).
+function __ccusage_words
+    set -l value_options (__ccusage_value_options)
+    set -l skip 0
+    for word in (commandline -opc)[2..-1]
+        if test $skip = 1
+            set skip 0
+        else if contains -- $word $value_options
+            set skip 1
+        else if not string match -q -- '-*' $word
+            echo $word
+        end
+    end
+end
+
+# Is the command one of $argv ('' before one is given)?
+function __ccusage_command_is
+    set -l words (__ccusage_words) ''
+    contains -- $words[1] $argv
+end
+
+# Are the words so far exactly $argv (none, when called without arguments)?
+function __ccusage_at
+    set -l words (__ccusage_words)
+    test "$words" = "$argv"
+end
+
+# Zone names are the files below zoneinfo whose every path component starts
+# with a capital: that leaves out posix/, right/ and the tables.
+function __ccusage_timezones
+    test -d /usr/share/zoneinfo; or return
+    env LC_ALL=C find /usr/share/zoneinfo -mindepth 1 -name '[!A-Z]*' -prune -o \
+        '(' -type f -o -type l ')' -print | string replace /usr/share/zoneinfo/ ''
+end
+
+set -l reports daily weekly monthly session today
+set -l report_or_none "__ccusage_command_is '' $reports"
+
+# Nothing takes file names but the options that ask for them.
+complete -c ccusage -f
+
+complete -c ccusage -n __ccusage_at -a daily -d 'usage per day (the default)'
+complete -c ccusage -n __ccusage_at -a weekly -d 'usage per week'
+complete -c ccusage -n __ccusage_at -a monthly -d 'usage per month'
+complete -c ccusage -n __ccusage_at -a session -d 'usage per Claude Code session'
+complete -c ccusage -n __ccusage_at -a today -d 'usage of today'
+complete -c ccusage -n __ccusage_at -a config -d 'show or start the settings file'
+
+complete -c ccusage -n "__ccusage_command_is '' $reports config" -s h -l help -d 'show the help and exit'
+complete -c ccusage -n "__ccusage_command_is ''" -s V -l version -d 'show the version and exit'
+
+# The options of every report, and of ccusage before its command.
+complete -c ccusage -n $report_or_none -s s -l since -x -d 'first day to include (YYYY-MM-DD)'
+complete -c ccusage -n $report_or_none -s u -l until -x -d 'last day to include (YYYY-MM-DD)'
+complete -c ccusage -n $report_or_none -s z -l timezone -x -a '(__ccusage_timezones)' \
+    -d 'IANA time zone deciding which day a call belongs to'
+complete -c ccusage -n $report_or_none -s p -l project -x -d 'only this project'
+complete -c ccusage -n $report_or_none -s m -l mode -x -d 'where costs come from' -a '
+    auto\t"costUSD where a line has it, else the price"
+    calculate\t"price every call"
+    display\t"only the costUSD Claude Code wrote"'
+complete -c ccusage -n $report_or_none -l prices -r -F -d 'JSON file of extra or overriding prices'
+complete -c ccusage -n "__ccusage_command_is '' weekly" -l start-of-week -x \
+    -a 'monday tuesday wednesday thursday friday saturday sunday' -d 'first day of a week'
+complete -c ccusage -n $report_or_none -s b -l breakdown -d 'add a row per model'
+complete -c ccusage -n "__ccusage_command_is '' daily weekly monthly today" -l by-project \
+    -d 'group the rows by project'
+complete -c ccusage -n $report_or_none -s o -l order -x -a 'asc desc' -d 'row order'
+complete -c ccusage -n $report_or_none -s j -l json -d 'print JSON'
+complete -c ccusage -n $report_or_none -l csv -d 'print CSV'
+complete -c ccusage -n $report_or_none -l color -x -a 'auto always never' -d 'colour the table'
+complete -c ccusage -n $report_or_none -s d -l data-dir -x -a '(__fish_complete_directories)' \
+    -d 'Claude config dir to read (repeatable)'
+complete -c ccusage -n $report_or_none -l db -r -F -d 'the store'
+complete -c ccusage -n "__ccusage_command_is '' $reports config" -l config -r -F -d 'settings file to read'
+complete -c ccusage -n $report_or_none -s v -l verbose -d 'say what was read and skipped, on stderr'
+
+# config [show|path|init]
+complete -c ccusage -n '__ccusage_at config' -a show \
+    -d 'the settings and where each comes from (the default)'
+complete -c ccusage -n '__ccusage_at config' -a path -d "print the settings file's path"
+complete -c ccusage -n '__ccusage_at config' -a init -d 'write a commented starter file'
+complete -c ccusage -n '__ccusage_command_is config' -l for -x -a "$reports config" \
+    -d 'show the settings as this command sees them'
+complete -c ccusage -n '__ccusage_command_is config' -s j -l json -d 'print JSON'
