@@ -30,6 +30,7 @@ __version__ = "0.1.0"
 
 PROG = "ccusage"
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+EXIT_LIMIT_REACHED = 3
 
 # A log line longer than this is skipped unread: no billable line comes near it,
 # and holding it would break the reader's memory bound.
@@ -690,10 +691,20 @@ SCHEMA = [
     CREATE TRIGGER calls_changed AFTER UPDATE ON calls BEGIN
     """ + _rollup_change("old", "-") + _rollup_change("new", "+") + """
     END;
+    -- "Claude AI usage limit reached|<reset_at>" lines: when a plan limit was hit.
     CREATE TABLE limit_resets (
         ts INTEGER NOT NULL,
         reset_at INTEGER NOT NULL,
-        PRIMARY KEY (ts, reset_at)
+        source_id INTEGER NOT NULL,
+        PRIMARY KEY (ts, reset_at, source_id)
+    ) WITHOUT ROWID;
+    -- The official rate limits Claude Code hands its status line, as captured.
+    CREATE TABLE rate_limits (
+        window TEXT NOT NULL,
+        captured_at INTEGER NOT NULL,
+        used_percentage REAL NOT NULL,
+        resets_at INTEGER NOT NULL,
+        PRIMARY KEY (window, captured_at)
     ) WITHOUT ROWID;
     """,
 ]
@@ -836,30 +847,43 @@ class Store:
             for path, st in find_logs(root, report):
                 on_disk[path] = (sources[root], _file_state(st))
         report.files = len(on_disk)
-        if not self._changed(on_disk):
+        changed = self._changed(on_disk)
+        if not changed:
             return
+        # Worker processes are started before the write transaction: a child
+        # must not inherit a connection in the middle of one.
+        pool = _reader_pool(sum(on_disk[path][1][2] - (row[1] if row else 0) for path, row in changed),
+                            len(changed))
         conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
         try:
-            # Another process may have read the same files while this one waited.
-            changed = self._changed(on_disk)
-            rows = dict(changed)
-            jobs = [(path,) + (row[1:6] if row else (None, 0, 0, 0, 0)) for path, row in changed]
-            ingest = Ingest(conn)
-            for path, state, positions, reader in self._read(jobs, on_disk, changed):
-                if state is None:
-                    report.add_unreadable(path, positions)
-                    continue
-                report.files_read += 1
-                report.bytes_read += reader.bytes_read
-                report.calls_seen += reader.billable_lines
-                self._record_file(path, on_disk[path][0], state, positions, reader.skipped, rows[path])
-                ingest.add(on_disk[path][0], path, reader)
-            ingest.flush()
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                # Another process may have read the same files while this one waited.
+                changed = self._changed(on_disk)
+                rows = dict(changed)
+                jobs = [(path,) + (row[1:6] if row else (None, 0, 0, 0, 0)) for path, row in changed]
+                # The largest first, so that no worker is left with a big file at the end.
+                jobs.sort(key=lambda job: (job[1] or 0) - on_disk[job[0]][1][2])
+                results = pool.imap_unordered(read_log, jobs) if pool else map(read_log, jobs)
+                ingest = Ingest(conn)
+                for path, state, positions, reader in results:
+                    if state is None:
+                        report.add_unreadable(path, positions)
+                        continue
+                    report.files_read += 1
+                    report.bytes_read += reader.bytes_read
+                    report.calls_seen += reader.billable_lines
+                    self._record_file(path, on_disk[path][0], state, positions, reader.skipped, rows[path])
+                    ingest.add(on_disk[path][0], path, reader)
+                ingest.flush()
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        finally:
+            if pool:
+                pool.terminate()
+                pool.join()
 
     def _changed(self, on_disk):
         """[(path, stored row or None)] for files whose size, time or identity moved."""
@@ -871,18 +895,6 @@ class Store:
             if row is None or (row[4], row[5], row[6], row[7]) != state:
                 changed.append((path, row))
         return changed
-
-    def _read(self, jobs, on_disk, changed):
-        """Read the files of jobs, in worker processes when there is much to read."""
-        sizes = dict((path, on_disk[path][1][2] - (row[1] if row else 0)) for path, row in changed)
-        workers = min(os.cpu_count() or 1, 8)
-        if workers < 2 or sum(sizes.values()) < PARALLEL_MIN_BYTES or len(jobs) < 2:
-            return map(read_log, jobs)
-        import multiprocessing
-        jobs.sort(key=lambda job: -sizes[job[0]])
-        method = "fork" if "fork" in multiprocessing.get_all_start_methods() and sys.platform != "darwin" else None
-        pool = multiprocessing.get_context(method).Pool(workers)
-        return _pool_results(pool, jobs)
 
     def _record_file(self, path, source_id, state, positions, skipped, row):
         start, offset, head_len, head_crc = positions
@@ -916,13 +928,15 @@ def _statements(script):
             statement = ""
 
 
-def _pool_results(pool, jobs):
-    """The results of read_log over jobs from a pool, which is closed at the end."""
-    try:
-        yield from pool.imap_unordered(read_log, jobs, chunksize=1)
-    finally:
-        pool.terminate()
-        pool.join()
+def _reader_pool(new_bytes, files):
+    """Worker processes to read with, or None when reading here is quicker."""
+    workers = min(os.cpu_count() or 1, 8, files)
+    if workers < 2 or new_bytes < PARALLEL_MIN_BYTES:
+        return None
+    import multiprocessing
+    # macOS frameworks do not survive fork; elsewhere it is the quick start.
+    method = "spawn" if sys.platform == "darwin" else "fork"
+    return multiprocessing.get_context(method).Pool(workers)
 
 
 def _project_dir(path):
@@ -984,8 +998,8 @@ class Ingest:
             previous = pending.get(key)
             pending[key] = row if previous is None else merge_lines(previous, row, 1, _ROW_OUTPUT)
         if reader.limit_resets:
-            self.conn.executemany("INSERT OR IGNORE INTO limit_resets (ts, reset_at) VALUES (?, ?)",
-                                  reader.limit_resets)
+            self.conn.executemany("INSERT OR IGNORE INTO limit_resets (ts, reset_at, source_id) VALUES (?, ?, ?)",
+                                  [reset + (source_id,) for reset in reader.limit_resets])
         if len(pending) >= 50_000:
             self.flush()
 
@@ -1197,33 +1211,56 @@ class UsageQuery:
         width = len(group_by) + 1
         for row in conn.execute(sql, params):
             key = row[:width]
-            fast, us_geo, band_index, era_index, logged = row[width:width + 5]
             part = Usage()
             (part.calls, part.input, part.output, part.cache_write_5m, part.cache_write_1h, part.cache_read,
              part.web_searches, logged_cost, part.first, part.last) = row[width + 5:]
-            prompt = CONTEXT_BANDS[band_index - 1] + 1 if band_index else 0
-            day = dates[era_index - 1] if era_index else "0000-00-00"
-            part.cost = self._cost(key[-1], part, logged, logged_cost, prompt, day, fast, us_geo)
-            if part.cost is None:
-                part.cost, part.unpriced = 0.0, part.calls
+            self.price(part, key[-1], *row[width:width + 5], logged_cost)
             usage = result.get(key)
             if usage is None:
                 usage = result[key] = Usage()
             usage.add(part)
         return result
 
-    def _cost(self, model_id, part, has_cost, logged_cost, prompt, day, fast, us_geo):
+    def price(self, part, model_id, fast, us_geo, band_index, era_index, has_cost, logged_cost):
+        """Set the cost of part, calls that share a model and everything else their price depends on."""
         if self.mode == "display" or (self.mode == "auto" and has_cost):
-            return logged_cost
+            part.cost = logged_cost
+            return
         model = self.model_name(model_id)
-        tokens = tuple(getattr(part, field) for field in RATE_FIELDS_AS_USAGE)
-        cost = self.prices.cost(model, tokens, part.web_searches, prompt, day, fast, us_geo)
+        dates = self.prices.change_dates()
+        cost = self.prices.cost(model, tuple(getattr(part, field) for field in RATE_FIELDS), part.web_searches,
+                                CONTEXT_BANDS[band_index - 1] + 1 if band_index else 0,
+                                dates[era_index - 1] if era_index else "0000-00-00", fast, us_geo)
         if cost is None:
             self.unpriced_models[model] = self.unpriced_models.get(model, 0) + part.calls
-        return cost
+            part.cost, part.unpriced = 0.0, part.calls
+        else:
+            part.cost = cost
 
+    def calls_in_order(self, since_ms=None):
+        """Every call (oldest first) as (ts, model_id, fast, us_geo, band, era, has cost, input, output,
+        5m and 1h cache writes, cache read, web searches, cost_usd)."""
+        where, params = self._where(Filters(), "ts")
+        if since_ms is not None:
+            where += " AND ts >= ?"
+            params.append(since_ms)
+        era = " + ".join(f"(ts >= {int(_date_ms(d))})" for d in self.prices.change_dates()) or "0"
+        return self.conn.execute(
+            f"SELECT ts, model_id, fast, us_geo, {_BAND_SQL.format(row='calls')}, {era}, cost_usd IS NOT NULL, "
+            "input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd "
+            f"FROM calls WHERE {where} ORDER BY ts", params)
 
-RATE_FIELDS_AS_USAGE = ("input", "cache_write_5m", "cache_write_1h", "cache_read", "output")
+    def limit_resets(self, since_ms=0):
+        """[(time of a 'usage limit reached' line, reset epoch ms)], oldest first."""
+        where, params = self._where(Filters(), "ts")
+        return [(ts, reset * 1000) for ts, reset in self.conn.execute(
+            f"SELECT DISTINCT ts, reset_at FROM limit_resets WHERE {where} AND ts >= ? ORDER BY ts",
+            params + [since_ms])]
+
+    def rate_limits(self):
+        """{window: (captured_at ms, used percentage, resets_at ms)}: the latest official figures."""
+        return {window: (captured, used, resets * 1000) for window, captured, used, resets in self.conn.execute(
+            "SELECT window, max(captured_at), used_percentage, resets_at FROM rate_limits GROUP BY window")}
 
 
 def _date_ms(iso_day):
@@ -1285,6 +1322,194 @@ def session_report(query, filters):
             row.session, row.project = name, project
         row.add(query.model_name(model_id), usage)
     return sorted(rows.values(), key=lambda r: (r.total.last, r.key))
+
+
+HOUR_MS = 3_600_000
+MINUTE_MS = 60_000
+# Anthropic publishes no token numbers for its plans: these are guesses of
+# the tokens (all four kinds) a 5-hour window allows, Max 5x and 20x being 5
+# and 20 times Pro.  `plan = "auto"` learns the user's own limit instead.
+PLAN_ESTIMATES = {"pro": 10_000_000, "max5": 50_000_000, "max20": 200_000_000}
+PLAN_NAMES = {"pro": "Pro", "max5": "Max 5x", "max20": "Max 20x"}
+# The burn rate is measured over this much of the latest activity.
+BURN_SPAN_MINUTES = 60
+RECENT_DAYS = 3
+
+
+class Window:
+    """A usage window: from its first call's hour, session_length hours; or a gap between two."""
+
+    __slots__ = ("start", "end", "last", "usage", "models", "parts", "is_gap", "limit_hit", "reset_at",
+                 "recent", "calls_ts")
+
+    def __init__(self, start, end, is_gap=False):
+        self.start, self.end, self.is_gap = start, end, is_gap
+        self.last = None
+        self.usage = Usage()
+        self.models = set()
+        self.parts = {}
+        self.limit_hit = False
+        self.reset_at = None
+        self.calls_ts = []
+
+    def is_active(self, now_ms, length_ms):
+        return not self.is_gap and now_ms < self.end and now_ms - self.last < length_ms
+
+    def resets_at(self):
+        """When the window ends: a limit message's reset moment wins over the computed end."""
+        return self.reset_at or self.end
+
+
+def build_windows(query, length_ms, since_ms=None):
+    """The windows of every call since since_ms, oldest first, with gaps between them.
+
+    As the npm ccusage computes them: a window starts at its first call's
+    time floored to the hour (UTC) and lasts length_ms; the next starts at the
+    first call after its end, or after a silence longer than length_ms, which
+    leaves a gap row from the last call plus length_ms to the next call.
+    """
+    windows = []
+    current = None
+    for row in query.calls_in_order(since_ms):
+        ts = row[0]
+        if current is None or ts - current.start > length_ms or ts - current.last > length_ms:
+            if current is not None and ts - current.last > length_ms:
+                windows.append(Window(current.last + length_ms, ts, is_gap=True))
+            current = Window(ts - ts % HOUR_MS, ts - ts % HOUR_MS + length_ms)
+            windows.append(current)
+        current.last = ts
+        current.calls_ts.append((ts, row[7] + row[8] + row[9] + row[10] + row[11], row[7] + row[8]))
+        key = row[1:7]
+        part = current.parts.get(key)
+        if part is None:
+            part = current.parts[key] = [Usage(), 0.0]
+        usage = part[0]
+        usage.calls += 1
+        usage.input += row[7]
+        usage.output += row[8]
+        usage.cache_write_5m += row[9]
+        usage.cache_write_1h += row[10]
+        usage.cache_read += row[11]
+        usage.web_searches += row[12]
+        part[1] += row[13] or 0.0
+    for window in windows:
+        for key, (usage, logged_cost) in window.parts.items():
+            query.price(usage, *key, logged_cost)
+            window.usage.add(usage)
+            window.models.add(query.model_name(key[0]))
+        if window.calls_ts:
+            window.usage.first, window.usage.last = window.calls_ts[0][0], window.calls_ts[-1][0]
+    resets = query.limit_resets(since_ms or 0)
+    for ts, reset in resets:
+        for window in windows:
+            if not window.is_gap and window.start <= ts < window.end:
+                window.limit_hit = True
+                window.reset_at = max(window.reset_at or 0, reset)
+    return windows
+
+
+def percentile(values, fraction):
+    """The fraction-th percentile of values, interpolated between the nearest ranks."""
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * fraction
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+class Limit:
+    """A token limit for a window and how it was arrived at."""
+
+    def __init__(self, tokens, basis, official=False):
+        self.tokens, self.basis, self.official = tokens, basis, official
+
+
+def resolve_limit(settings, windows, now_ms, length_ms):
+    """The limit a window is measured against, from the settings or the user's own history."""
+    past = [w.usage.total_tokens for w in windows if not w.is_gap and not w.is_active(now_ms, length_ms)]
+    limit, plan = settings.token_limit, settings.plan
+    if limit == "max":
+        return Limit(max(past), f"the largest of {len(past)} past windows") if past else Limit(
+            None, "no past window to take the largest of")
+    if limit is not None:
+        return Limit(limit, "your limit")
+    if plan in PLAN_ESTIMATES:
+        return Limit(PLAN_ESTIMATES[plan], f"estimate for {PLAN_NAMES[plan]}: Anthropic publishes no token limits")
+    if plan == "custom":
+        raise CcusageError("plan custom needs a token limit: set token_limit or pass --token-limit", EXIT_USAGE)
+    hit = [w.usage.total_tokens for w in windows if w.limit_hit and not w.is_active(now_ms, length_ms)]
+    if hit:
+        return Limit(round(percentile(hit, 0.9)), f"90th percentile of {len(hit)} windows that hit the limit")
+    if past:
+        return Limit(round(percentile(past, 0.9)), f"90th percentile of {len(past)} past windows "
+                                                   "(none hit the limit)")
+    return Limit(None, "no limit known: set a plan or a token limit")
+
+
+class WindowStatus:
+    """Where the active window stands: use, limit, pace and when it runs out."""
+
+    def __init__(self, window, limit, now_ms, official, weekly):
+        self.window = window
+        self.limit = limit
+        self.now = now_ms
+        self.official = official
+        self.weekly = weekly
+        span_start = max(window.start, now_ms - BURN_SPAN_MINUTES * MINUTE_MS)
+        self.span_minutes = max((now_ms - span_start) / MINUTE_MS, 1.0)
+        recent = [c for c in window.calls_ts if c[0] >= span_start]
+        self.tokens_per_minute = sum(c[1] for c in recent) / self.span_minutes
+        self.io_tokens_per_minute = sum(c[2] for c in recent) / self.span_minutes
+        used = window.usage.total_tokens
+        share = sum(c[1] for c in recent) / used if used else 0.0
+        self.cost_per_hour = window.usage.cost * share / self.span_minutes * 60
+        self.resets_at = window.resets_at()
+        self.limit_at = None
+        if limit.tokens:
+            remaining = limit.tokens - used
+            if remaining <= 0:
+                self.limit_at = window.last
+            elif self.tokens_per_minute > 0:
+                self.limit_at = now_ms + int(remaining / self.tokens_per_minute * MINUTE_MS)
+
+    @property
+    def percent_used(self):
+        if self.official:
+            return self.official[1]
+        if self.limit.tokens:
+            return 100.0 * self.window.usage.total_tokens / self.limit.tokens
+        return None
+
+    @property
+    def reached(self):
+        percent = self.percent_used
+        return percent is not None and percent >= 100
+
+    @property
+    def before_reset(self):
+        return self.limit_at is not None and self.limit_at < self.resets_at
+
+
+def current_status(query, settings, now_ms):
+    """(status of the active window or None, every window) for `status` and `blocks --active`."""
+    length_ms = int(settings.session_length * HOUR_MS)
+    windows = build_windows(query, length_ms)
+    limit = resolve_limit(settings, windows, now_ms, length_ms)
+    official = query.rate_limits()
+    five_hour = official.get("five_hour")
+    seven_day = official.get("seven_day")
+    five_hour = five_hour if five_hour and five_hour[2] > now_ms else None
+    seven_day = seven_day if seven_day and seven_day[2] > now_ms else None
+    active = [w for w in windows if w.is_active(now_ms, length_ms)]
+    if not active:
+        return None, windows, limit, seven_day
+    window = active[-1]
+    if five_hour:
+        used = window.usage.total_tokens
+        implied = round(used * 100 / five_hour[1]) if five_hour[1] > 0 else None
+        limit = Limit(implied, "implied by the official figure", official=True)
+        window.reset_at = five_hour[2]
+    return WindowStatus(window, limit, now_ms, five_hour, seven_day), windows, limit, seven_day
 
 
 # ---------------------------------------------------------------------------
@@ -1406,7 +1631,11 @@ def fmt_cost(usage):
 
 
 class Table:
-    """A plain-text table that fits a width by dropping optional columns, then compacting numbers."""
+    """A plain-text table that fits a width by dropping optional columns, then compacting numbers.
+
+    Row kinds: body, detail (dim), total (bold), rule (a line), section (one
+    text across the table).
+    """
 
     def __init__(self, headers, aligns, optional=()):
         self.headers = headers
@@ -1421,7 +1650,8 @@ class Table:
         keep = list(range(len(self.headers)))
         rows = self.rows
         for attempt in range(len(self.optional) + 2):
-            widths = [max(len(self.headers[i]), *(len(c[i]) for c, _ in rows)) for i in keep]
+            widths = [max([len(self.headers[i])] + [len(c[i]) for c, kind in rows if kind != "section"])
+                      for i in keep]
             if sum(widths) + 2 * (len(keep) - 1) <= width:
                 break
             if attempt < len(self.optional):
@@ -1444,6 +1674,8 @@ class Table:
         for cells, kind in rows:
             if kind == "rule":
                 lines.append(style("─" * (sum(widths) + 2 * (len(keep) - 1)), "2"))
+            elif kind == "section":
+                lines.append(style(cells[0][:width], "1"))
             else:
                 lines.append(line(cells, {"total": "1;33", "detail": "2"}.get(kind)))
         return "\n".join(lines)
@@ -1526,12 +1758,155 @@ CSV_USAGE = ["input_tokens", "output_tokens", "cache_creation_tokens", "cache_re
              "cost_usd"]
 
 
+def _duration(ms):
+    minutes = max(int(ms // MINUTE_MS), 0)
+    return f"{minutes // 60}h {minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
+
+
+def _clock(ms, tz, with_day=False):
+    moment = datetime.fromtimestamp(ms / 1000, tz)
+    return moment.strftime("%Y-%m-%d %H:%M" if with_day else "%H:%M")
+
+
+def _npm_burn_rate(window):
+    """The npm ccusage's burn rate: over the window's first to last call."""
+    minutes = (window.usage.last - window.usage.first) / MINUTE_MS
+    if minutes <= 0:
+        return None
+    usage = window.usage
+    return {"tokensPerMinute": usage.total_tokens / minutes,
+            "tokensPerMinuteForIndicator": (usage.input + usage.output) / minutes,
+            "costPerHour": round_cost(usage.cost / minutes * 60)}
+
+
+def window_json(window, now_ms, length_ms, limit):
+    zeros = {"inputTokens": 0, "outputTokens": 0, "cacheCreationInputTokens": 0, "cacheReadInputTokens": 0}
+    if window.is_gap:
+        return {"id": f"gap-{_iso(window.start)}", "startTime": _iso(window.start), "endTime": _iso(window.end),
+                "actualEndTime": None, "isActive": False, "isGap": True, "entries": 0, "tokenCounts": zeros,
+                "totalTokens": 0, "costUSD": 0, "models": [], "burnRate": None, "projection": None}
+    usage = window.usage
+    active = window.is_active(now_ms, length_ms)
+    entry = {"id": _iso(window.start), "startTime": _iso(window.start), "endTime": _iso(window.end),
+             "actualEndTime": _iso(window.last), "isActive": active, "isGap": False, "entries": usage.calls,
+             "tokenCounts": {"inputTokens": usage.input, "outputTokens": usage.output,
+                             "cacheCreationInputTokens": usage.cache_write, "cacheReadInputTokens": usage.cache_read},
+             "totalTokens": usage.total_tokens, "costUSD": round_cost(usage.cost), "models": sorted(window.models),
+             "burnRate": None, "projection": None, "limitReached": window.limit_hit,
+             "resetsAt": _iso(window.resets_at())}
+    if active:
+        rate = _npm_burn_rate(window)
+        entry["burnRate"] = rate
+        if rate:
+            remaining = max((window.end - now_ms) / MINUTE_MS, 0)
+            projected = round(usage.total_tokens + rate["tokensPerMinute"] * remaining)
+            entry["projection"] = {"totalTokens": projected,
+                                   "totalCost": round(usage.cost + rate["costPerHour"] / 60 * remaining, 2),
+                                   "remainingMinutes": round(remaining)}
+            if limit.tokens:
+                percent = projected / limit.tokens * 100
+                entry["tokenLimitStatus"] = {"limit": limit.tokens, "projectedUsage": projected,
+                                             "percentUsed": round(percent, 1),
+                                             "status": "exceeds" if percent > 100 else
+                                             "warning" if percent > 80 else "ok"}
+    return entry
+
+
+def render_blocks_table(windows, now_ms, length_ms, limit, width, style, tz):
+    table = Table(["Window", "Last call", "Calls", "Tokens", "% limit", "Cost", "Models"],
+                  ["<", "<", ">", ">", ">", ">", "<"], optional=(6, 4))
+    for window in windows:
+        if window.is_gap:
+            table.add([f"  (no calls for {_duration(window.end - window.start + length_ms)})"], "section")
+            continue
+        usage = window.usage
+        percent = f"{100 * usage.total_tokens / limit.tokens:.0f}%" if limit.tokens else ""
+        last = _clock(window.last, tz) + (" now" if window.is_active(now_ms, length_ms) else "")
+        table.add([_clock(window.start, tz, True), last, fmt_int(usage.calls), fmt_int(usage.total_tokens), percent,
+                   fmt_cost(usage), ", ".join(short_model(m) for m in sorted(window.models))],
+                  "total" if window.is_active(now_ms, length_ms) else "body")
+    return table.render(width, style, compact_columns=(3,))
+
+
+def status_lines(status, tz):
+    """The few lines of `status` for an active window."""
+    window, limit = status.window, status.limit
+    usage = window.usage
+    lines = [f"Window  {_clock(window.start, tz, True)} to {_clock(window.end, tz)}, "
+             f"{_duration(status.resets_at - status.now)} left (resets {_clock(status.resets_at, tz)}"
+             + (", from a limit message" if window.reset_at and not status.official else "") + ")"]
+    if status.official:
+        age = _duration(status.now - status.official[0])
+        lines.append(f"Used    {status.percent_used:.0f}% (official, {age} ago); "
+                     f"{fmt_int(usage.total_tokens)} tokens counted here")
+    elif limit.tokens:
+        lines.append(f"Used    {fmt_int(usage.total_tokens)} of {fmt_int(limit.tokens)} tokens "
+                     f"({status.percent_used:.0f}%; limit: {limit.basis})")
+    else:
+        lines.append(f"Used    {fmt_int(usage.total_tokens)} tokens ({limit.basis})")
+    lines.append(f"Cost    {fmt_cost(usage)}")
+    lines.append(f"Rate    {fmt_int(round(status.tokens_per_minute))} tokens/min, ${status.cost_per_hour:,.2f}/hour "
+                 f"(over the last {status.span_minutes:.0f} min)")
+    if status.reached:
+        lines.append("Limit   reached")
+    elif status.limit_at is None:
+        lines.append("Limit   " + ("unknown" if not limit.tokens else "not reached at the current rate"))
+    elif status.before_reset:
+        lines.append(f"Limit   at {_clock(status.limit_at, tz)} at this rate "
+                     f"(in {_duration(status.limit_at - status.now)})")
+    else:
+        lines.append("Limit   not before the reset at this rate")
+    if status.weekly:
+        lines.append(weekly_line(status.weekly, status.now, tz))
+    return lines
+
+
+def weekly_line(weekly, now_ms, tz):
+    captured, used, resets = weekly
+    return (f"Week    {used:.0f}% used (official, {_duration(now_ms - captured)} ago), "
+            f"resets {datetime.fromtimestamp(resets / 1000, tz).strftime('%a %H:%M')}")
+
+
+def status_json(status, limit, weekly, now_ms):
+    data = {"active": status is not None, "window": None,
+            "limit": {"tokens": limit.tokens, "basis": limit.basis, "official": limit.official},
+            "percentUsed": None, "burnRate": None, "limitReachedAt": None, "limitBeforeReset": None,
+            "limitReached": False, "official": None, "weekly": None}
+    if weekly:
+        data["weekly"] = {"usedPercentage": weekly[1], "resetsAt": _iso(weekly[2]), "capturedAt": _iso(weekly[0])}
+    if status is None:
+        return data
+    window, usage = status.window, status.window.usage
+    data["window"] = {"startTime": _iso(window.start), "endTime": _iso(window.end),
+                      "resetsAt": _iso(status.resets_at), "lastActivity": _iso(window.last),
+                      "entries": usage.calls, "totalTokens": usage.total_tokens,
+                      "tokenCounts": {"inputTokens": usage.input, "outputTokens": usage.output,
+                                      "cacheCreationInputTokens": usage.cache_write,
+                                      "cacheReadInputTokens": usage.cache_read},
+                      "costUSD": round_cost(usage.cost), "models": sorted(window.models)}
+    data["limit"] = {"tokens": status.limit.tokens, "basis": status.limit.basis, "official": status.limit.official}
+    percent = status.percent_used
+    data["percentUsed"] = None if percent is None else round(percent, 1)
+    data["burnRate"] = {"spanMinutes": round(status.span_minutes, 1),
+                        "tokensPerMinute": round(status.tokens_per_minute, 1),
+                        "tokensPerMinuteForIndicator": round(status.io_tokens_per_minute, 1),
+                        "costPerHour": round_cost(status.cost_per_hour)}
+    data["limitReachedAt"] = _iso(status.limit_at) if status.limit_at is not None else None
+    data["limitBeforeReset"] = status.before_reset
+    data["limitReached"] = status.reached
+    if status.official:
+        data["official"] = {"usedPercentage": status.official[1], "resetsAt": _iso(status.official[2]),
+                            "capturedAt": _iso(status.official[0])}
+    return data
+
+
 # ---------------------------------------------------------------------------
 # Configuration
 # ---------------------------------------------------------------------------
 
 REPORTS = ("daily", "weekly", "monthly", "session", "today")
-COMMANDS = REPORTS + ("config",)
+WINDOW_COMMANDS = ("blocks", "status")
+COMMANDS = REPORTS + WINDOW_COMMANDS + ("config",)
 MODES = ("auto", "calculate", "display")
 COLORS = ("auto", "always", "never")
 ORDERS = ("asc", "desc")
@@ -1624,11 +1999,11 @@ SETTINGS = (
     Setting("order", _choice(*ORDERS), "asc", ("CCUSAGE_ORDER",), "order", "--order", "row order: asc or desc"),
     Setting("prices_file", _path, None, ("CCUSAGE_PRICES",), "prices", "--prices",
             "JSON price file (default: $XDG_CONFIG_HOME/ccusage/prices.json)"),
-    Setting("plan", _choice(*PLANS), "auto", ("CCUSAGE_PLAN",), "plan", None,
+    Setting("plan", _choice(*PLANS), "auto", ("CCUSAGE_PLAN",), "plan", "--plan",
             "Claude plan whose 5-hour limit to measure against: auto, pro, max5, max20 or custom"),
-    Setting("token_limit", _token_limit, None, ("CCUSAGE_TOKEN_LIMIT",), "token_limit", None,
+    Setting("token_limit", _token_limit, None, ("CCUSAGE_TOKEN_LIMIT",), "token_limit", "--token-limit",
             "tokens a 5-hour window allows, for plan custom (or \"max\": the largest past window)"),
-    Setting("session_length", _hours, 5, ("CCUSAGE_SESSION_LENGTH",), "session_length", None,
+    Setting("session_length", _hours, 5, ("CCUSAGE_SESSION_LENGTH",), "session_length", "--session-length",
             "hours in a usage window"),
     Setting("prompt_format", _text, DEFAULT_PROMPT_FORMAT, ("CCUSAGE_PROMPT_FORMAT",), "format", None,
             "the prompt segment's format"),
@@ -1907,41 +2282,78 @@ def _add_config_option(parser):
                         help="settings file (default: $XDG_CONFIG_HOME/ccusage/config.toml)")
 
 
-def _add_report_options(parser, command):
-    """The options every report takes.
+def parse_token_limit(text):
+    if text.lower() == "max":
+        return "max"
+    if text.isdigit() and int(text) > 0:
+        return int(text)
+    raise argparse.ArgumentTypeError(f"invalid token limit {text!r}: use a positive whole number or max")
+
+
+def parse_hours(text):
+    try:
+        hours = float(text)
+    except ValueError:
+        hours = 0
+    if not 0 < hours <= 24 * 7:
+        raise argparse.ArgumentTypeError(f"invalid length {text!r}: use a number of hours above 0")
+    return hours
+
+
+def _add_command_options(parser, command):
+    """The options of a command (None: those of the default daily report).
 
     Nothing has a parser default: an option absent from the command line is
     absent from the namespace, so settings can tell a flag from a default.
     """
     s = argparse.SUPPRESS
+    report = command in REPORTS or command is None
     group = parser.add_argument_group("what to count")
-    group.add_argument("-s", "--since", type=parse_day, default=s, metavar="DATE",
-                       help="first day to include, YYYY-MM-DD or YYYYMMDD")
-    group.add_argument("-u", "--until", type=parse_day, default=s, metavar="DATE",
-                       help="last day to include, YYYY-MM-DD or YYYYMMDD")
+    if report:
+        group.add_argument("-s", "--since", type=parse_day, default=s, metavar="DATE",
+                           help="first day to include, YYYY-MM-DD or YYYYMMDD")
+        group.add_argument("-u", "--until", type=parse_day, default=s, metavar="DATE",
+                           help="last day to include, YYYY-MM-DD or YYYYMMDD")
     group.add_argument("-z", "--timezone", default=s, metavar="TZ",
                        help="IANA time zone deciding which day a call belongs to (default: the system's)")
-    group.add_argument("-p", "--project", default=s, metavar="NAME",
-                       help="only the project with this path, directory name or last path component")
+    if report:
+        group.add_argument("-p", "--project", default=s, metavar="NAME",
+                           help="only the project with this path, directory name or last path component")
     group.add_argument("-m", "--mode", choices=MODES, default=s,
                        help="cost source: auto uses costUSD from old logs where present, calculate "
                             "always prices tokens, display only shows costUSD (default: auto)")
     group.add_argument("--prices", default=s, metavar="FILE",
                        help="JSON file of extra or overriding model prices "
                             "(default: $XDG_CONFIG_HOME/ccusage/prices.json)")
+    if command in ("blocks", "status"):
+        group = parser.add_argument_group("usage windows")
+        group.add_argument("--plan", choices=PLANS, default=s, type=str.lower,
+                           help="plan whose limit to measure against; auto learns it from your history, "
+                                "the others are estimates (default: auto)")
+        group.add_argument("-t", "--token-limit", type=parse_token_limit, default=s, metavar="N|max",
+                           help="tokens a window allows, or max: the largest past window")
+        group.add_argument("-l", "--session-length", type=parse_hours, default=s, metavar="HOURS",
+                           help="hours in a window (default: 5)")
+    if command == "blocks":
+        group.add_argument("-a", "--active", action="store_true", default=s, help="only the active window")
+        group.add_argument("-r", "--recent", action="store_true", default=s,
+                           help=f"only the windows of the last {RECENT_DAYS} days")
     group = parser.add_argument_group("how to show it")
     if command in (None, "weekly"):
         group.add_argument("--start-of-week", choices=WEEKDAYS, default=s, type=str.lower,
                            help="first day of a week (default: sunday)")
-    group.add_argument("-b", "--breakdown", action="store_true", default=s, help="add a row per model")
-    if command != "session":
+    if report:
+        group.add_argument("-b", "--breakdown", action="store_true", default=s, help="add a row per model")
+    if report and command != "session":
         group.add_argument("--by-project", action="store_true", default=s, help="group the rows by project")
-    group.add_argument("-o", "--order", choices=ORDERS, default=s, help="row order (default: asc)")
+    if command != "status":
+        group.add_argument("-o", "--order", choices=ORDERS, default=s, help="row order (default: asc)")
     output = group.add_mutually_exclusive_group()
     output.add_argument("-j", "--json", action="store_true", default=s, help="print JSON")
-    output.add_argument("--csv", action="store_true", default=s, help="print CSV")
+    if report:
+        output.add_argument("--csv", action="store_true", default=s, help="print CSV")
     group.add_argument("--color", choices=COLORS, default=s,
-                       help="colour the table: auto colours a terminal unless NO_COLOR is set (default: auto)")
+                       help="colour the output: auto colours a terminal unless NO_COLOR is set (default: auto)")
     group = parser.add_argument_group("where the data is")
     group.add_argument("-d", "--data-dir", action="append", default=s, metavar="DIR",
                        help="Claude config dir to read (repeatable; default: $CLAUDE_CONFIG_DIR, "
@@ -1955,7 +2367,7 @@ def _add_report_options(parser, command):
 
 # Options that are not settings: what the parser leaves out means this.
 FLAG_DEFAULTS = {"since": None, "until": None, "project": None, "breakdown": False, "by_project": False,
-                 "json": False, "csv": False, "verbose": False}
+                 "json": False, "csv": False, "verbose": False, "active": False, "recent": False}
 
 
 def build_parser():
@@ -1965,7 +2377,7 @@ def build_parser():
                     "With no command, shows the daily report.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-V", "--version", action="version", version=f"%(prog)s {__version__}")
-    _add_report_options(parser, None)
+    _add_command_options(parser, None)
     commands = parser.add_subparsers(dest="command", metavar="command", title="commands")
     helps = {
         "daily": "usage per day (the default)",
@@ -1973,11 +2385,13 @@ def build_parser():
         "monthly": "usage per month",
         "session": "usage per Claude Code session",
         "today": "today's usage",
+        "blocks": "usage per 5-hour window, with burn rate and limits",
+        "status": "the current 5-hour window: used, limit, pace, reset (exit 3 at the limit)",
     }
-    for name in REPORTS:
+    for name in REPORTS + WINDOW_COMMANDS:
         sub = commands.add_parser(name, help=helps[name], description=helps[name].capitalize() + ".",
                                   epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-        _add_report_options(sub, name)
+        _add_command_options(sub, name)
     config = commands.add_parser(
         "config", help="show or start the settings file",
         description="Show the effective settings and where each comes from, print the settings "
@@ -2049,18 +2463,30 @@ def open_store(settings, environ):
     return Store(settings.db or default_db_path(environ), _warn)
 
 
-def run_report(args, settings, environ, out, err):
+def open_query(args, settings, environ, store, err):
+    """Bring the store up to date with the logs, then a query over the calls of the roots in use."""
     prices = _price_book(settings)
     tz = load_timezone(settings.timezone)
     roots, existing = _roots(settings, environ)
+    report = ScanReport()
+    store.sync(existing, report)
+    source_ids = list(store.source_ids(roots).values())
+    if args.verbose:
+        _verbose(store, report, source_ids, err)
+    return UsageQuery(store, source_ids, prices, tz, settings.mode)
+
+
+def _warn_unpriced(query):
+    for model, calls in sorted(query.unpriced_models.items()):
+        _warn(f"no price for model {model!r} ({calls:,} calls): its cost is left out of the totals; "
+              "add it to the price file (see --prices)")
+
+
+def run_report(args, settings, environ, out, err):
     store = open_store(settings, environ)
     try:
-        report = ScanReport()
-        store.sync(existing, report)
-        source_ids = list(store.source_ids(roots).values())
-        if args.verbose:
-            _verbose(store, report, source_ids, err)
-        query = UsageQuery(store, source_ids, prices, tz, settings.mode)
+        query = open_query(args, settings, environ, store, err)
+        tz = query.tz
         if args.command == "today":
             today = datetime.now(tz).date()
             filters = Filters(today, today, args.project)
@@ -2073,12 +2499,54 @@ def run_report(args, settings, environ, out, err):
             rows = period_report(query, period, filters, WEEKDAYS.index(settings.start_of_week), args.by_project)
         if settings.order == "desc":
             rows.reverse()
-        for model, calls in sorted(query.unpriced_models.items()):
-            _warn(f"no price for model {model!r} ({calls:,} calls): its cost is left out of the totals; "
-                  "add it to the price file (see --prices)")
+        _warn_unpriced(query)
         _print_report(args, settings, rows, query, tz, out, environ)
     finally:
         store.close()
+    return EXIT_OK
+
+
+def run_windows(args, settings, environ, out, err):
+    """blocks and status: the 5-hour windows."""
+    store = open_store(settings, environ)
+    try:
+        query = open_query(args, settings, environ, store, err)
+        now_ms = int(time.time() * 1000)
+        length_ms = int(settings.session_length * HOUR_MS)
+        status, windows, limit, weekly = current_status(query, settings, now_ms)
+    finally:
+        store.close()
+    _warn_unpriced(query)
+    if args.command == "status":
+        if args.json:
+            out.write(to_json(status_json(status, limit, weekly, now_ms)) + "\n")
+        elif status is None:
+            out.write("No active window: no calls in the last "
+                      f"{_duration(length_ms)}.\n" + (weekly_line(weekly, now_ms, query.tz) + "\n" if weekly else ""))
+        else:
+            out.write("\n".join(clean(line) for line in status_lines(status, query.tz)) + "\n")
+        return EXIT_LIMIT_REACHED if status is not None and status.reached else EXIT_OK
+    if args.active:
+        windows = [w for w in windows if w.is_active(now_ms, length_ms)]
+    elif args.recent:
+        windows = [w for w in windows if w.end > now_ms - RECENT_DAYS * MS_PER_DAY]
+    if settings.order == "desc":
+        windows.reverse()
+    if args.json:
+        out.write(to_json({"blocks": [window_json(w, now_ms, length_ms, limit) for w in windows],
+                           "limit": {"tokens": limit.tokens, "basis": limit.basis,
+                                     "official": limit.official}}) + "\n")
+        return EXIT_OK
+    if not [w for w in windows if not w.is_gap]:
+        out.write("No active window.\n" if args.active else "No usage found.\n")
+        return EXIT_OK
+    import shutil
+    width = max(60, shutil.get_terminal_size((80, 24)).columns) if out.isatty() else 80
+    style = Style(use_color(settings.color, out))
+    out.write(render_blocks_table(windows, now_ms, length_ms, limit, width, style, query.tz) + "\n")
+    out.write(clean(f"Limit: {fmt_int(limit.tokens) + ' tokens, ' if limit.tokens else ''}{limit.basis}") + "\n")
+    if status is not None:
+        out.write("\n" + "\n".join(clean(line) for line in status_lines(status, query.tz)) + "\n")
     return EXIT_OK
 
 
@@ -2165,6 +2633,8 @@ def main(argv=None):
         settings = resolve_settings(args, environ, section, _warn)
         if args.command == "config":
             return run_config(args, settings, environ, sys.stdout)
+        if args.command in WINDOW_COMMANDS:
+            return run_windows(args, settings, environ, sys.stdout, sys.stderr)
         return run_report(args, settings, environ, sys.stdout, sys.stderr)
     except CcusageError as exc:
         sys.stderr.write(f"{PROG}: error: {clean(str(exc))}\n")
