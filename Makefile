@@ -24,12 +24,22 @@ BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
 FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 
+# pip lays out a --prefix install by the Python's preferred scheme.  Debian's
+# system Python ("posix_local") puts it under PREFIX/local, so there
+# PREFIX=/usr/local is given to pip as /usr: the module then lands in
+# /usr/local/lib/python3.X/dist-packages, where that Python looks, and the
+# script in /usr/local/bin.  (PREFIX=/usr lands in /usr/local there too,
+# unless DEB_PYTHON_INSTALL_LAYOUT=deb, as Debian's own packaging sets it.)
+PIP_PREFIX ?= $(shell $(PYTHON) -c 'import sys, sysconfig; p = sys.argv[1]; \
+	s = getattr(sysconfig, "get_preferred_scheme", lambda key: "")("prefix"); \
+	print(p[:-len("/local")] if s == "posix_local" and p.endswith("/local") else p)' '$(PREFIX)')
+
 # --ignore-installed: without it pip would first uninstall a ccusage it finds
 # in the running Python, even when installing into DESTDIR.
 install:  ## install ccusage, its man page and completions under $(DESTDIR)$(PREFIX)
 	PIP_ROOT_USER_ACTION=ignore $(PYTHON) -m pip install --quiet --disable-pip-version-check \
 		--no-deps --ignore-installed --no-warn-script-location \
-		--prefix='$(PREFIX)' $(if $(DESTDIR),--root='$(DESTDIR)') .
+		--prefix='$(PIP_PREFIX)' $(if $(DESTDIR),--root='$(DESTDIR)') .
 	install -d '$(DESTDIR)$(MANDIR)/man1' '$(DESTDIR)$(BASHCOMPDIR)' \
 		'$(DESTDIR)$(ZSHCOMPDIR)' '$(DESTDIR)$(FISHCOMPDIR)'
 	install -m 644 man/ccusage.1 '$(DESTDIR)$(MANDIR)/man1/ccusage.1'
@@ -60,3 +70,11 @@ uninstall:  ## remove what `make install` put under $(DESTDIR)$(PREFIX)
 	$(PYTHON) -c "$$UNINSTALL_PY" '$(DESTDIR)$(PREFIX)'
 	rm -f '$(DESTDIR)$(MANDIR)/man1/ccusage.1' '$(DESTDIR)$(BASHCOMPDIR)/ccusage' \
 		'$(DESTDIR)$(ZSHCOMPDIR)/_ccusage' '$(DESTDIR)$(FISHCOMPDIR)/ccusage.fish'
+
+BENCH_VENV ?= build/bench-venv
+BENCH_ARGS ?=
+
+bench:  ## time the installed ccusage on 100 and 300 MB of logs (BENCH_ARGS=--large adds 1 GB)
+	$(PYTHON) -m venv --clear $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check .
+	$(BENCH_VENV)/bin/python tests/bench.py --ccusage $(BENCH_VENV)/bin/ccusage $(BENCH_ARGS)

@@ -144,12 +144,14 @@ MODEL_ALIASES = {
     "claude-4-sonnet": "claude-sonnet-4",
     "claude-4-1-opus": "claude-opus-4-1",
     "claude-2-1": "claude-2",
+    "claude-v1": "claude-2",
     "claude-v2": "claude-2",
+    "claude-v2:1": "claude-2",
     "claude-instant": "claude-instant-1",
     "claude-instant-v1": "claude-instant-1",
 }
 # Bedrock cross-region prefixes that are regional (every one but "global").
-_BEDROCK_ID = re.compile(r"^(?:([a-z]{2,4}(?:-gov)?)\.)?anthropic\.(.+)$")
+_BEDROCK_ID = re.compile(r"^(?:([a-z]+(?:-[a-z]+)?)\.)?anthropic\.(.+)$")
 _DOTTED_VERSION = re.compile(r"(?<=\d)\.(?=\d)")
 _ID_SUFFIXES = re.compile(r"(?:-v\d+(?::\d+)?|@[\w.-]*|-\d{8}|-latest|-fast)+$")
 
@@ -166,6 +168,8 @@ def canonical_model(model_id):
     if match:
         regional = match.group(1) not in (None, "global")
         name = match.group(2)
+    if name in MODEL_ALIASES:
+        return MODEL_ALIASES[name], regional
     name = _ID_SUFFIXES.sub("", _DOTTED_VERSION.sub("-", name))
     return MODEL_ALIASES.get(name, name), regional
 
@@ -176,6 +180,8 @@ class PriceBook:
     def __init__(self, overrides=None):
         self.overrides = overrides or {}
         self._cache = {}
+        self._change_dates = sorted({until for price in list(MODEL_PRICES.values()) + list(self.overrides.values())
+                                     for _, until, _ in price.bands if until})
 
     def lookup(self, model_id):
         """(ModelPrice or None, regional) for a logged model id."""
@@ -188,8 +194,7 @@ class PriceBook:
 
     def change_dates(self):
         """Every day on which some price changes, in order."""
-        return sorted({until for price in list(MODEL_PRICES.values()) + list(self.overrides.values())
-                       for _, until, _ in price.bands if until})
+        return self._change_dates
 
     def cost(self, model_id, tokens, searches, prompt_tokens, day, fast, us_geo):
         """USD for token sums (RATE_FIELDS order) of calls sharing one price, or None if unpriced."""
@@ -286,13 +291,14 @@ class ScanReport:
 
 
 def find_logs(root, report):
-    """Every *.jsonl below root/projects, following directory links but never a loop.
+    """[(path, (dev, inode, size, mtime_ns))] of every *.jsonl below root/projects.
 
-    Yields (path, stat result).  A file reachable by two paths is yielded once.
+    Directory links are followed but never round a loop, and a file reachable
+    by two paths is listed once.
     """
-    top = os.path.join(root, "projects")
+    found = []
     seen_dirs, seen_files = set(), set()
-    stack = [top]
+    stack = [os.path.join(root, "projects")]
     while stack:
         directory = stack.pop()
         try:
@@ -312,11 +318,13 @@ def find_logs(root, report):
                     stack.append(entry.path)
                 elif entry.name.endswith(".jsonl") and entry.is_file():
                     st = entry.stat()
-                    if (st.st_dev, st.st_ino) not in seen_files:
-                        seen_files.add((st.st_dev, st.st_ino))
-                        yield entry.path, st
+                    identity = (st.st_dev, st.st_ino)
+                    if identity not in seen_files:
+                        seen_files.add(identity)
+                        found.append((entry.path, identity + (st.st_size, st.st_mtime_ns)))
             except OSError as exc:
                 report.add_unreadable(entry.path, exc)
+    return found
 
 
 def parse_timestamp(value):
@@ -844,8 +852,9 @@ class Store:
         sources = self.source_ids(roots)
         on_disk = {}
         for root in roots:
-            for path, st in find_logs(root, report):
-                on_disk[path] = (sources[root], _file_state(st))
+            source_id = sources[root]
+            for path, state in find_logs(root, report):
+                on_disk[path] = (source_id, state)
         report.files = len(on_disk)
         changed = self._changed(on_disk)
         if not changed:
@@ -887,14 +896,13 @@ class Store:
 
     def _changed(self, on_disk):
         """[(path, stored row or None)] for files whose size, time or identity moved."""
-        known = {row[0]: row for row in self.conn.execute(
-            "SELECT path, offset, head_len, head_crc, dev, ino, size, mtime_ns, id, skipped FROM files")}
-        changed = []
-        for path, (_, state) in on_disk.items():
-            row = known.get(path)
-            if row is None or (row[4], row[5], row[6], row[7]) != state:
-                changed.append((path, row))
-        return changed
+        known = {path: state for path, *state in self.conn.execute("SELECT path, dev, ino, size, mtime_ns FROM files")}
+        paths = [path for path, (_, state) in on_disk.items() if known.get(path) != list(state)]
+        rows = {}
+        for path in paths:
+            rows[path] = self.conn.execute("SELECT path, offset, head_len, head_crc, dev, ino, size, mtime_ns, id, "
+                                           "skipped FROM files WHERE path = ?", (path,)).fetchone()
+        return [(path, rows[path]) for path in paths]
 
     def _record_file(self, path, source_id, state, positions, skipped, row):
         start, offset, head_len, head_crc = positions
@@ -1017,11 +1025,11 @@ TOKEN_FIELDS = ("input", "output", "cache_write_5m", "cache_write_1h", "cache_re
 
 def load_timezone(name):
     """A tzinfo for an IANA name, or the system's zone when name is None."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
     if name is None:
         return system_timezone()
     if name.upper() in ("UTC", "Z", "ETC/UTC"):
         return timezone.utc
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
@@ -1528,9 +1536,13 @@ def clean(text):
                         else f"\\u{ord(m.group()):04x}", str(text))
 
 
-def to_json(data):
-    """JSON text whose strings carry no raw C1 control or bidi characters."""
-    text = json.dumps(data, indent=2, ensure_ascii=False)
+def to_json(data, out):
+    """JSON text for out whose strings carry no raw C1 control or bidi characters.
+
+    Indented for a terminal; compact for a pipe, where the C encoder makes it
+    several times quicker to produce.
+    """
+    text = json.dumps(data, indent=2 if out.isatty() else None, ensure_ascii=False)
     return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
@@ -2232,7 +2244,7 @@ def run_config(args, settings, environ, out):
         data = {"file": settings.path, "settings": shown,
                 "prices": {model: dict(zip(RATE_FIELDS, price.bands[-1][2]), web_search=price.web_search)
                            for model, price in sorted(settings.prices.items())}}
-        out.write(to_json(data) + "\n")
+        out.write(to_json(data, out) + "\n")
         return EXIT_OK
     width = max(len(name) for name in shown)
     out.write(f"config file: {clean(settings.path)}"
@@ -2519,7 +2531,7 @@ def run_windows(args, settings, environ, out, err):
     _warn_unpriced(query)
     if args.command == "status":
         if args.json:
-            out.write(to_json(status_json(status, limit, weekly, now_ms)) + "\n")
+            out.write(to_json(status_json(status, limit, weekly, now_ms), out) + "\n")
         elif status is None:
             out.write("No active window: no calls in the last "
                       f"{_duration(length_ms)}.\n" + (weekly_line(weekly, now_ms, query.tz) + "\n" if weekly else ""))
@@ -2535,7 +2547,7 @@ def run_windows(args, settings, environ, out, err):
     if args.json:
         out.write(to_json({"blocks": [window_json(w, now_ms, length_ms, limit) for w in windows],
                            "limit": {"tokens": limit.tokens, "basis": limit.basis,
-                                     "official": limit.official}}) + "\n")
+                                     "official": limit.official}}, out) + "\n")
         return EXIT_OK
     if not [w for w in windows if not w.is_gap]:
         out.write("No active window.\n" if args.active else "No usage found.\n")
@@ -2578,7 +2590,7 @@ def _print_report(args, settings, rows, query, tz, out, environ):
             else:
                 data = {period: [row_json(r, field) for r in rows]}
         data["totals"] = totals_json(rows, query.unpriced_models)
-        out.write(to_json(data) + "\n")
+        out.write(to_json(data, out) + "\n")
     elif args.csv:
         _print_csv(period, rows, args, out)
     else:

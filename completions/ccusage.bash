@@ -10,30 +10,36 @@
 
 _ccusage_reports="daily weekly monthly session today"
 
-# Options of every report, and of ccusage itself before its command.
-_ccusage_report_options="-h --help -s --since -u --until -z --timezone -p --project -m --mode
-    --prices -b --breakdown -o --order -j --json --csv --color -d --data-dir --db --config
-    -v --verbose"
+# Options of every command but config, and of ccusage itself before its
+# command; then those of the reports alone, and of blocks and status alone.
+_ccusage_common_options="-h --help -z --timezone -m --mode --prices -j --json --color -d --data-dir
+    --db --config -v --verbose"
+_ccusage_report_options="-s --since -u --until -p --project -b --breakdown -o --order --csv"
+_ccusage_window_options="--plan -t --token-limit -l --session-length"
 
 # Options followed by a value: the word after one is never a command.
 _ccusage_value_options="-s --since -u --until -z --timezone -p --project -m --mode --prices
-    --start-of-week -o --order --color -d --data-dir --db --config --for"
+    --plan -t --token-limit -l --session-length --start-of-week -o --order --color -d --data-dir
+    --db --config --for"
 
 # The commands, or a command's words, that may follow "ccusage $1".
 _ccusage_commands_of() {
     case $1 in
-        "") echo "$_ccusage_reports config" ;;
+        "") echo "$_ccusage_reports blocks status config" ;;
         config) echo "show path init" ;;
     esac
 }
 
 # The options "ccusage $1" takes ("config show" takes those of config).
 _ccusage_options_of() {
+    local common="$_ccusage_common_options" report="$_ccusage_report_options"
     case $1 in
-        "") echo "$_ccusage_report_options -V --version --start-of-week --by-project" ;;
-        weekly) echo "$_ccusage_report_options --start-of-week --by-project" ;;
-        session) echo "$_ccusage_report_options" ;;
-        daily | monthly | today) echo "$_ccusage_report_options --by-project" ;;
+        "") echo "$common $report --by-project --start-of-week -V --version" ;;
+        weekly) echo "$common $report --by-project --start-of-week" ;;
+        daily | monthly | today) echo "$common $report --by-project" ;;
+        session) echo "$common $report" ;;
+        blocks) echo "$common $_ccusage_window_options -o --order -a --active -r --recent" ;;
+        status) echo "$common $_ccusage_window_options" ;;
         config*) echo "-h --help --for -j --json --config" ;;
     esac
 }
@@ -87,7 +93,9 @@ _ccusage() {
         --start-of-week)
             _ccusage_reply < <(compgen -W "monday tuesday wednesday thursday friday saturday sunday" -- "$cur")
             return ;;
-        --for) _ccusage_reply < <(compgen -W "$_ccusage_reports config" -- "$cur"); return ;;
+        --plan) _ccusage_reply < <(compgen -W "auto pro max5 max20 custom" -- "$cur"); return ;;
+        -t | --token-limit) _ccusage_reply < <(compgen -W "max" -- "$cur"); return ;;
+        --for) _ccusage_reply < <(compgen -W "$(_ccusage_commands_of "")" -- "$cur"); return ;;
         -z | --timezone) _ccusage_reply < <(compgen -W "$(_ccusage_timezones)" -- "$cur"); return ;;
         -d | --data-dir)
             compopt -o filenames 2>/dev/null
@@ -97,8 +105,8 @@ _ccusage() {
             compopt -o filenames 2>/dev/null
             _ccusage_reply < <(compgen -f -- "$cur")
             return ;;
-        # A date or a project name: nothing to offer, and no command either.
-        -s | --since | -u | --until | -p | --project) COMPREPLY=(); return ;;
+        # A date, a project name or hours: nothing to offer, and no command either.
+        -s | --since | -u | --until | -p | --project | -l | --session-length) COMPREPLY=(); return ;;
     esac
 
     local commands

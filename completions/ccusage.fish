@@ -10,7 +10,8 @@
 # Options followed by a value: the word after one is never a command.
 function __ccusage_value_options
     printf '%s\n' -s --since -u --until -z --timezone -p --project -m --mode --prices \
-        --start-of-week -o --order --color -d --data-dir --db --config --for
+        --plan -t --token-limit -l --session-length --start-of-week -o --order --color \
+        -d --data-dir --db --config --for
 end
 
 # The words on the line that are not options or options' values: the
@@ -50,7 +51,12 @@ function __ccusage_timezones
 end
 
 set -l reports daily weekly monthly session today
-set -l report_or_none "__ccusage_command_is '' $reports"
+set -l windows blocks status
+# Who takes an option: every command but config (and ccusage before its
+# command), the reports alone, blocks and status alone.
+set -l common "__ccusage_command_is '' $reports $windows"
+set -l report "__ccusage_command_is '' $reports"
+set -l window "__ccusage_command_is $windows"
 
 # Nothing takes file names but the options that ask for them.
 complete -c ccusage -f
@@ -60,42 +66,57 @@ complete -c ccusage -n __ccusage_at -a weekly -d 'usage per week'
 complete -c ccusage -n __ccusage_at -a monthly -d 'usage per month'
 complete -c ccusage -n __ccusage_at -a session -d 'usage per Claude Code session'
 complete -c ccusage -n __ccusage_at -a today -d 'usage of today'
+complete -c ccusage -n __ccusage_at -a blocks -d 'usage per 5-hour window, with burn rate and limits'
+complete -c ccusage -n __ccusage_at -a status -d 'the current 5-hour window (exit 3 at the limit)'
 complete -c ccusage -n __ccusage_at -a config -d 'show or start the settings file'
 
-complete -c ccusage -n "__ccusage_command_is '' $reports config" -s h -l help -d 'show the help and exit'
+complete -c ccusage -s h -l help -d 'show the help and exit'
 complete -c ccusage -n "__ccusage_command_is ''" -s V -l version -d 'show the version and exit'
 
-# The options of every report, and of ccusage before its command.
-complete -c ccusage -n $report_or_none -s s -l since -x -d 'first day to include (YYYY-MM-DD)'
-complete -c ccusage -n $report_or_none -s u -l until -x -d 'last day to include (YYYY-MM-DD)'
-complete -c ccusage -n $report_or_none -s z -l timezone -x -a '(__ccusage_timezones)' \
+complete -c ccusage -n $common -s z -l timezone -x -a '(__ccusage_timezones)' \
     -d 'IANA time zone deciding which day a call belongs to'
-complete -c ccusage -n $report_or_none -s p -l project -x -d 'only this project'
-complete -c ccusage -n $report_or_none -s m -l mode -x -d 'where costs come from' -a '
+complete -c ccusage -n $common -s m -l mode -x -d 'where costs come from' -a '
     auto\t"costUSD where a line has it, else the price"
     calculate\t"price every call"
     display\t"only the costUSD Claude Code wrote"'
-complete -c ccusage -n $report_or_none -l prices -r -F -d 'JSON file of extra or overriding prices'
-complete -c ccusage -n "__ccusage_command_is '' weekly" -l start-of-week -x \
-    -a 'monday tuesday wednesday thursday friday saturday sunday' -d 'first day of a week'
-complete -c ccusage -n $report_or_none -s b -l breakdown -d 'add a row per model'
+complete -c ccusage -n $common -l prices -r -F -d 'JSON file of extra or overriding prices'
+complete -c ccusage -n $common -s j -l json -d 'print JSON'
+complete -c ccusage -n $common -l color -x -a 'auto always never' -d 'colour the output'
+complete -c ccusage -n $common -s d -l data-dir -x -a '(__fish_complete_directories)' \
+    -d 'Claude config dir to read (repeatable)'
+complete -c ccusage -n $common -l db -r -F -d 'the store'
+complete -c ccusage -n "__ccusage_command_is '' $reports $windows config" -l config -r -F \
+    -d 'settings file to read'
+complete -c ccusage -n $common -s v -l verbose -d 'say what was read and skipped, on stderr'
+
+complete -c ccusage -n $report -s s -l since -x -d 'first day to include (YYYY-MM-DD)'
+complete -c ccusage -n $report -s u -l until -x -d 'last day to include (YYYY-MM-DD)'
+complete -c ccusage -n $report -s p -l project -x -d 'only this project'
+complete -c ccusage -n $report -s b -l breakdown -d 'add a row per model'
+complete -c ccusage -n $report -l csv -d 'print CSV'
 complete -c ccusage -n "__ccusage_command_is '' daily weekly monthly today" -l by-project \
     -d 'group the rows by project'
-complete -c ccusage -n $report_or_none -s o -l order -x -a 'asc desc' -d 'row order'
-complete -c ccusage -n $report_or_none -s j -l json -d 'print JSON'
-complete -c ccusage -n $report_or_none -l csv -d 'print CSV'
-complete -c ccusage -n $report_or_none -l color -x -a 'auto always never' -d 'colour the table'
-complete -c ccusage -n $report_or_none -s d -l data-dir -x -a '(__fish_complete_directories)' \
-    -d 'Claude config dir to read (repeatable)'
-complete -c ccusage -n $report_or_none -l db -r -F -d 'the store'
-complete -c ccusage -n "__ccusage_command_is '' $reports config" -l config -r -F -d 'settings file to read'
-complete -c ccusage -n $report_or_none -s v -l verbose -d 'say what was read and skipped, on stderr'
+complete -c ccusage -n "__ccusage_command_is '' weekly" -l start-of-week -x \
+    -a 'monday tuesday wednesday thursday friday saturday sunday' -d 'first day of a week'
+complete -c ccusage -n "__ccusage_command_is '' $reports blocks" -s o -l order -x -a 'asc desc' -d 'row order'
+
+complete -c ccusage -n $window -l plan -x -d 'plan whose limit to measure against' -a '
+    auto\t"learnt from your history"
+    pro\t"estimate for Pro"
+    max5\t"estimate for Max 5x"
+    max20\t"estimate for Max 20x"
+    custom\t"the --token-limit given"'
+complete -c ccusage -n $window -s t -l token-limit -x -a max \
+    -d 'tokens a window allows, or max: the largest past window'
+complete -c ccusage -n $window -s l -l session-length -x -d 'hours in a window'
+complete -c ccusage -n '__ccusage_command_is blocks' -s a -l active -d 'only the active window'
+complete -c ccusage -n '__ccusage_command_is blocks' -s r -l recent -d 'only the windows of the last 3 days'
 
 # config [show|path|init]
 complete -c ccusage -n '__ccusage_at config' -a show \
     -d 'the settings and where each comes from (the default)'
 complete -c ccusage -n '__ccusage_at config' -a path -d "print the settings file's path"
 complete -c ccusage -n '__ccusage_at config' -a init -d 'write a commented starter file'
-complete -c ccusage -n '__ccusage_command_is config' -l for -x -a "$reports config" \
+complete -c ccusage -n '__ccusage_command_is config' -l for -x -a "$reports $windows config" \
     -d 'show the settings as this command sees them'
 complete -c ccusage -n '__ccusage_command_is config' -s j -l json -d 'print JSON'

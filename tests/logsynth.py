@@ -29,7 +29,7 @@ Traps in every tree:
 
 Library::
 
-    tree = synthesize(root, seed=3)             # a few hundred kB, fast
+    tree = synthesize(root, seed=3)             # about a megabyte, in a few tens of ms
     tree.truth.days["2026-11-02"]["claude-opus-4-6"].output
     write_lines(path, [assistant_line(output=5)])   # hand-made lines
 
@@ -75,8 +75,10 @@ PROJECTS = [
     "/home/dev/src/web-app-v2",      # -home-dev-src-web-app-v2
     "/home/dev/work/café-menu",
     BEDROCK_CWD,
-    "/home/dev/src/" + "/".join(f"deeply-nested-component-{i:02d}" for i in range(9)),  # over 200 chars
+    "/home/dev/work/café-menu/" + "/".join(f"deeply-nested-component-{i:02d}" for i in range(9)),  # > 200 chars
 ]
+# The sessions that carry every trap (one per version) cover the lossy directory names and Bedrock.
+FORCED_PROJECTS = [PROJECTS[2], PROJECTS[3], BEDROCK_CWD, PROJECTS[6]]
 WORDS = ("the of and to in is that for it with as on be by this are or function return value error test "
          "file class import data config server request response token cache model session update build "
          "refactor parse handle fix check run path json query index café 東京 naïve 🚀").split()
@@ -98,11 +100,8 @@ def utc_day(moment):
 def iso(moment, offset=None):
     """Claude Code's timestamp form (UTC, milliseconds, Z), or the same instant at a UTC offset."""
     if offset is None:
-        moment = moment.astimezone(timezone.utc)
-        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-    local = moment.astimezone(timezone(offset))
-    return local.strftime("%Y-%m-%dT%H:%M:%S.") + f"{local.microsecond // 1000:03d}" + local.strftime("%z")[:3] \
-        + ":" + local.strftime("%z")[3:]
+        return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return moment.astimezone(timezone(offset)).isoformat(timespec="milliseconds")
 
 
 # ---------------------------------------------------------------------------
@@ -146,11 +145,20 @@ class Truth:
         self.total = Totals()
         self.malformed = defaultdict(int)                     # path -> garbage lines written there
         self.files = self.lines = self.bytes = 0
+        self.calls = []                                       # (moment, model, Totals), for other zones
 
     def record(self, moment, model, session, cwd, amounts):
         for bucket in (self.days[utc_day(moment)][model], self.sessions[session], self.projects[cwd], self.total):
             bucket.add(amounts)
         self.session_projects.setdefault(session, cwd)
+        self.calls.append((moment, model, amounts))
+
+    def local_days(self, tz):
+        """{day: {model: Totals}} with days of the time zone tz (a tzinfo)."""
+        days = defaultdict(lambda: defaultdict(Totals))
+        for moment, model, amounts in self.calls:
+            days[moment.astimezone(tz).strftime("%Y-%m-%d")][model].add(amounts)
+        return days
 
     def to_json(self, root=None):
         rel = (lambda p: os.path.relpath(p, root)) if root else (lambda p: p)
@@ -331,7 +339,8 @@ class Synthesizer:
         return {"input": rng.choice([1, 3, 4, 6, 8, 10, rng.randint(20, 4000)]),
                 "output": min(int(rng.lognormvariate(5.2, 1.1)) + 31, 32_000),
                 "cache_5m": write - one_hour, "cache_1h": one_hour, "cache_read": ctx,
-                "web": rng.randint(1, 3) if web else 0}
+                # 1.x logs have no server_tool_use: their web searches cannot be seen
+                "web": rng.randint(1, 3) if web and not s.version.startswith("1.") else 0}
 
     def usage_dict(self, s, n, output, final):
         usage = {"input_tokens": n["input"], "cache_creation_input_tokens": n["cache_5m"] + n["cache_1h"],
@@ -475,8 +484,8 @@ class Synthesizer:
             if s.layout == "subagents":
                 for line in (x for x in lines if x["type"] in ("user", "assistant")):
                     # the parent replays the subagent's messages, a moment later
-                    copy = self.base(s, "progress", datetime.fromisoformat(line["timestamp"].replace("Z", "+00:00"))
-                                     + timedelta(milliseconds=rng.randint(5, 900)))
+                    replayed = datetime.fromisoformat(line["timestamp"].replace("Z", "+00:00"))
+                    copy = self.base(s, "progress", replayed + timedelta(milliseconds=rng.randint(5, 900)))
                     copy["data"] = {"type": "agent_progress", "agentId": agent, "prompt": "",
                                     "message": {"type": line["type"], "message": line["message"],
                                                 "requestId": line.get("requestId"), "uuid": line["uuid"],
@@ -508,7 +517,7 @@ class Synthesizer:
         pool = MODELS_BY_ERA[version[0]] if cwd != BEDROCK_CWD else [(BEDROCK_MODELS[0], 1)]
         model = rng.choices([m for m, _ in pool], [w for _, w in pool])[0]
         out = []
-        if rng.random() < 0.3:
+        if force or rng.random() < 0.3:
             out.append({"type": "summary", "summary": self.text(50), "leafUuid": self.uuid()})
         moment = start
         chunks = 1 if force else max(1, min(40, int(rng.lognormvariate(1.3, 0.8))))
@@ -555,17 +564,17 @@ class Synthesizer:
 
     def live(self):
         """The session being written now: its last line, the end of a response, is torn."""
-        s = _Session(self.uuid(), "/home/dev/src/live-project", "2.1.39", "subagents", True)
+        s = _Session(self.uuid(), PROJECTS[1], "2.1.39", "subagents", True)
         out = []
         moment = self.turns(s, self.end - timedelta(hours=1), "claude-opus-4-6", 2, out)
         blocks = [{"type": "text", "text": self.text(300)},
                   {"type": "text", "text": "Writing ✓ " + self.text(500)}]
-        lines, _, n = self.response(s, moment + timedelta(seconds=3), "claude-opus-4-6", 30_000, blocks)
+        start = moment + timedelta(seconds=3)
+        lines, _, n = self.response(s, start, "claude-opus-4-6", 30_000, blocks)
         out.extend(lines)
         # Until the torn line is complete, the response counts with what its complete lines say.
         written = max(line["message"]["usage"]["output_tokens"] for line in lines[:-1])
-        self.truth.record(datetime.fromisoformat(lines[0]["timestamp"].replace("Z", "+00:00")),
-                          "claude-opus-4-6", s.session, s.cwd, Totals(output=written - n["output"]))
+        self.truth.record(start, "claude-opus-4-6", s.session, s.cwd, Totals(output=written - n["output"]))
         path = os.path.join(self.root, "projects", encode_cwd(s.cwd), s.session + ".jsonl")
         torn = dumps(out.pop()).encode("utf-8") + b"\n"
         self.write(path, out)
@@ -573,9 +582,8 @@ class Synthesizer:
         with open(path, "ab") as f:
             f.write(torn[:cut])
         self.truth.bytes += cut
-        self.torn = {"path": path, "rest": torn[cut:], "moment": datetime.fromisoformat(
-            lines[0]["timestamp"].replace("Z", "+00:00")), "model": "claude-opus-4-6", "session": s.session,
-            "cwd": s.cwd, "output_delta": n["output"] - written}
+        self.torn = {"path": path, "rest": torn[cut:], "moment": start, "model": "claude-opus-4-6",
+                     "session": s.session, "cwd": s.cwd, "output_delta": n["output"] - written}
 
     def write(self, path, lines):
         os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -590,7 +598,7 @@ class Synthesizer:
         span = timedelta(days=self.days) - timedelta(hours=8)
         self.midnight()
         for index in range(len(VERSIONS)):   # every layout and trap at least once, however small the tree
-            self.session(PROJECTS[index % len(PROJECTS)], self.end - span * (0.9 - index * 0.2),
+            self.session(FORCED_PROJECTS[index], self.end - span * (0.9 - index * 0.2),
                          version_index=index, force=True)
         while self.truth.bytes < target_bytes:
             cwd = self.rng.choice(PROJECTS)

@@ -4,9 +4,13 @@ import json
 import os
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import ccusage
 import logsynth
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
 class Result:
@@ -44,8 +48,9 @@ class Env:
         monkeypatch.setenv("XDG_CONFIG_HOME", str(self.config_home))
         monkeypatch.setenv("XDG_DATA_HOME", str(self.data_home))
         monkeypatch.setenv("TZ", "UTC")   # the default zone of reports that take no -z
-        for name in ("CLAUDE_CONFIG_DIR", "CCUSAGE_DB", "NO_COLOR", "FORCE_COLOR", "COLUMNS"):
-            monkeypatch.delenv(name, raising=False)
+        for name in list(os.environ):
+            if name.startswith("CCUSAGE_") or name in ("CLAUDE_CONFIG_DIR", "NO_COLOR", "FORCE_COLOR", "COLUMNS"):
+                monkeypatch.delenv(name)
 
     def _args(self, argv, data_dirs):
         args = [str(a) for a in argv] + ["--db", str(self.db)]
@@ -66,10 +71,20 @@ class Env:
         out, err = self._capsys.readouterr()
         return Result(code, out, err)
 
+    def command(self, *argv, data_dirs=None):
+        """The installed ccusage command line, with --db and --data-dir added."""
+        return [installed_ccusage()] + self._args(argv, data_dirs)
+
     def cli(self, *argv, data_dirs=None, env=None, timeout=60):
-        """The installed ccusage command, with --db and --data-dir added."""
-        proc = subprocess.run([installed_ccusage()] + self._args(argv, data_dirs), capture_output=True,
-                              text=True, env=dict(os.environ, **(env or {})), timeout=timeout)
+        """Run the installed ccusage command, with --db and --data-dir added."""
+        proc = subprocess.run(self.command(*argv, data_dirs=data_dirs), capture_output=True, text=True,
+                              env=dict(os.environ, **(env or {})), timeout=timeout)
+        return Result(proc.returncode, proc.stdout, proc.stderr)
+
+    def module(self, *argv, data_dirs=None, timeout=60):
+        """`python -m ccusage` from the working copy, with --db and --data-dir added."""
+        proc = subprocess.run([sys.executable, "-m", "ccusage"] + self._args(argv, data_dirs), cwd=PROJECT_DIR,
+                              capture_output=True, text=True, timeout=timeout)
         return Result(proc.returncode, proc.stdout, proc.stderr)
 
     def log(self, session="s1", cwd="/home/u/proj", agent=None):

@@ -124,7 +124,7 @@ def test_man_page_examples_run_as_written():
     parser = ccusage.build_parser()
     invocations = []
     for line in man_examples():
-        line = re.sub(r"(?<!\S)\d*[<>]&?\S*", " ", line)  # redirections such as 2>/dev/null
+        line = re.sub(r"(?<!\S)\d*[<>]+&?\s*\S+", " ", line)  # redirections such as 2>/dev/null
         for match in re.finditer(r"(?:^|[\s(/])ccusage((?:\s+[^\s|>)&;]+)*)", line):
             invocations.append(shlex.split(match.group(1)))
     assert len(invocations) >= 5, invocations

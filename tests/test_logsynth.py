@@ -46,7 +46,8 @@ def billable(obj):
 
 
 def reference_totals(root):
-    """Per (UTC day, model) token sums by the documented rule, and what each response looked like."""
+    """Per (UTC day, model) and per session: (input, output, cache write, cache read, 1-hour cache write,
+    web searches) by the documented rule; and the lines of each response."""
     groups = defaultdict(list)
     for path, number, _, obj, complete in read_tree(root):
         if obj is None or not complete:
@@ -55,14 +56,16 @@ def reference_totals(root):
         if found:
             record, message = found
             groups[(message["id"], record.get("requestId"))].append((record, message, obj, path))
-    days = defaultdict(lambda: defaultdict(lambda: [0, 0, 0, 0]))
-    sessions = defaultdict(lambda: [0, 0, 0, 0])
+    days = defaultdict(lambda: defaultdict(lambda: [0] * 6))
+    sessions = defaultdict(lambda: [0] * 6)
     for lines in groups.values():
         final = max(enumerate(lines), key=lambda item: (item[1][1]["usage"]["output_tokens"], item[0]))[1]
         first = min(datetime.fromisoformat(r["timestamp"].replace("Z", "+00:00")) for r, _, _, _ in lines)
         usage = final[1]["usage"]
         counts = (usage["input_tokens"], usage["output_tokens"], usage["cache_creation_input_tokens"],
-                  usage["cache_read_input_tokens"])
+                  usage["cache_read_input_tokens"],
+                  (usage.get("cache_creation") or {}).get("ephemeral_1h_input_tokens", 0),
+                  (usage.get("server_tool_use") or {}).get("web_search_requests", 0))
         day = first.astimezone(timezone.utc).strftime("%Y-%m-%d")
         for target in (days[day][final[1]["model"]], sessions[final[2]["sessionId"]]):
             for i, n in enumerate(counts):
@@ -72,10 +75,10 @@ def reference_totals(root):
 
 
 def truth_tables(truth):
-    days = {(d, m): (t.input, t.output, t.cache_creation, t.cache_read)
-            for d, ms in truth.days.items() for m, t in ms.items()}
-    sessions = {s: (t.input, t.output, t.cache_creation, t.cache_read) for s, t in truth.sessions.items()}
-    return days, sessions
+    def row(t):
+        return (t.input, t.output, t.cache_creation, t.cache_read, t.cache_1h, t.web_searches)
+    days = {(d, m): row(t) for d, ms in truth.days.items() for m, t in ms.items()}
+    return days, {s: row(t) for s, t in truth.sessions.items()}
 
 
 def test_expected_totals_follow_the_documented_rule(tmp_path):
@@ -163,11 +166,11 @@ def test_every_tree_holds_every_trap(tmp_path):
         "subagent file", "flat agent file", "placeholder output", "response across midnight",
         "progress copy of a subagent file", "progress-only copy", "type summary", "type system",
         "type file-history-snapshot", "type queue-operation", "type x-telemetry", "type progress",
-        "type user", "type assistant",
+        "type user", "type assistant", "bedrock model", "two cwds in one directory", "hashed long directory",
     }
     assert expected - seen == set()
     # Every generator tree must spread over several projects, days and models to be worth testing.
-    assert len(tree.truth.days) >= 4 and len(tree.truth.projects) >= 4
+    assert len(tree.truth.days) >= 4 and len(tree.truth.projects) >= 6
     assert len({m for ms in tree.truth.days.values() for m in ms}) >= 3
 
 

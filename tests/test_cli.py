@@ -1,0 +1,71 @@
+"""The command line: usage errors, the installed command, --version, and stopping quietly in a pipe."""
+
+import json
+import subprocess
+import sys
+from datetime import date, timedelta
+
+import pytest
+
+import ccusage
+from logsynth import assistant_line, write_lines
+from support import PROJECT_DIR, Result, daily_by_model, first_line_is_one_error, truth_daily_by_model
+
+
+@pytest.mark.parametrize("argv", [
+    pytest.param(("daily", "--since", "yesterday-ish"), id="bad date"),
+    pytest.param(("daily", "--timezone", "Mars/Olympus"), id="unknown time zone"),
+    pytest.param(("frobnicate",), id="unknown command"),
+    pytest.param(("daily", "--data-dir", "/nonexistent"), id="missing data dir"),
+    pytest.param(("daily", "--since", "2026-02-01", "--until", "2026-01-01"), id="since after until"),
+    pytest.param(("daily", "--since", "2026-02-30"), id="no such day"),
+    pytest.param(("daily", "--json", "--csv"), id="two output formats"),
+    pytest.param(("daily", "--mode", "free"), id="unknown mode"),
+    pytest.param(("daily", "--no-such-flag"), id="unknown option"),
+])
+def test_a_usage_error_is_one_line_and_exit_2(env, argv):
+    data_dir = () if "--data-dir" in argv else ("--data-dir", env.claude)
+    result = env.run_raw(*argv, *data_dir, "--db", env.db)
+    assert result.code == 2
+    first_line_is_one_error(result)
+
+
+def test_the_installed_command_reports_a_usage_error_the_same_way(env):
+    result = env.cli("daily", "--timezone", "Mars/Olympus")
+    assert result.code == 2
+    first_line_is_one_error(result)
+    assert "Mars/Olympus" in result.err
+
+
+def test_the_installed_command_reports_the_generated_truth(env, synth):
+    tree = synth(12)
+    result = env.cli("--json", "-z", "UTC")   # no command: the daily report
+    assert result.code == 0, result.err
+    assert daily_by_model(json.loads(result.out)) == truth_daily_by_model(tree.truth)
+
+
+def test_python_m_ccusage_prints_the_version():
+    proc = subprocess.run([sys.executable, "-m", "ccusage", "--version"], cwd=PROJECT_DIR, capture_output=True,
+                          text=True, timeout=60)
+    assert (proc.returncode, proc.stdout.strip()) == (0, f"ccusage {ccusage.__version__}")
+
+
+def test_the_installed_command_prints_the_version_of_this_checkout(ccusage_cmd, tmp_path):
+    # Run away from the checkout, so that the installed module answers.
+    proc = subprocess.run([ccusage_cmd, "--version"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert (proc.returncode, proc.stdout.strip()) == (0, f"ccusage {ccusage.__version__}")
+
+
+def test_a_pipe_closed_early_stops_quietly(env):
+    # Four years of days: a table far longer than a pipe holds (64 kB).
+    start = date(2023, 1, 1)
+    lines = [assistant_line(ts=f"{start + timedelta(days=n)}T12:00:00.000Z", input=n * 1_000, output=n * 7_919)
+             for n in range(1_500)]
+    write_lines(env.log(), lines)
+    command = " ".join(f"'{arg}'" for arg in env.command("daily", "-z", "UTC", "--breakdown"))
+    proc = subprocess.run(["bash", "-o", "pipefail", "-c", f"{command} | head -1"], capture_output=True, text=True,
+                          timeout=120)
+    result = Result(proc.returncode, proc.stdout, proc.stderr)
+    assert result.code == 0, result
+    assert result.err == ""
+    assert result.out.count("\n") == 1 and result.out.startswith("Date")

@@ -1,0 +1,222 @@
+"""The store: incremental reading, files that change under it, history, corruption, sharing, privacy."""
+
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import logsynth
+from logsynth import assistant_line, write_lines
+from support import daily_by_model, tokens_of, truth_daily_by_model, truth_tokens
+
+REPORT = ("daily", "--json", "-z", "UTC")
+SONNET = "claude-sonnet-4-5-20250929"   # the model of assistant_line()
+
+
+def outputs(env, *args, **kwargs):
+    return env.run(*REPORT, *args, **kwargs).json()["totals"]["outputTokens"]
+
+
+def bytes_read(result):
+    """(bytes, files read, files found) from --verbose."""
+    match = re.search(r"read ([\d,]+) bytes from ([\d,]+) of ([\d,]+) log files", result.err)
+    assert match, result.err
+    return tuple(int(n.replace(",", "")) for n in match.groups())
+
+
+def call(output, text="ok", **fields):
+    """A one-line response whose output_tokens identifies it in the totals."""
+    line = assistant_line(output=output, **fields)
+    line["message"]["content"][0]["text"] = text
+    return line
+
+
+def test_a_second_run_reads_no_log_bytes(env, synth):
+    tree = synth(1)
+    first = env.run(*REPORT, "--verbose")
+    assert bytes_read(first)[0] == tree.truth.bytes
+    second = env.run(*REPORT, "--verbose")
+    assert bytes_read(second) == (0, 0, tree.truth.files)
+    assert second.json() == first.json()
+    assert daily_by_model(second.json()) == truth_daily_by_model(tree.truth)
+
+
+def test_appended_lines_count_once(env, synth):
+    tree = synth(2)
+    env.run(*REPORT)
+    path = env.log("appended")
+    # A response whose placeholder line is read now and whose final line comes in the next run.
+    write_lines(path, [call(3, msg_id="msg_grow", request_id="req_grow", input=5,
+                            ts="2026-11-20T23:59:59.000Z", session="appended")])
+    env.run(*REPORT)
+    write_lines(path, [call(400, msg_id="msg_grow", request_id="req_grow", input=5,
+                            ts="2026-11-21T00:00:01.000Z", session="appended"),
+                       call(50, input=1, ts="2026-11-21T10:00:00.000Z", session="appended")])
+    env.run(*REPORT)
+    report = env.run(*REPORT, "--verbose")
+    assert bytes_read(report)[0] == 0
+    expected = truth_daily_by_model(tree.truth)
+    for key, add in ((("2026-11-20", SONNET), (5, 400, 0, 0)), (("2026-11-21", SONNET), (1, 50, 0, 0))):
+        expected[key] = tuple(a + b for a, b in zip(expected.get(key, (0, 0, 0, 0)), add))
+    assert daily_by_model(report.json()) == expected
+
+
+def test_the_torn_last_line_counts_once_it_is_complete(env, synth):
+    tree = synth(3)
+    before = env.run(*REPORT).json()
+    assert tokens_of(before["totals"]) == truth_tokens(tree.truth.total)
+    tree.finish_torn_line()
+    env.run(*REPORT)
+    after = env.run(*REPORT).json()
+    assert daily_by_model(after) == truth_daily_by_model(tree.truth)
+
+
+def test_a_torn_line_cut_inside_a_character_counts_once(env):
+    raw = logsynth.dumps(call(77, text="naïve café ✓")).encode() + b"\n"
+    cut = raw.index("✓".encode()) + 1   # between the bytes of one character
+    path = write_lines(env.log(), [call(1), raw[:cut]], newline=False)
+    assert outputs(env) == 1
+    with open(path, "ab") as f:
+        f.write(raw[cut:])
+    assert outputs(env) == 78
+    assert outputs(env) == 78
+
+
+def test_a_truncated_file_is_read_again_without_counting_twice(env):
+    path = write_lines(env.log(), [call(1), call(10), call(100)])
+    assert outputs(env) == 111
+    with open(path, "r+b") as f:   # the same file, cut back to its first line
+        f.truncate(len(Path(path).read_bytes().split(b"\n")[0]) + 1)
+    assert outputs(env) == 111     # the calls read before stay: they happened
+    write_lines(path, [call(1000)])
+    assert outputs(env) == 1111
+
+
+def test_a_file_cut_back_and_grown_past_its_old_size_between_runs(env):
+    # The first 4 kB (the part a store may fingerprint) stay the same; what follows is rewritten.
+    long_first = call(1, text="x" * 6000)
+    path = write_lines(env.log(), [long_first, call(10), call(20)])
+    assert outputs(env) == 31
+    with open(path, "r+b") as f:
+        f.truncate(len(logsynth.dumps(long_first).encode()) + 1)
+    write_lines(path, [call(100, text="y" * 900), call(200, text="z" * 900)])
+    assert outputs(env) == 331
+
+
+def test_a_replaced_file_is_read_again_without_counting_twice(env):
+    path = write_lines(env.log(), [call(1), call(10)])
+    assert outputs(env) == 11
+    old_lines = Path(path).read_bytes()
+    # Rewritten as a new file (new inode) holding the same calls and one more.
+    replacement = Path(path + ".tmp")
+    replacement.write_bytes(old_lines)
+    write_lines(str(replacement), [call(100)])
+    os.replace(replacement, path)
+    assert outputs(env) == 111
+    # Replaced by a different transcript altogether: the calls read before stay.
+    replacement.write_bytes(b"")
+    write_lines(str(replacement), [call(1000)])
+    os.replace(replacement, path)
+    assert outputs(env) == 1111
+    assert outputs(env) == 1111
+
+
+def test_deleting_every_log_keeps_the_history(env, synth):
+    tree = synth(4)
+    before = env.run(*REPORT).json()
+    sessions = env.run("session", "--json").json()
+    for path in Path(env.claude).rglob("*.jsonl"):
+        path.unlink()
+    assert env.run(*REPORT).json() == before
+    shutil.rmtree(env.claude / "projects")
+    assert env.run(*REPORT).json() == before
+    assert env.run("session", "--json").json() == sessions
+    assert daily_by_model(before) == truth_daily_by_model(tree.truth)
+
+
+def test_a_deleted_default_root_keeps_the_history(env):
+    root = env.home / ".claude"
+    write_lines(logsynth.session_path(str(root), "s1"), [call(42)])
+    argv = REPORT + ("--db", str(env.db))
+    assert env.run_raw(*argv).json()["totals"]["outputTokens"] == 42
+    shutil.rmtree(root)
+    result = env.run_raw(*argv)
+    assert result.json()["totals"]["outputTokens"] == 42
+
+
+def test_a_store_of_garbage_is_moved_aside_and_rebuilt(env, synth):
+    tree = synth(5)
+    env.run(*REPORT)
+    for leftover in Path(env.db).parent.glob("usage.db-*"):
+        leftover.unlink()
+    Path(env.db).write_bytes(b"\x00garbage, not SQLite\xff" * 500)
+    result = env.run(*REPORT)
+    assert result.code == 0 and "Traceback" not in result.err
+    # One warning line names the store (other warnings, such as unpriced models, may follow).
+    assert len([line for line in result.err.splitlines() if str(env.db) in line]) == 1, result.err
+    assert daily_by_model(result.json()) == truth_daily_by_model(tree.truth)
+    aside = [p for p in Path(env.db).parent.iterdir() if p.name.startswith("usage.db") and p.name != "usage.db"
+             and not p.name.endswith(("-wal", "-shm"))]
+    assert len(aside) == 1 and aside[0].read_bytes().startswith(b"\x00garbage")
+
+
+def test_a_store_cut_in_half_is_moved_aside_and_rebuilt(env, synth):
+    tree = synth(6)
+    env.run(*REPORT)
+    size = os.path.getsize(env.db)
+    assert size > 16 * 4096   # many pages: cutting it loses tables' pages, not the header
+    with open(env.db, "r+b") as f:
+        f.truncate(size // 2)
+    result = env.run(*REPORT)
+    assert result.code == 0 and "Traceback" not in result.err
+    assert daily_by_model(result.json()) == truth_daily_by_model(tree.truth)
+
+
+def test_four_first_runs_at_once_agree(env, synth):
+    tree = synth(7)
+    procs = [subprocess.Popen(env.command(*REPORT), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(4)]
+    results = [proc.communicate(timeout=120) + (proc.returncode,) for proc in procs]
+    assert [code for _, _, code in results] == [0, 0, 0, 0], [err for _, err, _ in results]
+    assert len({out for out, _, _ in results}) == 1
+    assert all("Traceback" not in err for _, err, _ in results)
+    assert daily_by_model(json.loads(results[0][0])) == truth_daily_by_model(tree.truth)
+
+
+def test_the_store_is_readable_by_its_owner_only(env):
+    write_lines(env.log(), [call(1)])
+    old = os.umask(0o022)
+    try:
+        env.run(*REPORT)
+    finally:
+        os.umask(old)
+    for path in Path(env.db).parent.iterdir():
+        if path.name.startswith("usage.db"):
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    assert stat.S_IMODE(Path(env.db).parent.stat().st_mode) == 0o700
+
+
+def test_the_default_store_is_under_xdg_data_home(env):
+    write_lines(logsynth.session_path(str(env.home / ".claude"), "s1"), [call(5)])
+    assert env.run_raw(*REPORT).json()["totals"]["outputTokens"] == 5
+    assert (env.data_home / "ccusage" / "usage.db").is_file()
+
+
+@pytest.mark.parametrize("make_unusable", ["directory", "under a file"])
+def test_a_store_that_cannot_be_opened_is_a_runtime_failure(env, make_unusable):
+    write_lines(env.log(), [call(1)])
+    if make_unusable == "directory":
+        env.db.mkdir(parents=True)
+        db = env.db
+    else:
+        env.db.parent.mkdir(parents=True)
+        env.db.write_text("a file where a directory should be")
+        db = env.db / "usage.db"
+    result = env.run_raw(*REPORT, "--db", db, "--data-dir", env.claude)
+    assert result.code == 1
+    assert result.err.count("\n") == 1 and "Traceback" not in result.err, result.err
