@@ -297,15 +297,17 @@ def find_logs(root, report):
     by two paths is listed once.
     """
     found = []
-    seen_dirs, seen_files = set(), set()
-    stack = [os.path.join(root, "projects")]
+    seen_links, seen_files = set(), set()
+    top = os.path.join(root, "projects")
+    try:
+        st = os.stat(top)
+        seen_links.add((st.st_dev, st.st_ino))
+    except OSError:
+        pass
+    stack = [top]
     while stack:
         directory = stack.pop()
         try:
-            st = os.stat(directory)
-            if (st.st_dev, st.st_ino) in seen_dirs:
-                continue
-            seen_dirs.add((st.st_dev, st.st_ino))
             entries = list(os.scandir(directory))
         except FileNotFoundError:
             continue
@@ -315,6 +317,12 @@ def find_logs(root, report):
         for entry in entries:
             try:
                 if entry.is_dir():
+                    if entry.is_symlink():
+                        # Only a link can lead round a loop.
+                        target = os.stat(entry.path)
+                        if (target.st_dev, target.st_ino) in seen_links:
+                            continue
+                        seen_links.add((target.st_dev, target.st_ino))
                     stack.append(entry.path)
                 elif entry.name.endswith(".jsonl") and entry.is_file():
                     st = entry.stat()
@@ -606,21 +614,49 @@ def _crc(data):
 # The store
 # ---------------------------------------------------------------------------
 
-_ROLLUP_KEY = ("hour", "source_id", "project_id", "model_id", "fast", "us_geo", "band", "has_cost")
+# Sums of calls per UTC hour and everything a price depends on, so that
+# reports by day need not read every call: one table by project (for the
+# reports that filter or group by it), one across projects.
+ROLLUPS = {
+    "hourly": ("hour", "source_id", "project_id", "model_id", "fast", "us_geo", "band", "has_cost"),
+    "hourly_models": ("hour", "source_id", "model_id", "fast", "us_geo", "band", "has_cost"),
+}
 _ROLLUP_SUMS = ("input", "output", "cache_write_5m", "cache_write_1h", "cache_read", "web_searches", "cost_usd")
 _BAND_SQL = " + ".join(f"({{row}}.input + {{row}}.cache_write_5m + {{row}}.cache_write_1h + {{row}}.cache_read "
                        f"> {over})" for over in CONTEXT_BANDS)
 
 
-def _rollup_change(row, sign):
-    """SQL adding (sign "+") or taking away (sign "-") a call row's sums in its hourly rollup row."""
-    key_values = (f"{row}.ts / 3600000", f"{row}.source_id", f"{row}.project_id", f"{row}.model_id",
-                  f"{row}.fast", f"{row}.us_geo", _BAND_SQL.format(row=row), f"{row}.cost_usd IS NOT NULL")
-    values = ", ".join(key_values + (f"{sign}1",) + tuple(f"{sign}ifnull({row}.{c}, 0)" if c == "cost_usd"
-                                                          else f"{sign}{row}.{c}" for c in _ROLLUP_SUMS))
+def _rollup_key_values(table, row):
+    """SQL of the rollup key of a call row (row: the call table's name or new/old in a trigger)."""
+    values = {"hour": f"{row}.ts / 3600000", "band": _BAND_SQL.format(row=row),
+              "has_cost": f"{row}.cost_usd IS NOT NULL"}
+    return tuple(values.get(column, f"{row}.{column}") for column in ROLLUPS[table])
+
+
+def _rollup_table(table):
+    key = ROLLUPS[table]
+    columns = ", ".join(f"{c} INTEGER NOT NULL" for c in key + ("calls",) + _ROLLUP_SUMS[:-1])
+    return (f"CREATE TABLE {table} ({columns}, cost_usd REAL NOT NULL, PRIMARY KEY ({', '.join(key)})) "
+            "WITHOUT ROWID;")
+
+
+def _rollup_change(table, row, sign):
+    """SQL adding (sign "+") or taking away (sign "-") a call row's sums in its rollup row."""
+    key = ROLLUPS[table]
+    values = ", ".join(_rollup_key_values(table, row) + (f"{sign}1",) + tuple(
+        f"{sign}ifnull({row}.{c}, 0)" if c == "cost_usd" else f"{sign}{row}.{c}" for c in _ROLLUP_SUMS))
     updates = ", ".join(f"{c} = {c} + excluded.{c}" for c in ("calls",) + _ROLLUP_SUMS)
-    return (f"INSERT INTO hourly ({', '.join(_ROLLUP_KEY + ('calls',) + _ROLLUP_SUMS)}) VALUES ({values}) "
-            f"ON CONFLICT ({', '.join(_ROLLUP_KEY)}) DO UPDATE SET {updates};")
+    return (f"INSERT INTO {table} ({', '.join(key + ('calls',) + _ROLLUP_SUMS)}) VALUES ({values}) "
+            f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates};")
+
+
+def rebuild_rollup(table):
+    """SQL filling an empty rollup table from every call."""
+    key = ROLLUPS[table]
+    return (f"INSERT INTO {table} ({', '.join(key + ('calls',) + _ROLLUP_SUMS)}) "
+            f"SELECT {', '.join(_rollup_key_values(table, 'calls'))}, count(*), "
+            + ", ".join(f"total({c})" if c == "cost_usd" else f"sum({c})" for c in _ROLLUP_SUMS)
+            + f" FROM calls GROUP BY {', '.join(str(i + 1) for i in range(len(key)))}")
 
 
 SCHEMA = [
@@ -672,32 +708,17 @@ SCHEMA = [
         cost_usd REAL
     ) WITHOUT ROWID;
     CREATE INDEX calls_by_time ON calls(ts);
-    -- Sums of calls per UTC hour and everything a price depends on, kept by
-    -- the triggers below, so that reports by day need not read every call.
-    CREATE TABLE hourly (
-        hour INTEGER NOT NULL,
-        source_id INTEGER NOT NULL,
-        project_id INTEGER NOT NULL,
-        model_id INTEGER NOT NULL,
-        fast INTEGER NOT NULL,
-        us_geo INTEGER NOT NULL,
-        band INTEGER NOT NULL,
-        has_cost INTEGER NOT NULL,
-        calls INTEGER NOT NULL,
-        input INTEGER NOT NULL,
-        output INTEGER NOT NULL,
-        cache_write_5m INTEGER NOT NULL,
-        cache_write_1h INTEGER NOT NULL,
-        cache_read INTEGER NOT NULL,
-        web_searches INTEGER NOT NULL,
-        cost_usd REAL NOT NULL,
-        PRIMARY KEY (hour, source_id, project_id, model_id, fast, us_geo, band, has_cost)
-    ) WITHOUT ROWID;
-    CREATE TRIGGER calls_added AFTER INSERT ON calls BEGIN
-    """ + _rollup_change("new", "+") + """
+    """ + "".join(_rollup_table(table) for table in ROLLUPS) + """
+    -- A large ingest pauses the triggers and rebuilds the sums at its end,
+    -- within its transaction: several times quicker than call by call.
+    CREATE TABLE rollup_paused (paused INTEGER NOT NULL);
+    CREATE TRIGGER calls_added AFTER INSERT ON calls
+    WHEN NOT EXISTS (SELECT 1 FROM rollup_paused) BEGIN
+    """ + "".join(_rollup_change(table, "new", "+") for table in ROLLUPS) + """
     END;
-    CREATE TRIGGER calls_changed AFTER UPDATE ON calls BEGIN
-    """ + _rollup_change("old", "-") + _rollup_change("new", "+") + """
+    CREATE TRIGGER calls_changed AFTER UPDATE ON calls
+    WHEN NOT EXISTS (SELECT 1 FROM rollup_paused) BEGIN
+    """ + "".join(_rollup_change(table, "old", "-") + _rollup_change(table, "new", "+") for table in ROLLUPS) + """
     END;
     -- "Claude AI usage limit reached|<reset_at>" lines: when a plan limit was hit.
     CREATE TABLE limit_resets (
@@ -731,6 +752,12 @@ UPSERT_CALL = (
     + ", ".join(f"{c} = CASE WHEN excluded.output >= output THEN excluded.{c} ELSE {c} END"
                 for c in _FINAL_LINE_COLUMNS)
     + ", output = max(output, excluded.output)"
+)
+RECORD_FILE = (
+    "INSERT INTO files (path, source_id, dev, ino, size, mtime_ns, offset, head_len, head_crc, skipped) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET source_id = excluded.source_id, "
+    "dev = excluded.dev, ino = excluded.ino, size = excluded.size, mtime_ns = excluded.mtime_ns, "
+    "offset = excluded.offset, head_len = excluded.head_len, head_crc = excluded.head_crc, skipped = excluded.skipped"
 )
 # Below this many new bytes, starting worker processes costs more than it saves.
 PARALLEL_MIN_BYTES = 48 * 1024 * 1024
@@ -769,6 +796,7 @@ class Store:
         except (OSError, sqlite3.Error) as exc:
             raise CcusageError(f"cannot open the store {self.path}: {_reason(exc)}")
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA cache_size = -65536")
         return conn
 
     def _open(self):
@@ -861,8 +889,8 @@ class Store:
             return
         # Worker processes are started before the write transaction: a child
         # must not inherit a connection in the middle of one.
-        pool = _reader_pool(sum(on_disk[path][1][2] - (row[1] if row else 0) for path, row in changed),
-                            len(changed))
+        new_bytes = sum(on_disk[path][1][2] - (row[1] if row else 0) for path, row in changed)
+        pool = _reader_pool(new_bytes, len(changed))
         conn = self.conn
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -874,7 +902,8 @@ class Store:
                 # The largest first, so that no worker is left with a big file at the end.
                 jobs.sort(key=lambda job: (job[1] or 0) - on_disk[job[0]][1][2])
                 results = pool.imap_unordered(read_log, jobs) if pool else map(read_log, jobs)
-                ingest = Ingest(conn)
+                ingest = Ingest(conn, bulk=new_bytes >= PARALLEL_MIN_BYTES)
+                records = []
                 for path, state, positions, reader in results:
                     if state is None:
                         report.add_unreadable(path, positions)
@@ -882,9 +911,11 @@ class Store:
                     report.files_read += 1
                     report.bytes_read += reader.bytes_read
                     report.calls_seen += reader.billable_lines
-                    self._record_file(path, on_disk[path][0], state, positions, reader.skipped, rows[path])
+                    records.append(self._file_record(path, on_disk[path][0], state, positions, reader.skipped,
+                                                     rows[path]))
                     ingest.add(on_disk[path][0], path, reader)
-                ingest.flush()
+                ingest.finish()
+                conn.executemany(RECORD_FILE, records)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -896,26 +927,21 @@ class Store:
 
     def _changed(self, on_disk):
         """[(path, stored row or None)] for files whose size, time or identity moved."""
-        known = {path: state for path, *state in self.conn.execute("SELECT path, dev, ino, size, mtime_ns FROM files")}
-        paths = [path for path, (_, state) in on_disk.items() if known.get(path) != list(state)]
-        rows = {}
-        for path in paths:
-            rows[path] = self.conn.execute("SELECT path, offset, head_len, head_crc, dev, ino, size, mtime_ns, id, "
-                                           "skipped FROM files WHERE path = ?", (path,)).fetchone()
-        return [(path, rows[path]) for path in paths]
+        known = {row[0]: row[1:] for row in self.conn.execute("SELECT path, dev, ino, size, mtime_ns FROM files")}
+        paths = [path for path, (_, state) in on_disk.items() if known.get(path) != state]
+        if not paths:
+            return []
+        rows = {row[0]: row for row in self.conn.execute(
+            "SELECT path, offset, head_len, head_crc, dev, ino, size, mtime_ns, id, skipped FROM files")}
+        return [(path, rows.get(path)) for path in paths]
 
-    def _record_file(self, path, source_id, state, positions, skipped, row):
+    @staticmethod
+    def _file_record(path, source_id, state, positions, skipped, row):
+        """The files row (for RECORD_FILE) of a file read from positions[0] to positions[1]."""
         start, offset, head_len, head_crc = positions
         # Reading from the start again forgets what the old contents skipped.
         skipped += row[9] if row is not None and start > 0 else 0
-        values = (source_id,) + state + (offset, head_len, head_crc, skipped)
-        if row is None:
-            self.conn.execute("INSERT INTO files (source_id, dev, ino, size, mtime_ns, offset, head_len, "
-                              "head_crc, skipped, path) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values + (path,))
-        else:
-            self.conn.execute("UPDATE files SET source_id = ?, dev = ?, ino = ?, size = ?, mtime_ns = ?, "
-                              "offset = ?, head_len = ?, head_crc = ?, skipped = ? WHERE id = ?",
-                              values + (row[8],))
+        return (path, source_id) + state + (offset, head_len, head_crc, skipped)
 
     # -- queries --
 
@@ -958,14 +984,22 @@ def _project_dir(path):
 
 
 class Ingest:
-    """Writes calls read from files, within the caller's transaction."""
+    """Writes calls read from files, within the caller's transaction.
 
-    def __init__(self, conn):
+    bulk: many calls are coming, so the hourly sums are rebuilt once at the
+    end instead of being kept call by call.
+    """
+
+    def __init__(self, conn, bulk):
         self.conn = conn
+        self.bulk = bulk
         self.models = dict(conn.execute("SELECT name, id FROM models"))
         self.projects = dict(conn.execute("SELECT path, id FROM projects"))
-        self.sessions = {}
+        self.sessions = dict(conn.execute("SELECT session_id, id FROM sessions"))
+        self.refs = {}
         self.pending = {}
+        if bulk:
+            conn.execute("INSERT INTO rollup_paused VALUES (1)")
 
     def _model(self, name):
         model_id = self.models.get(name)
@@ -974,46 +1008,51 @@ class Ingest:
             self.models[name] = model_id
         return model_id
 
-    def _project(self, path, directory):
-        project_id = self.projects.get(path)
+    def _refs(self, session, cwd, directory):
+        """(session id, project id) in the store, registering either when new."""
+        project_id = self.projects.get(cwd)
         if project_id is None:
             project_id = self.conn.execute("INSERT INTO projects (path, dir) VALUES (?, ?)",
-                                           (path, directory)).lastrowid
-            self.projects[path] = project_id
-        return project_id
-
-    def _session(self, session, project_id):
+                                           (cwd, directory)).lastrowid
+            self.projects[cwd] = project_id
         session_id = self.sessions.get(session)
         if session_id is None:
-            row = self.conn.execute("SELECT id FROM sessions WHERE session_id = ?", (session,)).fetchone()
-            if row is None:
-                session_id = self.conn.execute("INSERT INTO sessions (session_id, project_id) VALUES (?, ?)",
-                                               (session, project_id)).lastrowid
-            else:
-                session_id = row[0]
+            session_id = self.conn.execute("INSERT INTO sessions (session_id, project_id) VALUES (?, ?)",
+                                           (session, project_id)).lastrowid
             self.sessions[session] = session_id
-        return session_id
+        return session_id, project_id
 
     def add(self, source_id, path, reader):
         directory = _project_dir(path)
         default_session = os.path.splitext(os.path.basename(path))[0]
-        pending = self.pending
-        for call in reader.calls.values():
-            key = call[C_KEY]
-            project_id = self._project(call[C_CWD] or directory or "(unknown)", directory)
-            row = (key, call[C_TS], source_id, self._session(call[C_SESSION] or default_session, project_id),
-                   project_id, self._model(call[C_MODEL])) + call[C_INPUT:]
+        pending, refs, models = self.pending, self.refs, self.models
+        for key, call in reader.calls.items():
+            who = (call[C_SESSION] or default_session, call[C_CWD] or directory or "(unknown)")
+            ref = refs.get(who)
+            if ref is None:
+                ref = refs[who] = self._refs(who[0], who[1], directory)
+            model_id = models.get(call[C_MODEL]) or self._model(call[C_MODEL])
+            row = (key, call[C_TS], source_id) + ref + (model_id,) + call[C_INPUT:]
             previous = pending.get(key)
             pending[key] = row if previous is None else merge_lines(previous, row, 1, _ROW_OUTPUT)
         if reader.limit_resets:
             self.conn.executemany("INSERT OR IGNORE INTO limit_resets (ts, reset_at, source_id) VALUES (?, ?, ?)",
                                   [reset + (source_id,) for reset in reader.limit_resets])
         if len(pending) >= 50_000:
-            self.flush()
+            self._flush()
 
-    def flush(self):
-        self.conn.executemany(UPSERT_CALL, self.pending.values())
+    def _flush(self):
+        # In key order the b-tree fills page by page instead of all over.
+        self.conn.executemany(UPSERT_CALL, sorted(self.pending.values()))
         self.pending = {}
+
+    def finish(self):
+        self._flush()
+        if self.bulk:
+            self.conn.execute("DELETE FROM rollup_paused")
+            for table in ROLLUPS:
+                self.conn.execute(f"DELETE FROM {table}")
+                self.conn.execute(rebuild_rollup(table))
 
 
 # ---------------------------------------------------------------------------
@@ -1193,14 +1232,15 @@ class UsageQuery:
         whole UTC hours and no session is asked for; from the calls otherwise.
         """
         conn = self.conn
+        rollup = "hourly" if filters.project is not None or "project" in group_by else "hourly_models"
         where, params = self._where(filters, "hour * 3600000")
-        lo, hi = conn.execute(f"SELECT min(hour), max(hour) FROM hourly WHERE {where} AND calls > 0",
+        lo, hi = conn.execute(f"SELECT min(hour), max(hour) FROM {rollup} WHERE {where} AND calls > 0",
                               params).fetchone()
         if lo is None:
             return {}
         segments = offset_segments(self.tz, lo * 3_600_000, hi * 3_600_000 + 3_599_999)
         if "session" not in group_by and all(offset % 3_600_000 == 0 for _, offset in segments):
-            ts, table, calls, band, cost = "hour * 3600000", "hourly", "sum(calls)", "band", "total(cost_usd)"
+            ts, table, calls, band, cost = "hour * 3600000", rollup, "sum(calls)", "band", "total(cost_usd)"
             has_cost, first, last = "has_cost", "min(hour) * 3600000", "max(hour) * 3600000 + 3599999"
             where += " AND calls > 0"
         else:
