@@ -20,7 +20,7 @@ import re
 import sqlite3
 import sys
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone, tzinfo
 
 # ---------------------------------------------------------------------------
 # Version and constants
@@ -36,8 +36,9 @@ EXIT_LIMIT_REACHED = 3
 # and holding it would break the reader's memory bound.
 MAX_LINE_BYTES = 64 * 1024 * 1024
 READ_CHUNK_BYTES = 4 * 1024 * 1024
-# The start of a file is fingerprinted to notice a file replaced in place.
-HEAD_BYTES = 4096
+# The bytes before where reading stopped are fingerprinted, to notice a file
+# rewritten in place since.
+TAIL_BYTES = 4096
 # Writers wait this long for another process's ingest before giving up.
 BUSY_TIMEOUT_MS = 600_000
 MS_PER_DAY = 86_400_000
@@ -434,7 +435,7 @@ def parse_line(line, session_hint):
         return None
     message = record.get("message")
     if not isinstance(message, dict):
-        return None
+        raise ValueError("message of the wrong type")
     usage = message.get("usage")
     model = message.get("model")
     if usage is None or model == "<synthetic>":
@@ -490,22 +491,25 @@ def parse_limit_reset(line):
 
 
 def session_of_path(path):
-    """The parent session a subagent file belongs to (.../<session>/subagents/...), or None."""
+    """The parent session a subagent file belongs to (projects/<dir>/<session>/subagents/...), or None."""
     parts = path.split(os.sep)
-    if "subagents" in parts:
-        index = parts.index("subagents")
-        if index > 0:
-            return parts[index - 1]
+    if "projects" not in parts:
+        return None
+    below = parts[len(parts) - parts[::-1].index("projects"):]
+    if "subagents" in below[2:]:
+        return below[below.index("subagents", 2) - 1]
     return None
 
 
 class LogChunkReader:
     """Reads the complete lines of a file from an offset, keeping billable ones.
 
-    Only lines with a "usage" key can bill anything, so only they are parsed;
-    the rest are passed over unread, whatever they hold.  Skipped: lines with
-    a usage key that cannot be read, and lines too long to hold.  A last line
-    without its newline is left for the next run.
+    Only lines with a "usage" key can bill anything, so only they are parsed.
+    Skipped and counted: lines with a usage key that cannot be read, lines
+    that do not even have the shape of a JSON object (not ending in "}"), and
+    lines too long to hold.  Lines without a usage key are otherwise not
+    parsed, so other damage to them goes uncounted: it costs nothing.  A last
+    line without its newline is left for the next run.
     """
 
     def __init__(self, path):
@@ -550,6 +554,8 @@ class LogChunkReader:
         return offset
 
     def _scan(self, block):
+        # A line that is no JSON object does not end in "}": counted, not parsed.
+        self.skipped += block.count(b"\n") - block.count(b"}\n") - block.count(b"}\r\n")
         find, rfind = block.find, block.rfind
         calls, hint = self.calls, self.session_hint
         pos = find(b'"usage":')
@@ -559,7 +565,8 @@ class LogChunkReader:
             try:
                 call = parse_line(line, hint)
             except (ValueError, RecursionError):
-                self.skipped += 1
+                if line.rstrip().endswith(b"}"):
+                    self.skipped += 1
             else:
                 if call is not None:
                     self.billable_lines += 1
@@ -578,27 +585,29 @@ _LIMIT_MARK_BYTES = LIMIT_MARK.encode()
 def read_log(job):
     """Read one file's new lines: the unit of work of parallel reading.
 
-    job is (path, offset, head_len, head_crc, dev, ino) from the store, or
-    (path, None, ...) for a file it has not seen.  Returns (path, stat,
-    offset now, fingerprint of the head, reader) or (path, None, error).
+    job is (path, offset, tail_len, tail_crc, dev, ino) from the store, or
+    (path, None, ...) for a file it has not seen.  Reading resumes at the
+    offset only if the same file still holds the same bytes before it; else
+    it starts again from the beginning.  Returns (path, state, (start, offset
+    now, tail length, tail fingerprint), reader), or (path, None, error, None).
     """
-    path, old_offset, head_len, head_crc, dev, ino = job
+    path, old_offset, tail_len, tail_crc, dev, ino = job
     try:
         with open(path, "rb") as f:
             st = os.fstat(f.fileno())
-            head = f.read(HEAD_BYTES)
-            offset = 0
-            if old_offset is not None:
-                same_file = ((dev, ino) == (st.st_dev, st.st_ino) and old_offset <= st.st_size
-                             and len(head) >= head_len and _crc(head[:head_len]) == head_crc)
-                if same_file:
-                    offset = old_offset
+            start = 0
+            if old_offset is not None and (dev, ino) == (st.st_dev, st.st_ino) and old_offset <= st.st_size:
+                f.seek(old_offset - tail_len)
+                if _crc(f.read(tail_len)) == tail_crc:
+                    start = old_offset
             reader = LogChunkReader(path)
-            new_offset = reader.read(f, offset)
+            offset = reader.read(f, start)
+            tail_len = min(offset, TAIL_BYTES)
+            f.seek(offset - tail_len)
+            tail_crc = _crc(f.read(tail_len))
     except OSError as exc:
-        return path, None, _reason(exc)
-    head_len = min(len(head), new_offset)
-    return path, _file_state(st), (offset, new_offset, head_len, _crc(head[:head_len])), reader
+        return path, None, _reason(exc), None
+    return path, _file_state(st), (start, offset, tail_len, tail_crc), reader
 
 
 def _file_state(st):
@@ -618,8 +627,8 @@ def _crc(data):
 # reports by day need not read every call: one table by project (for the
 # reports that filter or group by it), one across projects.
 ROLLUPS = {
-    "hourly": ("hour", "source_id", "project_id", "model_id", "fast", "us_geo", "band", "has_cost"),
-    "hourly_models": ("hour", "source_id", "model_id", "fast", "us_geo", "band", "has_cost"),
+    "hourly": ("hour", "sources", "project_id", "model_id", "fast", "us_geo", "band", "has_cost"),
+    "hourly_models": ("hour", "sources", "model_id", "fast", "us_geo", "band", "has_cost"),
 }
 _ROLLUP_SUMS = ("input", "output", "cache_write_5m", "cache_write_1h", "cache_read", "web_searches", "cost_usd")
 _BAND_SQL = " + ".join(f"({{row}}.input + {{row}}.cache_write_5m + {{row}}.cache_write_1h + {{row}}.cache_read "
@@ -672,8 +681,8 @@ SCHEMA = [
         path TEXT NOT NULL UNIQUE,
         dev INTEGER, ino INTEGER, size INTEGER, mtime_ns INTEGER,
         offset INTEGER NOT NULL DEFAULT 0,
-        head_len INTEGER NOT NULL DEFAULT 0,
-        head_crc INTEGER NOT NULL DEFAULT 0,
+        tail_len INTEGER NOT NULL DEFAULT 0,
+        tail_crc INTEGER NOT NULL DEFAULT 0,
         skipped INTEGER NOT NULL DEFAULT 0
     );
     CREATE TABLE projects (
@@ -690,10 +699,13 @@ SCHEMA = [
         id INTEGER PRIMARY KEY,
         name TEXT NOT NULL UNIQUE
     );
+    -- sources: the data directories a call was read from, one bit each
+    -- (bit id - 1), so that a transcript copied into two of them counts once
+    -- in a report of both, and in a report of either.
     CREATE TABLE calls (
         key TEXT PRIMARY KEY,
         ts INTEGER NOT NULL,
-        source_id INTEGER NOT NULL,
+        sources INTEGER NOT NULL,
         session_id INTEGER NOT NULL,
         project_id INTEGER NOT NULL,
         model_id INTEGER NOT NULL,
@@ -738,27 +750,29 @@ SCHEMA = [
     """,
 ]
 
-_CALL_COLUMNS = ("key", "ts", "source_id", "session_id", "project_id", "model_id", "input", "output",
+_CALL_COLUMNS = ("key", "ts", "sources", "session_id", "project_id", "model_id", "input", "output",
                  "cache_write_5m", "cache_write_1h", "cache_read", "web_searches", "fast", "us_geo",
                  "cost_usd")
 _ROW_OUTPUT = _CALL_COLUMNS.index("output")
-_FINAL_LINE_COLUMNS = [c for c in _CALL_COLUMNS if c not in ("key", "ts", "output")]
+_FINAL_LINE_COLUMNS = [c for c in _CALL_COLUMNS if c not in ("key", "ts", "sources", "output")]
 # One response may be written as several lines (and copied into progress
 # lines): the line with the most output tokens carries its final usage (on a
 # tie the later one), the earliest line its time.
 UPSERT_CALL = (
     f"INSERT INTO calls ({', '.join(_CALL_COLUMNS)}) VALUES ({', '.join('?' * len(_CALL_COLUMNS))}) "
-    "ON CONFLICT(key) DO UPDATE SET ts = min(ts, excluded.ts), "
+    "ON CONFLICT(key) DO UPDATE SET ts = min(ts, excluded.ts), sources = sources | excluded.sources, "
     + ", ".join(f"{c} = CASE WHEN excluded.output >= output THEN excluded.{c} ELSE {c} END"
                 for c in _FINAL_LINE_COLUMNS)
     + ", output = max(output, excluded.output)"
 )
 RECORD_FILE = (
-    "INSERT INTO files (path, source_id, dev, ino, size, mtime_ns, offset, head_len, head_crc, skipped) "
+    "INSERT INTO files (path, source_id, dev, ino, size, mtime_ns, offset, tail_len, tail_crc, skipped) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET source_id = excluded.source_id, "
     "dev = excluded.dev, ino = excluded.ino, size = excluded.size, mtime_ns = excluded.mtime_ns, "
-    "offset = excluded.offset, head_len = excluded.head_len, head_crc = excluded.head_crc, skipped = excluded.skipped"
+    "offset = excluded.offset, tail_len = excluded.tail_len, tail_crc = excluded.tail_crc, skipped = excluded.skipped"
 )
+# A call's sources are bits of a 64-bit integer.
+MAX_SOURCES = 62
 # Below this many new bytes, starting worker processes costs more than it saves.
 PARALLEL_MIN_BYTES = 48 * 1024 * 1024
 
@@ -796,7 +810,6 @@ class Store:
         except (OSError, sqlite3.Error) as exc:
             raise CcusageError(f"cannot open the store {self.path}: {_reason(exc)}")
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA cache_size = -65536")
         return conn
 
     def _open(self):
@@ -817,6 +830,7 @@ class Store:
         if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
             conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA cache_size = -65536")
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version == len(SCHEMA):
             return
@@ -868,6 +882,9 @@ class Store:
             if row is None:
                 self.conn.execute("INSERT OR IGNORE INTO sources (path) VALUES (?)", (path,))
                 row = self.conn.execute("SELECT id FROM sources WHERE path = ?", (path,)).fetchone()
+            if row[0] > MAX_SOURCES:
+                raise CcusageError(f"the store {self.path} has seen {MAX_SOURCES} data directories, as many as "
+                                   "it can tell apart; use another store for more (--db)")
             ids[path] = row[0]
         return ids
 
@@ -932,16 +949,16 @@ class Store:
         if not paths:
             return []
         rows = {row[0]: row for row in self.conn.execute(
-            "SELECT path, offset, head_len, head_crc, dev, ino, size, mtime_ns, id, skipped FROM files")}
+            "SELECT path, offset, tail_len, tail_crc, dev, ino, size, mtime_ns, id, skipped FROM files")}
         return [(path, rows.get(path)) for path in paths]
 
     @staticmethod
     def _file_record(path, source_id, state, positions, skipped, row):
         """The files row (for RECORD_FILE) of a file read from positions[0] to positions[1]."""
-        start, offset, head_len, head_crc = positions
+        start, offset, tail_len, tail_crc = positions
         # Reading from the start again forgets what the old contents skipped.
         skipped += row[9] if row is not None and start > 0 else 0
-        return (path, source_id) + state + (offset, head_len, head_crc, skipped)
+        return (path, source_id) + state + (offset, tail_len, tail_crc, skipped)
 
     # -- queries --
 
@@ -1026,15 +1043,20 @@ class Ingest:
         directory = _project_dir(path)
         default_session = os.path.splitext(os.path.basename(path))[0]
         pending, refs, models = self.pending, self.refs, self.models
+        source_bit = 1 << (source_id - 1)
         for key, call in reader.calls.items():
             who = (call[C_SESSION] or default_session, call[C_CWD] or directory or "(unknown)")
             ref = refs.get(who)
             if ref is None:
                 ref = refs[who] = self._refs(who[0], who[1], directory)
             model_id = models.get(call[C_MODEL]) or self._model(call[C_MODEL])
-            row = (key, call[C_TS], source_id) + ref + (model_id,) + call[C_INPUT:]
+            row = (key, call[C_TS], source_bit) + ref + (model_id,) + call[C_INPUT:]
             previous = pending.get(key)
-            pending[key] = row if previous is None else merge_lines(previous, row, 1, _ROW_OUTPUT)
+            if previous is not None:
+                row = merge_lines(previous, row, 1, _ROW_OUTPUT)
+                if previous[2] & ~row[2]:
+                    row = row[:2] + (row[2] | previous[2],) + row[3:]
+            pending[key] = row
         if reader.limit_resets:
             self.conn.executemany("INSERT OR IGNORE INTO limit_resets (ts, reset_at, source_id) VALUES (?, ?, ?)",
                                   [reset + (source_id,) for reset in reader.limit_resets])
@@ -1076,6 +1098,25 @@ def load_timezone(name):
                            EXIT_USAGE)
 
 
+class SystemLocalTime(tzinfo):
+    """The C library's local time, for a TZ that zoneinfo cannot read (a POSIX rule such as CET-1CEST)."""
+
+    def utcoffset(self, moment):
+        wall = moment.replace(tzinfo=None).timetuple()
+        return timedelta(seconds=time.localtime(time.mktime(wall)).tm_gmtoff)
+
+    def dst(self, moment):
+        return None
+
+    def tzname(self, moment):
+        wall = moment.replace(tzinfo=None).timetuple()
+        return time.localtime(time.mktime(wall)).tm_zone
+
+    def fromutc(self, moment):
+        seconds = (moment.replace(tzinfo=None) - datetime(1970, 1, 1)).total_seconds()
+        return moment + timedelta(seconds=time.localtime(seconds).tm_gmtoff)
+
+
 def system_timezone():
     from zoneinfo import ZoneInfo
     name = os.environ.get("TZ", "").lstrip(":")
@@ -1083,12 +1124,12 @@ def system_timezone():
         try:
             return ZoneInfo(name)
         except Exception:
-            pass
+            return SystemLocalTime()
     try:
         with open("/etc/localtime", "rb") as f:
             return ZoneInfo.from_file(f, key="localtime")
     except Exception:
-        return datetime.now().astimezone().tzinfo
+        return SystemLocalTime()
 
 
 def system_timezone_name():
@@ -1207,7 +1248,7 @@ class UsageQuery:
 
     def _where(self, filters, ts):
         """SQL conditions (on time expression ts) and their parameters for filters."""
-        clauses = [f"source_id IN ({','.join(str(int(i)) for i in self.source_ids)})"]
+        clauses = [f"(sources & {sum(1 << (i - 1) for i in self.source_ids)}) != 0"]
         params = []
         if filters.since is not None:
             clauses.append(f"{ts} >= ?")
@@ -1300,10 +1341,10 @@ class UsageQuery:
 
     def limit_resets(self, since_ms=0):
         """[(time of a 'usage limit reached' line, reset epoch ms)], oldest first."""
-        where, params = self._where(Filters(), "ts")
+        sources = ",".join(str(int(i)) for i in self.source_ids)
         return [(ts, reset * 1000) for ts, reset in self.conn.execute(
-            f"SELECT DISTINCT ts, reset_at FROM limit_resets WHERE {where} AND ts >= ? ORDER BY ts",
-            params + [since_ms])]
+            f"SELECT DISTINCT ts, reset_at FROM limit_resets WHERE source_id IN ({sources}) AND ts >= ? ORDER BY ts",
+            (since_ms,))]
 
     def rate_limits(self):
         """{window: (captured_at ms, used percentage, resets_at ms)}: the latest official figures."""
@@ -1387,18 +1428,16 @@ RECENT_DAYS = 3
 class Window:
     """A usage window: from its first call's hour, session_length hours; or a gap between two."""
 
-    __slots__ = ("start", "end", "last", "usage", "models", "parts", "is_gap", "limit_hit", "reset_at",
-                 "recent", "calls_ts")
+    __slots__ = ("start", "end", "last", "usage", "models", "rows", "is_gap", "limit_hit", "reset_at")
 
     def __init__(self, start, end, is_gap=False):
         self.start, self.end, self.is_gap = start, end, is_gap
         self.last = None
         self.usage = Usage()
         self.models = set()
-        self.parts = {}
+        self.rows = []
         self.limit_hit = False
         self.reset_at = None
-        self.calls_ts = []
 
     def is_active(self, now_ms, length_ms):
         return not self.is_gap and now_ms < self.end and now_ms - self.last < length_ms
@@ -1426,11 +1465,25 @@ def build_windows(query, length_ms, since_ms=None):
             current = Window(ts - ts % HOUR_MS, ts - ts % HOUR_MS + length_ms)
             windows.append(current)
         current.last = ts
-        current.calls_ts.append((ts, row[7] + row[8] + row[9] + row[10] + row[11], row[7] + row[8]))
-        key = row[1:7]
-        part = current.parts.get(key)
+        current.rows.append(row)
+    for window in windows:
+        window.usage = price_calls(query, window.rows)
+        window.models = {query.model_name(row[1]) for row in window.rows}
+    for ts, reset in query.limit_resets(since_ms or 0):
+        for window in windows:
+            if not window.is_gap and window.start <= ts < window.end:
+                window.limit_hit = True
+                window.reset_at = max(window.reset_at or 0, reset)
+    return windows
+
+
+def price_calls(query, rows):
+    """The priced Usage of calls as calls_in_order gives them."""
+    parts = {}
+    for row in rows:
+        part = parts.get(row[1:7])
         if part is None:
-            part = current.parts[key] = [Usage(), 0.0]
+            part = parts[row[1:7]] = [Usage(), 0.0]
         usage = part[0]
         usage.calls += 1
         usage.input += row[7]
@@ -1440,20 +1493,13 @@ def build_windows(query, length_ms, since_ms=None):
         usage.cache_read += row[11]
         usage.web_searches += row[12]
         part[1] += row[13] or 0.0
-    for window in windows:
-        for key, (usage, logged_cost) in window.parts.items():
-            query.price(usage, *key, logged_cost)
-            window.usage.add(usage)
-            window.models.add(query.model_name(key[0]))
-        if window.calls_ts:
-            window.usage.first, window.usage.last = window.calls_ts[0][0], window.calls_ts[-1][0]
-    resets = query.limit_resets(since_ms or 0)
-    for ts, reset in resets:
-        for window in windows:
-            if not window.is_gap and window.start <= ts < window.end:
-                window.limit_hit = True
-                window.reset_at = max(window.reset_at or 0, reset)
-    return windows
+    total = Usage()
+    for key, (usage, logged_cost) in parts.items():
+        query.price(usage, *key, logged_cost)
+        total.add(usage)
+    if rows:
+        total.first, total.last = rows[0][0], rows[-1][0]
+    return total
 
 
 def percentile(values, fraction):
@@ -1497,7 +1543,7 @@ def resolve_limit(settings, windows, now_ms, length_ms):
 class WindowStatus:
     """Where the active window stands: use, limit, pace and when it runs out."""
 
-    def __init__(self, window, limit, now_ms, official, weekly):
+    def __init__(self, query, window, limit, now_ms, official, weekly):
         self.window = window
         self.limit = limit
         self.now = now_ms
@@ -1505,12 +1551,11 @@ class WindowStatus:
         self.weekly = weekly
         span_start = max(window.start, now_ms - BURN_SPAN_MINUTES * MINUTE_MS)
         self.span_minutes = max((now_ms - span_start) / MINUTE_MS, 1.0)
-        recent = [c for c in window.calls_ts if c[0] >= span_start]
-        self.tokens_per_minute = sum(c[1] for c in recent) / self.span_minutes
-        self.io_tokens_per_minute = sum(c[2] for c in recent) / self.span_minutes
+        recent = price_calls(query, [row for row in window.rows if row[0] >= span_start])
+        self.tokens_per_minute = recent.total_tokens / self.span_minutes
+        self.io_tokens_per_minute = (recent.input + recent.output) / self.span_minutes
+        self.cost_per_hour = recent.cost / self.span_minutes * 60
         used = window.usage.total_tokens
-        share = sum(c[1] for c in recent) / used if used else 0.0
-        self.cost_per_hour = window.usage.cost * share / self.span_minutes * 60
         self.resets_at = window.resets_at()
         self.limit_at = None
         if limit.tokens:
@@ -1557,7 +1602,7 @@ def current_status(query, settings, now_ms):
         implied = round(used * 100 / five_hour[1]) if five_hour[1] > 0 else None
         limit = Limit(implied, "implied by the official figure", official=True)
         window.reset_at = five_hour[2]
-    return WindowStatus(window, limit, now_ms, five_hour, seven_day), windows, limit, seven_day
+    return WindowStatus(query, window, limit, now_ms, five_hour, seven_day), windows, limit, seven_day
 
 
 # ---------------------------------------------------------------------------
@@ -1711,12 +1756,18 @@ class Table:
             elif compact_columns:
                 rows = [([_compact_cell(c, i, compact_columns) for i, c in enumerate(cells)], kind)
                         for cells, kind in self.rows]
+        # Still too wide: cut the widest text column, marking the cut.
+        overflow = sum(widths) + 2 * (len(keep) - 1) - width
+        texts = [n for n, i in enumerate(keep) if self.aligns[i] == "<"]
+        if overflow > 0 and texts:
+            widest = max(texts, key=lambda n: widths[n])
+            widths[widest] = max(widths[widest] - overflow, 8)
         lines = []
 
         def line(cells, code=None):
             parts = []
             for w, i in zip(widths, keep):
-                text = cells[i]
+                text = cells[i] if len(cells[i]) <= w else cells[i][:w - 1] + "…"
                 parts.append(text.ljust(w) if self.aligns[i] == "<" else text.rjust(w))
             text = "  ".join(parts).rstrip()
             return style(text, code) if code else text
@@ -2153,24 +2204,42 @@ class Settings:
 
 
 def _check_file(data, path):
-    """Reject what the file holds that is not a setting, a command section or prices."""
+    """Reject what the file holds that is not a valid setting, command section or price.
+
+    Every section is checked, not only the running command's: a mistake is
+    reported the first time the file is read.
+    """
     for key, value in data.items():
         if key == "prices":
-            continue
-        if key in COMMANDS and isinstance(value, dict):
-            for inner in value:
+            price_entries(value, f"config file {path}: prices")
+        elif key in COMMANDS and isinstance(value, dict):
+            for inner, inner_value in value.items():
                 if inner not in SETTING_BY_NAME:
                     raise CcusageError(f"config file {path}: unknown key {inner!r} in [{key}] "
                                        "(see 'ccusage config init' for the settings)", EXIT_USAGE)
-        elif key not in SETTING_BY_NAME:
+                _check_value(SETTING_BY_NAME[inner], inner_value, f"config file {path}: [{key}] {inner}")
+        elif key in SETTING_BY_NAME:
+            _check_value(SETTING_BY_NAME[key], value, f"config file {path}: {key}")
+        else:
             raise CcusageError(f"config file {path}: unknown key {key!r} "
                                "(see 'ccusage config init' for the settings)", EXIT_USAGE)
 
 
-def resolve_settings(args, environ, command, warn):
-    """Each setting from the first of: flag, environment, the file's [command] section, the file, default."""
+def _check_value(setting, value, where, textual=False):
+    """value converted for setting, or a usage error naming where it came from."""
+    try:
+        return setting.convert(value, textual)
+    except ValueError as exc:
+        raise CcusageError(f"{where}: expected {exc}", EXIT_USAGE)
+
+
+def resolve_settings(args, environ, command, warn, creating=False):
+    """Each setting from the first of: flag, environment, the file's [command] section, the file, default.
+
+    creating: the file is about to be written, so it need not exist yet.
+    """
     path, named = config_path(environ, getattr(args, "config", None))
-    data = read_config(path, named, warn)
+    data = read_config(path, named and not creating, warn)
     _check_file(data, path)
     section = data.get(command) if isinstance(data.get(command), dict) else {}
     settings = Settings(path)
@@ -2191,10 +2260,7 @@ def resolve_settings(args, environ, command, warn):
             candidates.append((data[setting.name], False, path, f"config file {path}: {setting.name}"))
         if candidates:
             value, textual, source, where = candidates[0]
-            try:
-                value = setting.convert(value, textual)
-            except ValueError as exc:
-                raise CcusageError(f"{where}: expected {exc}", EXIT_USAGE)
+            value = _check_value(setting, value, where, textual)
         else:
             value, source = setting.default, "default"
         settings.values[setting.name] = value
@@ -2682,7 +2748,8 @@ def main(argv=None):
     args = check_args(parser, parser.parse_args(sys.argv[1:] if argv is None else argv))
     try:
         section = args.section if args.command == "config" else args.command
-        settings = resolve_settings(args, environ, section, _warn)
+        settings = resolve_settings(args, environ, section, _warn,
+                                    creating=args.command == "config" and args.action == "init")
         if args.command == "config":
             return run_config(args, settings, environ, sys.stdout)
         if args.command in WINDOW_COMMANDS:

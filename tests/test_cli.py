@@ -1,6 +1,7 @@
 """The command line: usage errors, the installed command, --version, and stopping quietly in a pipe."""
 
 import json
+import shlex
 import subprocess
 import sys
 from datetime import date, timedelta
@@ -44,6 +45,13 @@ def test_the_installed_command_reports_the_generated_truth(env, synth):
     assert daily_by_model(json.loads(result.out)) == truth_daily_by_model(tree.truth)
 
 
+def test_options_may_come_before_the_command(env):
+    write_lines(env.log(), [assistant_line(output=5, ts="2026-11-20T23:30:00.000Z")])
+    before = env.run("-z", "Europe/Berlin", "--json", "daily").json()
+    after = env.run("daily", "--json", "-z", "Europe/Berlin").json()
+    assert before == after and before["daily"][0]["date"] == "2026-11-21"
+
+
 def test_python_m_ccusage_prints_the_version():
     proc = subprocess.run([sys.executable, "-m", "ccusage", "--version"], cwd=PROJECT_DIR, capture_output=True,
                           text=True, timeout=60)
@@ -62,7 +70,7 @@ def test_a_pipe_closed_early_stops_quietly(env):
     lines = [assistant_line(ts=f"{start + timedelta(days=n)}T12:00:00.000Z", input=n * 1_000, output=n * 7_919)
              for n in range(1_500)]
     write_lines(env.log(), lines)
-    command = " ".join(f"'{arg}'" for arg in env.command("daily", "-z", "UTC", "--breakdown"))
+    command = shlex.join(env.command("daily", "-z", "UTC", "--breakdown"))
     proc = subprocess.run(["bash", "-o", "pipefail", "-c", f"{command} | head -1"], capture_output=True, text=True,
                           timeout=120)
     result = Result(proc.returncode, proc.stdout, proc.stderr)

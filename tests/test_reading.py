@@ -247,6 +247,19 @@ def test_a_transcript_present_under_both_default_roots_counts_once(env):
     assert report["totals"]["outputTokens"] == 10
 
 
+def test_reports_cover_the_data_dirs_in_use(env):
+    write_call(env.tmp / "a", "only-in-a", 10)
+    write_call(env.tmp / "b", "only-in-b", 20)
+    write_call(env.tmp / "a", "in-both", 40)
+    shutil.copy(logsynth.session_path(str(env.tmp / "a"), "in-both"),
+                Path(logsynth.session_path(str(env.tmp / "b"), "only-in-b")).parent)
+    both = env.run("session", "--json", data_dirs=[env.tmp / "a", env.tmp / "b"]).json()
+    assert sum(s["outputTokens"] for s in both["sessions"]) == 70
+    for root, expected in (("a", {"only-in-a": 10, "in-both": 40}), ("b", {"only-in-b": 20, "in-both": 40})):
+        report = env.run("session", "--json", data_dirs=[env.tmp / root]).json()
+        assert {s["sessionId"]: s["outputTokens"] for s in report["sessions"]} == expected, root
+
+
 def test_missing_default_roots_are_not_an_error(env):
     result = env.run_raw("daily", "--json", "--db", env.db)
     assert result.code == 0
@@ -285,7 +298,6 @@ def _line(**changes):
 # Each is a line that must be skipped and counted as malformed.
 MALFORMED = {
     "not json": b"not json at all",
-    "not json, braced": b"{oops}",
     "array": b"[1, 2, 3]",
     "string": b'"just a string"',
     "number": b"42",
@@ -297,15 +309,21 @@ MALFORMED = {
     "message is a list": _line(message=[{"usage": {"input_tokens": 1000}}]),
     "binary bytes": b"\x00\x01\xfe\xff\x80garbage\x1b[2J",
     "invalid UTF-8 in a call": _line().replace(b'"text":"ok"', b'"text":"\xff\xfe"'),
-    "invalid UTF-8 in a user line": logsynth.dumps(user_line("caf\udce9")).encode("utf-8", "surrogateescape"),
     "cut short by a crash": _line()[:150],
+}
+# Lines with no usage key are not parsed (most of a log's bytes are in them):
+# damage inside one that keeps the shape of an object is passed over uncounted.
+DAMAGED_BUT_UNBILLED = {
+    "not json, braced": b"{oops}",
+    "invalid UTF-8 in a user line": logsynth.dumps(user_line("caf\udce9")).encode("utf-8", "surrogateescape"),
 }
 
 
 def test_malformed_lines_change_no_totals(env):
     good = [assistant_line(input=1, output=10), assistant_line(input=2, output=20, cache_read=300)]
     deep = b'{"a":' * 100_000 + b'{"usage":{}}' + b"}" * 100_000   # deeper than Python's JSON parser goes
-    write_lines(env.log(), [good[0]] + list(MALFORMED.values()) + [deep, good[1]])
+    write_lines(env.log(), [good[0]] + list(MALFORMED.values()) + list(DAMAGED_BUT_UNBILLED.values())
+                + [deep, good[1]])
     result = env.run("daily", "--json", "-z", "UTC", "--verbose")
     assert result.code == 0 and "Traceback" not in result.err
     assert tokens_of(result.json()["totals"]) == (3, 30, 0, 300)

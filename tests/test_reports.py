@@ -220,7 +220,7 @@ HUGE = dict(input=987_654_321_098, output=876_543_210_987, cache_5m=765_432_109_
     pytest.param(("session", "--breakdown"),
                  [assistant_line(session="f" * 60, cwd="/home/dev/" + "x" * 120,
                                  model="global.anthropic.claude-haiku-4-5-20251001-v1:0", **HUGE)],
-                 id="session, long names"),
+                 id="session breakdown, long names and a Bedrock model id"),
 ])
 def test_the_table_fits_80_columns_when_not_a_terminal(env, argv, lines):
     write_lines(env.log(), lines)
@@ -292,6 +292,7 @@ def test_control_characters_from_the_logs_never_reach_the_output_raw(env, argv):
         assert [c for c in RAW if c in text] == []
     assert "red" in result.out and "pwned" in result.out   # shown, escaped
     assert "red" in result.err                              # the warning names the unpriced model
+    assert "ion.jsonl" in result.err                        # --verbose names the file of the skipped line
     if "--json" in argv:
         # Escaped, not lost: the JSON still holds the names as logged.
         assert {EVIL_MODEL, EVIL_CWD} <= strings_in(json.loads(result.out))

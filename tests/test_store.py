@@ -126,6 +126,15 @@ def test_a_replaced_file_is_read_again_without_counting_twice(env):
     assert outputs(env) == 1111
 
 
+def test_a_moved_transcript_counts_once(env):
+    path = write_lines(env.log("moved"), [call(1), call(10)])
+    assert outputs(env) == 11
+    target = Path(env.log("moved", cwd="/home/u/renamed-project"))
+    target.parent.mkdir(parents=True)
+    os.rename(path, target)
+    assert outputs(env) == 11
+
+
 def test_deleting_every_log_keeps_the_history(env, synth):
     tree = synth(4)
     before = env.run(*REPORT).json()
