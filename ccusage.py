@@ -555,7 +555,9 @@ class LogChunkReader:
 
     def _scan(self, block):
         # A line that is no JSON object does not end in "}": counted, not parsed.
-        self.skipped += block.count(b"\n") - block.count(b"}\n") - block.count(b"}\r\n")
+        first = block.find(b"\n")
+        ending = b"}\r\n" if first > 0 and block[first - 1] == 13 else b"}\n"
+        self.skipped += block.count(b"\n") - block.count(ending)
         find, rfind = block.find, block.rfind
         calls, hint = self.calls, self.session_hint
         pos = find(b'"usage":')
@@ -1440,11 +1442,11 @@ class Window:
         self.reset_at = None
 
     def is_active(self, now_ms, length_ms):
-        return not self.is_gap and now_ms < self.end and now_ms - self.last < length_ms
+        return not self.is_gap and now_ms < self.resets_at() and now_ms - self.last < length_ms
 
     def resets_at(self):
         """When the window ends: a limit message's reset moment wins over the computed end."""
-        return self.reset_at or self.end
+        return self.end if self.reset_at is None else self.reset_at
 
 
 def build_windows(query, length_ms, since_ms=None):
@@ -1457,24 +1459,33 @@ def build_windows(query, length_ms, since_ms=None):
     """
     windows = []
     current = None
+    resets = query.limit_resets(since_ms or 0)
+    pending = 0
     for row in query.calls_in_order(since_ms):
         ts = row[0]
-        if current is None or ts - current.start > length_ms or ts - current.last > length_ms:
+        while pending < len(resets) and resets[pending][0] <= ts:
+            _note_limit(current, *resets[pending])
+            pending += 1
+        if current is None or ts > current.resets_at() or ts - current.last > length_ms:
             if current is not None and ts - current.last > length_ms:
                 windows.append(Window(current.last + length_ms, ts, is_gap=True))
             current = Window(ts - ts % HOUR_MS, ts - ts % HOUR_MS + length_ms)
             windows.append(current)
         current.last = ts
         current.rows.append(row)
+    for reset in resets[pending:]:
+        _note_limit(current, *reset)
     for window in windows:
         window.usage = price_calls(query, window.rows)
         window.models = {query.model_name(row[1]) for row in window.rows}
-    for ts, reset in query.limit_resets(since_ms or 0):
-        for window in windows:
-            if not window.is_gap and window.start <= ts < window.end:
-                window.limit_hit = True
-                window.reset_at = max(window.reset_at or 0, reset)
     return windows
+
+
+def _note_limit(window, ts, reset_at):
+    """A "usage limit reached" line at ts: the moment it names ends its window, which hit the limit."""
+    if window is not None and window.start <= ts < window.end:
+        window.limit_hit = True
+        window.reset_at = reset_at
 
 
 def price_calls(query, rows):
@@ -2053,7 +2064,9 @@ def _paths(value, textual):
 def _token_limit(value, textual):
     if textual and isinstance(value, str) and value.strip().isdigit():
         value = int(value)
-    if value == "max" or (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+    if isinstance(value, str) and value.strip().lower() == "max":
+        return "max"
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return value
     raise ValueError("a positive whole number of tokens, or \"max\"")
 
@@ -2177,7 +2190,7 @@ def read_config(path, named, warn):
         if not _has_tomllib():
             raise CcusageError(f"config file {path}: reading TOML needs Python 3.11 or newer; "
                                "write the same settings as JSON in a file ending in .json", EXIT_USAGE)
-        import tomllib
+        import tomllib  # novermin: read only where _has_tomllib() says it exists
         try:
             data = tomllib.loads(raw.decode("utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -2442,7 +2455,7 @@ def _add_command_options(parser, command):
                             "always prices tokens, display only shows costUSD (default: auto)")
     group.add_argument("--prices", default=s, metavar="FILE",
                        help="JSON file of extra or overriding model prices "
-                            "(default: $XDG_CONFIG_HOME/ccusage/prices.json)")
+                            "(default: prices.json beside the settings file)")
     if command in ("blocks", "status"):
         group = parser.add_argument_group("usage windows")
         group.add_argument("--plan", choices=PLANS, default=s, type=str.lower,
@@ -2453,8 +2466,9 @@ def _add_command_options(parser, command):
         group.add_argument("-l", "--session-length", type=parse_hours, default=s, metavar="HOURS",
                            help="hours in a window (default: 5)")
     if command == "blocks":
-        group.add_argument("-a", "--active", action="store_true", default=s, help="only the active window")
-        group.add_argument("-r", "--recent", action="store_true", default=s,
+        which = group.add_mutually_exclusive_group()
+        which.add_argument("-a", "--active", action="store_true", default=s, help="only the active window")
+        which.add_argument("-r", "--recent", action="store_true", default=s,
                            help=f"only the windows of the last {RECENT_DAYS} days")
     group = parser.add_argument_group("how to show it")
     if command in (None, "weekly"):
@@ -2474,10 +2488,11 @@ def _add_command_options(parser, command):
                        help="colour the output: auto colours a terminal unless NO_COLOR is set (default: auto)")
     group = parser.add_argument_group("where the data is")
     group.add_argument("-d", "--data-dir", action="append", default=s, metavar="DIR",
-                       help="Claude config dir to read (repeatable; default: $CLAUDE_CONFIG_DIR, "
-                            "else ~/.config/claude and ~/.claude)")
+                       help="Claude config dir to read (repeatable; default: $CCUSAGE_DATA_DIR, "
+                            "$CLAUDE_CONFIG_DIR or the settings' data_dirs, else ~/.config/claude and ~/.claude)")
     group.add_argument("--db", default=s, metavar="PATH",
-                       help="the store (default: $CCUSAGE_DB, else $XDG_DATA_HOME/ccusage/usage.db)")
+                       help="the store (default: $CCUSAGE_DB or the settings' db, "
+                            "else $XDG_DATA_HOME/ccusage/usage.db)")
     _add_config_option(group)
     group.add_argument("-v", "--verbose", action="store_true", default=s,
                        help="say what was read and skipped, on stderr")
@@ -2494,9 +2509,10 @@ def build_parser():
         description="Report what Claude Code usage costs, from the logs it writes. "
                     "With no command, shows the daily report.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("-V", "--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-V", "--version", action="version",
+                        version=f"%(prog)s {__version__} (prices checked {PRICES_CHECKED})")
     _add_command_options(parser, None)
-    commands = parser.add_subparsers(dest="command", metavar="command", title="commands")
+    commands = parser.add_subparsers(dest="command", metavar="[command]", title="commands")
     helps = {
         "daily": "usage per day (the default)",
         "weekly": "usage per week",
@@ -2536,6 +2552,8 @@ def check_args(parser, args):
             setattr(args, name, value)
     if args.since and args.until and args.since > args.until:
         parser.error(f"argument -s/--since: {args.since} is after --until {args.until}")
+    if args.command == "today" and (args.since or args.until):
+        parser.error("argument -s/--since, -u/--until: today covers today alone; use daily for a range")
     for flag, dest in (("--data-dir", "data_dir"), ("--db", "db"), ("--prices", "prices"), ("--config", "config")):
         values = getattr(args, dest, [])
         for item in values if isinstance(values, list) else [values]:

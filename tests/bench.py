@@ -22,7 +22,6 @@ adds 1 GB).
 import argparse
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess

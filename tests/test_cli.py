@@ -55,13 +55,13 @@ def test_options_may_come_before_the_command(env):
 def test_python_m_ccusage_prints_the_version():
     proc = subprocess.run([sys.executable, "-m", "ccusage", "--version"], cwd=PROJECT_DIR, capture_output=True,
                           text=True, timeout=60)
-    assert (proc.returncode, proc.stdout.strip()) == (0, f"ccusage {ccusage.__version__}")
+    assert (proc.returncode, proc.stdout.strip()) == (0, f"ccusage {ccusage.__version__} (prices checked {ccusage.PRICES_CHECKED})")
 
 
 def test_the_installed_command_prints_the_version_of_this_checkout(ccusage_cmd, tmp_path):
     # Run away from the checkout, so that the installed module answers.
     proc = subprocess.run([ccusage_cmd, "--version"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
-    assert (proc.returncode, proc.stdout.strip()) == (0, f"ccusage {ccusage.__version__}")
+    assert (proc.returncode, proc.stdout.strip()) == (0, f"ccusage {ccusage.__version__} (prices checked {ccusage.PRICES_CHECKED})")
 
 
 def test_a_pipe_closed_early_stops_quietly(env):

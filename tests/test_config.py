@@ -3,13 +3,16 @@
 import json
 import os
 import re
-import tomllib
 
 import pytest
 
 import ccusage
 from logsynth import assistant_line, session_path, write_lines
 from support import first_line_is_one_error
+
+# The files these tests write are TOML, which Python reads from 3.11 on; older
+# Pythons' JSON path is tested here too, by pretending tomllib is missing.
+tomllib = pytest.importorskip("tomllib")
 
 SONNET = "claude-sonnet-4-5-20250929"
 OPUS_41 = "claude-opus-4-1-20250805"    # $15 input, $75 output per million tokens, no regional surcharge
@@ -721,3 +724,12 @@ def test_a_flag_hides_a_bad_environment_value(cenv, monkeypatch):
     calls(cenv, assistant_line(ts="2026-11-20T12:00:00.000Z", output=2))
     monkeypatch.setenv("CCUSAGE_ORDER", "up")
     assert cenv.run("daily", "--json", "--order", "asc").json()["totals"]["outputTokens"] == 2
+
+
+def test_token_limit_max_is_spelled_alike_everywhere(cenv, monkeypatch):
+    # --token-limit takes MAX in any case; the same word from the environment or the file means the same.
+    monkeypatch.setenv("CCUSAGE_TOKEN_LIMIT", "MAX")
+    assert setting(cenv, "token_limit", "--for", "blocks")[0] == "max"
+    monkeypatch.delenv("CCUSAGE_TOKEN_LIMIT")
+    write_config(cenv, 'token_limit = "Max"\n')
+    assert setting(cenv, "token_limit", "--for", "blocks")[0] == "max"

@@ -73,7 +73,7 @@ def test_make_install_stages_everything_and_uninstall_removes_it(tmp_path, pytho
     # working tree, and ask the same interpreter where it imports from.
     env = dict(os.environ, PYTHONPATH=str(site))
     version = subprocess.run([str(script), "--version"], capture_output=True, text=True, env=env, cwd=tmp_path)
-    assert (version.returncode, version.stdout.strip()) == (0, f"ccusage {ccusage.__version__}")
+    assert (version.returncode, version.stdout.strip()) == (0, f"ccusage {ccusage.__version__} (prices checked {ccusage.PRICES_CHECKED})")
     where = subprocess.run([python, "-c", "import ccusage; print(ccusage.__file__)"],
                            capture_output=True, text=True, env=env, cwd=tmp_path)
     assert Path(where.stdout.strip()) == modules[0]

@@ -2,7 +2,7 @@
 
 import json
 import sqlite3
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 import pytest
 from freezegun import freeze_time
@@ -602,3 +602,17 @@ def test_windows_add_up_to_the_daily_report(env, synth, mode):
     assert len(active) == 1
     assert current["window"]["totalTokens"] == active[0]["totalTokens"]
     assert current["window"]["costUSD"] == pytest.approx(active[0]["costUSD"])
+
+
+def test_a_call_after_the_limit_message_reset_starts_a_new_window(env):
+    # The limit message says the limit resets at 12:00, before the computed end (15:00).  That moment
+    # wins over the end, so the window ends at 12:00 and the 12:30 call is the first after it: it
+    # starts a new window, 12:00 to 17:00, holding its 700 tokens alone.
+    write(env, call("2026-11-20T10:20:00.000Z", output=1000),
+          limit_line("2026-11-20T10:30:00.000Z", epoch("2026-11-20T12:00:00Z")),
+          call("2026-11-20T12:30:00.000Z", output=700))
+    with freeze_time("2026-11-20T12:45:00Z"):
+        code, data = status(env)
+    assert ms(data["window"]["resetsAt"]) > ms("2026-11-20T12:45:00Z"), data["window"]
+    subset(data["window"], {"startTime": "2026-11-20T12:00:00.000Z", "endTime": "2026-11-20T17:00:00.000Z",
+                            "entries": 1, "totalTokens": 700})
