@@ -918,9 +918,12 @@ class Store:
                 changed = self._changed(on_disk)
                 rows = dict(changed)
                 jobs = [(path,) + (row[1:6] if row else (None, 0, 0, 0, 0)) for path, row in changed]
-                # The largest first, so that no worker is left with a big file at the end.
-                jobs.sort(key=lambda job: (job[1] or 0) - on_disk[job[0]][1][2])
-                results = pool.imap_unordered(read_log, jobs) if pool else map(read_log, jobs)
+                if pool:
+                    batches = _batches(jobs, {path: on_disk[path][1][2] - (row[1] if row else 0)
+                                              for path, row in changed})
+                    results = (result for batch in pool.imap_unordered(read_logs, batches) for result in batch)
+                else:
+                    results = map(read_log, jobs)
                 ingest = Ingest(conn, bulk=new_bytes >= PARALLEL_MIN_BYTES)
                 records = []
                 for path, state, positions, reader in results:
@@ -979,6 +982,30 @@ def _statements(script):
             if statement.strip(" \n;"):
                 yield statement
             statement = ""
+
+
+def read_logs(jobs):
+    """read_log of each job: a worker's batch."""
+    return [read_log(job) for job in jobs]
+
+
+# Work goes to reader processes in batches of about this many bytes: one
+# file at a time costs more in passing results than it gains in balance.
+BATCH_BYTES = 8 * 1024 * 1024
+
+
+def _batches(jobs, sizes):
+    """jobs in batches of about BATCH_BYTES, the largest files first so no worker ends on a big one."""
+    batches, batch, size = [], [], 0
+    for job in sorted(jobs, key=lambda job: -sizes[job[0]]):
+        batch.append(job)
+        size += sizes[job[0]]
+        if size >= BATCH_BYTES:
+            batches.append(batch)
+            batch, size = [], 0
+    if batch:
+        batches.append(batch)
+    return batches
 
 
 def _reader_pool(new_bytes, files):
