@@ -612,6 +612,41 @@ def read_log(job):
     return path, _file_state(st), (start, offset, tail_len, tail_crc), reader
 
 
+def read_logs(jobs):
+    """read_log of each job: a worker's batch."""
+    return [read_log(job) for job in jobs]
+
+
+# Work goes to reader processes in batches of about this many bytes: one
+# file at a time costs more in passing results than it gains in balance.
+BATCH_BYTES = 8 * 1024 * 1024
+
+
+def _batches(jobs, sizes):
+    """jobs in batches of about BATCH_BYTES, the largest files first so no worker ends on a big one."""
+    batches, batch, size = [], [], 0
+    for job in sorted(jobs, key=lambda job: -sizes[job[0]]):
+        batch.append(job)
+        size += sizes[job[0]]
+        if size >= BATCH_BYTES:
+            batches.append(batch)
+            batch, size = [], 0
+    if batch:
+        batches.append(batch)
+    return batches
+
+
+def _reader_pool(new_bytes, files):
+    """Worker processes to read with, or None when reading here is quicker."""
+    workers = min(os.cpu_count() or 1, 8, files)
+    if workers < 2 or new_bytes < PARALLEL_MIN_BYTES:
+        return None
+    import multiprocessing
+    # macOS frameworks do not survive fork; elsewhere it is the quick start.
+    method = "spawn" if sys.platform == "darwin" else "fork"
+    return multiprocessing.get_context(method).Pool(workers)
+
+
 def _file_state(st):
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
@@ -984,41 +1019,6 @@ def _statements(script):
             statement = ""
 
 
-def read_logs(jobs):
-    """read_log of each job: a worker's batch."""
-    return [read_log(job) for job in jobs]
-
-
-# Work goes to reader processes in batches of about this many bytes: one
-# file at a time costs more in passing results than it gains in balance.
-BATCH_BYTES = 8 * 1024 * 1024
-
-
-def _batches(jobs, sizes):
-    """jobs in batches of about BATCH_BYTES, the largest files first so no worker ends on a big one."""
-    batches, batch, size = [], [], 0
-    for job in sorted(jobs, key=lambda job: -sizes[job[0]]):
-        batch.append(job)
-        size += sizes[job[0]]
-        if size >= BATCH_BYTES:
-            batches.append(batch)
-            batch, size = [], 0
-    if batch:
-        batches.append(batch)
-    return batches
-
-
-def _reader_pool(new_bytes, files):
-    """Worker processes to read with, or None when reading here is quicker."""
-    workers = min(os.cpu_count() or 1, 8, files)
-    if workers < 2 or new_bytes < PARALLEL_MIN_BYTES:
-        return None
-    import multiprocessing
-    # macOS frameworks do not survive fork; elsewhere it is the quick start.
-    method = "spawn" if sys.platform == "darwin" else "fork"
-    return multiprocessing.get_context(method).Pool(workers)
-
-
 def _project_dir(path):
     """The directory under projects/ a transcript lives in: Claude Code's encoding of its cwd."""
     parts = path.split(os.sep)
@@ -1355,25 +1355,21 @@ class UsageQuery:
         else:
             part.cost = cost
 
-    def calls_in_order(self, since_ms=None):
+    def calls_in_order(self):
         """Every call (oldest first) as (ts, model_id, fast, us_geo, band, era, has cost, input, output,
         5m and 1h cache writes, cache read, web searches, cost_usd)."""
         where, params = self._where(Filters(), "ts")
-        if since_ms is not None:
-            where += " AND ts >= ?"
-            params.append(since_ms)
         era = " + ".join(f"(ts >= {int(_date_ms(d))})" for d in self.prices.change_dates()) or "0"
         return self.conn.execute(
             f"SELECT ts, model_id, fast, us_geo, {_BAND_SQL.format(row='calls')}, {era}, cost_usd IS NOT NULL, "
             "input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd "
             f"FROM calls WHERE {where} ORDER BY ts", params)
 
-    def limit_resets(self, since_ms=0):
+    def limit_resets(self):
         """[(time of a 'usage limit reached' line, reset epoch ms)], oldest first."""
         sources = ",".join(str(int(i)) for i in self.source_ids)
         return [(ts, reset * 1000) for ts, reset in self.conn.execute(
-            f"SELECT DISTINCT ts, reset_at FROM limit_resets WHERE source_id IN ({sources}) AND ts >= ? ORDER BY ts",
-            (since_ms,))]
+            f"SELECT DISTINCT ts, reset_at FROM limit_resets WHERE source_id IN ({sources}) ORDER BY ts")]
 
     def rate_limits(self):
         """{window: (captured_at ms, used percentage, resets_at ms)}: the latest official figures."""
@@ -1476,8 +1472,8 @@ class Window:
         return self.end if self.reset_at is None else self.reset_at
 
 
-def build_windows(query, length_ms, since_ms=None):
-    """The windows of every call since since_ms, oldest first, with gaps between them.
+def build_windows(query, length_ms):
+    """The windows of every call, oldest first, with gaps between them.
 
     As the npm ccusage computes them: a window starts at its first call's
     time floored to the hour (UTC) and lasts length_ms; the next starts at the
@@ -1486,9 +1482,9 @@ def build_windows(query, length_ms, since_ms=None):
     """
     windows = []
     current = None
-    resets = query.limit_resets(since_ms or 0)
+    resets = query.limit_resets()
     pending = 0
-    for row in query.calls_in_order(since_ms):
+    for row in query.calls_in_order():
         ts = row[0]
         while pending < len(resets) and resets[pending][0] <= ts:
             _note_limit(current, *resets[pending])
