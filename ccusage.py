@@ -950,7 +950,7 @@ class Store:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 # Another process may have read the same files while this one waited.
-                changed = self._changed(on_disk)
+                changed = self._changed(on_disk, [path for path, _ in changed])
                 rows = dict(changed)
                 jobs = [(path,) + (row[1:6] if row else (None, 0, 0, 0, 0)) for path, row in changed]
                 if pool:
@@ -982,14 +982,21 @@ class Store:
                 pool.terminate()
                 pool.join()
 
-    def _changed(self, on_disk):
-        """[(path, stored row or None)] for files whose size, time or identity moved."""
+    def _changed(self, on_disk, among=None):
+        """[(path, stored row or None)] for files whose size, time or identity moved.
+
+        among: only these paths can have (a few), so only their rows are read.
+        """
+        columns = "path, offset, tail_len, tail_crc, dev, ino, size, mtime_ns, id, skipped"
+        if among is not None and len(among) < 100:
+            rows = {path: self.conn.execute(f"SELECT {columns} FROM files WHERE path = ?", (path,)).fetchone()
+                    for path in among}
+            return [(path, row) for path, row in rows.items() if row is None or row[4:8] != on_disk[path][1]]
         known = {row[0]: row[1:] for row in self.conn.execute("SELECT path, dev, ino, size, mtime_ns FROM files")}
         paths = [path for path, (_, state) in on_disk.items() if known.get(path) != state]
         if not paths:
             return []
-        rows = {row[0]: row for row in self.conn.execute(
-            "SELECT path, offset, tail_len, tail_crc, dev, ino, size, mtime_ns, id, skipped FROM files")}
+        rows = {row[0]: row for row in self.conn.execute(f"SELECT {columns} FROM files")}
         return [(path, rows.get(path)) for path in paths]
 
     @staticmethod
@@ -1041,7 +1048,7 @@ class Ingest:
         self.bulk = bulk
         self.models = dict(conn.execute("SELECT name, id FROM models"))
         self.projects = dict(conn.execute("SELECT path, id FROM projects"))
-        self.sessions = dict(conn.execute("SELECT session_id, id FROM sessions"))
+        self.sessions = dict(conn.execute("SELECT session_id, id FROM sessions")) if bulk else {}
         self.refs = {}
         self.pending = {}
         if bulk:
@@ -1063,8 +1070,10 @@ class Ingest:
             self.projects[cwd] = project_id
         session_id = self.sessions.get(session)
         if session_id is None:
-            session_id = self.conn.execute("INSERT INTO sessions (session_id, project_id) VALUES (?, ?)",
-                                           (session, project_id)).lastrowid
+            row = None if self.bulk else self.conn.execute("SELECT id FROM sessions WHERE session_id = ?",
+                                                           (session,)).fetchone()
+            session_id = row[0] if row else self.conn.execute(
+                "INSERT INTO sessions (session_id, project_id) VALUES (?, ?)", (session, project_id)).lastrowid
             self.sessions[session] = session_id
         return session_id, project_id
 
