@@ -1,6 +1,7 @@
 # ccusage: developer tasks.  `make help` lists them.
 PYTHON ?= python3
 PREFIX ?= /usr/local
+TEST_VENV ?= build/venv
 DESTDIR ?=
 
 .PHONY: help test lint bench install uninstall
@@ -8,9 +9,10 @@ DESTDIR ?=
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
 
-test:  ## install ccusage and the test tools, then run the tests
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check --root-user-action=ignore '.[test]'
-	$(PYTHON) -m pytest -q
+test:  ## install ccusage and the test tools in a venv (build/venv), then run the tests
+	$(PYTHON) -m venv $(TEST_VENV)
+	$(TEST_VENV)/bin/python -m pip install --quiet --disable-pip-version-check '.[test]'
+	$(TEST_VENV)/bin/python -m pytest -q
 
 lint:  ## check the code runs on Python 3.9 and compiles
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --root-user-action=ignore vermin

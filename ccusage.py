@@ -1300,9 +1300,16 @@ class UsageQuery:
         return " AND ".join(clauses), params
 
     def project_ids(self, name):
-        """Projects whose path, last path component or encoded directory is name."""
+        """Projects whose path, last path component or encoded directory (its leading "-" optional) is name."""
         return [pid for pid, path, directory in self.conn.execute("SELECT id, path, dir FROM projects")
-                if name in (path, os.path.basename(path.rstrip("/")), directory)]
+                if name in (path, os.path.basename(path.rstrip("/")), directory, directory.lstrip("-"))]
+
+    def project_names(self):
+        """The last path components of the projects with calls from the roots in use."""
+        where, params = self._where(Filters(), "hour * 3600000")
+        return sorted({os.path.basename(path.rstrip("/")) or path for (path,) in self.conn.execute(
+            f"SELECT DISTINCT projects.path FROM hourly JOIN projects ON projects.id = project_id WHERE {where}",
+            params)})
 
     def grouped(self, group_by, filters):
         """{(group key..., model_id): Usage} with group_by a list of 'day', 'session', 'project'.
@@ -1678,6 +1685,11 @@ def round_cost(value):
     return round(value, 6)
 
 
+def json_cost(usage):
+    """The cost for JSON: null when none of the calls has a price, never a $0 that is not one."""
+    return None if usage.calls and usage.unpriced == usage.calls else round_cost(usage.cost)
+
+
 def usage_json(usage):
     return {
         "inputTokens": usage.input,
@@ -1685,7 +1697,7 @@ def usage_json(usage):
         "cacheCreationTokens": usage.cache_write,
         "cacheReadTokens": usage.cache_read,
         "totalTokens": usage.total_tokens,
-        "totalCost": round_cost(usage.cost),
+        "totalCost": json_cost(usage),
     }
 
 
@@ -1699,7 +1711,7 @@ def breakdowns_json(row):
         entry = {"modelName": model}
         entry.update(usage_json(usage))
         del entry["totalTokens"], entry["totalCost"]
-        entry["cost"] = None if usage.unpriced == usage.calls else round_cost(usage.cost)
+        entry["cost"] = json_cost(usage)
         parts.append(entry)
     return parts
 
@@ -1771,40 +1783,46 @@ def fmt_cost(usage):
 
 
 class Table:
-    """A plain-text table that fits a width by dropping optional columns, then compacting numbers.
+    """A plain-text table that fits a width by giving things up in the order shrink names them.
 
-    Row kinds: body, detail (dim), total (bold), rule (a line), section (one
-    text across the table).
+    shrink: a column's index drops that column; NUMBERS abbreviates the
+    numbers of compact_columns (1.2M).  What is still too wide after that is
+    cut, in column cut (its texts end in "…").  Row kinds: body, detail (dim),
+    total (bold), rule (a line), section (one text across the table).
     """
 
-    def __init__(self, headers, aligns, optional=()):
+    NUMBERS = "numbers"
+
+    def __init__(self, headers, aligns, shrink=(), compact_columns=(), cut=0):
         self.headers = headers
         self.aligns = aligns
-        self.optional = optional
+        self.shrink = shrink
+        self.compact_columns = compact_columns
+        self.cut = cut
         self.rows = []
 
     def add(self, cells, kind="body"):
         self.rows.append((cells, kind))
 
-    def render(self, width, style, compact_columns=()):
+    def render(self, width, style):
         keep = list(range(len(self.headers)))
         rows = self.rows
-        for attempt in range(len(self.optional) + 2):
+        steps = list(self.shrink)
+        while True:
             widths = [max([len(self.headers[i])] + [len(c[i]) for c, kind in rows if kind != "section"])
                       for i in keep]
-            if sum(widths) + 2 * (len(keep) - 1) <= width:
+            if sum(widths) + 2 * (len(keep) - 1) <= width or not steps:
                 break
-            if attempt < len(self.optional):
-                keep.remove(self.optional[attempt])
-            elif compact_columns:
-                rows = [([_compact_cell(c, i, compact_columns) for i, c in enumerate(cells)], kind)
+            step = steps.pop(0)
+            if step == self.NUMBERS:
+                rows = [([_compact_cell(c, i, self.compact_columns) for i, c in enumerate(cells)], kind)
                         for cells, kind in self.rows]
-        # Still too wide: cut the widest text column, marking the cut.
+            else:
+                keep.remove(step)
         overflow = sum(widths) + 2 * (len(keep) - 1) - width
-        texts = [n for n, i in enumerate(keep) if self.aligns[i] == "<"]
-        if overflow > 0 and texts:
-            widest = max(texts, key=lambda n: widths[n])
-            widths[widest] = max(widths[widest] - overflow, 8)
+        if overflow > 0 and self.cut in keep:
+            column = keep.index(self.cut)
+            widths[column] = max(widths[column] - overflow, 8)
         lines = []
 
         def line(cells, code=None):
@@ -1842,13 +1860,15 @@ USAGE_HEADERS = ["Input", "Output", "Cache write", "Cache read", "Total", "Cost"
 
 
 def short_model(name):
-    return clean(name[len("claude-"):] if name.startswith("claude-") else name)
+    """A model id for a table cell: without "claude-" and a date at its end."""
+    name = name[len("claude-"):] if name.startswith("claude-") else name
+    return clean(re.sub(r"-\d{8}$", "", name))
 
 
 def render_period_table(rows, period, breakdown, by_project, width, style):
     label = {"daily": "Date", "weekly": "Week", "monthly": "Month"}[period]
     headers = [label] + USAGE_HEADERS
-    table = Table(headers, ["<"] + [">"] * 6, optional=(5,))
+    table = Table(headers, ["<"] + [">"] * 6, shrink=(5, Table.NUMBERS), compact_columns=(1, 2, 3, 4, 5))
     current_project = object()
     total = Usage()
     for row in rows:
@@ -1862,12 +1882,14 @@ def render_period_table(rows, period, breakdown, by_project, width, style):
                 table.add(["  " + short_model(model)] + usage_cells(usage), "detail")
     table.add([""] * 7, "rule")
     table.add(["Total"] + usage_cells(total), "total")
-    return table.render(width, style, compact_columns=(1, 2, 3, 4, 5))
+    return table.render(width, style)
 
 
 def render_session_table(rows, breakdown, width, style, tz):
     headers = ["Session", "Project", "Last activity"] + USAGE_HEADERS
-    table = Table(headers, ["<", "<", "<"] + [">"] * 6, optional=(7, 2))
+    # Narrow: abbreviate, then give up the token columns the Total column sums, then cut the project.
+    table = Table(headers, ["<", "<", "<"] + [">"] * 6, shrink=(Table.NUMBERS, 3, 4, 5, 6),
+                  compact_columns=(3, 4, 5, 6, 7), cut=1)
     total = Usage()
     for row in rows:
         last = datetime.fromtimestamp(row.total.last / 1000, tz).strftime("%Y-%m-%d %H:%M")
@@ -1879,7 +1901,7 @@ def render_session_table(rows, breakdown, width, style, tz):
                 table.add(["", "  " + short_model(model), ""] + usage_cells(usage), "detail")
     table.add([""] * 9, "rule")
     table.add(["Total", "", ""] + usage_cells(total), "total")
-    return table.render(width, style, compact_columns=(3, 4, 5, 6, 7))
+    return table.render(width, style)
 
 
 def _home(path):
@@ -1937,7 +1959,7 @@ def window_json(window, now_ms, length_ms, limit):
              "actualEndTime": _iso(window.last), "isActive": active, "isGap": False, "entries": usage.calls,
              "tokenCounts": {"inputTokens": usage.input, "outputTokens": usage.output,
                              "cacheCreationInputTokens": usage.cache_write, "cacheReadInputTokens": usage.cache_read},
-             "totalTokens": usage.total_tokens, "costUSD": round_cost(usage.cost), "models": sorted(window.models),
+             "totalTokens": usage.total_tokens, "costUSD": json_cost(usage), "models": sorted(window.models),
              "burnRate": None, "projection": None, "limitReached": window.limit_hit,
              "resetsAt": _iso(window.resets_at())}
     if active:
@@ -1960,7 +1982,7 @@ def window_json(window, now_ms, length_ms, limit):
 
 def render_blocks_table(windows, now_ms, length_ms, limit, width, style, tz):
     table = Table(["Window", "Last call", "Calls", "Tokens", "% limit", "Cost", "Models"],
-                  ["<", "<", ">", ">", ">", ">", "<"], optional=(6, 4))
+                  ["<", "<", ">", ">", ">", ">", "<"], cut=6)
     for window in windows:
         if window.is_gap:
             table.add([f"  (no calls for {_duration(window.end - window.start + length_ms)})"], "section")
@@ -1971,7 +1993,7 @@ def render_blocks_table(windows, now_ms, length_ms, limit, width, style, tz):
         table.add([_clock(window.start, tz, True), last, fmt_int(usage.calls), fmt_int(usage.total_tokens), percent,
                    fmt_cost(usage), ", ".join(short_model(m) for m in sorted(window.models))],
                   "total" if window.is_active(now_ms, length_ms) else "body")
-    return table.render(width, style, compact_columns=(3,))
+    return table.render(width, style)
 
 
 def status_lines(status, tz):
@@ -1987,9 +2009,11 @@ def status_lines(status, tz):
                      f"{fmt_int(usage.total_tokens)} tokens counted here")
     elif limit.tokens:
         lines.append(f"Used    {fmt_int(usage.total_tokens)} of {fmt_int(limit.tokens)} tokens "
-                     f"({status.percent_used:.0f}%; limit: {limit.basis})")
+                     f"({status.percent_used:.0f}%)")
+        lines.append(f"        limit: {limit.basis}")
     else:
-        lines.append(f"Used    {fmt_int(usage.total_tokens)} tokens ({limit.basis})")
+        lines.append(f"Used    {fmt_int(usage.total_tokens)} tokens")
+        lines.append(f"        {limit.basis}")
     lines.append(f"Cost    {fmt_cost(usage)}")
     lines.append(f"Rate    {fmt_int(round(status.tokens_per_minute))} tokens/min, ${status.cost_per_hour:,.2f}/hour "
                  f"(over the last {status.span_minutes:.0f} min)")
@@ -2261,13 +2285,13 @@ def _check_file(data, path):
             for inner, inner_value in value.items():
                 if inner not in SETTING_BY_NAME:
                     raise CcusageError(f"config file {path}: unknown key {inner!r} in [{key}] "
-                                       "(see 'ccusage config init' for the settings)", EXIT_USAGE)
+                                       f"(settings: {', '.join(SETTING_BY_NAME)})", EXIT_USAGE)
                 _check_value(SETTING_BY_NAME[inner], inner_value, f"config file {path}: [{key}] {inner}")
         elif key in SETTING_BY_NAME:
             _check_value(SETTING_BY_NAME[key], value, f"config file {path}: {key}")
         else:
-            raise CcusageError(f"config file {path}: unknown key {key!r} "
-                               "(see 'ccusage config init' for the settings)", EXIT_USAGE)
+            raise CcusageError(f"config file {path}: unknown key {key!r} (settings: {', '.join(SETTING_BY_NAME)}, "
+                               f"prices, and a table per command)", EXIT_USAGE)
 
 
 def _check_value(setting, value, where, textual=False):
@@ -2367,9 +2391,6 @@ def _starter_json():
 
 
 def run_config(args, settings, environ, out):
-    if args.action == "path":
-        out.write(settings.path + "\n")
-        return EXIT_OK
     if args.action == "init":
         text = _starter_json() if settings.path.endswith(".json") else STARTER_CONFIG
         try:
@@ -2431,10 +2452,14 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{PROG}: error: {message} (see '{self.prog} --help')\n")
 
 
+_DAY = re.compile(r"(\d{4})-?(\d\d)-?(\d\d)")
+
+
 def parse_day(text):
-    for fmt in ("%Y-%m-%d", "%Y%m%d"):
+    match = _DAY.fullmatch(text)
+    if match and (len(text) == 8 or text.count("-") == 2):
         try:
-            return datetime.strptime(text, fmt).date()
+            return date(*map(int, match.groups()))
         except ValueError:
             pass
     raise argparse.ArgumentTypeError(f"invalid date {text!r}: use YYYY-MM-DD or YYYYMMDD")
@@ -2478,10 +2503,12 @@ def _add_command_options(parser, command):
         group.add_argument("-u", "--until", type=parse_day, default=s, metavar="DATE",
                            help="last day to include, YYYY-MM-DD or YYYYMMDD")
     group.add_argument("-z", "--timezone", default=s, metavar="TZ",
-                       help="IANA time zone deciding which day a call belongs to (default: the system's)")
+                       help=("IANA time zone deciding which day a call belongs to" if report else
+                             "IANA time zone to show times in") + " (default: the system's)")
     if report:
         group.add_argument("-p", "--project", default=s, metavar="NAME",
-                           help="only the project with this path, directory name or last path component")
+                           help="only the project with this path, last path component or directory name "
+                                "(with or without its leading -)")
     group.add_argument("-m", "--mode", choices=MODES, default=s,
                        help="cost source: auto uses costUSD from old logs where present, calculate "
                             "always prices tokens, display only shows costUSD (default: auto)")
@@ -2576,6 +2603,9 @@ def build_parser():
 
 def check_args(parser, args):
     """Fill in the options that are not settings, then check what the parser alone cannot."""
+    def error(message):
+        parser.exit(EXIT_USAGE, f"{PROG}: error: {message} (see '{PROG} {args.command} --help')\n")
+
     args.command = args.command or "daily"
     if args.command == "config":
         return args
@@ -2583,19 +2613,19 @@ def check_args(parser, args):
         if not hasattr(args, name):
             setattr(args, name, value)
     if args.since and args.until and args.since > args.until:
-        parser.error(f"argument -s/--since: {args.since} is after --until {args.until}")
+        error(f"argument -s/--since: {args.since} is after --until {args.until}")
     if args.command == "today" and (args.since or args.until):
-        parser.error("argument -s/--since, -u/--until: today covers today alone; use daily for a range")
+        error("argument -s/--since, -u/--until: today covers today alone; use daily for a range")
     for flag, dest in (("--data-dir", "data_dir"), ("--db", "db"), ("--prices", "prices"), ("--config", "config")):
         values = getattr(args, dest, [])
         for item in values if isinstance(values, list) else [values]:
             if not item.strip():
-                parser.error(f"argument {flag}: expected a path, got an empty string")
+                error(f"argument {flag}: expected a path, got an empty string")
     if hasattr(args, "timezone"):
         try:
             load_timezone(args.timezone)
         except CcusageError as exc:
-            parser.error(f"argument -z/--timezone: {exc}")
+            error(f"argument -z/--timezone: {exc}")
     return args
 
 
@@ -2667,6 +2697,10 @@ def run_report(args, settings, environ, out, err):
             rows = period_report(query, period, filters, WEEKDAYS.index(settings.start_of_week), args.by_project)
         if settings.order == "desc":
             rows.reverse()
+        if args.project is not None and not query.project_ids(args.project):
+            known = query.project_names()
+            _warn(f"no project is called {args.project!r}; known: " + (", ".join(known[:12]) or "none")
+                  + (", ..." if len(known) > 12 else ""))
         _warn_unpriced(query)
         _print_report(args, settings, rows, query, tz, out, environ)
     finally:
@@ -2698,6 +2732,8 @@ def run_windows(args, settings, environ, out, err):
         windows = [w for w in windows if w.is_active(now_ms, length_ms)]
     elif args.recent:
         windows = [w for w in windows if w.end > now_ms - RECENT_DAYS * MS_PER_DAY]
+        while windows and windows[0].is_gap:
+            windows.pop(0)
     if settings.order == "desc":
         windows.reverse()
     if args.json:
@@ -2754,8 +2790,8 @@ def _print_report(args, settings, rows, query, tz, out, environ):
         width = max(60, shutil.get_terminal_size((80, 24)).columns) if out.isatty() else 80
         style = Style(use_color(settings.color, out))
         if not rows:
-            out.write("No usage found" + (" for the given filters" if args.since or args.until
-                                          or args.project or args.command == "today" else "") + ".\n")
+            out.write("No usage today.\n" if args.command == "today" else "No usage found"
+                      + (" for the given filters" if args.since or args.until or args.project else "") + ".\n")
             return
         if period == "session":
             out.write(render_session_table(rows, args.breakdown, width, style, tz) + "\n")
@@ -2797,6 +2833,9 @@ def main(argv=None):
     parser = build_parser()
     args = check_args(parser, parser.parse_args(sys.argv[1:] if argv is None else argv))
     try:
+        if args.command == "config" and args.action == "path":
+            sys.stdout.write(config_path(environ, getattr(args, "config", None))[0] + "\n")
+            return EXIT_OK
         section = args.section if args.command == "config" else args.command
         settings = resolve_settings(args, environ, section, _warn,
                                     creating=args.command == "config" and args.action == "init")

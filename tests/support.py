@@ -93,7 +93,9 @@ class Env:
 
 
 def installed_ccusage():
-    path = shutil.which("ccusage")
+    """The ccusage command installed beside the running Python (make test's venv), else on PATH."""
+    beside = os.path.join(os.path.dirname(sys.executable), "ccusage")
+    path = beside if os.access(beside, os.X_OK) else shutil.which("ccusage")
     assert path, "the ccusage command is not installed: run `python3 -m pip install .` first (make test does)"
     return path
 

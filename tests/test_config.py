@@ -429,7 +429,7 @@ def test_prices_table_prices_an_unknown_model(cenv):
     calls(cenv, assistant_line(ts="2026-11-20T12:00:00.000Z", model="claude-x-1", input=2000, output=1000,
                                cache_5m=1000, cache_1h=500, cache_read=10000, web_searches=2))
     unpriced = cenv.run("daily", "--json", "-z", "UTC")
-    assert unpriced.json()["totals"]["totalCost"] == 0
+    assert unpriced.json()["totals"]["totalCost"] is None   # no price at all: unknown, not free
     assert "claude-x-1" in unpriced.err
     write_config(cenv, '[prices."claude-x-1"]\ninput = 2\noutput = 10\n')
     # Only input and output given: cache writes 1.25x (5m) and 2x (1h) input, reads 0.1x, searches $0.01:
@@ -733,3 +733,10 @@ def test_token_limit_max_is_spelled_alike_everywhere(cenv, monkeypatch):
     monkeypatch.delenv("CCUSAGE_TOKEN_LIMIT")
     write_config(cenv, 'token_limit = "Max"\n')
     assert setting(cenv, "token_limit", "--for", "blocks")[0] == "max"
+
+
+def test_config_path_answers_even_when_the_file_is_broken(cenv):
+    path = write_config(cenv, "timezone = = 1\n")
+    result = cenv.run_raw("config", "path")
+    assert (result.code, result.out.strip()) == (0, str(path))
+    assert cenv.run_raw("daily").code == 2

@@ -139,7 +139,7 @@ def test_breakdown_adds_a_row_per_model(env):
     write_lines(env.log(), [assistant_line(model="claude-opus-4-6", input=1, output=1_000),
                             assistant_line(model="claude-haiku-4-5-20251001", input=2, output=20)])
     table = env.run("daily", "-z", "UTC", "--breakdown").out
-    assert "opus-4-6" in table and "haiku-4-5-20251001" in table
+    assert "opus-4-6" in table and "haiku-4-5" in table and "20251001" not in table
     assert "opus-4-6" not in env.run("daily", "-z", "UTC").out
     rows = list(csv.DictReader(io.StringIO(env.run("daily", "-z", "UTC", "--csv", "--breakdown").out)))
     assert {r["model"]: (r["input_tokens"], r["output_tokens"]) for r in rows} == {
@@ -305,3 +305,27 @@ def strings_in(value):
     if isinstance(value, list):
         return set().union(*(strings_in(v) for v in value))
     return {value} if isinstance(value, str) else set()
+
+
+def test_a_project_is_named_by_its_directory_with_or_without_the_leading_dash(env):
+    write_lines(env.log(cwd="/home/u/game"), [assistant_line(output=5, cwd="/home/u/game")])
+    for name in ("-home-u-game", "home-u-game", "game", "/home/u/game"):
+        report = env.run("daily", "--json", f"--project={name}").json()
+        assert report["totals"]["outputTokens"] == 5, name
+
+
+def test_an_unknown_project_is_named_with_the_known_ones(env):
+    write_lines(env.log(cwd="/home/u/game"), [assistant_line(output=5, cwd="/home/u/game")])
+    result = env.run("daily", "--json", "--project", "gaem")
+    assert result.json()["totals"]["outputTokens"] == 0
+    assert result.err.count("\n") == 1 and "'gaem'" in result.err and "game" in result.err
+
+
+def test_the_session_table_keeps_its_last_activity_in_80_columns(env):
+    huge = 10 ** 11
+    write_lines(env.log(session="a-very-long-session-identifier", cwd="/home/u/a-project-with-a-long-name"),
+                [assistant_line(ts="2026-11-20T09:15:00.000Z", output=huge, cache_read=huge, input=huge,
+                                cwd="/home/u/a-project-with-a-long-name")])
+    table = env.run("session", "-z", "UTC").out
+    assert all(len(line) <= 80 for line in table.splitlines()), table
+    assert "2026-11-20 09:15" in table

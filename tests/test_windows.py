@@ -616,3 +616,21 @@ def test_a_call_after_the_limit_message_reset_starts_a_new_window(env):
     assert ms(data["window"]["resetsAt"]) > ms("2026-11-20T12:45:00Z"), data["window"]
     subset(data["window"], {"startTime": "2026-11-20T12:00:00.000Z", "endTime": "2026-11-20T17:00:00.000Z",
                             "entries": 1, "totalTokens": 700})
+
+
+def test_recent_windows_do_not_start_with_a_gap(env):
+    # 10 days ago, then 2 days ago: the gap between them begins before the last 3 days.
+    write(env, call("2026-11-10T10:00:00.000Z", output=10), call("2026-11-18T10:00:00.000Z", output=20))
+    with freeze_time("2026-11-20T12:00:00Z"):
+        report = blocks(env, "--recent")
+    assert [b["isGap"] for b in report["blocks"]] == [False]
+    assert report["blocks"][0]["startTime"] == "2026-11-18T10:00:00.000Z"
+
+
+def test_status_fits_80_columns(env):
+    write(env, call("2026-11-19T10:00:00.000Z", output=900_000_000),
+          call("2026-11-20T10:00:00.000Z", output=800_000_000), call("2026-11-20T11:00:00.000Z", output=5))
+    with freeze_time("2026-11-20T11:30:00Z"):
+        result = env.run("status", "-z", "UTC")
+    assert "percentile" in result.out
+    assert all(len(line) <= 80 for line in result.out.splitlines()), result.out
