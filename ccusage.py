@@ -2185,6 +2185,8 @@ SETTING_BY_NAME = {s.name: s for s in SETTINGS}
 
 def _env_value(name, raw):
     """What an environment variable says of its setting, or None when it says nothing."""
+    if not raw:
+        return None
     if name == "NO_COLOR":
         return "never" if raw else None
     if name == "FORCE_COLOR":
@@ -2302,6 +2304,22 @@ def _check_value(setting, value, where, textual=False):
         raise CcusageError(f"{where}: expected {exc}", EXIT_USAGE)
 
 
+def _setting_sources(setting, args, environ, data, section, path, command):
+    """(value, is text, source, where to blame) of each place that sets setting, first to last in precedence."""
+    if setting.dest and hasattr(args, setting.dest):
+        yield getattr(args, setting.dest), True, f"flag {setting.flag}", f"argument {setting.flag}"
+    for var in setting.env:
+        value = _env_value(var, environ.get(var, ""))
+        if value is not None:
+            yield value, True, f"environment {var}", f"environment variable {var}"
+            break
+    if setting.name in section:
+        yield (section[setting.name], False, f"{path} [{command}]",
+               f"config file {path}: [{command}] {setting.name}")
+    if setting.name in data:
+        yield data[setting.name], False, path, f"config file {path}: {setting.name}"
+
+
 def resolve_settings(args, environ, command, warn, creating=False):
     """Each setting from the first of: flag, environment, the file's [command] section, the file, default.
 
@@ -2313,22 +2331,9 @@ def resolve_settings(args, environ, command, warn, creating=False):
     section = data.get(command) if isinstance(data.get(command), dict) else {}
     settings = Settings(path)
     for setting in SETTINGS:
-        candidates = []
-        if setting.dest and hasattr(args, setting.dest):
-            candidates.append((getattr(args, setting.dest), True, f"flag {setting.flag}",
-                               f"argument {setting.flag}"))
-        for var in setting.env:
-            value = _env_value(var, environ.get(var, ""))
-            if value is not None:
-                candidates.append((value, True, f"environment {var}", f"environment variable {var}"))
-                break
-        if setting.name in section:
-            candidates.append((section[setting.name], False, f"{path} [{command}]",
-                               f"config file {path}: [{command}] {setting.name}"))
-        if setting.name in data:
-            candidates.append((data[setting.name], False, path, f"config file {path}: {setting.name}"))
-        if candidates:
-            value, textual, source, where = candidates[0]
+        found = next(_setting_sources(setting, args, environ, data, section, path, command), None)
+        if found:
+            value, textual, source, where = found
             value = _check_value(setting, value, where, textual)
         else:
             value, source = setting.default, "default"
