@@ -2373,7 +2373,7 @@ STARTER_CONFIG = """\
 # token_limit = 50000000       # for plan = "custom"; or "max"
 # session_length = 5           # hours in a window
 
-# The prompt segment.
+# The prompt segment, for a prompt command ccusage does not have yet.
 # prompt_format = "{today_cost} today"
 
 # A price for a model the built-in table lacks, in USD per million tokens
