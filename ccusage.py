@@ -554,22 +554,18 @@ class LogChunkReader:
         return offset
 
     def _scan(self, block):
-        # A line that is no JSON object does not end in "}": counted, not parsed.
-        first = block.find(b"\n")
-        ending = b"}\r\n" if first > 0 and block[first - 1] == 13 else b"}\n"
-        self.skipped += block.count(b"\n") - block.count(ending)
-        find, rfind = block.find, block.rfind
         calls, hint = self.calls, self.session_hint
-        pos = find(b'"usage":')
-        while pos >= 0:
-            stop = find(b"\n", pos)
-            line = block[rfind(b"\n", 0, pos) + 1:stop]
-            try:
-                call = parse_line(line, hint)
-            except (ValueError, RecursionError):
-                if line.rstrip().endswith(b"}"):
+        lines = block.split(b"\n")
+        lines.pop()  # what follows the block's last newline: nothing
+        for line in lines:
+            if not line.endswith(_OBJECT_ENDS):
+                self.skipped += 1
+            elif b'"usage":' in line:
+                try:
+                    call = parse_line(line, hint)
+                except (ValueError, RecursionError):
                     self.skipped += 1
-            else:
+                    continue
                 if call is not None:
                     self.billable_lines += 1
                     previous = calls.get(call[C_KEY])
@@ -578,9 +574,10 @@ class LogChunkReader:
                     reset = parse_limit_reset(line)
                     if reset:
                         self.limit_resets.append(reset)
-            pos = find(b'"usage":', stop)
 
 
+# A JSON object's line ends in "}" (before a "\r" where lines end in CRLF).
+_OBJECT_ENDS = (b"}", b"}\r")
 _LIMIT_MARK_BYTES = LIMIT_MARK.encode()
 
 
@@ -1098,7 +1095,8 @@ class Ingest:
         if reader.limit_resets:
             self.conn.executemany("INSERT OR IGNORE INTO limit_resets (ts, reset_at, source_id) VALUES (?, ?, ?)",
                                   [reset + (source_id,) for reset in reader.limit_resets])
-        if len(pending) >= 50_000:
+        # Written as they come, so that the writing overlaps the reading in worker processes.
+        if len(pending) >= 4096:
             self._flush()
 
     def _flush(self):
