@@ -702,6 +702,8 @@ def rebuild_rollup(table):
             + f" FROM calls GROUP BY {', '.join(str(i + 1) for i in range(len(key)))}")
 
 
+CALLS_BY_TIME = "CREATE INDEX calls_by_time ON calls(ts)"
+
 SCHEMA = [
     # version 1
     """
@@ -753,7 +755,7 @@ SCHEMA = [
         us_geo INTEGER NOT NULL,
         cost_usd REAL
     ) WITHOUT ROWID;
-    CREATE INDEX calls_by_time ON calls(ts);
+    """ + CALLS_BY_TIME + """;
     """ + "".join(_rollup_table(table) for table in ROLLUPS) + """
     -- A large ingest pauses the triggers and rebuilds the sums at its end,
     -- within its transaction: several times quicker than call by call.
@@ -1036,8 +1038,8 @@ def _project_dir(path):
 class Ingest:
     """Writes calls read from files, within the caller's transaction.
 
-    bulk: many calls are coming, so the hourly sums are rebuilt once at the
-    end instead of being kept call by call.
+    bulk: many calls are coming, so the hourly sums and the index by time are
+    rebuilt once at the end instead of being kept call by call.
     """
 
     def __init__(self, conn, bulk):
@@ -1050,6 +1052,7 @@ class Ingest:
         self.pending = {}
         if bulk:
             conn.execute("INSERT INTO rollup_paused VALUES (1)")
+            conn.execute("DROP INDEX calls_by_time")
 
     def _model(self, name):
         model_id = self.models.get(name)
@@ -1107,6 +1110,7 @@ class Ingest:
     def finish(self):
         self._flush()
         if self.bulk:
+            self.conn.execute(CALLS_BY_TIME)
             self.conn.execute("DELETE FROM rollup_paused")
             for table in ROLLUPS:
                 self.conn.execute(f"DELETE FROM {table}")
