@@ -95,7 +95,7 @@ class ModelPrice:
 
     def rates_for(self, prompt_tokens, day):
         for over, until, rates in self.bands:
-            if prompt_tokens > over and (until is None or day < until):
+            if (not over or prompt_tokens > over) and (until is None or day < until):
                 return rates
         return self.bands[-1][2]
 
@@ -138,6 +138,7 @@ MODEL_PRICES = {
     "claude-2": ModelPrice(_rates(8, 24)),
     "claude-instant-1": ModelPrice(_rates(0.8, 2.4)),
 }
+PRICE_CHANGE_DATES = sorted({until for price in MODEL_PRICES.values() for _, until, _ in price.bands if until})
 MODEL_ALIASES = {
     "claude-mythos-5": "claude-fable-5",
     "claude-mythos-5-1": "claude-fable-5-1",
@@ -181,8 +182,6 @@ class PriceBook:
     def __init__(self, overrides=None):
         self.overrides = overrides or {}
         self._cache = {}
-        self._change_dates = sorted({until for price in list(MODEL_PRICES.values()) + list(self.overrides.values())
-                                     for _, until, _ in price.bands if until})
 
     def lookup(self, model_id):
         """(ModelPrice or None, regional) for a logged model id."""
@@ -193,9 +192,10 @@ class PriceBook:
             self._cache[model_id] = (price, regional)
         return self._cache[model_id]
 
-    def change_dates(self):
-        """Every day on which some price changes, in order."""
-        return self._change_dates
+    @staticmethod
+    def change_dates():
+        """Every day on which some price changes, in order (a user's prices carry no dates)."""
+        return PRICE_CHANGE_DATES
 
     def cost(self, model_id, tokens, searches, prompt_tokens, day, fast, us_geo):
         """USD for token sums (RATE_FIELDS order) of calls sharing one price, or None if unpriced."""
@@ -233,8 +233,8 @@ def price_entries(data, where):
             raise CcusageError(f"{at}: unknown key {unknown[0]!r} (expected {', '.join(PRICE_KEYS)})",
                                EXIT_USAGE)
         for key, value in entry.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise CcusageError(f"{at}: {key} must be a non-negative number", EXIT_USAGE)
+            if type(value) not in (int, float) or not 0 <= value < MAX_COST_USD:
+                raise CcusageError(f"{at}: {key} must be a number from 0 to {MAX_COST_USD:,.0f}", EXIT_USAGE)
         if "input" not in entry or "output" not in entry:
             raise CcusageError(f"{at}: input and output are required", EXIT_USAGE)
         base = _rates(entry["input"], entry["output"], entry.get("cache_read"))
@@ -348,7 +348,8 @@ def parse_timestamp(value):
             return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    return int(moment.timestamp() * 1000)
+    ms = int(moment.timestamp() * 1000)
+    return ms if EARLIEST_MS <= ms < LATEST_MS else None
 
 
 _ISO = re.compile(r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d)(?::(\d\d)(?:\.(\d+))?)?\s*(Z|[+-]\d\d:?\d\d)?$")
@@ -373,9 +374,17 @@ def _parse_timestamp_slow(value):
     return moment.replace(tzinfo=timezone.utc)
 
 
+# No call bills more tokens than this; a larger count is damage, and would
+# overflow the store's 64-bit sums.
+MAX_TOKENS = 2 ** 40
+MAX_COST_USD = 1e6
+# Times outside these years are damage; they would also break the calendar arithmetic.
+EARLIEST_MS, LATEST_MS = 946_684_800_000, 7_258_118_400_000   # 2000-01-01, 2200-01-01
+
+
 def _count(usage, key):
     value = usage.get(key, 0)
-    if type(value) is int and value >= 0:  # bool is an int, but not a count
+    if type(value) is int and 0 <= value < MAX_TOKENS:  # bool is an int, but not a count
         return value
     if value is None:
         return 0
@@ -454,7 +463,7 @@ def parse_line(line, session_hint):
     split = usage.get("cache_creation")
     one_hour = min(_count(split, "ephemeral_1h_input_tokens"), cache_write) if isinstance(split, dict) else 0
     tools = usage.get("server_tool_use")
-    cost = obj.get("costUSD")
+    cost = record.get("costUSD")
     return (
         f"{message_id}:{request_id}" if isinstance(request_id, str) and request_id else message_id,
         ts,
@@ -469,7 +478,7 @@ def parse_line(line, session_hint):
         _count(tools, "web_search_requests") if isinstance(tools, dict) else 0,
         1 if usage.get("speed") == "fast" else 0,
         1 if usage.get("inference_geo") == "us" else 0,
-        float(cost) if isinstance(cost, (int, float)) and not isinstance(cost, bool) else None,
+        float(cost) if type(cost) in (int, float) and 0 <= cost < MAX_COST_USD else None,
     )
 
 
@@ -483,7 +492,8 @@ def parse_limit_reset(line):
         for text in texts:
             if isinstance(text, str) and LIMIT_MARK in text:
                 reset = int(text.split(LIMIT_MARK, 1)[1].strip().split()[0])
-                if ts is not None:
+                # A limit resets within its week, never before it is reached (give or take a clock).
+                if ts is not None and ts - MS_PER_DAY <= reset * 1000 <= ts + 8 * MS_PER_DAY:
                     return ts, reset
     except (ValueError, KeyError, TypeError, AttributeError, IndexError):
         pass
@@ -559,7 +569,8 @@ class LogChunkReader:
         lines.pop()  # what follows the block's last newline: nothing
         for line in lines:
             if not line.endswith(_OBJECT_ENDS):
-                self.skipped += 1
+                if line.strip():
+                    self.skipped += 1
             elif b'"usage":' in line:
                 try:
                     call = parse_line(line, hint)
@@ -823,8 +834,12 @@ def _reason(exc):
     return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
 
 
+# What SQLite raises on a damaged file (text it stored comes back undecodable).
+STORE_DAMAGE = (sqlite3.DatabaseError, UnicodeDecodeError)
+
+
 def _is_corruption(exc):
-    return isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError)
+    return isinstance(exc, STORE_DAMAGE) and not isinstance(exc, sqlite3.OperationalError)
 
 
 class Store:
@@ -853,7 +868,7 @@ class Store:
             conn = self._connect()
             try:
                 self._prepare(conn)
-            except sqlite3.DatabaseError as exc:
+            except STORE_DAMAGE as exc:
                 conn.close()
                 if attempt == 2 or not _is_corruption(exc):
                     raise CcusageError(f"cannot use the store {self.path}: {exc}")
@@ -882,26 +897,12 @@ class Store:
             conn.execute(f"PRAGMA user_version = {len(SCHEMA)}")
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
 
     def _move_aside(self, exc):
-        stamp = time.strftime("%Y%m%dT%H%M%S")
-        aside = f"{self.path}.corrupt-{stamp}"
-        try:
-            os.replace(self.path, aside)
-        except FileNotFoundError:
-            return
-        except OSError as err:
-            raise CcusageError(f"the store {self.path} is unreadable ({exc}) and cannot be moved aside: "
-                               f"{_reason(err)}")
-        for suffix in ("-wal", "-shm"):
-            try:
-                os.remove(self.path + suffix)
-            except OSError:
-                pass
-        self.warn(f"the store {self.path} was unreadable ({exc}); moved it to {aside} "
-                  "and rebuilding it from the logs")
+        move_store_aside(self.path, exc, self.warn)
 
     def close(self):
         if self.conn is not None:
@@ -916,11 +917,11 @@ class Store:
         for path in paths:
             row = self.conn.execute("SELECT id FROM sources WHERE path = ?", (path,)).fetchone()
             if row is None:
+                if self.conn.execute("SELECT count(*) FROM sources").fetchone()[0] >= MAX_SOURCES:
+                    raise CcusageError(f"the store {self.path} has seen {MAX_SOURCES} data directories, as many "
+                                       "as it can tell apart; use another store for more (--db)")
                 self.conn.execute("INSERT OR IGNORE INTO sources (path) VALUES (?)", (path,))
                 row = self.conn.execute("SELECT id FROM sources WHERE path = ?", (path,)).fetchone()
-            if row[0] > MAX_SOURCES:
-                raise CcusageError(f"the store {self.path} has seen {MAX_SOURCES} data directories, as many as "
-                                   "it can tell apart; use another store for more (--db)")
             ids[path] = row[0]
         return ids
 
@@ -974,7 +975,8 @@ class Store:
                 conn.executemany(RECORD_FILE, records)
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
         finally:
             if pool:
@@ -1012,6 +1014,36 @@ class Store:
         marks = ",".join("?" * len(source_ids))
         return self.conn.execute(f"SELECT path, skipped FROM files WHERE skipped > 0 AND source_id IN ({marks}) "
                                  "ORDER BY path", source_ids).fetchall()
+
+
+def move_store_aside(path, exc, warn):
+    """Set an unreadable store aside (as PATH.corrupt-TIME) so that a new one is built from the logs.
+
+    Only a file that is, or was meant to be, a store: an SQLite file or one
+    named *.db.  Any other file named by mistake is left alone.
+    """
+    try:
+        with open(path, "rb") as f:
+            start = f.read(16)
+    except FileNotFoundError:
+        return
+    except OSError as err:
+        raise CcusageError(f"cannot read the store {path}: {_reason(err)}")
+    if start and not start.startswith(b"SQLite format 3\0") and not path.endswith(".db"):
+        raise CcusageError(f"{path} is not a ccusage store (not an SQLite database); name another with --db")
+    aside = f"{path}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}"
+    try:
+        os.replace(path, aside)
+    except FileNotFoundError:
+        return
+    except OSError as err:
+        raise CcusageError(f"the store {path} is unreadable ({exc}) and cannot be moved aside: {_reason(err)}")
+    for suffix in ("-wal", "-shm"):
+        try:
+            os.remove(path + suffix)
+        except OSError:
+            pass
+    warn(f"the store {path} was unreadable ({exc}); moved it to {aside} and rebuilding it from the logs")
 
 
 def _statements(script):
@@ -1424,7 +1456,7 @@ def period_label(day, period, week_start):
     return day.strftime("%Y-%m")
 
 
-def period_report(query, period, filters, week_start=6, by_project=False):
+def period_report(query, period, filters, week_start, by_project):
     """Rows of a daily, weekly or monthly report, keyed (project, period label)."""
     group = ["day", "project"] if by_project else ["day"]
     rows = {}
@@ -1661,10 +1693,11 @@ def current_status(query, settings, now_ms):
 # Rendering
 # ---------------------------------------------------------------------------
 
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# Control characters, and the invisible ones that reorder or hide text.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
 
 
-_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
 
 
 def clean(text):
@@ -1795,7 +1828,7 @@ class Table:
 
     NUMBERS = "numbers"
 
-    def __init__(self, headers, aligns, shrink=(), compact_columns=(), cut=0):
+    def __init__(self, headers, aligns, shrink=(), compact_columns=(), cut=None):
         self.headers = headers
         self.aligns = aligns
         self.shrink = shrink
@@ -1870,7 +1903,7 @@ def short_model(name):
 def render_period_table(rows, period, breakdown, by_project, width, style):
     label = {"daily": "Date", "weekly": "Week", "monthly": "Month"}[period]
     headers = [label] + USAGE_HEADERS
-    table = Table(headers, ["<"] + [">"] * 6, shrink=(5, Table.NUMBERS), compact_columns=(1, 2, 3, 4, 5))
+    table = Table(headers, ["<"] + [">"] * 6, shrink=(5, Table.NUMBERS), compact_columns=(1, 2, 3, 4, 5), cut=0)
     current_project = object()
     total = Usage()
     for row in rows:
@@ -2055,7 +2088,7 @@ def status_json(status, limit, weekly, now_ms):
                       "tokenCounts": {"inputTokens": usage.input, "outputTokens": usage.output,
                                       "cacheCreationInputTokens": usage.cache_write,
                                       "cacheReadInputTokens": usage.cache_read},
-                      "costUSD": round_cost(usage.cost), "models": sorted(window.models)}
+                      "costUSD": json_cost(usage), "models": sorted(window.models)}
     data["limit"] = {"tokens": status.limit.tokens, "basis": status.limit.basis, "official": status.limit.official}
     percent = status.percent_used
     data["percentUsed"] = None if percent is None else round(percent, 1)
@@ -2137,7 +2170,7 @@ def _hours(value, textual):
             pass
     if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= 24 * 7:
         return value
-    raise ValueError("a number of hours above 0")
+    raise ValueError("a number of hours above 0, at most 168")
 
 
 def _text(value, textual):
@@ -2190,9 +2223,9 @@ def _env_value(name, raw):
     if not raw:
         return None
     if name == "NO_COLOR":
-        return "never" if raw else None
+        return "never"
     if name == "FORCE_COLOR":
-        return "always" if raw and raw != "0" else None
+        return "always" if raw != "0" else None
     if name == "TZ":
         # TZ is the whole system's: a POSIX rule there is not an error of ours.
         raw = raw.lstrip(":")
@@ -2200,7 +2233,7 @@ def _env_value(name, raw):
             load_timezone(raw)
         except CcusageError:
             return None
-    return raw or None
+    return raw
 
 
 def config_dir(environ):
@@ -2348,8 +2381,8 @@ def resolve_settings(args, environ, command, warn, creating=False):
 
 STARTER_CONFIG = """\
 # ccusage settings.  Every one is optional; the values shown are the defaults.
-# A command-line flag wins over an environment variable (CCUSAGE_<NAME>),
-# which wins over this file.  A [command] table overrides the settings above
+# A command-line flag wins over an environment variable (CCUSAGE_TIMEZONE
+# and the like: see `man ccusage`), which wins over this file.  A [command] table overrides the settings above
 # it for that command alone, e.g. [weekly] order = "desc".
 
 # Claude config dirs to read (each holds a projects/ directory).
@@ -2477,22 +2510,14 @@ def _add_config_option(parser):
                         help="settings file (default: $XDG_CONFIG_HOME/ccusage/config.toml)")
 
 
-def parse_token_limit(text):
-    if text.lower() == "max":
-        return "max"
-    if text.isdigit() and int(text) > 0:
-        return int(text)
-    raise argparse.ArgumentTypeError(f"invalid token limit {text!r}: use a positive whole number or max")
-
-
-def parse_hours(text):
-    try:
-        hours = float(text)
-    except ValueError:
-        hours = 0
-    if not 0 < hours <= 24 * 7:
-        raise argparse.ArgumentTypeError(f"invalid length {text!r}: use a number of hours above 0")
-    return hours
+def _flag_type(convert, what):
+    """An argparse type that checks a flag's value as its setting is checked."""
+    def parse(text):
+        try:
+            return convert(text, True)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"invalid {what} {text!r}: expected {exc}")
+    return parse
 
 
 def _add_command_options(parser, command):
@@ -2516,7 +2541,7 @@ def _add_command_options(parser, command):
         group.add_argument("-p", "--project", default=s, metavar="NAME",
                            help="only the project with this path, last path component or directory name "
                                 "(with or without its leading -)")
-    group.add_argument("-m", "--mode", choices=MODES, default=s,
+    group.add_argument("-m", "--mode", choices=MODES, default=s, type=str.lower,
                        help="cost source: auto uses costUSD from old logs where present, calculate "
                             "always prices tokens, display only shows costUSD (default: auto)")
     group.add_argument("--prices", default=s, metavar="FILE",
@@ -2527,9 +2552,11 @@ def _add_command_options(parser, command):
         group.add_argument("--plan", choices=PLANS, default=s, type=str.lower,
                            help="plan whose limit to measure against; auto learns it from your history, "
                                 "the others are estimates (default: auto)")
-        group.add_argument("-t", "--token-limit", type=parse_token_limit, default=s, metavar="N|max",
+        group.add_argument("-t", "--token-limit", type=_flag_type(_token_limit, "token limit"), default=s,
+                           metavar="N|max",
                            help="tokens a window allows, or max: the largest past window")
-        group.add_argument("-l", "--session-length", type=parse_hours, default=s, metavar="HOURS",
+        group.add_argument("-l", "--session-length", type=_flag_type(_hours, "length"), default=s,
+                           metavar="HOURS",
                            help="hours in a window (default: 5)")
     if command == "blocks":
         which = group.add_mutually_exclusive_group()
@@ -2545,12 +2572,13 @@ def _add_command_options(parser, command):
     if report and command != "session":
         group.add_argument("--by-project", action="store_true", default=s, help="group the rows by project")
     if command != "status":
-        group.add_argument("-o", "--order", choices=ORDERS, default=s, help="row order (default: asc)")
+        group.add_argument("-o", "--order", choices=ORDERS, default=s, type=str.lower,
+                           help="row order (default: asc)")
     output = group.add_mutually_exclusive_group()
     output.add_argument("-j", "--json", action="store_true", default=s, help="print JSON")
     if report:
         output.add_argument("--csv", action="store_true", default=s, help="print CSV")
-    group.add_argument("--color", choices=COLORS, default=s,
+    group.add_argument("--color", choices=COLORS, default=s, type=str.lower,
                        help="colour the output: auto colours a terminal unless NO_COLOR is set (default: auto)")
     group = parser.add_argument_group("where the data is")
     group.add_argument("-d", "--data-dir", action="append", default=s, metavar="DIR",
@@ -2848,9 +2876,19 @@ def main(argv=None):
                                     creating=args.command == "config" and args.action == "init")
         if args.command == "config":
             return run_config(args, settings, environ, sys.stdout)
-        if args.command in WINDOW_COMMANDS:
-            return run_windows(args, settings, environ, sys.stdout, sys.stderr)
-        return run_report(args, settings, environ, sys.stdout, sys.stderr)
+        run = run_windows if args.command in WINDOW_COMMANDS else run_report
+        store_path = settings.db or default_db_path(environ)
+        try:
+            return run(args, settings, environ, sys.stdout, sys.stderr)
+        except STORE_DAMAGE as exc:
+            if not _is_corruption(exc):
+                raise CcusageError(f"the store {store_path}: {exc}")
+            # Damage deeper in the file than opening it reads: set it aside, read the logs again.
+            move_store_aside(store_path, exc, _warn)
+        try:
+            return run(args, settings, environ, sys.stdout, sys.stderr)
+        except STORE_DAMAGE as exc:
+            raise CcusageError(f"the store {store_path}: {exc}")
     except CcusageError as exc:
         sys.stderr.write(f"{PROG}: error: {clean(str(exc))}\n")
         return exc.exit_code

@@ -233,3 +233,20 @@ def test_mode_chooses_between_logged_and_calculated_costs(env, mode, expected):
     null = assistant_line(model="claude-sonnet-4-20250514", output=1_000)
     null["costUSD"] = None
     assert cost_of(env, [logged, unlogged, null], "--mode", mode) == pytest.approx(expected, abs=1e-6)
+
+
+def test_a_price_that_changed_on_a_date_applies_before_it(env):
+    # Sonnet 5.5 cache reads: $0.20 per million until 2026-10-07, $0.10 after; the prompt is small.
+    before = dict(model="claude-sonnet-5-5", cache_read=50_000, ts="2026-10-01T12:00:00.000Z")
+    after = dict(model="claude-sonnet-5-5", cache_read=50_000, ts="2026-10-20T12:00:00.000Z")
+    assert cost_of(env, [assistant_line(**before), assistant_line(**after)]) == \
+        pytest.approx((50_000 * 0.2 + 50_000 * 0.1) / M)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), 1e9])
+def test_a_price_that_is_no_price_is_refused(env, tmp_path, value):
+    prices = tmp_path / "prices.json"
+    prices.write_text(json.dumps({"claude-x-1": {"input": value, "output": 1}}))
+    result = env.run_raw("daily", "--json", "--prices", str(prices), "--data-dir", env.claude, "--db", env.db)
+    assert result.code == 2
+    first_line_is_one_error(result)

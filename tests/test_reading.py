@@ -429,3 +429,24 @@ def test_unreadable_file_and_directory_are_reported_and_read_later(env, deny):
     again = env.run("session", "--json").json()
     assert {s["sessionId"]: s["outputTokens"] for s in again["sessions"]} == \
         {"readable": 10, "locked": 20, "hidden": 40}
+
+
+@pytest.mark.parametrize("damage", [
+    pytest.param(dict(output=2 ** 63), id="a count past 64 bits"),
+    pytest.param(dict(output=2 ** 40), id="a count no call comes near"),
+    pytest.param(dict(ts="0001-01-01T00:00:00Z"), id="the year 1"),
+    pytest.param(dict(ts="9999-12-31T23:59:59-05:00"), id="past the year 9999"),
+])
+def test_absurd_values_are_skipped_and_counted(env, damage):
+    path = write_lines(env.log(), [assistant_line(output=10), assistant_line(**damage), assistant_line(output=20)])
+    result = env.run("daily", "--json", "-z", "UTC", "--verbose")
+    assert result.json()["totals"]["outputTokens"] == 30
+    assert count_reported_for(result.err, path) == [1]
+    assert env.run("session", "--json").code == 0 and env.run("blocks", "--json").code == 0
+
+
+def test_an_absurd_cost_from_an_old_log_is_not_believed(env):
+    line = assistant_line(model="claude-sonnet-4-5-20250929", input=1_000, ts="2025-05-01T12:00:00.000Z")
+    line["costUSD"] = 10 ** 400
+    write_lines(env.log(), [line])
+    assert env.run("daily", "--json").json()["totals"]["totalCost"] == pytest.approx(1_000 * 3 / 1_000_000)

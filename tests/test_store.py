@@ -229,3 +229,28 @@ def test_a_store_that_cannot_be_opened_is_a_runtime_failure(env, make_unusable):
     result = env.run_raw(*REPORT, "--db", db, "--data-dir", env.claude)
     assert result.code == 1
     assert result.err.count("\n") == 1 and "Traceback" not in result.err, result.err
+
+
+def test_a_file_that_is_not_a_store_is_left_alone(env, tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\n")
+    result = env.run_raw("daily", "--data-dir", env.claude, "--db", notes)
+    assert result.code == 1 and result.err.count("\n") == 1 and "not a ccusage store" in result.err
+    assert notes.read_text() == "my notes\n" and list(tmp_path.glob("notes.txt*")) == [notes]
+
+
+def test_a_store_locked_too_long_is_one_line(env, monkeypatch):
+    import sqlite3
+    import ccusage
+    write_lines(env.log(), [call(10)])
+    assert env.run("daily", "--json").code == 0
+    write_lines(env.log(), [call(20)])
+    monkeypatch.setattr(ccusage, "BUSY_TIMEOUT_MS", 100)
+    holder = sqlite3.connect(env.db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        result = env.run_raw("daily", "--json", "--data-dir", env.claude, "--db", env.db)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert result.code == 1 and result.err.count("\n") == 1 and "locked" in result.err, result
