@@ -1754,8 +1754,9 @@ def breakdowns_json(row):
     return parts
 
 
-def row_json(row, label_field):
-    entry = {label_field: row.key}
+def row_json(row, **labels):
+    """A report row in the npm ccusage's fields, after the labels that say what it is."""
+    entry = dict(labels)
     entry.update(usage_json(row.total))
     entry["modelsUsed"] = sorted(row.models)
     entry["modelBreakdowns"] = breakdowns_json(row)
@@ -1763,12 +1764,8 @@ def row_json(row, label_field):
 
 
 def session_json(row):
-    entry = {"sessionId": row.session, "projectPath": row.project,
-             "firstActivity": _iso(row.total.first), "lastActivity": _iso(row.total.last)}
-    entry.update(usage_json(row.total))
-    entry["modelsUsed"] = sorted(row.models)
-    entry["modelBreakdowns"] = breakdowns_json(row)
-    return entry
+    return row_json(row, sessionId=row.session, projectPath=row.project,
+                    firstActivity=_iso(row.total.first), lastActivity=_iso(row.total.last))
 
 
 def _iso(ms):
@@ -2797,14 +2794,19 @@ def run_windows(args, settings, environ, out, err):
     if not [w for w in windows if not w.is_gap]:
         out.write("No active window.\n" if args.active else "No usage found.\n")
         return EXIT_OK
-    import shutil
-    width = max(60, shutil.get_terminal_size((80, 24)).columns) if out.isatty() else 80
-    style = Style(use_color(settings.color, out))
+    width, style = _terminal(out, settings)
     out.write(render_blocks_table(windows, now_ms, length_ms, limit, width, style, query.tz) + "\n")
     out.write(clean(f"Limit: {fmt_int(limit.tokens) + ' tokens, ' if limit.tokens else ''}{limit.basis}") + "\n")
     if status is not None:
         out.write("\n" + "\n".join(clean(line) for line in status_lines(status, query.tz)) + "\n")
     return EXIT_OK
+
+
+def _terminal(out, settings):
+    """(width, Style) for tables written to out: a terminal's own width, else 80 columns."""
+    import shutil
+    width = max(60, shutil.get_terminal_size((80, 24)).columns) if out.isatty() else 80
+    return width, Style(use_color(settings.color, out))
 
 
 def _verbose(store, report, source_ids, err):
@@ -2830,18 +2832,16 @@ def _print_report(args, settings, rows, query, tz, out, environ):
             if args.by_project:
                 projects = {}
                 for r in rows:
-                    projects.setdefault(r.project, []).append(row_json(r, field))
+                    projects.setdefault(r.project, []).append(row_json(r, **{field: r.key}))
                 data = {"projects": projects}
             else:
-                data = {period: [row_json(r, field) for r in rows]}
+                data = {period: [row_json(r, **{field: r.key}) for r in rows]}
         data["totals"] = totals_json(rows, query.unpriced_models)
         out.write(to_json(data, out) + "\n")
     elif args.csv:
         _print_csv(period, rows, args, out)
     else:
-        import shutil
-        width = max(60, shutil.get_terminal_size((80, 24)).columns) if out.isatty() else 80
-        style = Style(use_color(settings.color, out))
+        width, style = _terminal(out, settings)
         if not rows:
             out.write("No usage today.\n" if args.command == "today" else "No usage found"
                       + (" for the given filters" if args.since or args.until or args.project else "") + ".\n")
