@@ -326,11 +326,10 @@ def find_logs(root, report):
                         seen_links.add((target.st_dev, target.st_ino))
                     stack.append(entry.path)
                 elif entry.name.endswith(".jsonl") and entry.is_file():
-                    st = entry.stat()
-                    identity = (st.st_dev, st.st_ino)
-                    if identity not in seen_files:
-                        seen_files.add(identity)
-                        found.append((entry.path, identity + (st.st_size, st.st_mtime_ns)))
+                    state = _file_state(entry.stat())
+                    if state[:2] not in seen_files:
+                        seen_files.add(state[:2])
+                        found.append((entry.path, state))
             except OSError as exc:
                 report.add_unreadable(entry.path, exc)
     return found
@@ -943,7 +942,7 @@ class Store:
             return
         # Worker processes are started before the write transaction: a child
         # must not inherit a connection in the middle of one.
-        new_bytes = sum(on_disk[path][1][2] - (row[1] if row else 0) for path, row in changed)
+        new_bytes = sum(_unread(on_disk, changed).values())
         pool = _reader_pool(new_bytes, len(changed))
         conn = self.conn
         try:
@@ -954,8 +953,7 @@ class Store:
                 rows = dict(changed)
                 jobs = [(path,) + (row[1:6] if row else (None, 0, 0, 0, 0)) for path, row in changed]
                 if pool:
-                    batches = _batches(jobs, {path: on_disk[path][1][2] - (row[1] if row else 0)
-                                              for path, row in changed})
+                    batches = _batches(jobs, _unread(on_disk, changed))
                     results = (result for batch in pool.imap_unordered(read_logs, batches) for result in batch)
                 else:
                     results = map(read_log, jobs)
@@ -1014,6 +1012,11 @@ class Store:
         marks = ",".join("?" * len(source_ids))
         return self.conn.execute(f"SELECT path, skipped FROM files WHERE skipped > 0 AND source_id IN ({marks}) "
                                  "ORDER BY path", source_ids).fetchall()
+
+
+def _unread(on_disk, changed):
+    """{path: bytes not yet read} of the changed files."""
+    return {path: on_disk[path][1][2] - (row[1] if row else 0) for path, row in changed}
 
 
 def move_store_aside(path, exc, warn):
@@ -1982,18 +1985,23 @@ def _npm_burn_rate(window):
             "costPerHour": round_cost(usage.cost / minutes * 60)}
 
 
+def token_counts_json(usage):
+    """A window's tokens in the npm ccusage's block fields."""
+    return {"inputTokens": usage.input, "outputTokens": usage.output,
+            "cacheCreationInputTokens": usage.cache_write, "cacheReadInputTokens": usage.cache_read}
+
+
 def window_json(window, now_ms, length_ms, limit):
-    zeros = {"inputTokens": 0, "outputTokens": 0, "cacheCreationInputTokens": 0, "cacheReadInputTokens": 0}
     if window.is_gap:
         return {"id": f"gap-{_iso(window.start)}", "startTime": _iso(window.start), "endTime": _iso(window.end),
-                "actualEndTime": None, "isActive": False, "isGap": True, "entries": 0, "tokenCounts": zeros,
+                "actualEndTime": None, "isActive": False, "isGap": True, "entries": 0,
+                "tokenCounts": token_counts_json(Usage()),
                 "totalTokens": 0, "costUSD": 0, "models": [], "burnRate": None, "projection": None}
     usage = window.usage
     active = window.is_active(now_ms, length_ms)
     entry = {"id": _iso(window.start), "startTime": _iso(window.start), "endTime": _iso(window.end),
              "actualEndTime": _iso(window.last), "isActive": active, "isGap": False, "entries": usage.calls,
-             "tokenCounts": {"inputTokens": usage.input, "outputTokens": usage.output,
-                             "cacheCreationInputTokens": usage.cache_write, "cacheReadInputTokens": usage.cache_read},
+             "tokenCounts": token_counts_json(usage),
              "totalTokens": usage.total_tokens, "costUSD": json_cost(usage), "models": sorted(window.models),
              "burnRate": None, "projection": None, "limitReached": window.limit_hit,
              "resetsAt": _iso(window.resets_at())}
@@ -2085,9 +2093,7 @@ def status_json(status, limit, weekly, now_ms):
     data["window"] = {"startTime": _iso(window.start), "endTime": _iso(window.end),
                       "resetsAt": _iso(status.resets_at), "lastActivity": _iso(window.last),
                       "entries": usage.calls, "totalTokens": usage.total_tokens,
-                      "tokenCounts": {"inputTokens": usage.input, "outputTokens": usage.output,
-                                      "cacheCreationInputTokens": usage.cache_write,
-                                      "cacheReadInputTokens": usage.cache_read},
+                      "tokenCounts": token_counts_json(usage),
                       "costUSD": json_cost(usage), "models": sorted(window.models)}
     data["limit"] = {"tokens": status.limit.tokens, "basis": status.limit.basis, "official": status.limit.official}
     percent = status.percent_used
@@ -2243,6 +2249,11 @@ def config_dir(environ):
 
 def _has_tomllib():
     return sys.version_info >= (3, 11)
+
+
+def default_prices_path(settings):
+    """The price file read when none is named: prices.json beside the settings file."""
+    return os.path.join(os.path.dirname(settings.path), "prices.json")
 
 
 def config_path(environ, explicit=None):
@@ -2445,7 +2456,7 @@ def run_config(args, settings, environ, out):
         return EXIT_OK
     implied = {"data_dirs": default_roots(environ), "db": default_db_path(environ),
                "timezone": system_timezone_name(),
-               "prices_file": os.path.join(os.path.dirname(settings.path), "prices.json")}
+               "prices_file": default_prices_path(settings)}
     shown = {}
     for setting in SETTINGS:
         value = settings.values[setting.name]
@@ -2686,7 +2697,7 @@ def _warn(message):
 def _price_book(settings):
     overrides = dict(settings.prices)
     named = settings.sources["prices_file"] != "default"
-    path = settings.prices_file or os.path.join(os.path.dirname(settings.path), "prices.json")
+    path = settings.prices_file or default_prices_path(settings)
     overrides.update(load_price_file(path, required=named))
     return PriceBook(overrides)
 
