@@ -513,12 +513,13 @@ def session_of_path(path):
 class LogChunkReader:
     """Reads the complete lines of a file from an offset, keeping billable ones.
 
-    Only lines with a "usage" key can bill anything, so only they are parsed.
-    Skipped and counted: lines with a usage key that cannot be read, lines
-    that do not even have the shape of a JSON object (not ending in "}"), and
-    lines too long to hold.  Lines without a usage key are otherwise not
-    parsed, so other damage to them goes uncounted: it costs nothing.  A last
-    line without its newline is left for the next run.
+    Only a line with an assistant type and a "usage" key can bill anything,
+    so only such lines are parsed.  Claude Code writes compact JSON, so both
+    are looked for as bytes.  Skipped and counted: such lines that cannot be
+    read, lines that do not even have the shape of a JSON object (not ending
+    in "}"), and lines too long to hold.  Other lines are not parsed, so
+    other damage to them goes uncounted: it costs nothing.  A last line
+    without its newline is left for the next run.
     """
 
     def __init__(self, path):
@@ -549,45 +550,55 @@ class LogChunkReader:
                 self.skipped += 1
                 discarding = False
                 chunk = chunk[newline + 1:]
-            end = chunk.rfind(b"\n")
-            if end < 0:
-                pending += chunk
+            data = pending + chunk if pending else chunk
+            end = data.rfind(b"\n") + 1
+            pending = data[end:]
+            if not end:
                 if len(pending) > MAX_LINE_BYTES:
                     offset += len(pending)
                     pending, discarding = b"", True
                 continue
-            block = pending + chunk[:end + 1]
-            pending = chunk[end + 1:]
-            self._scan(block)
-            offset += len(block)
+            self._scan(data, end)
+            offset += end
         return offset
 
-    def _scan(self, block):
-        calls, hint = self.calls, self.session_hint
-        lines = block.split(b"\n")
-        lines.pop()  # what follows the block's last newline: nothing
-        for line in lines:
-            if not line.endswith(_OBJECT_ENDS):
-                if line.strip():
-                    self.skipped += 1
-            elif b'"usage":' in line:
-                try:
-                    call = parse_line(line, hint)
-                except (ValueError, RecursionError):
-                    self.skipped += 1
-                    continue
-                if call is not None:
-                    self.billable_lines += 1
-                    previous = calls.get(call[C_KEY])
-                    calls[call[C_KEY]] = call if previous is None else merge_lines(previous, call)
-                elif _LIMIT_MARK_BYTES in line:
-                    reset = parse_limit_reset(line)
-                    if reset:
-                        self.limit_resets.append(reset)
+    def _scan(self, data, end):
+        """Take in the lines of data[:end], which ends in a newline.
+
+        The lines are found in place, and only a billable one is copied out:
+        most of a log's bytes are in lines that are passed over.
+        """
+        calls, hint, find = self.calls, self.session_hint, data.find
+        start = 0
+        while start < end:
+            stop = find(b"\n", start, end)
+            last = data[stop - 1] if stop > start else _NEWLINE
+            if last == _CLOSING_BRACE or (last == _CARRIAGE_RETURN and stop - 1 > start
+                                          and data[stop - 2] == _CLOSING_BRACE):
+                if find(_ASSISTANT_TYPE, start, stop) >= 0 and find(_USAGE_KEY, start, stop) >= 0:
+                    line = data[start:stop]
+                    try:
+                        call = parse_line(line, hint)
+                    except (ValueError, RecursionError):
+                        self.skipped += 1
+                    else:
+                        if call is not None:
+                            self.billable_lines += 1
+                            previous = calls.get(call[C_KEY])
+                            calls[call[C_KEY]] = call if previous is None else merge_lines(previous, call)
+                        elif _LIMIT_MARK_BYTES in line:
+                            reset = parse_limit_reset(line)
+                            if reset:
+                                self.limit_resets.append(reset)
+            elif data[start:stop].strip():
+                self.skipped += 1
+            start = stop + 1
 
 
 # A JSON object's line ends in "}" (before a "\r" where lines end in CRLF).
-_OBJECT_ENDS = (b"}", b"}\r")
+_NEWLINE, _CARRIAGE_RETURN, _CLOSING_BRACE = b"\n\r}"
+# A billable line holds both, and the first is the quicker to search for.
+_ASSISTANT_TYPE, _USAGE_KEY = b'"type":"assistant"', b'"usage":'
 _LIMIT_MARK_BYTES = LIMIT_MARK.encode()
 
 
@@ -620,22 +631,26 @@ def read_log(job):
 
 
 def read_logs(jobs):
-    """read_log of each job: a worker's batch."""
+    """read_log of each job: a batch."""
     return [read_log(job) for job in jobs]
 
 
-# Work goes to reader processes in batches of about this many bytes: one
-# file at a time costs more in passing results than it gains in balance.
+# Work is shared out in batches of about this many bytes: one file at a time
+# costs more in passing results than it gains in balance.
 BATCH_BYTES = 8 * 1024 * 1024
+# Batch numbers go through a pipe, all written before anyone reads; this
+# many fit in the smallest pipe buffer (macOS: 16 KiB).
+MAX_BATCHES = 2048
 
 
 def _batches(jobs, sizes):
-    """jobs in batches of about BATCH_BYTES, the largest files first so no worker ends on a big one."""
+    """jobs in batches of about BATCH_BYTES, the largest files first so that no reader ends on a big one."""
+    batch_bytes = max(BATCH_BYTES, sum(sizes.values()) // MAX_BATCHES + 1)
     batches, batch, size = [], [], 0
     for job in sorted(jobs, key=lambda job: -sizes[job[0]]):
         batch.append(job)
         size += sizes[job[0]]
-        if size >= BATCH_BYTES:
+        if size >= batch_bytes:
             batches.append(batch)
             batch, size = [], 0
     if batch:
@@ -643,15 +658,114 @@ def _batches(jobs, sizes):
     return batches
 
 
-def _reader_pool(new_bytes, files):
-    """Worker processes to read with, or None when reading here is quicker."""
-    workers = min(os.cpu_count() or 1, 8, files)
-    if workers < 2 or new_bytes < PARALLEL_MIN_BYTES:
-        return None
-    import multiprocessing
-    # macOS frameworks do not survive fork; elsewhere it is the quick start.
-    method = "spawn" if sys.platform == "darwin" else "fork"
-    return multiprocessing.get_context(method).Pool(workers)
+def reader_processes(new_bytes, files):
+    """How many processes to fork to read with beside this one (0: reading here alone is quicker)."""
+    if new_bytes < PARALLEL_MIN_BYTES or not hasattr(os, "fork"):
+        return 0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(0, min(cores, 8, files) - 1)
+
+
+def read_in_parallel(jobs, sizes, helpers):
+    """read_log of every job, shared with `helpers` forked processes; yields the results as they come.
+
+    Every process, this one included, takes the next batch number from a
+    shared pipe, so the work balances itself although this process also
+    writes the store.  A helper sends each batch's results back through a
+    pipe of its own.  Forking is safe with a store connection open: a
+    helper never touches it and leaves with os._exit.
+    """
+    import select
+    import signal
+    batches = _batches(jobs, sizes)
+    work_r, work_w = os.pipe()
+    os.write(work_w, b"".join(number.to_bytes(4, "little") for number in range(len(batches))))
+    os.close(work_w)
+    children = {}
+    try:
+        for _ in range(helpers):
+            result_r, result_w = os.pipe()
+            _widen_pipe(result_w)
+            pid = os.fork()
+            if pid == 0:
+                _helper(work_r, result_w, list(children) + [result_r], batches)
+            os.close(result_w)
+            children[result_r] = (pid, os.fdopen(result_r, "rb"))
+        while True:
+            number = os.read(work_r, 4)
+            if not number:
+                break
+            for job in batches[int.from_bytes(number, "little")]:
+                yield read_log(job)
+                ready = select.select(list(children), [], [], 0)[0] if children else ()
+                for fd in ready:
+                    yield from _helper_results(children, fd)
+        while children:
+            for fd in select.select(list(children), [], [])[0]:
+                yield from _helper_results(children, fd)
+    finally:
+        os.close(work_r)
+        for pid, stream in children.values():
+            stream.close()
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+
+
+def _widen_pipe(fd):
+    """Let a pipe hold a batch's results, so that a helper need not wait for this process to take them."""
+    if sys.platform.startswith("linux"):
+        import fcntl
+        try:
+            fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BYTES)
+        except OSError:
+            pass  # the system's limit is lower: the pipe keeps its size
+
+
+# Linux's default limit for a pipe's size (/proc/sys/fs/pipe-max-size).
+PIPE_BYTES = 1024 * 1024
+
+
+def _helper(work_r, result_w, inherited, batches):
+    """A forked reader: reads batches until none are left, sending each one's results as a length and a pickle."""
+    import pickle
+    status = 1
+    try:
+        for fd in inherited:
+            os.close(fd)
+        with os.fdopen(result_w, "wb") as out:
+            while True:
+                number = os.read(work_r, 4)
+                if not number:
+                    break
+                data = pickle.dumps(read_logs(batches[int.from_bytes(number, "little")]), pickle.HIGHEST_PROTOCOL)
+                out.write(len(data).to_bytes(8, "little"))
+                out.write(data)
+                out.flush()
+            out.write(HELPER_DONE)
+        status = 0
+    finally:
+        os._exit(status)
+
+
+# What a helper sends when it has read its last batch: a length no batch has.
+HELPER_DONE = (2 ** 64 - 1).to_bytes(8, "little")
+
+
+def _helper_results(children, fd):
+    """The results of one batch from the helper reading into fd (none when it has finished)."""
+    import pickle
+    pid, stream = children[fd]
+    header = stream.read(8)
+    if header == HELPER_DONE:
+        del children[fd]
+        stream.close()
+        os.waitpid(pid, 0)
+        return []
+    size = int.from_bytes(header, "little") if len(header) == 8 else -1
+    data = stream.read(size) if size >= 0 else b""
+    if size < 0 or len(data) != size:
+        raise CcusageError("a reader process stopped before it finished; nothing was stored, run the command again")
+    return pickle.loads(data)
 
 
 def _file_state(st):
@@ -674,6 +788,7 @@ ROLLUPS = {
     "hourly": ("hour", "sources", "project_id", "model_id", "fast", "us_geo", "band", "has_cost"),
     "hourly_models": ("hour", "sources", "model_id", "fast", "us_geo", "band", "has_cost"),
 }
+ROLLUP_BY_PROJECT = "hourly"
 _ROLLUP_SUMS = ("input", "output", "cache_write_5m", "cache_write_1h", "cache_read", "web_searches", "cost_usd")
 _BAND_SQL = " + ".join(f"({{row}}.input + {{row}}.cache_write_5m + {{row}}.cache_write_1h + {{row}}.cache_read "
                        f"> {over})" for over in CONTEXT_BANDS)
@@ -704,12 +819,16 @@ def _rollup_change(table, row, sign):
 
 
 def rebuild_rollup(table):
-    """SQL filling an empty rollup table from every call."""
+    """SQL filling an empty rollup table: the first from every call, the others from the first."""
     key = ROLLUPS[table]
+    if table == ROLLUP_BY_PROJECT:
+        source, keys, count, cost = "calls", _rollup_key_values(table, "calls"), "count(*)", "total(cost_usd)"
+    else:
+        source, keys, count, cost = ROLLUP_BY_PROJECT, key, "sum(calls)", "sum(cost_usd)"
     return (f"INSERT INTO {table} ({', '.join(key + ('calls',) + _ROLLUP_SUMS)}) "
-            f"SELECT {', '.join(_rollup_key_values(table, 'calls'))}, count(*), "
-            + ", ".join(f"total({c})" if c == "cost_usd" else f"sum({c})" for c in _ROLLUP_SUMS)
-            + f" FROM calls GROUP BY {', '.join(str(i + 1) for i in range(len(key)))}")
+            f"SELECT {', '.join(keys)}, {count}, "
+            + ", ".join(cost if c == "cost_usd" else f"sum({c})" for c in _ROLLUP_SUMS)
+            + f" FROM {source} GROUP BY {', '.join(str(i + 1) for i in range(len(key)))}")
 
 
 CALLS_BY_TIME = "CREATE INDEX calls_by_time ON calls(ts)"
@@ -940,46 +1059,42 @@ class Store:
         changed = self._changed(on_disk)
         if not changed:
             return
-        # Worker processes are started before the write transaction: a child
-        # must not inherit a connection in the middle of one.
         new_bytes = sum(_unread(on_disk, changed).values())
-        pool = _reader_pool(new_bytes, len(changed))
+        helpers = reader_processes(new_bytes, len(changed))
         conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        results = None
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                # Another process may have read the same files while this one waited.
-                changed = self._changed(on_disk, [path for path, _ in changed])
-                rows = dict(changed)
-                jobs = [(path,) + (row[1:6] if row else (None, 0, 0, 0, 0)) for path, row in changed]
-                if pool:
-                    batches = _batches(jobs, _unread(on_disk, changed))
-                    results = (result for batch in pool.imap_unordered(read_logs, batches) for result in batch)
-                else:
-                    results = map(read_log, jobs)
-                ingest = Ingest(conn, bulk=new_bytes >= PARALLEL_MIN_BYTES)
-                records = []
-                for path, state, positions, reader in results:
-                    if state is None:
-                        report.add_unreadable(path, positions)
-                        continue
-                    report.files_read += 1
-                    report.bytes_read += reader.bytes_read
-                    report.calls_seen += reader.billable_lines
-                    records.append(self._file_record(path, on_disk[path][0], state, positions, reader.skipped,
-                                                     rows[path]))
-                    ingest.add(on_disk[path][0], path, reader)
-                ingest.finish()
-                conn.executemany(RECORD_FILE, records)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+            # Another process may have read the same files while this one waited.
+            changed = self._changed(on_disk, [path for path, _ in changed])
+            rows = dict(changed)
+            jobs = [(path,) + (row[1:6] if row else (None, 0, 0, 0, 0)) for path, row in changed]
+            if helpers:
+                results = read_in_parallel(jobs, _unread(on_disk, changed), helpers)
+            else:
+                results = map(read_log, jobs)
+            ingest = Ingest(conn, bulk=new_bytes >= PARALLEL_MIN_BYTES)
+            records = []
+            for path, state, positions, reader in results:
+                if state is None:
+                    report.add_unreadable(path, positions)
+                    continue
+                report.files_read += 1
+                report.bytes_read += reader.bytes_read
+                report.calls_seen += reader.billable_lines
+                records.append(self._file_record(path, on_disk[path][0], state, positions, reader.skipped,
+                                                 rows[path]))
+                ingest.add(on_disk[path][0], path, reader)
+            ingest.finish()
+            conn.executemany(RECORD_FILE, records)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
         finally:
-            if pool:
-                pool.terminate()
-                pool.join()
+            if helpers and results is not None:
+                results.close()
 
     def _changed(self, on_disk, among=None):
         """[(path, stored row or None)] for files whose size, time or identity moved.

@@ -4,6 +4,7 @@ import errno
 import os
 import re
 import shutil
+import sqlite3
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -77,6 +78,54 @@ def test_reading_in_small_chunks_changes_nothing(env, synth, monkeypatch):
     tree = synth(6)
     report = env.run("daily", "--json", "-z", "UTC").json()
     assert daily_by_model(report) == truth_daily_by_model(tree.truth)
+
+
+def share_reading(monkeypatch, helpers):
+    """Make even a small first read go to `helpers` forked processes, in small batches."""
+    monkeypatch.setattr(ccusage, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(ccusage, "BATCH_BYTES", 64 * 1024)
+    monkeypatch.setattr(ccusage, "reader_processes", lambda new_bytes, files: helpers)
+
+
+def test_reading_shared_with_forked_processes_equals_the_generated_truth(env, synth, monkeypatch, tmp_path):
+    share_reading(monkeypatch, 3)
+    readers = tmp_path / "readers"
+    read_log = ccusage.read_log
+
+    def noting_the_reader(job):
+        with open(readers, "a") as f:
+            f.write(f"{os.getpid()}\n")
+        return read_log(job)
+
+    monkeypatch.setattr(ccusage, "read_log", noting_the_reader)
+    tree = synth(5, days=20)
+    report = env.run("daily", "--json", "-z", "UTC").json()
+    assert daily_by_model(report) == truth_daily_by_model(tree.truth)
+    assert session_tokens(env) == {s: truth_tokens(t) for s, t in tree.truth.sessions.items()}
+    pids = readers.read_text().split()
+    assert len(pids) == len(list(env.claude.rglob("*.jsonl")))
+    assert str(os.getpid()) in pids and len(set(pids)) > 1
+
+
+def test_a_reader_process_that_dies_leaves_the_store_untouched(env, synth, monkeypatch):
+    share_reading(monkeypatch, 1)
+    this_process = os.getpid()
+    read_logs = ccusage.read_logs
+
+    def dying_in_a_helper(jobs):
+        if os.getpid() != this_process:
+            os._exit(3)
+        return read_logs(jobs)
+
+    monkeypatch.setattr(ccusage, "read_logs", dying_in_a_helper)
+    tree = synth(2)
+    result = env.run("daily", "--json")
+    assert result.code == 1 and result.out == ""
+    assert re.fullmatch(r"ccusage: error: a reader process stopped before it finished; .*\n", result.err)
+    with sqlite3.connect(env.db) as conn:
+        assert conn.execute("SELECT (SELECT count(*) FROM calls) + (SELECT count(*) FROM files)").fetchone() == (0,)
+    monkeypatch.setattr(ccusage, "read_logs", read_logs)
+    assert daily_by_model(env.run("daily", "--json", "-z", "UTC").json()) == truth_daily_by_model(tree.truth)
 
 
 def test_real_claude_code_1_0_17_transcripts(env, tmp_path):
