@@ -1185,6 +1185,11 @@ def _project_dir(path):
     return ""
 
 
+# Calls are written in groups of about this many: enough for the writing to
+# be quick, few enough that little is left to write once the reading ends.
+FLUSH_CALLS = 1024
+
+
 class Ingest:
     """Writes calls read from files, within the caller's transaction.
 
@@ -1248,8 +1253,8 @@ class Ingest:
         if reader.limit_resets:
             self.conn.executemany("INSERT OR IGNORE INTO limit_resets (ts, reset_at, source_id) VALUES (?, ?, ?)",
                                   [reset + (source_id,) for reset in reader.limit_resets])
-        # Written as they come, so that the writing overlaps the reading in worker processes.
-        if len(pending) >= 4096:
+        # Written as they come, so that the writing overlaps the reading.
+        if len(pending) >= FLUSH_CALLS:
             self._flush()
 
     def _flush(self):
