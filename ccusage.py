@@ -2738,10 +2738,11 @@ FLAG_DEFAULTS = {"since": None, "until": None, "project": None, "breakdown": Fal
 
 
 def build_parser(only=None, parser_class=ArgumentParser):
-    """The command line's parser; with only (a command), the options of that command alone are built.
+    """The command line's parser; with only (a command), that command alone is built.
 
-    Building every command's options costs a few milliseconds, much of a
-    quick run's time, so main builds just the one the command line names.
+    Building every command costs several milliseconds, much of a quick
+    run's time, so main builds just the one the command line names (and
+    the whole parser for help, or when the quick one objects).
     """
     parser = parser_class(
         prog=PROG,
@@ -2762,10 +2763,12 @@ def build_parser(only=None, parser_class=ArgumentParser):
         "status": "the current 5-hour window: used, limit, pace, reset (exit 3 at the limit)",
     }
     for name in REPORTS + WINDOW_COMMANDS:
-        sub = commands.add_parser(name, help=helps[name], description=helps[name].capitalize() + ".",
-                                  epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
         if only in (None, name):
+            sub = commands.add_parser(name, help=helps[name], description=helps[name].capitalize() + ".",
+                                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
             _add_command_options(sub, name)
+    if only not in (None, "config"):
+        return parser
     config = commands.add_parser(
         "config", help="show or start the settings file",
         description="Show the effective settings and where each comes from, print the settings "
@@ -3019,6 +3022,8 @@ def main(argv=None):
     # option's value; then the quick parser fails and the whole one decides.
     named = next((word for word in argv if word in COMMANDS), "daily")
     try:
+        if "-h" in argv or "--help" in argv:
+            raise _Unparsed("help lists every command")
         parser = build_parser(named, _QuickParser)
         args = parser.parse_args(argv)
     except _Unparsed:

@@ -1,6 +1,7 @@
 """The command line: usage errors, the installed command, --version, and stopping quietly in a pipe."""
 
 import json
+import re
 import shlex
 import subprocess
 import sys
@@ -33,6 +34,22 @@ def test_a_usage_error_is_one_line_and_exit_2(env, argv):
     result = env.run_raw(*argv, *data_dir, "--db", env.db)
     assert result.code == 2
     first_line_is_one_error(result)
+
+
+@pytest.mark.parametrize("argv", [("--help",), ("-z", "UTC", "-h")])
+def test_help_names_every_command(env, argv):
+    """main parses with the named command alone; help must still see them all."""
+    result = env.run_raw(*argv)
+    assert result.code == 0
+    listed = re.findall(r"^    (\w+) ", result.out.split("\ncommands:\n")[1], re.MULTILINE)
+    assert listed == list(ccusage.COMMANDS)
+
+
+def test_an_unknown_command_is_told_every_command(env):
+    result = env.run_raw("dialy", "--db", env.db)
+    assert result.code == 2
+    first_line_is_one_error(result)
+    assert all(f"'{command}'" in result.err for command in ccusage.COMMANDS)
 
 
 def test_the_installed_command_reports_a_usage_error_the_same_way(env):
