@@ -832,6 +832,16 @@ def rebuild_rollup(table):
 
 
 CALLS_BY_TIME = "CREATE INDEX calls_by_time ON calls(ts)"
+# The triggers that keep the rollups.  A large ingest drops them and
+# rebuilds the sums at its end, within its transaction: several times
+# quicker than call by call.
+ROLLUP_TRIGGERS = {
+    "calls_added": "CREATE TRIGGER calls_added AFTER INSERT ON calls BEGIN "
+                   + "".join(_rollup_change(table, "new", "+") for table in ROLLUPS) + " END",
+    "calls_changed": "CREATE TRIGGER calls_changed AFTER UPDATE ON calls BEGIN "
+                     + "".join(_rollup_change(table, "old", "-") + _rollup_change(table, "new", "+")
+                               for table in ROLLUPS) + " END",
+}
 
 SCHEMA = [
     # version 1
@@ -911,6 +921,22 @@ SCHEMA = [
         used_percentage REAL NOT NULL,
         resets_at INTEGER NOT NULL,
         PRIMARY KEY (window, captured_at)
+    ) WITHOUT ROWID;
+    """,
+    # version 2
+    """
+    DROP TRIGGER calls_added;
+    DROP TRIGGER calls_changed;
+    DROP TABLE rollup_paused;
+    """ + "".join(trigger + ";\n" for trigger in ROLLUP_TRIGGERS.values()) + """
+    -- Counts the ingests that wrote anything: a cached report holds for one generation.
+    CREATE TABLE generation (value INTEGER NOT NULL);
+    INSERT INTO generation VALUES (0);
+    -- The rows of a report's query (JSON), as computed in a generation of the store.
+    CREATE TABLE report_cache (
+        query TEXT PRIMARY KEY,
+        generation INTEGER NOT NULL,
+        rows TEXT NOT NULL
     ) WITHOUT ROWID;
     """,
 ]
@@ -1087,6 +1113,7 @@ class Store:
                 ingest.add(on_disk[path][0], path, reader)
             ingest.finish()
             conn.executemany(RECORD_FILE, records)
+            conn.execute("UPDATE generation SET value = value + 1")
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -1206,7 +1233,8 @@ class Ingest:
         self.refs = {}
         self.pending = {}
         if bulk:
-            conn.execute("INSERT INTO rollup_paused VALUES (1)")
+            for trigger in ROLLUP_TRIGGERS:
+                conn.execute(f"DROP TRIGGER {trigger}")
             conn.execute("DROP INDEX calls_by_time")
 
     def _model(self, name):
@@ -1266,7 +1294,8 @@ class Ingest:
         self._flush()
         if self.bulk:
             self.conn.execute(CALLS_BY_TIME)
-            self.conn.execute("DELETE FROM rollup_paused")
+            for trigger in ROLLUP_TRIGGERS.values():
+                self.conn.execute(trigger)
             for table in ROLLUPS:
                 self.conn.execute(f"DELETE FROM {table}")
                 self.conn.execute(rebuild_rollup(table))
@@ -1278,11 +1307,15 @@ class Ingest:
 
 
 
+# Names of UTC itself; such a zone needs no zoneinfo (a quick run's cost to import).
+_UTC_NAMES = {"UTC", "Z", "ETC/UTC", "UCT", "ETC/UCT", "UNIVERSAL", "ETC/UNIVERSAL", "ZULU", "ETC/ZULU"}
+
+
 def load_timezone(name):
     """A tzinfo for an IANA name, or the system's zone when name is None."""
     if name is None:
         return system_timezone()
-    if name.upper() in ("UTC", "Z", "ETC/UTC"):
+    if name.upper() in _UTC_NAMES:
         return timezone.utc
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
     try:
@@ -1312,6 +1345,9 @@ class SystemLocalTime(tzinfo):
 
 
 def system_timezone():
+    name = system_timezone_name()
+    if name.upper() in _UTC_NAMES:
+        return timezone.utc
     from zoneinfo import ZoneInfo
     name = os.environ.get("TZ", "").lstrip(":")
     if name:
@@ -1471,38 +1507,10 @@ class UsageQuery:
             params)})
 
     def grouped(self, group_by, filters):
-        """{(group key..., model_id): Usage} with group_by a list of 'day', 'session', 'project'.
-
-        Sums come from the hourly rollup when the zone's day boundaries fall on
-        whole UTC hours and no session is asked for; from the calls otherwise.
-        """
-        conn = self.conn
-        rollup = "hourly" if filters.project is not None or "project" in group_by else "hourly_models"
-        where, params = self._where(filters, "hour * 3600000")
-        lo, hi = conn.execute(f"SELECT min(hour), max(hour) FROM {rollup} WHERE {where} AND calls > 0",
-                              params).fetchone()
-        if lo is None:
-            return {}
-        segments = offset_segments(self.tz, lo * 3_600_000, hi * 3_600_000 + 3_599_999)
-        if "session" not in group_by and all(offset % 3_600_000 == 0 for _, offset in segments):
-            ts, table, calls, band, cost = "hour * 3600000", rollup, "sum(calls)", "band", "total(cost_usd)"
-            has_cost, first, last = "has_cost", "min(hour) * 3600000", "max(hour) * 3600000 + 3599999"
-            where += " AND calls > 0"
-        else:
-            where, params = self._where(filters, "ts")
-            ts, table, calls, band, cost = "ts", "calls", "count(*)", _BAND_SQL.format(row="calls"), "total(cost_usd)"
-            has_cost, first, last = "cost_usd IS NOT NULL", "min(ts)", "max(ts)"
-        dates = self.prices.change_dates()
-        era = " + ".join(f"({ts} >= {int(_date_ms(d))})" for d in dates) or "0"
-        columns = {"day": local_day_sql(segments, ts), "session": "session_id", "project": "project_id"}
-        keys = [columns[g] for g in group_by] + ["model_id", "fast", "us_geo", band, era, has_cost]
-        positions = ", ".join(str(i + 1) for i in range(len(keys)))
-        sql = (f"SELECT {', '.join(keys)}, {calls}, sum(input), sum(output), sum(cache_write_5m), "
-               f"sum(cache_write_1h), sum(cache_read), sum(web_searches), {cost}, {first}, {last} "
-               f"FROM {table} WHERE {where} GROUP BY {positions} ORDER BY {positions}")
+        """{(group key..., model_id): Usage} with group_by a list of 'day', 'session', 'project'."""
         result = {}
         width = len(group_by) + 1
-        for row in conn.execute(sql, params):
+        for row in self._grouped_rows(group_by, filters):
             key = row[:width]
             part = Usage()
             (part.calls, part.input, part.output, part.cache_write_5m, part.cache_write_1h, part.cache_read,
@@ -1513,6 +1521,71 @@ class UsageQuery:
                 usage = result[key] = Usage()
             usage.add(part)
         return result
+
+    def _grouped_rows(self, group_by, filters):
+        """The sums behind grouped, per group and everything a price depends on.
+
+        Sums come from the hourly rollup when the zone's day boundaries fall on
+        whole UTC hours and no session is asked for; from the calls otherwise.
+        A query's rows are kept in the report cache until the store next
+        changes, so asking again costs no summing.
+        """
+        conn = self.conn
+        # One snapshot for the generation, the cache and the sums.
+        conn.execute("BEGIN")
+        try:
+            generation = conn.execute("SELECT value FROM generation").fetchone()[0]
+            rollup = "hourly" if filters.project is not None or "project" in group_by else "hourly_models"
+            where, params = self._where(filters, "hour * 3600000")
+            lo, hi = conn.execute(f"SELECT min(hour), max(hour) FROM {rollup} WHERE {where} AND calls > 0",
+                                  params).fetchone()
+            if lo is None:
+                return []
+            segments = offset_segments(self.tz, lo * 3_600_000, hi * 3_600_000 + 3_599_999)
+            if "session" not in group_by and all(offset % 3_600_000 == 0 for _, offset in segments):
+                ts, table, calls, band, cost = "hour * 3600000", rollup, "sum(calls)", "band", "total(cost_usd)"
+                has_cost, first, last = "has_cost", "min(hour) * 3600000", "max(hour) * 3600000 + 3599999"
+                where += " AND calls > 0"
+            else:
+                where, params = self._where(filters, "ts")
+                ts, table, calls, band = "ts", "calls", "count(*)", _BAND_SQL.format(row="calls")
+                cost, has_cost, first, last = "total(cost_usd)", "cost_usd IS NOT NULL", "min(ts)", "max(ts)"
+            dates = self.prices.change_dates()
+            era = " + ".join(f"({ts} >= {int(_date_ms(d))})" for d in dates) or "0"
+            columns = {"day": local_day_sql(segments, ts), "session": "session_id", "project": "project_id"}
+            keys = [columns[g] for g in group_by] + ["model_id", "fast", "us_geo", band, era, has_cost]
+            positions = ", ".join(str(i + 1) for i in range(len(keys)))
+            sql = (f"SELECT {', '.join(keys)}, {calls}, sum(input), sum(output), sum(cache_write_5m), "
+                   f"sum(cache_write_1h), sum(cache_read), sum(web_searches), {cost}, {first}, {last} "
+                   f"FROM {table} WHERE {where} GROUP BY {positions} ORDER BY {positions}")
+            query = f"{sql}\n{params!r}"
+            cached = conn.execute("SELECT rows FROM report_cache WHERE query = ? AND generation = ?",
+                                  (query, generation)).fetchone()
+            if cached:
+                return [tuple(row) for row in json.loads(cached[0])]
+            rows = conn.execute(sql, params).fetchall()
+        finally:
+            conn.execute("COMMIT")
+        self._remember(query, generation, rows)
+        return rows
+
+    def _remember(self, query, generation, rows):
+        """Put a query's rows in the report cache, unless another process is writing the store (no wait)."""
+        conn = self.conn
+        try:
+            conn.execute("PRAGMA busy_timeout = 0")
+            conn.execute("BEGIN IMMEDIATE")
+            if conn.execute("SELECT value FROM generation").fetchone()[0] == generation:
+                conn.execute("DELETE FROM report_cache WHERE generation != ?", (generation,))
+                conn.execute("INSERT OR REPLACE INTO report_cache VALUES (?, ?, ?)",
+                             (query, generation, json.dumps(rows, separators=(",", ":"))))
+            conn.execute("COMMIT")
+        except sqlite3.OperationalError:
+            # Busy, or a store this user may only read: the rows are simply not kept.
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
     def price(self, part, model_id, fast, us_geo, band_index, era_index, has_cost, logged_cost):
         """Set the cost of part, calls that share a model and everything else their price depends on."""
@@ -1554,7 +1627,8 @@ class UsageQuery:
 
 
 def _date_ms(iso_day):
-    return datetime.strptime(iso_day, "%Y-%m-%d").replace(tzinfo=timezone.utc).timestamp() * 1000
+    day = date.fromisoformat(iso_day)
+    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp() * 1000
 
 
 class ReportRow:
@@ -2616,6 +2690,26 @@ examples:
 """
 
 
+def terminal_columns():
+    """The terminal's width as shutil would tell it ($COLUMNS first), without the cost of importing shutil."""
+    try:
+        return int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        pass
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80
+    except (AttributeError, ValueError, OSError):
+        return 80
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """argparse's formatter, told the width itself: argparse builds one per option, importing shutil."""
+
+    def __init__(self, prog, **options):
+        options.setdefault("width", terminal_columns() - 2)
+        super().__init__(prog, **options)
+
+
 class ArgumentParser(argparse.ArgumentParser):
     """Usage errors as one line on stderr and exit status 2."""
 
@@ -2748,7 +2842,7 @@ def build_parser(only=None, parser_class=ArgumentParser):
         prog=PROG,
         description="Report what Claude Code usage costs, from the logs it writes. "
                     "With no command, shows the daily report.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=EPILOG, formatter_class=HelpFormatter)
     parser.add_argument("-V", "--version", action="version",
                         version=f"%(prog)s {__version__} (prices checked {PRICES_CHECKED})")
     _add_command_options(parser, None)
@@ -2765,7 +2859,7 @@ def build_parser(only=None, parser_class=ArgumentParser):
     for name in REPORTS + WINDOW_COMMANDS:
         if only in (None, name):
             sub = commands.add_parser(name, help=helps[name], description=helps[name].capitalize() + ".",
-                                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+                                      epilog=EPILOG, formatter_class=HelpFormatter)
             _add_command_options(sub, name)
     if only not in (None, "config"):
         return parser
@@ -2774,7 +2868,7 @@ def build_parser(only=None, parser_class=ArgumentParser):
         description="Show the effective settings and where each comes from, print the settings "
                     "file's path, or write a commented starter file.",
         epilog="examples:\n  ccusage config init\n  ccusage config show --for weekly --json\n",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        formatter_class=HelpFormatter)
     config.add_argument("action", choices=("show", "path", "init"), nargs="?", default="show",
                         help="show the settings, print the file's path, or write a starter file "
                              "(default: %(default)s)")
@@ -2938,8 +3032,7 @@ def run_windows(args, settings, environ, out, err):
 
 def _terminal(out, settings):
     """(width, Style) for tables written to out: a terminal's own width, else 80 columns."""
-    import shutil
-    width = max(60, shutil.get_terminal_size((80, 24)).columns) if out.isatty() else 80
+    width = max(60, terminal_columns()) if out.isatty() else 80
     return width, Style(use_color(settings.color, out))
 
 

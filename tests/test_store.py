@@ -4,12 +4,14 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import stat
 import subprocess
 from pathlib import Path
 
 import pytest
 
+import ccusage
 import logsynth
 from logsynth import assistant_line, write_lines
 from support import daily_by_model, tokens_of, truth_daily_by_model, truth_tokens
@@ -240,8 +242,6 @@ def test_a_file_that_is_not_a_store_is_left_alone(env, tmp_path):
 
 
 def test_a_store_locked_too_long_is_one_line(env, monkeypatch):
-    import sqlite3
-    import ccusage
     write_lines(env.log(), [call(10)])
     assert env.run("daily", "--json").code == 0
     write_lines(env.log(), [call(20)])
@@ -254,3 +254,71 @@ def test_a_store_locked_too_long_is_one_line(env, monkeypatch):
         holder.execute("ROLLBACK")
         holder.close()
     assert result.code == 1 and result.err.count("\n") == 1 and "locked" in result.err, result
+
+
+def cached_queries(env):
+    with sqlite3.connect(env.db) as conn:
+        generation = conn.execute("SELECT value FROM generation").fetchone()[0]
+        return conn.execute("SELECT count(*) FROM report_cache WHERE generation = ?", (generation,)).fetchone()[0]
+
+
+def summing(statements):
+    """The statements that sum calls or rollups for a report."""
+    return [s for s in statements if s.startswith("SELECT") and "GROUP BY" in s and "report_cache" not in s]
+
+
+def test_a_report_asked_again_comes_from_the_cache_and_a_change_is_seen(env, synth, monkeypatch):
+    tree = synth(3)
+    first = env.run(*REPORT).json()
+    assert cached_queries(env) == 1
+    statements = []
+    connect = ccusage.Store._connect
+
+    def tracing(self):
+        conn = connect(self)
+        conn.set_trace_callback(statements.append)
+        return conn
+
+    monkeypatch.setattr(ccusage.Store, "_connect", tracing)
+    again = env.run(*REPORT).json()
+    assert again == first and daily_by_model(again) == truth_daily_by_model(tree.truth)
+    assert not summing(statements)
+    write_lines(env.log("late"), [call(123_456, ts="2026-11-21T10:00:00.000Z")])
+    statements.clear()
+    after = env.run(*REPORT).json()
+    assert after["totals"]["outputTokens"] == first["totals"]["outputTokens"] + 123_456
+    assert summing(statements)
+    assert cached_queries(env) == 1
+
+
+def test_a_report_does_not_wait_to_cache_while_another_process_writes(env, monkeypatch):
+    write_lines(env.log(), [call(10, ts="2026-11-20T23:30:00.000Z")])
+    assert env.run(*REPORT).code == 0
+    monkeypatch.setattr(ccusage, "BUSY_TIMEOUT_MS", 60_000)
+    holder = sqlite3.connect(env.db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        # Another zone: a query not yet cached, asked while the store is being written.
+        result = env.run("daily", "--json", "-z", "Europe/Berlin")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert result.code == 0 and result.json()["daily"][0]["date"] == "2026-11-21"
+    assert cached_queries(env) == 1
+
+
+def test_a_store_of_the_first_schema_is_upgraded(env, synth):
+    env.db.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(env.db, isolation_level=None) as conn:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("BEGIN")
+        for statement in ccusage._statements(ccusage.SCHEMA[0]):
+            conn.execute(statement)
+        conn.execute("PRAGMA user_version = 1")
+        conn.execute("COMMIT")
+    tree = synth(4)
+    assert daily_by_model(env.run(*REPORT).json()) == truth_daily_by_model(tree.truth)
+    with sqlite3.connect(env.db) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(ccusage.SCHEMA)
+        names = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
+    assert "rollup_paused" not in names and {"calls_added", "calls_changed", "report_cache"} <= names
