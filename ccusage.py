@@ -964,8 +964,12 @@ RECORD_FILE = (
 )
 # A call's sources are bits of a 64-bit integer.
 MAX_SOURCES = 62
-# Below this many new bytes, starting worker processes costs more than it saves.
-PARALLEL_MIN_BYTES = 48 * 1024 * 1024
+# Below this many new bytes, forking helpers to read costs more than it saves.
+PARALLEL_MIN_BYTES = 16 * 1024 * 1024
+# A bulk ingest (rollups rebuilt at the end) starts at this many new bytes,
+# if they are at least as many as the store has read before: rebuilding
+# sums all of history, so a small addition to a long one is kept call by call.
+BULK_MIN_BYTES = 16 * 1024 * 1024
 
 
 def default_db_path(environ):
@@ -1085,21 +1089,21 @@ class Store:
         changed = self._changed(on_disk)
         if not changed:
             return
-        new_bytes = sum(_unread(on_disk, changed).values())
-        helpers = reader_processes(new_bytes, len(changed))
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
-        results = None
+        helpers = 0
         try:
             # Another process may have read the same files while this one waited.
             changed = self._changed(on_disk, [path for path, _ in changed])
             rows = dict(changed)
+            unread = _unread(on_disk, changed)
+            new_bytes = sum(unread.values())
             jobs = [(path,) + (row[1:6] if row else (None, 0, 0, 0, 0)) for path, row in changed]
-            if helpers:
-                results = read_in_parallel(jobs, _unread(on_disk, changed), helpers)
-            else:
-                results = map(read_log, jobs)
-            ingest = Ingest(conn, bulk=new_bytes >= PARALLEL_MIN_BYTES)
+            helpers = reader_processes(new_bytes, len(jobs))
+            results = read_in_parallel(jobs, unread, helpers) if helpers else map(read_log, jobs)
+            bulk = new_bytes >= BULK_MIN_BYTES and \
+                new_bytes >= conn.execute("SELECT total(offset) FROM files").fetchone()[0]
+            ingest = Ingest(conn, bulk)
             records = []
             for path, state, positions, reader in results:
                 if state is None:
@@ -1120,7 +1124,7 @@ class Store:
                 conn.execute("ROLLBACK")
             raise
         finally:
-            if helpers and results is not None:
+            if helpers:
                 results.close()
 
     def _changed(self, on_disk, among=None):

@@ -5,6 +5,7 @@ import os
 import re
 import shutil
 import sqlite3
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -83,6 +84,7 @@ def test_reading_in_small_chunks_changes_nothing(env, synth, monkeypatch):
 def share_reading(monkeypatch, helpers):
     """Make even a small first read go to `helpers` forked processes, in small batches."""
     monkeypatch.setattr(ccusage, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(ccusage, "BULK_MIN_BYTES", 0)
     monkeypatch.setattr(ccusage, "BATCH_BYTES", 64 * 1024)
     monkeypatch.setattr(ccusage, "reader_processes", lambda new_bytes, files: helpers)
 
@@ -126,6 +128,22 @@ def test_a_reader_process_that_dies_leaves_the_store_untouched(env, synth, monke
         assert conn.execute("SELECT (SELECT count(*) FROM calls) + (SELECT count(*) FROM files)").fetchone() == (0,)
     monkeypatch.setattr(ccusage, "read_logs", read_logs)
     assert daily_by_model(env.run("daily", "--json", "-z", "UTC").json()) == truth_daily_by_model(tree.truth)
+
+
+def test_a_large_read_into_a_store_holding_some_of_its_calls_counts_them_once(env, synth, monkeypatch, tmp_path):
+    """The rollups rebuilt at the end of a large read include what the store held before."""
+    tree = synth(7)
+    first = env.run("daily", "--json", "-z", "UTC").json()
+    copy = tmp_path / "copy"
+    shutil.copytree(env.claude, copy)
+    more = logsynth.synthesize(copy, 8, end=logsynth.DEFAULT_END - timedelta(days=40))
+    share_reading(monkeypatch, 1)
+    both = env.run("daily", "--json", "-z", "UTC", data_dirs=[env.claude, copy]).json()
+    expected = truth_daily_by_model(tree.truth)
+    for key, tokens in truth_daily_by_model(more.truth).items():
+        expected[key] = tuple(a + b for a, b in zip(expected.get(key, (0, 0, 0, 0)), tokens))
+    assert daily_by_model(both) == expected
+    assert daily_by_model(env.run("daily", "--json", "-z", "UTC").json()) == daily_by_model(first)
 
 
 def test_real_claude_code_1_0_17_transcripts(env, tmp_path):
