@@ -1541,8 +1541,10 @@ class UsageQuery:
             generation = conn.execute("SELECT value FROM generation").fetchone()[0]
             rollup = "hourly" if filters.project is not None or "project" in group_by else "hourly_models"
             where, params = self._where(filters, "hour * 3600000")
-            lo, hi = conn.execute(f"SELECT min(hour), max(hour) FROM {rollup} WHERE {where} AND calls > 0",
-                                  params).fetchone()
+            # The rollups are in hour order: the first and last hour are found without a scan.
+            first_hour = f"SELECT hour FROM {rollup} WHERE {where} AND calls > 0 ORDER BY hour"
+            lo, hi = conn.execute(f"SELECT ({first_hour} LIMIT 1), ({first_hour} DESC LIMIT 1)",
+                                  params + params).fetchone()
             if lo is None:
                 return []
             segments = offset_segments(self.tz, lo * 3_600_000, hi * 3_600_000 + 3_599_999)
