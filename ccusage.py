@@ -335,6 +335,15 @@ def find_logs(root, report):
     return found
 
 
+def walk_digest(found):
+    """A digest of the states find_logs found, the same in every process.
+
+    Python salts the hashes of text, not of integers: a tuple of the files'
+    (device, inode, size, mtime) tuples hashes alike from run to run.
+    """
+    return hash(tuple(state for _, state in found))
+
+
 def parse_timestamp(value):
     """Epoch milliseconds of an ISO 8601 time (UTC when it names no offset), or None."""
     if not isinstance(value, str):
@@ -932,6 +941,9 @@ SCHEMA = [
     -- Counts the ingests that wrote anything: a cached report holds for one generation.
     CREATE TABLE generation (value INTEGER NOT NULL);
     INSERT INTO generation VALUES (0);
+    -- A digest of the states of the logs found below a source, when every
+    -- one had been read: while a run finds the same, nothing there is new.
+    ALTER TABLE sources ADD COLUMN walk_digest INTEGER;
     -- The rows of a report's query (JSON), as computed in a generation of the store.
     CREATE TABLE report_cache (
         query TEXT PRIMARY KEY,
@@ -1080,14 +1092,22 @@ class Store:
         and reads no log bytes.
         """
         sources = self.source_ids(roots)
-        on_disk = {}
+        on_disk, digests = {}, {}
         for root in roots:
             source_id = sources[root]
-            for path, state in find_logs(root, report):
+            found = find_logs(root, report)
+            digests[source_id] = walk_digest(found)
+            for path, state in found:
                 on_disk[path] = (source_id, state)
         report.files = len(on_disk)
+        marks = ",".join("?" * len(digests))
+        stored = dict(self.conn.execute(f"SELECT id, walk_digest FROM sources WHERE id IN ({marks})", list(digests)))
+        if all(digest is not None and stored[source] == digest for source, digest in digests.items()):
+            return
         changed = self._changed(on_disk)
         if not changed:
+            write_unless_busy(self.conn, lambda conn: conn.executemany(
+                "UPDATE sources SET walk_digest = ? WHERE id = ?", [(d, s) for s, d in digests.items()]))
             return
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
@@ -1108,6 +1128,8 @@ class Store:
             for path, state, positions, reader in results:
                 if state is None:
                     report.add_unreadable(path, positions)
+                    # Its state would not change when it becomes readable: the walk must not seem done.
+                    digests[on_disk[path][0]] = None
                     continue
                 report.files_read += 1
                 report.bytes_read += reader.bytes_read
@@ -1117,6 +1139,7 @@ class Store:
                 ingest.add(on_disk[path][0], path, reader)
             ingest.finish()
             conn.executemany(RECORD_FILE, records)
+            conn.executemany("UPDATE sources SET walk_digest = ? WHERE id = ?", [(d, s) for s, d in digests.items()])
             conn.execute("UPDATE generation SET value = value + 1")
             conn.execute("COMMIT")
         except BaseException:
@@ -1158,6 +1181,24 @@ class Store:
         marks = ",".join("?" * len(source_ids))
         return self.conn.execute(f"SELECT path, skipped FROM files WHERE skipped > 0 AND source_id IN ({marks}) "
                                  "ORDER BY path", source_ids).fetchall()
+
+
+def write_unless_busy(conn, write):
+    """Run write(conn) in a transaction of its own, unless another process holds the store.
+
+    For what only saves later work: it is not worth a wait, and a store the
+    user may only read goes without it.
+    """
+    try:
+        conn.execute("PRAGMA busy_timeout = 0")
+        conn.execute("BEGIN IMMEDIATE")
+        write(conn)
+        conn.execute("COMMIT")
+    except sqlite3.OperationalError:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
 
 def _unread(on_disk, changed):
@@ -1576,22 +1617,13 @@ class UsageQuery:
         return rows
 
     def _remember(self, query, generation, rows):
-        """Put a query's rows in the report cache, unless another process is writing the store (no wait)."""
-        conn = self.conn
-        try:
-            conn.execute("PRAGMA busy_timeout = 0")
-            conn.execute("BEGIN IMMEDIATE")
+        """Put a query's rows in the report cache (unless another process is writing the store)."""
+        def write(conn):
             if conn.execute("SELECT value FROM generation").fetchone()[0] == generation:
                 conn.execute("DELETE FROM report_cache WHERE generation != ?", (generation,))
                 conn.execute("INSERT OR REPLACE INTO report_cache VALUES (?, ?, ?)",
                              (query, generation, json.dumps(rows, separators=(",", ":"))))
-            conn.execute("COMMIT")
-        except sqlite3.OperationalError:
-            # Busy, or a store this user may only read: the rows are simply not kept.
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-        finally:
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        write_unless_busy(self.conn, write)
 
     def price(self, part, model_id, fast, us_geo, band_index, era_index, has_cost, logged_cost):
         """Set the cost of part, calls that share a model and everything else their price depends on."""

@@ -498,6 +498,17 @@ def test_unreadable_file_and_directory_are_reported_and_read_later(env, deny):
         {"readable": 10, "locked": 20, "hidden": 40}
 
 
+def test_a_file_unreadable_alone_is_read_once_it_can_be(env, deny):
+    """Nothing else changes between the runs: the walk finds what it found before."""
+    write_lines(env.log("readable"), [assistant_line(session="readable", output=10)])
+    locked_file = write_lines(env.log("locked"), [assistant_line(session="locked", output=20)])
+    deny(locked_file)
+    assert env.run("daily", "--json").json()["totals"]["outputTokens"] == 10
+    assert env.run("daily", "--json").json()["totals"]["outputTokens"] == 10
+    deny.allow(locked_file)
+    assert env.run("daily", "--json").json()["totals"]["outputTokens"] == 30
+
+
 @pytest.mark.parametrize("damage", [
     pytest.param(dict(output=2 ** 63), id="a count past 64 bits"),
     pytest.param(dict(output=2 ** 40), id="a count no call comes near"),

@@ -262,15 +262,8 @@ def cached_queries(env):
         return conn.execute("SELECT count(*) FROM report_cache WHERE generation = ?", (generation,)).fetchone()[0]
 
 
-def summing(statements):
-    """The statements that sum calls or rollups for a report."""
-    return [s for s in statements if s.startswith("SELECT") and "GROUP BY" in s and "report_cache" not in s]
-
-
-def test_a_report_asked_again_comes_from_the_cache_and_a_change_is_seen(env, synth, monkeypatch):
-    tree = synth(3)
-    first = env.run(*REPORT).json()
-    assert cached_queries(env) == 1
+def trace_statements(monkeypatch):
+    """The SQL the store runs from now on, in a list that grows."""
     statements = []
     connect = ccusage.Store._connect
 
@@ -280,6 +273,19 @@ def test_a_report_asked_again_comes_from_the_cache_and_a_change_is_seen(env, syn
         return conn
 
     monkeypatch.setattr(ccusage.Store, "_connect", tracing)
+    return statements
+
+
+def summing(statements):
+    """The statements that sum calls or rollups for a report."""
+    return [s for s in statements if s.startswith("SELECT") and "GROUP BY" in s and "report_cache" not in s]
+
+
+def test_a_report_asked_again_comes_from_the_cache_and_a_change_is_seen(env, synth, monkeypatch):
+    tree = synth(3)
+    first = env.run(*REPORT).json()
+    assert cached_queries(env) == 1
+    statements = trace_statements(monkeypatch)
     again = env.run(*REPORT).json()
     assert again == first and daily_by_model(again) == truth_daily_by_model(tree.truth)
     assert not summing(statements)
@@ -322,3 +328,13 @@ def test_a_store_of_the_first_schema_is_upgraded(env, synth):
         assert conn.execute("PRAGMA user_version").fetchone()[0] == len(ccusage.SCHEMA)
         names = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
     assert "rollup_paused" not in names and {"calls_added", "calls_changed", "report_cache"} <= names
+
+
+def test_a_run_over_logs_found_as_before_looks_up_no_file(env, synth, monkeypatch):
+    synth(5)
+    env.run(*REPORT)
+    statements = trace_statements(monkeypatch)
+    env.run(*REPORT)
+    assert not [s for s in statements if "FROM files" in s]
+    write_lines(env.log("late"), [call(7, ts="2026-11-21T10:00:00.000Z")])
+    assert outputs(env) > 0 and [s for s in statements if "FROM files" in s]
