@@ -16,7 +16,8 @@ For each corpus size it writes a Claude config dir with tests/logsynth.py
 and the peak memory (largest process) of a cold run.  Times are printed with
 their ratios to the baselines, because absolute times on shared machines
 drift.  Run it through `make bench` (100 and 300 MB; `BENCH_ARGS=--large`
-adds 1 GB).
+adds 1 GB).  `--corpus DIR` measures config dirs made elsewhere instead,
+such as gen_corpus.py's.
 """
 
 import argparse
@@ -94,8 +95,7 @@ class Appender:
             f.write(json.dumps(line) + "\n")
 
 
-def measure(args, mb):
-    root = corpus(args.work, mb, args.days, args.seed)
+def measure(args, root):
     python = args.python
     size = sum(os.path.getsize(os.path.join(top, n)) for top, _, names in os.walk(os.path.join(root, "projects"))
                for n in names)
@@ -131,11 +131,11 @@ def measure(args, mb):
     return size, results, peak_mb
 
 
-def report(mb, size, results, peak_mb):
+def report(label, size, results, peak_mb):
     base = results["python start"]
     reader = results["json.loads reader"]
     native = results.get("native daily --json")
-    print(f"\n{mb} MB corpus ({size / 1e6:,.0f} MB of logs)")
+    print(f"\n{label} ({size / 1e6:,.0f} MB of logs)")
     head = f"{'measure':<24} {'median':>9} {'x start':>8} {'x reader':>9}" + (f" {'x native':>9}" if native else "")
     print(head)
     print("-" * len(head))
@@ -160,19 +160,33 @@ def main(argv=None):
     parser.add_argument("--runs", type=int, default=5, help="runs per measure (default: %(default)s)")
     parser.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "ccusage-bench"),
                         help="where corpora are kept between runs (default: %(default)s)")
+    parser.add_argument("--corpus", action="append", default=[], metavar="DIR",
+                        help="measure a Claude config dir of your own instead (a copy of it: the runs "
+                             "append to a log); repeat for several")
     args = parser.parse_args(argv)
     if not args.ccusage:
         parser.error("no ccusage command found: install it, or name it with --ccusage")
-    sizes = [int(s) for s in args.sizes.split(",")] + ([1000] if args.large else [])
     os.makedirs(args.work, exist_ok=True)
+    if args.corpus:
+        corpora = [(os.path.basename(os.path.abspath(d)), d) for d in args.corpus]
+    else:
+        sizes = [int(s) for s in args.sizes.split(",")] + ([1000] if args.large else [])
+        corpora = [(f"{mb} MB corpus", corpus(args.work, mb, args.days, args.seed)) for mb in sizes]
     warm = {}
-    for mb in sizes:
-        size, results, peak_mb = measure(args, mb)
-        report(mb, size, results, peak_mb)
-        warm[mb] = results["warm daily --json"]
+    for label, root in corpora:
+        if args.corpus:
+            copy = os.path.join(args.work, "copy-of-" + label)
+            shutil.rmtree(copy, ignore_errors=True)
+            shutil.copytree(os.path.join(root, "projects"), os.path.join(copy, "projects"))
+            root = copy
+        size, results, peak_mb = measure(args, root)
+        if args.corpus:
+            shutil.rmtree(root)
+        report(label, size, results, peak_mb)
+        warm[size] = (label, results["warm daily --json"])
     if len(warm) > 1:
-        small, large = min(warm), max(warm)
-        print(f"\nwarm daily --json grows {warm[large] / warm[small]:.2f}x from {small} MB to {large} MB")
+        (small, small_time), (large, large_time) = warm[min(warm)], warm[max(warm)]
+        print(f"\nwarm daily --json grows {large_time / small_time:.2f}x from {small} to {large}")
     return 0
 
 
