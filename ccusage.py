@@ -684,6 +684,7 @@ def read_in_parallel(jobs, sizes, helpers):
     pipe of its own.  Forking is safe with a store connection open: a
     helper never touches it and leaves with os._exit.
     """
+    import pickle  # here, before forking, not once in every helper
     import select
     import signal
     batches = _batches(jobs, sizes)
@@ -693,11 +694,19 @@ def read_in_parallel(jobs, sizes, helpers):
     children = {}
     try:
         for _ in range(helpers):
-            result_r, result_w = os.pipe()
-            _widen_pipe(result_w)
-            pid = os.fork()
+            pipe = ()
+            try:
+                pipe = os.pipe()
+                _widen_pipe(pipe[1])
+                pid = os.fork()
+            except OSError:
+                # No process or pipe to spare: those forked already, and this one, read it all.
+                for fd in pipe:
+                    os.close(fd)
+                break
+            result_r, result_w = pipe
             if pid == 0:
-                _helper(work_r, result_w, list(children) + [result_r], batches)
+                _helper(work_r, result_w, list(children) + [result_r], batches, pickle.dumps)
             os.close(result_w)
             children[result_r] = (pid, os.fdopen(result_r, "rb"))
         while True:
@@ -708,10 +717,10 @@ def read_in_parallel(jobs, sizes, helpers):
                 yield read_log(job)
                 ready = select.select(list(children), [], [], 0)[0] if children else ()
                 for fd in ready:
-                    yield from _helper_results(children, fd)
+                    yield from _helper_results(children, fd, pickle.loads)
         while children:
             for fd in select.select(list(children), [], [])[0]:
-                yield from _helper_results(children, fd)
+                yield from _helper_results(children, fd, pickle.loads)
     finally:
         os.close(work_r)
         for pid, stream in children.values():
@@ -734,9 +743,8 @@ def _widen_pipe(fd):
 PIPE_BYTES = 1024 * 1024
 
 
-def _helper(work_r, result_w, inherited, batches):
+def _helper(work_r, result_w, inherited, batches, dumps):
     """A forked reader: reads batches until none are left, sending each one's results as a length and a pickle."""
-    import pickle
     status = 1
     try:
         for fd in inherited:
@@ -746,7 +754,8 @@ def _helper(work_r, result_w, inherited, batches):
                 number = os.read(work_r, 4)
                 if not number:
                     break
-                data = pickle.dumps(read_logs(batches[int.from_bytes(number, "little")]), pickle.HIGHEST_PROTOCOL)
+                results = read_logs(batches[int.from_bytes(number, "little")])
+                data = dumps(results, -1)  # -1: the highest protocol
                 out.write(len(data).to_bytes(8, "little"))
                 out.write(data)
                 out.flush()
@@ -760,9 +769,8 @@ def _helper(work_r, result_w, inherited, batches):
 HELPER_DONE = (2 ** 64 - 1).to_bytes(8, "little")
 
 
-def _helper_results(children, fd):
+def _helper_results(children, fd, loads):
     """The results of one batch from the helper reading into fd (none when it has finished)."""
-    import pickle
     pid, stream = children[fd]
     header = stream.read(8)
     if header == HELPER_DONE:
@@ -774,7 +782,7 @@ def _helper_results(children, fd):
     data = stream.read(size) if size >= 0 else b""
     if size < 0 or len(data) != size:
         raise CcusageError("a reader process stopped before it finished; nothing was stored, run the command again")
-    return pickle.loads(data)
+    return loads(data)
 
 
 def _file_state(st):

@@ -5,6 +5,7 @@ import os
 import re
 import shutil
 import sqlite3
+import time
 from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -93,10 +94,13 @@ def test_reading_shared_with_forked_processes_equals_the_generated_truth(env, sy
     share_reading(monkeypatch, 3)
     readers = tmp_path / "readers"
     read_log = ccusage.read_log
+    this_process = os.getpid()
 
     def noting_the_reader(job):
         with open(readers, "a") as f:
             f.write(f"{os.getpid()}\n")
+        if os.getpid() == this_process:
+            time.sleep(0.01)  # so that the helpers, however slow to start, find work left
         return read_log(job)
 
     monkeypatch.setattr(ccusage, "read_log", noting_the_reader)
@@ -128,6 +132,23 @@ def test_a_reader_process_that_dies_leaves_the_store_untouched(env, synth, monke
         assert conn.execute("SELECT (SELECT count(*) FROM calls) + (SELECT count(*) FROM files)").fetchone() == (0,)
     monkeypatch.setattr(ccusage, "read_logs", read_logs)
     assert daily_by_model(env.run("daily", "--json", "-z", "UTC").json()) == truth_daily_by_model(tree.truth)
+
+
+def test_reading_goes_on_without_helpers_when_none_can_be_forked(env, synth, monkeypatch):
+    share_reading(monkeypatch, 2)
+    forks = []
+
+    def fork_fails_the_second_time():
+        forks.append(1)
+        if len(forks) == 2:
+            raise OSError(11, "Resource temporarily unavailable")
+        return real_fork()
+
+    real_fork = os.fork
+    monkeypatch.setattr(os, "fork", fork_fails_the_second_time)
+    tree = synth(9)
+    assert daily_by_model(env.run("daily", "--json", "-z", "UTC").json()) == truth_daily_by_model(tree.truth)
+    assert len(forks) == 2
 
 
 def test_a_large_read_into_a_store_holding_some_of_its_calls_counts_them_once(env, synth, monkeypatch, tmp_path):
