@@ -336,12 +336,14 @@ def find_logs(root, report):
 
 
 def walk_digest(found):
-    """A digest of the states find_logs found, the same in every process.
+    """A digest of the paths and states find_logs found, the same in every process.
 
-    Python salts the hashes of text, not of integers: a tuple of the files'
-    (device, inode, size, mtime) tuples hashes alike from run to run.
+    Python salts the hashes of text, not of integers: the paths go in as a
+    CRC, the files' (device, inode, size, mtime) tuples as they are.
     """
-    return hash(tuple(state for _, state in found))
+    import zlib
+    paths = zlib.crc32(os.fsencode("\0".join(path for path, _ in found)))
+    return hash((paths, tuple(state for _, state in found)))
 
 
 def parse_timestamp(value):
@@ -695,18 +697,23 @@ def read_in_parallel(jobs, sizes, helpers):
     try:
         for _ in range(helpers):
             pipe = ()
+            # Ctrl-C waits until a new helper is inside _helper, where it ends
+            # the helper instead of running on as a second copy of this process.
+            interrupts = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
             try:
                 pipe = os.pipe()
                 _widen_pipe(pipe[1])
                 pid = os.fork()
+                if pid == 0:
+                    _helper(work_r, pipe[1], list(children) + [pipe[0]], batches, pickle.dumps, interrupts)
             except OSError:
                 # No process or pipe to spare: those forked already, and this one, read it all.
+                signal.pthread_sigmask(signal.SIG_SETMASK, interrupts)
                 for fd in pipe:
                     os.close(fd)
                 break
+            signal.pthread_sigmask(signal.SIG_SETMASK, interrupts)
             result_r, result_w = pipe
-            if pid == 0:
-                _helper(work_r, result_w, list(children) + [result_r], batches, pickle.dumps)
             os.close(result_w)
             children[result_r] = (pid, os.fdopen(result_r, "rb"))
         while True:
@@ -743,30 +750,42 @@ def _widen_pipe(fd):
 PIPE_BYTES = 1024 * 1024
 
 
-def _helper(work_r, result_w, inherited, batches, dumps):
-    """A forked reader: reads batches until none are left, sending each one's results as a length and a pickle."""
+def _helper(work_r, result_w, inherited, batches, dumps, interrupts):
+    """A forked reader: reads batches until none are left, sending each one's results as a length and a pickle.
+
+    interrupts: the signal mask to restore, once a Ctrl-C can only end this process.
+    """
+    import signal
     status = 1
     try:
+        signal.pthread_sigmask(signal.SIG_SETMASK, interrupts)
         for fd in inherited:
             os.close(fd)
         with os.fdopen(result_w, "wb") as out:
-            while True:
-                number = os.read(work_r, 4)
-                if not number:
-                    break
-                results = read_logs(batches[int.from_bytes(number, "little")])
-                data = dumps(results, -1)  # -1: the highest protocol
-                out.write(len(data).to_bytes(8, "little"))
-                out.write(data)
-                out.flush()
-            out.write(HELPER_DONE)
-        status = 0
+            try:
+                while True:
+                    number = os.read(work_r, 4)
+                    if not number:
+                        break
+                    results = read_logs(batches[int.from_bytes(number, "little")])
+                    data = dumps(results, -1)  # -1: the highest protocol
+                    out.write(len(data).to_bytes(8, "little"))
+                    out.write(data)
+                    out.flush()
+                out.write(HELPER_DONE)
+                status = 0
+            except Exception as exc:
+                # The parent says why, in one line.
+                reason = f"{type(exc).__name__}: {exc}".encode("utf-8", "replace")
+                out.write(HELPER_FAILED + len(reason).to_bytes(8, "little") + reason)
     finally:
         os._exit(status)
 
 
-# What a helper sends when it has read its last batch: a length no batch has.
+# What a helper sends instead of a batch's length: it has read its last
+# batch, or it failed (and a reason follows).
 HELPER_DONE = (2 ** 64 - 1).to_bytes(8, "little")
+HELPER_FAILED = (2 ** 64 - 2).to_bytes(8, "little")
 
 
 def _helper_results(children, fd, loads):
@@ -778,6 +797,10 @@ def _helper_results(children, fd, loads):
         stream.close()
         os.waitpid(pid, 0)
         return []
+    if header == HELPER_FAILED:
+        size = int.from_bytes(stream.read(8), "little")
+        reason = stream.read(size).decode("utf-8", "replace")
+        raise CcusageError(f"a reader process failed ({clean(reason)}); nothing was stored")
     size = int.from_bytes(header, "little") if len(header) == 8 else -1
     data = stream.read(size) if size >= 0 else b""
     if size < 0 or len(data) != size:
@@ -1148,7 +1171,8 @@ class Store:
             ingest.finish()
             conn.executemany(RECORD_FILE, records)
             conn.executemany("UPDATE sources SET walk_digest = ? WHERE id = ?", [(d, s) for s, d in digests.items()])
-            conn.execute("UPDATE generation SET value = value + 1")
+            if records:
+                conn.execute("UPDATE generation SET value = value + 1")
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -1210,8 +1234,12 @@ def write_unless_busy(conn, write):
 
 
 def _unread(on_disk, changed):
-    """{path: bytes not yet read} of the changed files."""
-    return {path: on_disk[path][1][2] - (row[1] if row else 0) for path, row in changed}
+    """{path: bytes not yet read} of the changed files (all of a file that shrank: it is read again)."""
+    unread = {}
+    for path, row in changed:
+        size = on_disk[path][1][2]
+        unread[path] = size - row[1] if row and row[1] <= size else size
+    return unread
 
 
 def move_store_aside(path, exc, warn):
@@ -2739,9 +2767,11 @@ examples:
 def terminal_columns():
     """The terminal's width as shutil would tell it ($COLUMNS first), without the cost of importing shutil."""
     try:
-        return int(os.environ["COLUMNS"])
+        columns = int(os.environ["COLUMNS"])
     except (KeyError, ValueError):
-        pass
+        columns = 0
+    if columns > 0:
+        return columns
     try:
         return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80
     except (AttributeError, ValueError, OSError):

@@ -45,6 +45,13 @@ def test_help_names_every_command(env, argv):
     assert listed == list(ccusage.COMMANDS)
 
 
+@pytest.mark.parametrize("columns", ["0", "-5", "wide"])
+def test_a_columns_variable_that_is_no_width_is_ignored(env, monkeypatch, columns):
+    monkeypatch.setenv("COLUMNS", columns)
+    result = env.run_raw("--help")
+    assert result.code == 0 and result.out.startswith("usage: ccusage [-h] [-V] ")
+
+
 def test_an_unknown_command_is_told_every_command(env):
     result = env.run_raw("dialy", "--db", env.db)
     assert result.code == 2

@@ -134,6 +134,23 @@ def test_a_reader_process_that_dies_leaves_the_store_untouched(env, synth, monke
     assert daily_by_model(env.run("daily", "--json", "-z", "UTC").json()) == truth_daily_by_model(tree.truth)
 
 
+def test_a_reader_process_that_fails_says_why_in_one_line(env, synth, monkeypatch):
+    share_reading(monkeypatch, 1)
+    this_process = os.getpid()
+    read_logs = ccusage.read_logs
+
+    def failing_in_a_helper(jobs):
+        if os.getpid() != this_process:
+            raise TypeError("an unforeseen bug")
+        return read_logs(jobs)
+
+    monkeypatch.setattr(ccusage, "read_logs", failing_in_a_helper)
+    synth(2)
+    result = env.run("daily", "--json")
+    assert result.code == 1 and result.out == ""
+    assert re.fullmatch(r"ccusage: error: a reader process failed \(TypeError: an unforeseen bug\); .*\n", result.err)
+
+
 def test_reading_goes_on_without_helpers_when_none_can_be_forked(env, synth, monkeypatch):
     share_reading(monkeypatch, 2)
     forks = []

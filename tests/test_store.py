@@ -338,3 +338,13 @@ def test_a_run_over_logs_found_as_before_looks_up_no_file(env, synth, monkeypatc
     assert not [s for s in statements if "FROM files" in s]
     write_lines(env.log("late"), [call(7, ts="2026-11-21T10:00:00.000Z")])
     assert outputs(env) > 0 and [s for s in statements if "FROM files" in s]
+
+
+def test_a_renamed_project_directory_is_seen(env):
+    """Lines without a cwd belong to their directory's project: a rename alone must be noticed."""
+    line = call(10)
+    del line["cwd"]
+    path = Path(write_lines(env.log("moved", cwd="/home/u/before"), [line]))
+    assert list(env.run(*REPORT, "--by-project").json()["projects"]) == ["-home-u-before"]
+    path.parent.rename(path.parent.with_name("-home-u-after"))
+    assert list(env.run(*REPORT, "--by-project").json()["projects"]) == ["-home-u-after"]
