@@ -684,7 +684,9 @@ def read_in_parallel(jobs, sizes, helpers):
     shared pipe, so the work balances itself although this process also
     writes the store.  A helper sends each batch's results back through a
     pipe of its own.  Forking is safe with a store connection open: a
-    helper never touches it and leaves with os._exit.
+    helper never touches it and leaves with os._exit.  It is safe on macOS
+    too, where forking a process that uses system frameworks is not: a
+    helper only reads files, parses JSON and pickles.
     """
     import pickle  # here, before forking, not once in every helper
     import select
