@@ -710,11 +710,11 @@ def read_in_parallel(jobs, sizes, helpers):
                     _helper(work_r, pipe[1], list(children) + [pipe[0]], batches, pickle.dumps, interrupts)
             except OSError:
                 # No process or pipe to spare: those forked already, and this one, read it all.
-                signal.pthread_sigmask(signal.SIG_SETMASK, interrupts)
                 for fd in pipe:
                     os.close(fd)
                 break
-            signal.pthread_sigmask(signal.SIG_SETMASK, interrupts)
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, interrupts)  # never reached in a helper
             result_r, result_w = pipe
             os.close(result_w)
             children[result_r] = (pid, os.fdopen(result_r, "rb"))
@@ -1139,8 +1139,7 @@ class Store:
             return
         changed = self._changed(on_disk)
         if not changed:
-            write_unless_busy(self.conn, lambda conn: conn.executemany(
-                "UPDATE sources SET walk_digest = ? WHERE id = ?", [(d, s) for s, d in digests.items()]))
+            write_unless_busy(self.conn, lambda conn: _note_walks(conn, digests))
             return
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
@@ -1172,7 +1171,7 @@ class Store:
                 ingest.add(on_disk[path][0], path, reader)
             ingest.finish()
             conn.executemany(RECORD_FILE, records)
-            conn.executemany("UPDATE sources SET walk_digest = ? WHERE id = ?", [(d, s) for s, d in digests.items()])
+            _note_walks(conn, digests)
             if records:
                 conn.execute("UPDATE generation SET value = value + 1")
             conn.execute("COMMIT")
@@ -1215,6 +1214,12 @@ class Store:
         marks = ",".join("?" * len(source_ids))
         return self.conn.execute(f"SELECT path, skipped FROM files WHERE skipped > 0 AND source_id IN ({marks}) "
                                  "ORDER BY path", source_ids).fetchall()
+
+
+def _note_walks(conn, digests):
+    """Store {source id: walk_digest or None}: what each source's logs were when last all read."""
+    conn.executemany("UPDATE sources SET walk_digest = ? WHERE id = ?",
+                     [(digest, source) for source, digest in digests.items()])
 
 
 def write_unless_busy(conn, write):

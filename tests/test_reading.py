@@ -113,17 +113,23 @@ def test_reading_shared_with_forked_processes_equals_the_generated_truth(env, sy
     assert str(os.getpid()) in pids and len(set(pids)) > 1
 
 
-def test_a_reader_process_that_dies_leaves_the_store_untouched(env, synth, monkeypatch):
+def break_the_helpers(monkeypatch, how):
+    """Make every forked reader call how() on its first batch; this process reads as ever."""
     share_reading(monkeypatch, 1)
     this_process = os.getpid()
     read_logs = ccusage.read_logs
 
-    def dying_in_a_helper(jobs):
+    def broken_in_a_helper(jobs):
         if os.getpid() != this_process:
-            os._exit(3)
+            how()
         return read_logs(jobs)
 
-    monkeypatch.setattr(ccusage, "read_logs", dying_in_a_helper)
+    monkeypatch.setattr(ccusage, "read_logs", broken_in_a_helper)
+    return read_logs
+
+
+def test_a_reader_process_that_dies_leaves_the_store_untouched(env, synth, monkeypatch):
+    read_logs = break_the_helpers(monkeypatch, lambda: os._exit(3))
     tree = synth(2)
     result = env.run("daily", "--json")
     assert result.code == 1 and result.out == ""
@@ -135,16 +141,10 @@ def test_a_reader_process_that_dies_leaves_the_store_untouched(env, synth, monke
 
 
 def test_a_reader_process_that_fails_says_why_in_one_line(env, synth, monkeypatch):
-    share_reading(monkeypatch, 1)
-    this_process = os.getpid()
-    read_logs = ccusage.read_logs
+    def an_unforeseen_bug():
+        raise TypeError("an unforeseen bug")
 
-    def failing_in_a_helper(jobs):
-        if os.getpid() != this_process:
-            raise TypeError("an unforeseen bug")
-        return read_logs(jobs)
-
-    monkeypatch.setattr(ccusage, "read_logs", failing_in_a_helper)
+    break_the_helpers(monkeypatch, an_unforeseen_bug)
     synth(2)
     result = env.run("daily", "--json")
     assert result.code == 1 and result.out == ""
