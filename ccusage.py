@@ -493,21 +493,78 @@ def parse_line(line, session_hint):
 
 
 def parse_limit_reset(line):
-    """(time of the line, reset epoch seconds) of a 'usage limit reached|<epoch>' line, or None."""
+    """(time of the line, reset epoch seconds) of a limit message, or None.
+
+    Claude Code 1.x wrote "Claude AI usage limit reached|<epoch>"; 2.x writes
+    "You've hit your limit · resets 7pm (Asia/Shanghai)" (or "resets Feb 22
+    at 1pm (...)") in a line with "error": "rate_limit".
+    """
     try:
         obj = json.loads(line)
         ts = parse_timestamp(obj.get("timestamp"))
         content = obj["message"]["content"]
         texts = [content] if isinstance(content, str) else [b.get("text") for b in content]
         for text in texts:
-            if isinstance(text, str) and LIMIT_MARK in text:
+            if not isinstance(text, str) or ts is None:
+                continue
+            if LIMIT_MARK in text:
                 reset = int(text.split(LIMIT_MARK, 1)[1].strip().split()[0])
-                # A limit resets within its week, never before it is reached (give or take a clock).
-                if ts is not None and ts - MS_PER_DAY <= reset * 1000 <= ts + 8 * MS_PER_DAY:
-                    return ts, reset
-    except (ValueError, KeyError, TypeError, AttributeError, IndexError):
+            elif obj.get("error") == "rate_limit":
+                reset = wall_clock_reset(text, ts)
+                if reset is None:
+                    continue
+            else:
+                continue
+            # A limit resets within its week, never before it is reached (give or take a clock).
+            if ts - MS_PER_DAY <= reset * 1000 <= ts + 8 * MS_PER_DAY:
+                return ts, reset
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError, OverflowError, CcusageError):
         pass
     return None
+
+
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_RESET_TEXT = re.compile(r"\bresets\s+(?:(?P<month>[A-Za-z]{3})[a-z]*\.?\s+(?P<day>\d{1,2}),?\s+(?:at\s+)?)?"
+                         r"(?P<hour>\d{1,2})(?::(?P<minute>\d\d))?\s*(?P<half>[ap]\.?m\.?)?"
+                         r"\s*\((?P<zone>[A-Za-z][A-Za-z0-9_+\-/]*)\)", re.I)
+
+
+def wall_clock_reset(text, ts_ms):
+    """The epoch seconds of "resets 7pm (Zone)" or "resets Feb 22 at 1pm (Zone)" said at ts_ms, or None.
+
+    Without a date it is the next such wall-clock moment in the zone after
+    ts_ms; with one, that day in the year that puts it nearest after ts_ms.
+    """
+    match = _RESET_TEXT.search(text)
+    if not match:
+        return None
+    hour, minute = int(match.group("hour")), int(match.group("minute") or 0)
+    half = (match.group("half") or "").lower().replace(".", "")
+    if half:
+        if not 1 <= hour <= 12:
+            return None
+        hour = hour % 12 + (12 if half == "pm" else 0)
+    if hour > 23 or minute > 59:
+        return None
+    tz = load_timezone(match.group("zone"))
+    said = datetime.fromtimestamp(ts_ms / 1000, tz)
+    if match.group("month"):
+        month = match.group("month").lower()
+        if month not in _MONTHS:
+            return None
+        for year in (said.year - 1, said.year, said.year + 1):
+            try:
+                moment = datetime(year, _MONTHS.index(month) + 1, int(match.group("day")), hour, minute, tzinfo=tz)
+            except ValueError:
+                continue
+            if moment.timestamp() * 1000 > ts_ms - MS_PER_DAY:
+                return int(moment.timestamp())
+        return None
+    moment = datetime(said.year, said.month, said.day, hour, minute, tzinfo=tz)
+    if moment.timestamp() * 1000 <= ts_ms:
+        day = said.date() + timedelta(days=1)
+        moment = datetime(day.year, day.month, day.day, hour, minute, tzinfo=tz)
+    return int(moment.timestamp())
 
 
 def session_of_path(path):
@@ -597,7 +654,7 @@ class LogChunkReader:
                             self.billable_lines += 1
                             previous = calls.get(call[C_KEY])
                             calls[call[C_KEY]] = call if previous is None else merge_lines(previous, call)
-                        elif _LIMIT_MARK_BYTES in line:
+                        elif _LIMIT_MARK_BYTES in line or _RATE_LIMIT_ERROR in line:
                             reset = parse_limit_reset(line)
                             if reset:
                                 self.limit_resets.append(reset)
@@ -611,6 +668,8 @@ _NEWLINE, _CARRIAGE_RETURN, _CLOSING_BRACE = b"\n\r}"
 # A billable line holds both, and the first is the quicker to search for.
 _ASSISTANT_TYPE, _USAGE_KEY = b'"type":"assistant"', b'"usage":'
 _LIMIT_MARK_BYTES = LIMIT_MARK.encode()
+# Claude Code 2.x marks a limit message so, and words it for people.
+_RATE_LIMIT_ERROR = b'"error":"rate_limit"'
 
 
 def read_log(job):
@@ -1784,7 +1843,7 @@ RECENT_DAYS = 3
 class Window:
     """A usage window: from its first call's hour, session_length hours; or a gap between two."""
 
-    __slots__ = ("start", "end", "last", "usage", "models", "rows", "is_gap", "limit_hit", "reset_at")
+    __slots__ = ("start", "end", "last", "usage", "models", "rows", "is_gap", "limit_hit", "weekly_hit", "reset_at")
 
     def __init__(self, start, end, is_gap=False):
         self.start, self.end, self.is_gap = start, end, is_gap
@@ -1792,7 +1851,7 @@ class Window:
         self.usage = Usage()
         self.models = set()
         self.rows = []
-        self.limit_hit = False
+        self.limit_hit = self.weekly_hit = False
         self.reset_at = None
 
     def is_active(self, now_ms, length_ms):
@@ -1836,10 +1895,17 @@ def build_windows(query, length_ms):
 
 
 def _note_limit(window, ts, reset_at):
-    """A "usage limit reached" line at ts: the moment it names ends its window, which hit the limit."""
+    """A limit message at ts: the moment it names ends its window, which hit the limit.
+
+    A reset further away than a window lasts is the weekly limit's: the
+    window hit that one, and its own end stands.
+    """
     if window is not None and window.start <= ts < window.end:
-        window.limit_hit = True
-        window.reset_at = reset_at
+        if reset_at - ts > window.end - window.start:
+            window.weekly_hit = True
+        else:
+            window.limit_hit = True
+            window.reset_at = reset_at
 
 
 def price_calls(query, rows):
@@ -1883,8 +1949,11 @@ class Limit:
         self.tokens, self.basis, self.official = tokens, basis, official
 
 
-def resolve_limit(settings, windows, now_ms, length_ms):
-    """The limit a window is measured against, from the settings or the user's own history."""
+def resolve_limit(settings, windows, now_ms, length_ms, learned=None):
+    """The limit a window is measured against, from the settings or the user's own history.
+
+    learned: a Limit calibrated on official figures, which plan auto prefers.
+    """
     past = [w.usage.total_tokens for w in windows if not w.is_gap and not w.is_active(now_ms, length_ms)]
     limit, plan = settings.token_limit, settings.plan
     if limit == "max":
@@ -1896,6 +1965,8 @@ def resolve_limit(settings, windows, now_ms, length_ms):
         return Limit(PLAN_ESTIMATES[plan], f"estimate for {PLAN_NAMES[plan]}: Anthropic publishes no token limits")
     if plan == "custom":
         raise CcusageError("plan custom needs a token limit: set token_limit or pass --token-limit", EXIT_USAGE)
+    if learned is not None:
+        return learned
     hit = [w.usage.total_tokens for w in windows if w.limit_hit and not w.is_active(now_ms, length_ms)]
     if hit:
         return Limit(round(percentile(hit, 0.9)), f"90th percentile of {len(hit)} windows that hit the limit")
@@ -1923,6 +1994,7 @@ class WindowStatus:
         used = window.usage.total_tokens
         self.resets_at = window.resets_at()
         self.limit_at = None
+        self.prediction = None
         if limit.tokens:
             remaining = limit.tokens - used
             if remaining <= 0:
@@ -1952,7 +2024,7 @@ def current_status(query, settings, now_ms):
     """(status of the active window or None, every window) for `status` and `blocks --active`."""
     length_ms = int(settings.session_length * HOUR_MS)
     windows = build_windows(query, length_ms)
-    limit = resolve_limit(settings, windows, now_ms, length_ms)
+    limit = resolve_limit(settings, windows, now_ms, length_ms, learned_limit(query, windows, now_ms, length_ms))
     official = query.rate_limits()
     five_hour = official.get("five_hour")
     seven_day = official.get("seven_day")
@@ -1967,7 +2039,117 @@ def current_status(query, settings, now_ms):
         implied = round(used * 100 / five_hour[1]) if five_hour[1] > 0 else None
         limit = Limit(implied, "implied by the official figure", official=True)
         window.reset_at = five_hour[2]
-    return WindowStatus(query, window, limit, now_ms, five_hour, seven_day), windows, limit, seven_day
+    status = WindowStatus(query, window, limit, now_ms, five_hour, seven_day)
+    if five_hour:
+        status.prediction = predict_official_limit(official_series(query, "five_hour", five_hour[2]),
+                                                   now_ms, five_hour[2])
+        if status.prediction.at is not None or status.prediction.span_ms:
+            status.limit_at = status.prediction.at
+    return status, windows, limit, seven_day
+
+
+# The official percentage's rate is measured over at most this much of its latest captures.
+PREDICTION_SPAN_MS = 30 * MINUTE_MS
+# Below this percentage an official figure is mostly rounding: it calibrates nothing.
+CALIBRATION_MIN_PERCENT = 5.0
+
+
+class OfficialPrediction:
+    """When the official percentage reaches 100%, from its rate over span_ms of captures (at None: not before
+    the reset, or no rate to tell: span_ms 0)."""
+
+    def __init__(self, at, span_ms, points, rate_per_hour):
+        self.at, self.span_ms, self.points, self.rate_per_hour = at, span_ms, points, rate_per_hour
+
+
+def predict_official_limit(series, now_ms, resets_at_ms, span_ms=PREDICTION_SPAN_MS):
+    """Fit a line to the official percentages of series [(captured ms, percent)] of the last span_ms.
+
+    The moment the line reaches 100% is the prediction; past the reset, or
+    with a rate that is not rising, there is none (at None).  Fewer than two
+    captures at different moments give no rate: span_ms 0.
+    """
+    points = [(t, p) for t, p in series if now_ms - span_ms <= t <= now_ms]
+    if len(points) < 2 or points[-1][0] == points[0][0]:
+        return OfficialPrediction(None, 0, len(points), None)
+    mean_t = sum(t for t, _ in points) / len(points)
+    mean_p = sum(p for _, p in points) / len(points)
+    spread = sum((t - mean_t) ** 2 for t, _ in points)
+    slope = sum((t - mean_t) * (p - mean_p) for t, p in points) / spread
+    span = points[-1][0] - points[0][0]
+    rate = slope * HOUR_MS
+    if points[-1][1] >= 100:
+        return OfficialPrediction(points[-1][0], span, len(points), rate)
+    if slope <= 0:
+        return OfficialPrediction(None, span, len(points), rate)
+    at = int(mean_t + (100 - mean_p) / slope)
+    at = max(at, points[-1][0])
+    return OfficialPrediction(at if at < resets_at_ms else None, span, len(points), rate)
+
+
+def calibrate_limit(pairs, hits):
+    """(tokens, USD) a 5-hour window allows, learned from official figures, or None.
+
+    pairs: [(tokens, cost, official percent)] counted in a window when its
+    percentage was captured; hits: [(tokens, cost)] of windows that ended in
+    a limit message (100%).  Each says what 100% is; the median of them
+    stands against the odd capture taken as a window turned over.
+    """
+    tokens = [t * 100 / p for t, _, p in pairs if p >= CALIBRATION_MIN_PERCENT and t > 0]
+    costs = [c * 100 / p for _, c, p in pairs if p >= CALIBRATION_MIN_PERCENT and c > 0]
+    tokens += [t for t, _ in hits if t > 0]
+    costs += [c for _, c in hits if c > 0]
+    if not tokens:
+        return None
+    return round(percentile(tokens, 0.5)), (percentile(costs, 0.5) if costs else None)
+
+
+def official_series(query, window, resets_at_ms):
+    """[(captured ms, percent)] of the official window that resets at resets_at_ms, oldest first."""
+    return query.conn.execute(
+        "SELECT captured_at, used_percentage FROM rate_limits WHERE window = ? AND resets_at BETWEEN ? AND ? "
+        "ORDER BY captured_at", (window, resets_at_ms // 1000 - 60, resets_at_ms // 1000 + 60)).fetchall()
+
+
+def calibration_pairs(query, windows):
+    """The (tokens, cost, percent) of each window with an official figure: its last capture, and what the
+    window had counted by then."""
+    captures = query.conn.execute(
+        "SELECT captured_at, used_percentage, resets_at FROM rate_limits WHERE window = 'five_hour' "
+        "ORDER BY captured_at").fetchall()
+    pairs = []
+    if not captures:
+        return pairs
+    import bisect
+    times = [c[0] for c in captures]
+    for window in windows:
+        if window.is_gap or not window.rows:
+            continue
+        end = min(window.resets_at(), window.end)
+        last = bisect.bisect_left(times, end) - 1
+        if last < 0 or times[last] < window.start:
+            continue
+        captured, percent, _ = captures[last]
+        rows = window.rows[:bisect.bisect_right([r[0] for r in window.rows], captured)]
+        usage = price_calls(query, rows)
+        pairs.append((usage.total_tokens, usage.cost, percent))
+    return pairs
+
+
+def learned_limit(query, windows, now_ms, length_ms):
+    """The Limit calibrated on the official figures and the limit hits of past windows, or None."""
+    past = [w for w in windows if not w.is_gap and not w.is_active(now_ms, length_ms)]
+    pairs = calibration_pairs(query, past)
+    hits = [(w.usage.total_tokens, w.usage.cost) for w in past if w.limit_hit]
+    learned = calibrate_limit(pairs, hits)
+    if learned is None or not pairs:
+        return None
+    tokens, cost = learned
+    sources = [f"{len(pairs)} official figure{'s' * (len(pairs) != 1)}"]
+    if hits:
+        sources.append(f"{len(hits)} limit hit{'s' * (len(hits) != 1)}")
+    cost_text = f", about ${cost:,.2f} a window" if cost else ""
+    return Limit(tokens, f"learned from {' and '.join(sources)}{cost_text}")
 
 
 # ---------------------------------------------------------------------------
@@ -2335,8 +2517,16 @@ def status_lines(status, tz):
     lines.append(f"Cost    {fmt_cost(usage)}")
     lines.append(f"Rate    {fmt_int(round(status.tokens_per_minute))} tokens/min, ${status.cost_per_hour:,.2f}/hour "
                  f"(over the last {status.span_minutes:.0f} min)")
+    prediction = status.prediction
     if status.reached:
         lines.append("Limit   reached")
+    elif prediction is not None and prediction.span_ms:
+        basis = f"official {prediction.rate_per_hour:+.0f}%/hour over the last {_duration(prediction.span_ms)}"
+        if prediction.at is None:
+            lines.append(f"Limit   not before the reset ({basis})")
+        else:
+            lines.append(f"Limit   at {_clock(prediction.at, tz)} (in {_duration(prediction.at - status.now)}; "
+                         f"{basis})")
     elif status.limit_at is None:
         lines.append("Limit   " + ("unknown" if not limit.tokens else "not reached at the current rate"))
     elif status.before_reset:
@@ -2383,6 +2573,12 @@ def status_json(status, limit, weekly, now_ms):
     if status.official:
         data["official"] = {"usedPercentage": status.official[1], "resetsAt": _iso(status.official[2]),
                             "capturedAt": _iso(status.official[0])}
+    prediction = status.prediction
+    if prediction is not None and prediction.span_ms:
+        data["officialPrediction"] = {"limitAt": _iso(prediction.at) if prediction.at is not None else None,
+                                      "spanMinutes": round(prediction.span_ms / MINUTE_MS, 1),
+                                      "captures": prediction.points,
+                                      "percentPerHour": round(prediction.rate_per_hour, 2)}
     return data
 
 
