@@ -1043,6 +1043,13 @@ SCHEMA = [
         rows TEXT NOT NULL
     ) WITHOUT ROWID;
     """,
+    # version 3
+    """
+    -- A status line's spend limit (window spend_limit) is counted in dollars, over a period it names.
+    ALTER TABLE rate_limits ADD COLUMN used_usd REAL;
+    ALTER TABLE rate_limits ADD COLUMN limit_usd REAL;
+    ALTER TABLE rate_limits ADD COLUMN period TEXT;
+    """,
 ]
 
 _CALL_COLUMNS = ("key", "ts", "sources", "session_id", "project_id", "model_id", "input", "output",
@@ -1295,6 +1302,35 @@ def write_unless_busy(conn, write):
     except sqlite3.OperationalError:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+
+
+# A status line waits at most this long to record the official figures.
+RECORD_WAIT_MS = 100
+# The same figures seen again within this long are not recorded again.
+RECORD_REPEAT_MS = 60_000
+
+
+def record_rate_limits(conn, rows, seen_ms):
+    """Store official figures (rows of official_rows) as seen at seen_ms; False when the store stayed busy."""
+    def unchanged(row):
+        latest = conn.execute("SELECT used_percentage, resets_at, captured_at FROM rate_limits WHERE window = ? "
+                              "ORDER BY captured_at DESC LIMIT 1", (row[0],)).fetchone()
+        return latest is not None and latest[:2] == tuple(row[1:3]) and seen_ms - latest[2] < RECORD_REPEAT_MS
+
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {RECORD_WAIT_MS}")
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany("INSERT OR IGNORE INTO rate_limits (window, captured_at, used_percentage, resets_at, "
+                         "used_usd, limit_usd, period) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                         [(row[0], seen_ms) + tuple(row[1:]) for row in rows if not unchanged(row)])
+        conn.execute("COMMIT")
+        return True
+    except sqlite3.OperationalError:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        return False
     finally:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
@@ -2048,6 +2084,38 @@ def current_status(query, settings, now_ms):
     return status, windows, limit, seven_day
 
 
+def segment_facts(query, settings, now_ms):
+    """What a prompt segment or a status line shows, as plain data: it is kept as the last known.
+
+    Costs of today, this week and this month; the active window's use,
+    pace and reset; the latest official figures (ms times throughout).
+    """
+    tz = query.tz
+    today = datetime.fromtimestamp(now_ms / 1000, tz).date()
+    week_start = today - timedelta(days=(today.weekday() - WEEKDAYS.index(settings.start_of_week)) % 7)
+    month_start = today.replace(day=1)
+    days = {row.key: row.total.cost for row in
+            period_report(query, "daily", Filters(min(week_start, month_start), today), 0, False)}
+
+    def cost_since(day):
+        return sum(cost for key, cost in days.items() if key >= day.isoformat())
+
+    status, _, _, weekly = current_status(query, settings, now_ms)
+    facts = {"at": now_ms, "today_cost": cost_since(today), "week_cost": cost_since(week_start),
+             "month_cost": cost_since(month_start), "window": None, "five_hour": None,
+             "seven_day": list(weekly) if weekly else None, "model": None}
+    if status is not None:
+        window = status.window
+        facts["window"] = {"start": window.start, "last": window.last, "resets_at": status.resets_at,
+                           "tokens": window.usage.total_tokens, "cost": window.usage.cost,
+                           "percent": None if status.official else status.percent_used,
+                           "cost_per_hour": status.cost_per_hour,
+                           "limit_at": status.limit_at if status.before_reset else None}
+        facts["five_hour"] = list(status.official) if status.official else None
+        facts["model"] = query.model_name(window.rows[-1][1])
+    return facts
+
+
 # The official percentage's rate is measured over at most this much of its latest captures.
 PREDICTION_SPAN_MS = 30 * MINUTE_MS
 # Below this percentage an official figure is mostly rounding: it calibrates nothing.
@@ -2360,6 +2428,162 @@ def short_model(name):
     return clean(re.sub(r"-\d{8}$", "", name))
 
 
+SEGMENT_FIELDS = {
+    "today_cost": "today's cost",
+    "window_cost": "the active 5-hour window's cost",
+    "used": "the window's used percent: official (47%), else estimated (~47%)",
+    "used_official": "the official used percent alone",
+    "used_kind": "official or estimated",
+    "tokens": "the window's tokens",
+    "reset_in": "time to the window's reset",
+    "reset_at": "the clock time of the reset",
+    "burn_rate": "cost per hour over the last hour",
+    "limit_in": "time to the predicted limit, when it comes before the reset",
+    "limit_at": "the clock time of the predicted limit",
+    "week_cost": "this week's cost",
+    "month_cost": "this month's cost",
+    "week_used": "the official 7-day used percent",
+    "model": "the model of the last call",
+    "session_cost": "the session's cost (status line)",
+    "context": "the context window's used percent (status line)",
+}
+DEFAULT_STATUSLINE_FORMAT = "{model}[ · {session_cost} session][ · {today_cost} today][ · {used} 5h][ · {reset_in} left]" \
+                            "[ · ctx {context}]"
+# Colours of the shells' own markup; ANSI codes elsewhere.
+_ANSI_COLOURS = {"green": "32", "yellow": "33", "red": "31"}
+_SEGMENT_TOKEN = re.compile(r"\{\{|\}\}|\[\[|\]\]|\{([^{}]*)\}|[\[\]{}]|[^{}\[\]]+")
+
+
+def parse_segment_format(text):
+    """A format's parts: ("text", s), ("field", name), ("[",) and ("]",) around a part dropped when a field
+    in it is empty.  {{ }} [[ ]] are literal braces and brackets.  ValueError says what is wrong."""
+    parts, depth = [], 0
+    for match in _SEGMENT_TOKEN.finditer(text):
+        token = match.group()
+        if token in ("{{", "}}", "[[", "]]"):
+            parts.append(("text", token[0]))
+        elif match.group(1) is not None:
+            if match.group(1) not in SEGMENT_FIELDS:
+                raise ValueError(f"unknown field {token} (fields: {', '.join(SEGMENT_FIELDS)})")
+            parts.append(("field", match.group(1)))
+        elif token in "[]":
+            depth += 1 if token == "[" else -1
+            if depth not in (0, 1):
+                raise ValueError("brackets [ ] may not nest or close unopened; [[ and ]] are literal ones")
+            parts.append((token,))
+        elif token in "{}":
+            raise ValueError(f"a lone {token}: write {token}{token} for a literal one")
+        else:
+            parts.append(("text", token))
+    if depth:
+        raise ValueError("a [ is never closed; [[ is a literal one")
+    return parts
+
+
+def _compact_duration(ms):
+    minutes = max(int(ms // MINUTE_MS), 0)
+    return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
+
+
+def _percent_level(percent, thresholds):
+    return "red" if percent >= thresholds[1] else "yellow" if percent >= thresholds[0] else "green"
+
+
+def segment_fields(facts, now_ms, tz, thresholds, payload=None):
+    """{field: (text, colour or None)} from segment_facts (and a status line's payload facts)."""
+    payload = payload or {}
+
+    def money(value):
+        return (f"${value:,.2f}", None) if value is not None else ("", None)
+
+    def percent(value):
+        return (f"{value:.0f}%", _percent_level(value, thresholds)) if value is not None else ("", None)
+
+    fields = {name: ("", None) for name in SEGMENT_FIELDS}
+    for name in ("today_cost", "week_cost", "month_cost"):
+        fields[name] = money(facts.get(name))
+    five_hour = payload.get("five_hour") or facts.get("five_hour")
+    seven_day = payload.get("seven_day") or facts.get("seven_day")
+    five_hour = five_hour if five_hour and five_hour[2] > now_ms else None
+    if seven_day and seven_day[2] > now_ms:
+        fields["week_used"] = percent(seven_day[1])
+    window = facts.get("window")
+    if window and window["resets_at"] <= now_ms:
+        window = None
+    resets_at = five_hour[2] if five_hour else window["resets_at"] if window else None
+    if five_hour:
+        fields["used"] = fields["used_official"] = percent(five_hour[1])
+        fields["used_kind"] = ("official", None)
+    elif window and window["percent"] is not None:
+        text, colour = percent(window["percent"])
+        fields["used"], fields["used_kind"] = ("~" + text, colour), ("estimated", None)
+    if resets_at is not None:
+        fields["reset_in"] = (_compact_duration(resets_at - now_ms), None)
+        fields["reset_at"] = (_clock(resets_at, tz), None)
+    if window:
+        fields["window_cost"] = money(window["cost"])
+        fields["tokens"] = (fmt_compact(window["tokens"]), None)
+        fields["burn_rate"] = (f"${window['cost_per_hour']:,.2f}/h", None)
+        limit_at = window["limit_at"]
+        if limit_at is not None and now_ms <= limit_at < resets_at:
+            fields["limit_in"] = (_compact_duration(limit_at - now_ms), "red")
+            fields["limit_at"] = (_clock(limit_at, tz), "red")
+    model = payload.get("model") or (facts.get("model") and short_model(facts["model"]))
+    fields["model"] = (clean(model) if model else "", None)
+    fields["session_cost"] = money(payload.get("session_cost"))
+    fields["context"] = percent(payload.get("context"))
+    return fields
+
+
+def _paint_segment(text, colour, shell):
+    """Text in colour (None: plain), marked up as shell wants colour codes in a prompt."""
+    if colour is None:
+        return text
+    if shell == "tmux":
+        return f"#[fg={colour}]{text}#[default]"
+    start, end = f"\x1b[{_ANSI_COLOURS[colour]}m", "\x1b[0m"
+    if shell == "bash":
+        # What \[ and \] in PS1 stand for: readline's marks of the text that takes no room.
+        start, end = f"\x01{start}\x02", f"\x01{end}\x02"
+    elif shell == "zsh":
+        start, end = f"%{{{start}%}}", f"%{{{end}%}}"
+    return start + text + end
+
+
+def _escape_segment(text, shell):
+    """Text the shell's prompt would read as markup, made literal."""
+    if shell == "zsh":
+        return text.replace("%", "%%")
+    if shell == "tmux":
+        return text.replace("#", "##")
+    return text
+
+
+def render_segment(parts, fields, shell, colour):
+    """The line of a parsed format: a [part] with an empty field is left out; "" when no field has a value."""
+    out, group, group_ok, any_value = [], None, True, False
+    for part in parts:
+        if part[0] == "[":
+            group, group_ok = [], True
+            continue
+        if part[0] == "]":
+            if group_ok:
+                out.extend(group)
+            group = None
+            continue
+        if part[0] == "field":
+            text, level = fields[part[1]]
+            if not text:
+                group_ok = False
+                continue
+            any_value = True
+            piece = _paint_segment(_escape_segment(text, shell), level if colour else None, shell)
+        else:
+            piece = _escape_segment(part[1], shell)
+        (out if group is None else group).append(piece)
+    return "".join(out).strip() if any_value else ""
+
+
 def render_period_table(rows, period, breakdown, by_project, width, style):
     label = {"daily": "Date", "weekly": "Week", "monthly": "Month"}[period]
     headers = [label] + USAGE_HEADERS
@@ -2588,7 +2812,9 @@ def status_json(status, limit, weekly, now_ms):
 
 REPORTS = ("daily", "weekly", "monthly", "session", "today")
 WINDOW_COMMANDS = ("blocks", "status")
-COMMANDS = REPORTS + WINDOW_COMMANDS + ("config",)
+SEGMENT_COMMANDS = ("prompt", "statusline")
+COMMANDS = REPORTS + WINDOW_COMMANDS + SEGMENT_COMMANDS + ("config",)
+SHELLS = ("plain", "bash", "zsh", "fish", "tmux")
 MODES = ("auto", "calculate", "display")
 COLORS = ("auto", "always", "never")
 ORDERS = ("asc", "desc")
@@ -2650,10 +2876,26 @@ def _hours(value, textual):
     raise ValueError("a number of hours above 0, at most 168")
 
 
-def _text(value, textual):
+def _segment_format(value, textual):
     if not isinstance(value, str):
-        raise ValueError("a string")
+        raise ValueError("a format string such as \"{today_cost} today[ · {used} 5h]\"")
+    try:
+        parse_segment_format(value)
+    except ValueError as exc:
+        raise ValueError(f"a format string, not {value!r}: {exc}")
     return value
+
+
+def _thresholds(value, textual):
+    if textual and isinstance(value, str):
+        value = value.split(",")
+    try:
+        numbers = [float(v) if textual else v for v in value]
+    except (TypeError, ValueError):
+        numbers = []
+    if len(numbers) == 2 and all(type(n) in (int, float) for n in numbers) and 0 <= numbers[0] <= numbers[1]:
+        return numbers
+    raise ValueError("two percentages, yellow from and red from, such as 50,80")
 
 
 class Setting:
@@ -2666,7 +2908,7 @@ class Setting:
         self.env, self.dest, self.flag, self.help = env, dest, flag, help
 
 
-DEFAULT_PROMPT_FORMAT = "{today_cost} today"
+DEFAULT_PROMPT_FORMAT = "{today_cost} today[ · {used} 5h][ · {reset_in}]"
 SETTINGS = (
     Setting("data_dirs", _paths, None, ("CCUSAGE_DATA_DIR", "CLAUDE_CONFIG_DIR"), "data_dir", "--data-dir",
             "Claude config dirs to read (default: ~/.config/claude and ~/.claude)"),
@@ -2689,8 +2931,10 @@ SETTINGS = (
             "tokens a 5-hour window allows, for plan custom (or \"max\": the largest past window)"),
     Setting("session_length", _hours, 5, ("CCUSAGE_SESSION_LENGTH",), "session_length", "--session-length",
             "hours in a usage window"),
-    Setting("prompt_format", _text, DEFAULT_PROMPT_FORMAT, ("CCUSAGE_PROMPT_FORMAT",), "format", None,
-            "the prompt segment's format"),
+    Setting("prompt_format", _segment_format, DEFAULT_PROMPT_FORMAT, ("CCUSAGE_PROMPT_FORMAT",), "format",
+            "--format", "the prompt segment's format (the status line's: see `ccusage statusline --help`)"),
+    Setting("prompt_thresholds", _thresholds, [50, 80], ("CCUSAGE_PROMPT_THRESHOLDS",), "thresholds",
+            "--thresholds", "used percentages at which the prompt and status line turn yellow and red"),
 )
 SETTING_BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -2890,8 +3134,10 @@ STARTER_CONFIG = """\
 # token_limit = 50000000       # for plan = "custom"; or "max"
 # session_length = 5           # hours in a window
 
-# The prompt segment, for a prompt command ccusage does not have yet.
-# prompt_format = "{today_cost} today"
+# The prompt segment (`ccusage prompt`; fields: `ccusage prompt --help`).  A
+# [statusline] table sets the status line's, e.g. prompt_format = "{model} {used}".
+# prompt_format = "{today_cost} today[ · {used} 5h][ · {reset_in}]"
+# prompt_thresholds = [50, 80]  # used percent: yellow from, red from
 
 # A price for a model the built-in table lacks, in USD per million tokens
 # (web_search in USD per search).  Only input and output are required.
@@ -3060,7 +3306,7 @@ def _add_command_options(parser, command):
     group.add_argument("--prices", default=s, metavar="FILE",
                        help="JSON file of extra or overriding model prices "
                             "(default: prices.json beside the settings file)")
-    if command in ("blocks", "status"):
+    if command in WINDOW_COMMANDS + SEGMENT_COMMANDS:
         group = parser.add_argument_group("usage windows")
         group.add_argument("--plan", choices=PLANS, default=s, type=str.lower,
                            help="plan whose limit to measure against; auto learns it from your history, "
@@ -3084,15 +3330,20 @@ def _add_command_options(parser, command):
         group.add_argument("-b", "--breakdown", action="store_true", default=s, help="add a row per model")
     if report and command != "session":
         group.add_argument("--by-project", action="store_true", default=s, help="group the rows by project")
-    if command != "status":
+    if command in SEGMENT_COMMANDS:
+        _add_segment_options(group, command)
+    elif command != "status":
         group.add_argument("-o", "--order", choices=ORDERS, default=s, type=str.lower,
                            help="row order (default: asc)")
-    output = group.add_mutually_exclusive_group()
-    output.add_argument("-j", "--json", action="store_true", default=s, help="print JSON")
-    if report:
-        output.add_argument("--csv", action="store_true", default=s, help="print CSV")
+    if command not in SEGMENT_COMMANDS:
+        output = group.add_mutually_exclusive_group()
+        output.add_argument("-j", "--json", action="store_true", default=s, help="print JSON")
+        if report:
+            output.add_argument("--csv", action="store_true", default=s, help="print CSV")
     group.add_argument("--color", choices=COLORS, default=s, type=str.lower,
-                       help="colour the output: auto colours a terminal unless NO_COLOR is set (default: auto)")
+                       help=("colour the line: auto colours it for a --shell or a status line" if command in
+                             SEGMENT_COMMANDS else "colour the output: auto colours a terminal")
+                       + " unless NO_COLOR is set (default: auto)")
     group = parser.add_argument_group("where the data is")
     group.add_argument("-d", "--data-dir", action="append", default=s, metavar="DIR",
                        help="Claude config dir to read (repeatable; default: $CCUSAGE_DATA_DIR, "
@@ -3101,13 +3352,31 @@ def _add_command_options(parser, command):
                        help="the store (default: $CCUSAGE_DB or the settings' db, "
                             "else $XDG_DATA_HOME/ccusage/usage.db)")
     _add_config_option(group)
-    group.add_argument("-v", "--verbose", action="store_true", default=s,
-                       help="say what was read and skipped, on stderr")
+    if command not in SEGMENT_COMMANDS:
+        group.add_argument("-v", "--verbose", action="store_true", default=s,
+                           help="say what was read and skipped, on stderr")
+
+
+def _add_segment_options(group, command):
+    """The options of prompt and statusline: what the line holds and how a shell wants it marked up."""
+    s = argparse.SUPPRESS
+    group.add_argument("-f", "--format", type=_flag_type(_segment_format, "format"), default=s, metavar="FORMAT",
+                       help="the line: text with {field}s, a [part] left out when a field in it is empty "
+                            "(default: the prompt_format setting, else "
+                            + (DEFAULT_PROMPT_FORMAT if command == "prompt" else DEFAULT_STATUSLINE_FORMAT)
+                            .replace("%", "%%") + ")")
+    if command == "prompt":
+        group.add_argument("--shell", choices=SHELLS, default=s, type=str.lower,
+                           help="mark colours up for this shell's prompt, or tmux's status line (default: plain)")
+    group.add_argument("--thresholds", type=_flag_type(_thresholds, "thresholds"), default=s, metavar="Y,R",
+                       help="used percentages at which the colour turns yellow and red (default: 50,80)")
 
 
 # Options that are not settings: what the parser leaves out means this.
 FLAG_DEFAULTS = {"since": None, "until": None, "project": None, "breakdown": False, "by_project": False,
-                 "json": False, "csv": False, "verbose": False, "active": False, "recent": False}
+                 "json": False, "csv": False, "verbose": False, "active": False, "recent": False, "shell": "plain"}
+SEGMENT_EPILOG = "fields:\n" + "".join(f"  {{{name}}}{' ' * (15 - len(name))}{what}\n"
+                                       for name, what in SEGMENT_FIELDS.items())
 
 
 def build_parser(only=None, parser_class=ArgumentParser):
@@ -3134,11 +3403,19 @@ def build_parser(only=None, parser_class=ArgumentParser):
         "today": "today's usage",
         "blocks": "usage per 5-hour window, with burn rate and limits",
         "status": "the current 5-hour window: used, limit, pace, reset (exit 3 at the limit)",
+        "prompt": "one line for a shell prompt or tmux: today's cost, the window's use and reset",
+        "statusline": "Claude Code's status line: reads its JSON on stdin, records the official figures",
     }
-    for name in REPORTS + WINDOW_COMMANDS:
+    epilogs = {
+        "prompt": SEGMENT_EPILOG + "\nexamples:\n  PS1='$(ccusage prompt --shell bash) '\"$PS1\"\n"
+                  "  ccusage prompt --format '{today_cost} · {used} · {limit_in}'\n",
+        "statusline": SEGMENT_EPILOG + "\nexamples (~/.claude/settings.json):\n"
+                      "  \"statusLine\": {\"type\": \"command\", \"command\": \"ccusage statusline\"}\n",
+    }
+    for name in REPORTS + WINDOW_COMMANDS + SEGMENT_COMMANDS:
         if only in (None, name):
             sub = commands.add_parser(name, help=helps[name], description=helps[name].capitalize() + ".",
-                                      epilog=EPILOG, formatter_class=HelpFormatter)
+                                      epilog=epilogs.get(name, EPILOG), formatter_class=HelpFormatter)
             _add_command_options(sub, name)
     if only not in (None, "config"):
         return parser
@@ -3309,6 +3586,263 @@ def run_windows(args, settings, environ, out, err):
     return EXIT_OK
 
 
+class StoreBusy(Exception):
+    """Another process holds the store: a prompt shows what it knew last rather than wait."""
+
+
+# A prompt or status line waits at most this long for another process's hold on the store.
+SEGMENT_WAIT_MS = 50
+
+
+def sync_for_segment(store, roots):
+    """Bring the store up to date for a prompt or a status line: True when it is, False while catching up.
+
+    The one place these commands read logs: raises StoreBusy rather than
+    wait for another process's ingest.
+    """
+    store.conn.execute(f"PRAGMA busy_timeout = {SEGMENT_WAIT_MS}")
+    try:
+        store.sync(roots, ScanReport())
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise StoreBusy(str(exc))
+        raise
+    finally:
+        store.conn.execute(f"PRAGMA busy_timeout = {SEGMENT_WAIT_MS}")
+    return True
+
+
+def last_known_path(db):
+    """The file beside the store that keeps the last facts a prompt or status line showed."""
+    return db + ".last-line"
+
+
+def read_last_known(db, key):
+    """The facts last shown under the same settings (key), or None."""
+    try:
+        with open(last_known_path(db), encoding="utf-8") as f:
+            kept = json.load(f)
+        return kept["facts"] if kept.get("key") == key and isinstance(kept.get("facts"), dict) else None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def write_last_known(db, key, facts):
+    """Keep facts for the next run that finds the store busy; atomically, as many may write at once."""
+    path = last_known_path(db)
+    temporary = f"{path}.{os.getpid()}"
+    try:
+        with open(temporary, "w", encoding="utf-8") as f:
+            json.dump({"key": key, "facts": facts}, f, separators=(",", ":"))
+        os.replace(temporary, path)
+    except OSError:
+        try:
+            os.remove(temporary)
+        except OSError:
+            pass
+
+
+def _transcript_root(path, roots):
+    """The Claude config dir of a transcript that lies below none of roots (so is read as well), or None."""
+    if not isinstance(path, str) or not path or not os.path.isfile(path):
+        return None
+    path = os.path.abspath(path)
+    if any(path.startswith(os.path.join(os.path.abspath(root), "")) for root in roots):
+        return None
+    parts = path.split(os.sep)
+    if "projects" not in parts[:-1]:
+        return None
+    return os.sep.join(parts[:len(parts) - 1 - parts[::-1].index("projects")]) or os.sep
+
+
+def segment_line(command, settings, environ, err, shell="plain", payload=None):
+    """The line of prompt or statusline: never an exception, never a long wait.
+
+    The store is brought up to date and read; when another process holds
+    it, or anything fails, the facts last shown stand in (a failure is
+    told in one line on err).  No logs and no store: no facts.
+    """
+    now_ms = int(time.time() * 1000)
+    payload = payload or {}
+    db = settings.db or default_db_path(environ)
+    roots = settings.data_dirs if settings.data_dirs is not None else default_roots(environ)
+    existing = [root for root in roots if os.path.isdir(root)]
+    extra = _transcript_root(payload.get("transcript"), existing)
+    if extra:
+        roots, existing = roots + [extra], existing + [extra]
+    key = json.dumps([roots, settings.plan, settings.token_limit, settings.session_length, settings.mode,
+                      settings.timezone, settings.start_of_week, settings.prices_file])
+    facts, tz = None, timezone.utc
+    try:
+        tz = load_timezone(settings.timezone)
+        if existing or os.path.exists(db):
+            facts = _fresh_facts(settings, db, roots, existing, payload, now_ms, tz)
+            write_last_known(db, key, facts)
+    except StoreBusy:
+        facts = read_last_known(db, key)
+    except Exception as exc:
+        facts = read_last_known(db, key)
+        err.write(f"{PROG}: warning: {command}: {clean(str(exc) or type(exc).__name__)}\n")
+    fmt = settings.prompt_format
+    if command == "statusline" and settings.sources["prompt_format"] == "default":
+        fmt = DEFAULT_STATUSLINE_FORMAT
+    colour = settings.color == "always" or (settings.color == "auto" and (command == "statusline" or shell != "plain"))
+    parts = parse_segment_format(fmt)
+    try:
+        line = render_segment(parts, segment_fields(facts or {}, now_ms, tz, settings.prompt_thresholds, payload),
+                              shell, colour)
+    except Exception:
+        # Facts kept by another version of ccusage, in another shape.
+        facts = None
+        line = render_segment(parts, segment_fields({}, now_ms, tz, settings.prompt_thresholds, payload),
+                              shell, colour)
+    return line + " \u2026" if line and facts and facts.get("catching_up") else line
+
+
+def _fresh_facts(settings, db, roots, existing, payload, now_ms, tz):
+    store = Store(db, _warn)
+    try:
+        if payload.get("official_rows"):
+            record_rate_limits(store.conn, payload["official_rows"], now_ms)
+        complete = sync_for_segment(store, existing)
+        query = UsageQuery(store, list(store.source_ids(roots).values()), _price_book(settings), tz, settings.mode)
+        facts = segment_facts(query, settings, now_ms)
+        facts["catching_up"] = not complete
+        return facts
+    finally:
+        store.close()
+
+
+def run_prompt(args, settings, environ, out, err):
+    line = segment_line("prompt", settings, environ, err, args.shell)
+    if line:
+        out.write(line + "\n")
+    return EXIT_OK
+
+
+# A status-line payload is a few kilobytes; one larger than this is not Claude Code's, and goes unread.
+STATUS_INPUT_MAX = 1024 * 1024
+# Claude Code writes its payload at once: a stdin still silent after this long is not going to speak.
+STATUS_INPUT_WAIT_S = 1.0
+
+
+def read_status_input(stdin):
+    """The status line's JSON object from stdin, or {} (a terminal, nothing, too much, not an object)."""
+    try:
+        fd = stdin.fileno()
+    except (AttributeError, OSError, ValueError):
+        fd = None
+    if fd is None:
+        data = getattr(stdin, "buffer", stdin).read(STATUS_INPUT_MAX + 1)
+    else:
+        if os.isatty(fd):
+            return {}
+        import select
+        chunks, size, deadline = [], 0, time.monotonic() + STATUS_INPUT_WAIT_S
+        while size <= STATUS_INPUT_MAX:
+            ready = select.select([fd], [], [], max(deadline - time.monotonic(), 0))[0]
+            chunk = os.read(fd, 65536) if ready else b""
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        data = b"".join(chunks)
+    if isinstance(data, str):
+        data = data.encode("utf-8", "replace")
+    if len(data) > STATUS_INPUT_MAX:
+        return {}
+    try:
+        obj = json.loads(data.decode("utf-8", "replace"))
+    except (ValueError, RecursionError):
+        return {}
+    return obj if isinstance(obj, dict) else {}
+
+
+def _number(value):
+    """A finite number from a payload: a JSON number or a number written as a string."""
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            return None
+    if type(value) not in (int, float) or value != value or value in (float("inf"), float("-inf")):
+        return None
+    return value
+
+
+def _epoch_seconds(value):
+    """resets_at as epoch seconds: a number (seconds, or milliseconds when that large) or an ISO time."""
+    number = _number(value)
+    if number is None and isinstance(value, str):
+        ms = parse_timestamp(value)
+        return ms // 1000 if ms is not None else None
+    if number is None or number <= 0:
+        return None
+    return int(number // 1000 if number > 1e11 else number)
+
+
+def _field(obj, *path):
+    for name in path:
+        obj = obj.get(name) if isinstance(obj, dict) else None
+    return obj
+
+
+def official_rows(rate_limits):
+    """[(window, used percent, resets_at s, used USD, limit USD, period)] of a payload's rate_limits."""
+    rows = []
+    if not isinstance(rate_limits, dict):
+        return rows
+    for window in ("five_hour", "seven_day"):
+        percent = _number(_field(rate_limits, window, "used_percentage"))
+        resets = _epoch_seconds(_field(rate_limits, window, "resets_at"))
+        if percent is not None and 0 <= percent <= 1000 and resets:
+            rows.append((window, float(percent), resets, None, None, None))
+    spend = rate_limits.get("spend_limit")
+    if isinstance(spend, dict):
+        used, limit = _number(spend.get("used_usd")), _number(spend.get("limit_usd"))
+        percent = _number(spend.get("used_percentage"))
+        if percent is None and used is not None and limit:
+            percent = 100 * used / limit
+        period = spend.get("period") if isinstance(spend.get("period"), str) else None
+        if percent is not None and 0 <= percent <= 1000:
+            rows.append(("spend_limit", float(percent), _epoch_seconds(spend.get("resets_at")) or 0,
+                         used, limit, period))
+    return rows
+
+
+def status_payload(obj, now_ms):
+    """What a status line uses of Claude Code's payload, each part optional."""
+    model = obj.get("model")
+    name = (_field(model, "display_name") or _field(model, "id")) if isinstance(model, dict) else model
+    context = _number(_field(obj, "context_window", "used_percentage"))
+    size = _number(_field(obj, "context_window", "context_window_size"))
+    current = _field(obj, "context_window", "current_usage")
+    if context is None and size and isinstance(current, dict):
+        used = [_number(current.get(k)) for k in ("input_tokens", "cache_creation_input_tokens",
+                                                  "cache_read_input_tokens")]
+        context = 100 * sum(u for u in used if u) / size
+    rows = official_rows(obj.get("rate_limits"))
+    payload = {"model": name if isinstance(name, str) and name else None,
+               "session_cost": _number(_field(obj, "cost", "total_cost_usd")),
+               "context": context if context is not None and 0 <= context <= 1000 else None,
+               "transcript": obj.get("transcript_path"), "official_rows": rows}
+    for window, percent, resets, *_ in rows:
+        if window in ("five_hour", "seven_day"):
+            payload[window] = [now_ms, percent, resets * 1000]
+    return payload
+
+
+def run_statusline(args, settings, environ, out, err):
+    try:
+        payload = status_payload(read_status_input(sys.stdin), int(time.time() * 1000))
+    except Exception:
+        payload = {}
+    line = segment_line("statusline", settings, environ, err, payload=payload)
+    if line:
+        out.write(line + "\n")
+    return EXIT_OK
+
+
 def _terminal(out, settings):
     """(width, Style) for tables written to out: a terminal's own width, else 80 columns."""
     width = max(60, terminal_columns()) if out.isatty() else 80
@@ -3411,6 +3945,9 @@ def main(argv=None):
                                     creating=args.command == "config" and args.action == "init")
         if args.command == "config":
             return run_config(args, settings, environ, sys.stdout)
+        if args.command in SEGMENT_COMMANDS:
+            return (run_prompt if args.command == "prompt" else run_statusline)(
+                args, settings, environ, sys.stdout, sys.stderr)
         run = run_windows if args.command in WINDOW_COMMANDS else run_report
         store_path = settings.db or default_db_path(environ)
         try:
