@@ -3134,8 +3134,8 @@ STARTER_CONFIG = """\
 # token_limit = 50000000       # for plan = "custom"; or "max"
 # session_length = 5           # hours in a window
 
-# The prompt segment (`ccusage prompt`; fields: `ccusage prompt --help`).  A
-# [statusline] table sets the status line's, e.g. prompt_format = "{model} {used}".
+# The prompt segment (`ccusage prompt`; fields: `ccusage prompt --help`).  The
+# status line's comes from prompt_format in a table named statusline.
 # prompt_format = "{today_cost} today[ · {used} 5h][ · {reset_in}]"
 # prompt_thresholds = [50, 80]  # used percent: yellow from, red from
 
@@ -3191,7 +3191,7 @@ def run_config(args, settings, environ, out):
               + ("" if os.path.exists(settings.path) else " (absent)") + "\n")
     for name, item in shown.items():
         value = item["value"]
-        text = "(none)" if value is None else ", ".join(value) if isinstance(value, list) else str(value)
+        text = "(none)" if value is None else ", ".join(map(str, value)) if isinstance(value, list) else str(value)
         out.write(f"{name.ljust(width)}  {clean(text)}  [{clean(item['source'])}]\n")
     for model in sorted(settings.prices):
         out.write(f"{'price'.ljust(width)}  {clean(model)}  [{clean(settings.path)}]\n")

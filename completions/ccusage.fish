@@ -11,7 +11,7 @@
 function __ccusage_value_options
     printf '%s\n' -s --since -u --until -z --timezone -p --project -m --mode --prices \
         --plan -t --token-limit -l --session-length --start-of-week -o --order --color \
-        -d --data-dir --db --config --for
+        -d --data-dir --db --config --for -f --format --shell --thresholds
 end
 
 # The words on the line that are not options or options' values: the
@@ -52,11 +52,15 @@ end
 
 set -l reports daily weekly monthly session today
 set -l windows blocks status
+set -l segments prompt statusline
 # Who takes an option: every command but config (and ccusage before its
-# command), the reports alone, blocks and status alone.
-set -l common "__ccusage_command_is '' $reports $windows"
+# command), those but prompt and statusline, the reports alone, blocks,
+# status, prompt and statusline alone, and prompt and statusline alone.
+set -l common "__ccusage_command_is '' $reports $windows $segments"
+set -l tabular "__ccusage_command_is '' $reports $windows"
 set -l report "__ccusage_command_is '' $reports"
-set -l window "__ccusage_command_is $windows"
+set -l window "__ccusage_command_is $windows $segments"
+set -l segment "__ccusage_command_is $segments"
 
 # Nothing takes file names but the options that ask for them.
 complete -c ccusage -f
@@ -68,6 +72,8 @@ complete -c ccusage -n __ccusage_at -a session -d 'usage per Claude Code session
 complete -c ccusage -n __ccusage_at -a today -d 'usage of today'
 complete -c ccusage -n __ccusage_at -a blocks -d 'usage per 5-hour window, with burn rate and limits'
 complete -c ccusage -n __ccusage_at -a status -d 'the current 5-hour window (exit 3 at the limit)'
+complete -c ccusage -n __ccusage_at -a prompt -d "one line for a shell prompt or tmux"
+complete -c ccusage -n __ccusage_at -a statusline -d "Claude Code's status line, from its JSON on stdin"
 complete -c ccusage -n __ccusage_at -a config -d 'show or start the settings file'
 
 complete -c ccusage -s h -l help -d 'show the help and exit'
@@ -80,14 +86,14 @@ complete -c ccusage -n $common -s m -l mode -x -d 'where costs come from' -a '
     calculate\t"price every call"
     display\t"only the costUSD Claude Code wrote"'
 complete -c ccusage -n $common -l prices -r -F -d 'JSON file of extra or overriding prices'
-complete -c ccusage -n $common -s j -l json -d 'print JSON'
+complete -c ccusage -n $tabular -s j -l json -d 'print JSON'
 complete -c ccusage -n $common -l color -x -a 'auto always never' -d 'colour the output'
 complete -c ccusage -n $common -s d -l data-dir -x -a '(__fish_complete_directories)' \
     -d 'Claude config dir to read (repeatable)'
 complete -c ccusage -n $common -l db -r -F -d 'the store'
-complete -c ccusage -n "__ccusage_command_is '' $reports $windows config" -l config -r -F \
+complete -c ccusage -n "__ccusage_command_is '' $reports $windows $segments config" -l config -r -F \
     -d 'settings file to read'
-complete -c ccusage -n $common -s v -l verbose -d 'say what was read and skipped, on stderr'
+complete -c ccusage -n $tabular -s v -l verbose -d 'say what was read and skipped, on stderr'
 
 complete -c ccusage -n $report -s s -l since -x -d 'first day to include (YYYY-MM-DD)'
 complete -c ccusage -n $report -s u -l until -x -d 'last day to include (YYYY-MM-DD)'
@@ -109,6 +115,10 @@ complete -c ccusage -n $window -l plan -x -d 'plan whose limit to measure agains
 complete -c ccusage -n $window -s t -l token-limit -x -a max \
     -d 'tokens a window allows, or max: the largest past window'
 complete -c ccusage -n $window -s l -l session-length -x -d 'hours in a window'
+complete -c ccusage -n $segment -s f -l format -x -d 'the line: text with {field}s, [parts] left out when empty'
+complete -c ccusage -n $segment -l thresholds -x -d 'used percentages at which the colour turns yellow and red'
+complete -c ccusage -n '__ccusage_command_is prompt' -l shell -x -a 'plain bash zsh fish tmux' \
+    -d "mark colours up for this shell's prompt"
 complete -c ccusage -n '__ccusage_command_is blocks' -s a -l active -d 'only the active window'
 complete -c ccusage -n '__ccusage_command_is blocks' -s r -l recent -d 'only the windows of the last 3 days'
 
@@ -117,6 +127,6 @@ complete -c ccusage -n '__ccusage_at config' -a show \
     -d 'the settings and where each comes from (the default)'
 complete -c ccusage -n '__ccusage_at config' -a path -d "print the settings file's path"
 complete -c ccusage -n '__ccusage_at config' -a init -d 'write a commented starter file'
-complete -c ccusage -n '__ccusage_command_is config' -l for -x -a "$reports $windows config" \
+complete -c ccusage -n '__ccusage_command_is config' -l for -x -a "$reports $windows $segments config" \
     -d 'show the settings as this command sees them'
 complete -c ccusage -n '__ccusage_command_is config' -s j -l json -d 'print JSON'
