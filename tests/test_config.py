@@ -317,7 +317,7 @@ def test_show_as_text_says_where_each_setting_came_from(cenv, monkeypatch):
     assert "calculate" in by_name["mode"] and "CCUSAGE_MODE" in by_name["mode"]
     assert by_name["plan"].split() == ["plan", "auto", "[default]"]
     assert "claude-x-1" in by_name["price"]
-    assert len(by_name) == 13   # the 12 settings and the price
+    assert len(by_name) == 14   # the 13 settings and the price
 
 
 # ---------------------------------------------------------------------------
