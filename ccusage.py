@@ -2685,7 +2685,7 @@ def window_json(window, now_ms, length_ms, limit):
              "tokenCounts": token_counts_json(usage),
              "totalTokens": usage.total_tokens, "costUSD": json_cost(usage), "models": sorted(window.models),
              "burnRate": None, "projection": None, "limitReached": window.limit_hit,
-             "resetsAt": _iso(window.resets_at())}
+             "weeklyLimitReached": window.weekly_hit, "resetsAt": _iso(window.resets_at())}
     if active:
         rate = _npm_burn_rate(window)
         entry["burnRate"] = rate
@@ -2713,7 +2713,8 @@ def render_blocks_table(windows, now_ms, length_ms, limit, width, style, tz):
             continue
         usage = window.usage
         percent = f"{100 * usage.total_tokens / limit.tokens:.0f}%" if limit.tokens else ""
-        last = _clock(window.last, tz) + (" now" if window.is_active(now_ms, length_ms) else "")
+        last = _clock(window.last, tz) + (" now" if window.is_active(now_ms, length_ms) else "") \
+            + (" limit" if window.limit_hit else "") + (" weekly limit" if window.weekly_hit else "")
         table.add([_clock(window.start, tz, True), last, fmt_int(usage.calls), fmt_int(usage.total_tokens), percent,
                    fmt_cost(usage), ", ".join(short_model(m) for m in sorted(window.models))],
                   "total" if window.is_active(now_ms, length_ms) else "body")
@@ -2767,6 +2768,17 @@ def weekly_line(weekly, now_ms, tz):
     captured, used, resets = weekly
     return (f"Week    {used:.0f}% used (official, {_duration(now_ms - captured)} ago), "
             f"resets {datetime.fromtimestamp(resets / 1000, tz).strftime('%a %H:%M')}")
+
+
+def official_json(status, weekly, now_ms):
+    """The official figures while current, with their age: {"fiveHour": ..., "sevenDay": ...} (None: none known)."""
+    def figure(official):
+        if not official:
+            return None
+        captured, used, resets = official
+        return {"usedPercentage": used, "resetsAt": _iso(resets), "capturedAt": _iso(captured),
+                "ageMinutes": round((now_ms - captured) / MINUTE_MS, 1)}
+    return {"fiveHour": figure(status.official if status is not None else None), "sevenDay": figure(weekly)}
 
 
 def status_json(status, limit, weekly, now_ms):
@@ -3572,8 +3584,8 @@ def run_windows(args, settings, environ, out, err):
         windows.reverse()
     if args.json:
         out.write(to_json({"blocks": [window_json(w, now_ms, length_ms, limit) for w in windows],
-                           "limit": {"tokens": limit.tokens, "basis": limit.basis,
-                                     "official": limit.official}}, out) + "\n")
+                           "limit": {"tokens": limit.tokens, "basis": limit.basis, "official": limit.official},
+                           "official": official_json(status, weekly, now_ms)}, out) + "\n")
         return EXIT_OK
     if not [w for w in windows if not w.is_gap]:
         out.write("No active window.\n" if args.active else "No usage found.\n")
@@ -3583,6 +3595,8 @@ def run_windows(args, settings, environ, out, err):
     out.write(clean(f"Limit: {fmt_int(limit.tokens) + ' tokens, ' if limit.tokens else ''}{limit.basis}") + "\n")
     if status is not None:
         out.write("\n" + "\n".join(clean(line) for line in status_lines(status, query.tz)) + "\n")
+    elif weekly:
+        out.write(weekly_line(weekly, now_ms, query.tz) + "\n")
     return EXIT_OK
 
 
@@ -3677,7 +3691,8 @@ def segment_line(command, settings, environ, err, shell="plain", payload=None):
         tz = load_timezone(settings.timezone)
         if existing or os.path.exists(db):
             facts = _fresh_facts(settings, db, roots, existing, payload, now_ms, tz)
-            write_last_known(db, key, facts)
+            if facts is not None:
+                write_last_known(db, key, facts)
     except StoreBusy:
         facts = read_last_known(db, key)
     except Exception as exc:
@@ -3706,6 +3721,8 @@ def _fresh_facts(settings, db, roots, existing, payload, now_ms, tz):
             record_rate_limits(store.conn, payload["official_rows"], now_ms)
         complete = sync_for_segment(store, existing)
         query = UsageQuery(store, list(store.source_ids(roots).values()), _price_book(settings), tz, settings.mode)
+        if store.conn.execute("SELECT 1 FROM calls LIMIT 1").fetchone() is None:
+            return None
         facts = segment_facts(query, settings, now_ms)
         facts["catching_up"] = not complete
         return facts
