@@ -1307,7 +1307,7 @@ def write_unless_busy(conn, write):
 
 
 # A status line waits at most this long to record the official figures.
-RECORD_WAIT_MS = 100
+RECORD_WAIT_MS = 250
 # The same figures seen again within this long are not recorded again.
 RECORD_REPEAT_MS = 60_000
 
@@ -2560,7 +2560,10 @@ def _escape_segment(text, shell):
 
 
 def render_segment(parts, fields, shell, colour):
-    """The line of a parsed format: a [part] with an empty field is left out; "" when no field has a value."""
+    """The line of a parsed format: a [part] with an empty field is left out; "" when no field has a value.
+
+    Separators left at an end by the parts that dropped out go too.
+    """
     out, group, group_ok, any_value = [], None, True, False
     for part in parts:
         if part[0] == "[":
@@ -2581,7 +2584,7 @@ def render_segment(parts, fields, shell, colour):
         else:
             piece = _escape_segment(part[1], shell)
         (out if group is None else group).append(piece)
-    return "".join(out).strip() if any_value else ""
+    return "".join(out).strip(" \u00b7|") if any_value else ""
 
 
 def render_period_table(rows, period, breakdown, by_project, width, style):
@@ -3740,7 +3743,7 @@ def run_prompt(args, settings, environ, out, err):
 # A status-line payload is a few kilobytes; one larger than this is not Claude Code's, and goes unread.
 STATUS_INPUT_MAX = 1024 * 1024
 # Claude Code writes its payload at once: a stdin still silent after this long is not going to speak.
-STATUS_INPUT_WAIT_S = 1.0
+STATUS_INPUT_WAIT_S = 5.0
 
 
 def read_status_input(stdin):
