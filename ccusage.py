@@ -2060,7 +2060,9 @@ def current_status(query, settings, now_ms):
     """(status of the active window or None, every window) for `status` and `blocks --active`."""
     length_ms = int(settings.session_length * HOUR_MS)
     windows = build_windows(query, length_ms)
-    limit = resolve_limit(settings, windows, now_ms, length_ms, learned_limit(query, windows, now_ms, length_ms))
+    learned = learned_limit(query, windows, now_ms, length_ms) \
+        if settings.plan == "auto" and settings.token_limit is None else None
+    limit = resolve_limit(settings, windows, now_ms, length_ms, learned)
     official = query.rate_limits()
     five_hour = official.get("five_hour")
     seven_day = official.get("seven_day")
@@ -2447,9 +2449,9 @@ SEGMENT_FIELDS = {
     "session_cost": "the session's cost (status line)",
     "context": "the context window's used percent (status line)",
 }
-DEFAULT_STATUSLINE_FORMAT = "{model}[ · {session_cost} session][ · {today_cost} today][ · {used} 5h][ · {reset_in} left]" \
-                            "[ · ctx {context}]"
-# Colours of the shells' own markup; ANSI codes elsewhere.
+DEFAULT_STATUSLINE_FORMAT = ("{model}[ · {session_cost} session][ · {today_cost} today][ · {used} 5h]"
+                             "[ · {reset_in} left][ · ctx {context}]")
+# The SGR codes of the colours a segment uses.
 _ANSI_COLOURS = {"green": "32", "yellow": "33", "red": "31"}
 _SEGMENT_TOKEN = re.compile(r"\{\{|\}\}|\[\[|\]\]|\{([^{}]*)\}|[\[\]{}]|[^{}\[\]]+")
 
@@ -2562,7 +2564,8 @@ def _escape_segment(text, shell):
 def render_segment(parts, fields, shell, colour):
     """The line of a parsed format: a [part] with an empty field is left out; "" when no field has a value.
 
-    Separators left at an end by the parts that dropped out go too.
+    A line neither starts nor ends in spaces or the " · " that separates
+    the default format's parts: a part before or after it may have dropped out.
     """
     out, group, group_ok, any_value = [], None, True, False
     for part in parts:
@@ -2584,7 +2587,7 @@ def render_segment(parts, fields, shell, colour):
         else:
             piece = _escape_segment(part[1], shell)
         (out if group is None else group).append(piece)
-    return "".join(out).strip(" \u00b7|") if any_value else ""
+    return "".join(out).strip(" \u00b7") if any_value else ""
 
 
 def render_period_table(rows, period, breakdown, by_project, width, style):

@@ -12,6 +12,8 @@ For each corpus size it writes a Claude config dir with tests/logsynth.py
 - warm: the same with nothing new;
 - append: one new call appended to a log, then the same;
 - today: `ccusage today --json`, a single-window query, warm;
+- prompt, statusline: `ccusage prompt` and `ccusage statusline` (a Claude
+  Code payload on stdin) after one new call, as every prompt redraw runs them;
 
 and the peak memory (largest process) of a cold run.  Times are printed with
 their ratios to the baselines, because absolute times on shared machines
@@ -61,17 +63,25 @@ def corpus(work, mb, days, seed):
     return root
 
 
-def timed(argv, env=None, before=None):
-    """Seconds one run of argv takes; before() runs first, untimed."""
+def timed(argv, env=None, before=None, stdin=None):
+    """Seconds one run of argv takes (stdin: bytes for its input); before() runs first, untimed."""
     if before:
         before()
     start = time.perf_counter()
-    subprocess.run(argv, stdout=subprocess.DEVNULL, check=True, env=env)
+    subprocess.run(argv, stdout=subprocess.DEVNULL, check=True, env=env, input=stdin)
     return time.perf_counter() - start
 
 
-def median_of(runs, argv, env=None, before=None):
-    return statistics.median(timed(argv, env, before) for _ in range(runs))
+def median_of(runs, argv, env=None, before=None, stdin=None):
+    return statistics.median(timed(argv, env, before, stdin) for _ in range(runs))
+
+
+def status_payload(root):
+    """What Claude Code pipes to its status line, for a session of root."""
+    return json.dumps({"session_id": "bench-session", "model": {"id": "claude-sonnet-4-5", "display_name": "Sonnet"},
+                       "cost": {"total_cost_usd": 1.25}, "context_window": {"used_percentage": 40},
+                       "rate_limits": {"five_hour": {"used_percentage": 30, "resets_at": int(time.time()) + 3600}},
+                       "transcript_path": Appender(root).path}).encode()
 
 
 class Appender:
@@ -124,6 +134,11 @@ def measure(args, root):
     results["append 1 call + daily"] = median_of(args.runs, daily + ["--db", db], env, before=Appender(root))
     results["warm today --json"] = median_of(args.runs, [args.ccusage, "today", "--json", "-z", "UTC",
                                                          "--data-dir", root, "--db", db], env)
+    segment = ["-z", "UTC", "--data-dir", root, "--db", db]
+    results["append 1 call + prompt"] = median_of(args.runs, [args.ccusage, "prompt"] + segment, env,
+                                                  before=Appender(root))
+    results["append 1 + statusline"] = median_of(args.runs, [args.ccusage, "statusline"] + segment, env,
+                                                 before=Appender(root), stdin=status_payload(root))
     peak = subprocess.run([python, "-c", PEAK_RSS] + daily + ["--db", os.path.join(store_dir, "peak.db")],
                           capture_output=True, text=True, check=True, env=env)
     peak_mb = int(peak.stdout.strip()) * (1 if sys.platform == "darwin" else 1024) / 1e6

@@ -72,9 +72,9 @@ def test_a_2x_message_without_a_reset_it_can_tell_is_none(text):
 
 
 def test_the_1x_message_is_still_read():
+    text = f"Claude AI usage limit reached|{epoch('2026-11-20T12:00:00Z')}"
     line = json.dumps({"timestamp": "2026-11-20T10:30:00.000Z", "type": "assistant",
-                       "message": {"content": [{"type": "text",
-                                                "text": f"Claude AI usage limit reached|{epoch('2026-11-20T12:00:00Z')}"}]}})
+                       "message": {"content": [{"type": "text", "text": text}]}})
     assert ccusage.parse_limit_reset(line.encode()) == (ms("2026-11-20T10:30:00Z"), epoch("2026-11-20T12:00:00Z"))
 
 

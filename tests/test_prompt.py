@@ -266,7 +266,7 @@ def live(env):
 class Tmux:
     """A private tmux server; every session it starts gets environ."""
 
-    def __init__(self, tmp, environ, config="/dev/null"):
+    def __init__(self, environ, config="/dev/null"):
         self.socket = f"ccusage-test-{uuid.uuid4().hex[:8]}"
         self.environ = environ
         self.config = config
@@ -295,11 +295,11 @@ class Tmux:
 
 
 @pytest.fixture
-def tmux_server(tmp_path, live):
+def tmux_server(live):
     servers = []
 
     def make(config="/dev/null"):
-        server = Tmux(tmp_path, live, config)
+        server = Tmux(live, config)
         servers.append(server)
         return server
     yield make

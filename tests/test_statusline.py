@@ -111,7 +111,8 @@ def test_the_line_for_each_version(live, monkeypatch, version, extra, expected):
 def test_every_rate_limits_object_is_recorded_with_the_time_it_was_seen(live, monkeypatch):
     payload = payload_of("2.1.284", live, rate_limits={
         "five_hour": FIVE_HOUR, "seven_day": SEVEN_DAY,
-        "spend_limit": {"used_usd": 12.5, "limit_usd": 50, "period": "monthly", "resets_at": epoch("2026-12-01T00:00:00Z")}})
+        "spend_limit": {"used_usd": 12.5, "limit_usd": 50, "period": "monthly",
+                        "resets_at": epoch("2026-12-01T00:00:00Z")}})
     with freeze_time("2026-11-20T13:00:00Z"):
         statusline(live, monkeypatch, payload)
     with freeze_time("2026-11-20T13:00:30Z"):
