@@ -2740,7 +2740,7 @@ def status_lines(status, tz):
                      f"{fmt_int(usage.total_tokens)} tokens counted here")
     elif limit.tokens:
         lines.append(f"Used    {fmt_int(usage.total_tokens)} of {fmt_int(limit.tokens)} tokens "
-                     f"({status.percent_used:.0f}%)")
+                     f"({status.percent_used:.0f}%, estimated)")
         lines.append(f"        limit: {limit.basis}")
     else:
         lines.append(f"Used    {fmt_int(usage.total_tokens)} tokens")

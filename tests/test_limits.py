@@ -221,6 +221,7 @@ def test_plan_auto_prefers_the_limit_learned_from_official_figures(env, monkeypa
     # the cost of each: $3.00 at 50% and $1.20 at 20% ($6.00 each), $5.85 at the hit
     assert data["limit"]["basis"] == "learned from 2 official figures and 1 limit hit, about $6.00 a window"
     assert data["percentUsed"] == pytest.approx(25.0)
+    assert "Used    100,000 of 400,000 tokens (25%, estimated)" in text
     assert "limit: learned from 2 official figures and 1 limit hit" in text
     assert pinned["limit"]["tokens"] == 10_000_000
     assert prompt == "~25% estimated\n"
