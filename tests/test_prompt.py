@@ -332,7 +332,7 @@ def test_zsh_shows_the_segment_in_the_right_prompt(env, tmux_server):
     screen = tmux.wait_for("$1.50 today · ~50% 5h · ")
     line = next(line for line in screen.splitlines() if "$1.50 today" in line)
     # right-aligned: the segment ends the line, its colour markup takes no room
-    assert line.rstrip().endswith("m") and len(line.rstrip()) > 100 and "%{" not in line, line
+    assert line.rstrip().endswith("m") and len(line.rstrip()) == 159 and "%{" not in line, line
 
 
 @needs("tmux")
