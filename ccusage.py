@@ -3696,9 +3696,7 @@ def segment_line(command, settings, environ, err, shell="plain", payload=None):
     try:
         tz = load_timezone(settings.timezone)
         if existing or os.path.exists(db):
-            facts = _fresh_facts(settings, db, roots, existing, payload, now_ms, tz)
-            if facts is not None:
-                write_last_known(db, key, facts)
+            facts = _fresh_facts(settings, db, key, roots, existing, payload, now_ms, tz)
     except StoreBusy:
         facts = read_last_known(db, key)
     except Exception as exc:
@@ -3720,17 +3718,31 @@ def segment_line(command, settings, environ, err, shell="plain", payload=None):
     return line + " \u2026" if line and facts and facts.get("catching_up") else line
 
 
-def _fresh_facts(settings, db, roots, existing, payload, now_ms, tz):
+# Facts computed from the same state of the store stand for this long: a prompt redrawn, or several
+# status lines refreshed at once, need not sum the same calls again.
+FACTS_KEPT_MS = 30_000
+
+
+def _fresh_facts(settings, db, key, roots, existing, payload, now_ms, tz):
+    """The facts of the store brought up to date (kept beside it for the next run), or None without calls."""
     store = Store(db, _warn)
     try:
         if payload.get("official_rows"):
             record_rate_limits(store.conn, payload["official_rows"], now_ms)
         complete = sync_for_segment(store, existing)
-        query = UsageQuery(store, list(store.source_ids(roots).values()), _price_book(settings), tz, settings.mode)
         if store.conn.execute("SELECT 1 FROM calls LIMIT 1").fetchone() is None:
             return None
+        state = list(store.conn.execute(
+            "SELECT (SELECT value FROM generation), (SELECT max(captured_at) FROM rate_limits)").fetchone())
+        kept = read_last_known(db, key)
+        if kept is not None and kept.get("state") == state and 0 <= now_ms - kept.get("at", 0) < FACTS_KEPT_MS \
+                and complete:
+            return kept
+        query = UsageQuery(store, list(store.source_ids(roots).values()), _price_book(settings), tz, settings.mode)
         facts = segment_facts(query, settings, now_ms)
         facts["catching_up"] = not complete
+        facts["state"] = state
+        write_last_known(db, key, facts)
         return facts
     finally:
         store.close()

@@ -197,17 +197,33 @@ def test_a_busy_store_gives_the_last_known_line(env):
     assert after.out.startswith("$3.00 today")
 
 
+def broken(*args):
+    raise RuntimeError("the disk caught fire")
+
+
 def test_a_failure_inside_gives_the_last_known_line_and_one_warning(env, monkeypatch):
     write_lines(env.log(), [call("2026-11-20T10:20:00.000Z", 100_000)])
     with freeze_time("2026-11-20T13:00:00Z"):
         first = prompt(env)
-
-        def broken(*args):
-            raise RuntimeError("the disk caught fire")
-        monkeypatch.setattr(ccusage, "segment_facts", broken)
+    monkeypatch.setattr(ccusage, "segment_facts", broken)
+    with freeze_time("2026-11-20T13:01:00Z"):
         failed = prompt(env)
-    assert failed.out == first.out and first.out.startswith("$1.50 today")
+    assert failed.out == "$1.50 today · 1h59m\n" and first.out == "$1.50 today · 2h00m\n"
     assert failed.err == "ccusage: warning: prompt: the disk caught fire\n"
+
+
+def test_facts_of_the_same_store_are_not_summed_again_for_a_while(env, monkeypatch):
+    write_lines(env.log(), [call("2026-11-20T10:20:00.000Z", 100_000)])
+    with freeze_time("2026-11-20T13:00:00Z"):
+        prompt(env)
+    monkeypatch.setattr(ccusage, "segment_facts", broken)
+    with freeze_time("2026-11-20T13:00:20Z"):
+        again = prompt(env)
+    # nothing new, 20 seconds later: the same facts, the time to the reset counted from now
+    assert (again.out, again.err) == ("$1.50 today · 1h59m\n", "")
+    write_lines(env.log(), [call("2026-11-20T13:00:10.000Z", 100_000)])
+    with freeze_time("2026-11-20T13:00:25Z"):
+        assert "disk caught fire" in prompt(env).err       # something new: summed again
 
 
 def test_a_last_known_file_of_another_shape_is_no_failure(env):
