@@ -1044,10 +1044,13 @@ SCHEMA = (
     -- Paths are the bytes the system names them by, which need not be UTF-8.
     UPDATE roots SET path = CAST(path AS BLOB);
     UPDATE files SET path = CAST(path AS BLOB);
-    -- When a walk last found every log below a root read (time_ns): until a
-    -- minute later, quick commands look only at the recently written ones.
+    -- When a walk last found every log below a root read (time_ns), and the
+    -- time of each log's newest call: until a minute after such a walk,
+    -- quick commands look only at the logs with calls of the last day (and
+    -- at directories changed since).
     ALTER TABLE roots ADD COLUMN full_walk_ns INTEGER;
-    CREATE INDEX files_by_mtime ON files(root_id, mtime_ns);
+    ALTER TABLE files ADD COLUMN last_call INTEGER;
+    CREATE INDEX files_by_last_call ON files(root_id, last_call);
     CREATE TRIGGER calls_added AFTER INSERT ON calls BEGIN
     INSERT INTO hourly (hour, roots, project_id, model_id, fast, us_geo, band, has_cost, calls, input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd)
       VALUES (new.ts / 3600000, new.roots, new.project_id, new.model_id, new.fast, new.us_geo, (new.input + new.cache_write_5m + new.cache_write_1h + new.cache_read > 100000) + (new.input + new.cache_write_5m + new.cache_write_1h + new.cache_read > 200000), new.cost_usd IS NOT NULL, +1, +new.input, +new.output, +new.cache_write_5m, +new.cache_write_1h, +new.cache_read, +new.web_searches, +ifnull(new.cost_usd, 0))
@@ -1159,10 +1162,11 @@ UPSERT_CALL = (
     + ", output = max(output, excluded.output)"
 )
 RECORD_FILE = (
-    "INSERT INTO files (path, root_id, dev, ino, size, mtime_ns, offset, tail_len, tail_crc, skipped) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET root_id = excluded.root_id, "
+    "INSERT INTO files (path, root_id, dev, ino, size, mtime_ns, offset, tail_len, tail_crc, skipped, last_call) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET root_id = excluded.root_id, "
     "dev = excluded.dev, ino = excluded.ino, size = excluded.size, mtime_ns = excluded.mtime_ns, "
-    "offset = excluded.offset, tail_len = excluded.tail_len, tail_crc = excluded.tail_crc, skipped = excluded.skipped"
+    "offset = excluded.offset, tail_len = excluded.tail_len, tail_crc = excluded.tail_crc, skipped = excluded.skipped, "
+    "last_call = coalesce(max(files.last_call, excluded.last_call), files.last_call, excluded.last_call)"
 )
 FILE_COLUMNS = "path, offset, tail_len, tail_crc, dev, ino, size, mtime_ns, id, skipped"
 # A call's roots are bits of a 64-bit integer.
@@ -1181,8 +1185,8 @@ CLAIM_STALE_MS = 30_000
 # How long after a walk that found every log read quick commands may look
 # only at the logs written lately (and at directories changed since).
 QUICK_WALK_FOR_NS = 60 * 10 ** 9
-# A log is "written lately" if its last change is this recent.
-RECENT_LOG_NS = 24 * 3600 * 10 ** 9
+# A log is "written lately" if its newest call is this recent.
+RECENT_LOG_MS = 24 * 3600 * 1000
 
 
 def default_db_path(environ):
@@ -1400,8 +1404,7 @@ class Store:
                 report.files_read += 1
                 report.bytes_read += reader.bytes_read
                 report.calls_seen += reader.billable_lines
-                ingest.add(root_id, path, reader,
-                           self._file_record(path, root_id, state, positions, reader.skipped, rows[path]))
+                ingest.add(root_id, path, reader, self._file_record(path, root_id, state, positions, reader, rows[path]))
                 self.known[path] = state
                 if deadline is not None and time.monotonic() > deadline:
                     report.complete = False
@@ -1449,7 +1452,7 @@ class Store:
         """
         top = os.path.join(root, "projects")
         recent = [os.fsdecode(path) for (path,) in self.conn.execute(
-            "SELECT path FROM files WHERE root_id = ? AND mtime_ns >= ?", (root_id, now_ns - RECENT_LOG_NS))]
+            "SELECT path FROM files WHERE root_id = ? AND last_call >= ?", (root_id, now_ns // 10 ** 6 - RECENT_LOG_MS))]
         directories = {top}
         try:
             directories.update(entry.path for entry in os.scandir(top) if entry.is_dir())
@@ -1506,12 +1509,13 @@ class Store:
         return [(path, rows.get(path)) for path in paths]
 
     @staticmethod
-    def _file_record(path, root_id, state, positions, skipped, row):
+    def _file_record(path, root_id, state, positions, reader, row):
         """The files row (for RECORD_FILE) of a file read from positions[0] to positions[1]."""
         start, offset, tail_len, tail_crc = positions
         # Reading from the start again forgets what the old contents skipped.
-        skipped += row[9] if row is not None and start > 0 else 0
-        return (os.fsencode(path), root_id) + state + (offset, tail_len, tail_crc, skipped)
+        skipped = reader.skipped + (row[9] if row is not None and start > 0 else 0)
+        last_call = max((call[C_TS] for call in reader.calls.values()), default=None)
+        return (os.fsencode(path), root_id) + state + (offset, tail_len, tail_crc, skipped, last_call)
 
     def _claim(self, wait, bulk):
         """Claim the reading of logs for this process (None: another has it and wait is off).
@@ -1713,6 +1717,8 @@ class Ingest:
         self.claim = claim
         self.models, self.projects, self.sessions, self.refs = {}, {}, {}, {}
         self.pending = {}
+        # Models in the order the logs name them, which is the order they get ids in.
+        self.model_names = {}
         self.files = []
         self.resets = []
         self.first_ts = None
@@ -1721,10 +1727,11 @@ class Ingest:
         """Take in one log's calls and its files row; written once enough are pending."""
         directory = _project_dir(path)
         default_session = os.path.splitext(os.path.basename(path))[0]
-        pending = self.pending
+        pending, model_names = self.pending, self.model_names
         root_bit = 1 << (root_id - 1)
         first = self.first_ts
         for key, call in reader.calls.items():
+            model_names[call[C_MODEL]] = None
             who = (call[C_SESSION] or default_session, call[C_CWD] or directory or "(unknown)", directory)
             entry = (call, root_bit, who)
             previous = pending.get(key)
@@ -1750,6 +1757,8 @@ class Ingest:
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
+            for name in self.model_names:
+                self._model(name)
             rows = []
             for key, (call, roots, who) in self.pending.items():
                 session_id, project_id = self._refs(who)
@@ -1777,7 +1786,7 @@ class Ingest:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-        self.pending, self.files, self.resets, self.first_ts = {}, [], [], None
+        self.pending, self.model_names, self.files, self.resets, self.first_ts = {}, {}, [], [], None
 
     def finish(self, digests, walk_ns):
         self.flush(digests, walk_ns)
@@ -2028,7 +2037,10 @@ class UsageQuery:
         """{(group key..., model_id): Usage} with group_by a list of 'day', 'session', 'project'."""
         result = {}
         width = len(group_by) + 1
-        for row in self._grouped_rows(group_by, filters):
+        # Summed in an order that does not depend on the ids the store gave models.
+        rows = sorted(self._grouped_rows(group_by, filters),
+                      key=lambda row: (row[:width - 1], self.model_name(row[width - 1]), row[width - 1:width + 5]))
+        for row in rows:
             key = row[:width]
             part = Usage()
             (part.calls, part.input, part.output, part.cache_write_5m, part.cache_write_1h, part.cache_read,
