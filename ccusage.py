@@ -3476,13 +3476,16 @@ def _add_command_options(parser, command):
                        help="the store (default: $CCUSAGE_DB or the settings' db, "
                             "else $XDG_DATA_HOME/ccusage/usage.db)")
     _add_config_option(group)
+    group.add_argument("--no-wait", action="store_true", default=s,
+                       help="when another ccusage is busy with the store, answer from what it holds "
+                            "instead of waiting")
     group.add_argument("-v", "--verbose", action="store_true", default=s,
                        help="say what was read and skipped, on stderr")
 
 
 # Options that are not settings: what the parser leaves out means this.
 FLAG_DEFAULTS = {"since": None, "until": None, "project": None, "breakdown": False, "by_project": False,
-                 "json": False, "csv": False, "verbose": False, "active": False, "recent": False}
+                 "json": False, "csv": False, "verbose": False, "active": False, "recent": False, "no_wait": False}
 
 
 def build_parser(only=None, parser_class=ArgumentParser):
@@ -3625,10 +3628,14 @@ class Session:
         tz = load_timezone(settings.timezone)
         roots, existing = _roots(settings, environ, messages)
         self.report = ScanReport()
+        sync_options.setdefault("wait", not getattr(args, "no_wait", False))
         for attempt in (1, 2):
             self.store = Store(self.path, messages)
             try:
                 self.store.sync(existing, self.report, **sync_options)
+                if self.report.busy:
+                    messages.note("the store is busy (another ccusage is writing to it): "
+                                  "showing what it already holds")
                 root_ids = list(self.store.root_ids(roots).values())
                 break
             except STORE_DAMAGE as exc:
