@@ -3862,10 +3862,10 @@ def arrange_argv(parser, argv):
             if value is None:
                 arranged.append(word)
                 break
-            known = value.split("=", 1)[0] in parser._option_string_actions or value[:2] in ("-h",)
-            arranged.append(f"{word}={value}" if value.startswith("-") and not known else word)
-            if not (value.startswith("-") and not known):
-                arranged.append(value)
+            if value.startswith("-") and value.split("=", 1)[0] not in parser._option_string_actions:
+                arranged.append(f"{word}={value}")
+            else:
+                arranged.extend((word, value))
             if command is None:
                 before.append(name)
             continue
