@@ -244,17 +244,50 @@ def price_entries(data, where):
     return prices
 
 
+# Settings and price files are a few kilobytes; one larger is not one of them.
+MAX_SETTINGS_BYTES = 4 * 1024 * 1024
+
+
+def read_settings_file(path, what):
+    """The bytes of a settings or price file, which must be a regular file of at most MAX_SETTINGS_BYTES.
+
+    Opened without blocking, so a FIFO or a device named by mistake is
+    refused at once instead of read forever.  FileNotFoundError is left to
+    the caller: whether a missing file is an error depends on who named it.
+    """
+    import stat
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise CcusageError(f"{what} {path} is not a regular file", EXIT_USAGE)
+        chunks, size = [], 0
+        while size <= MAX_SETTINGS_BYTES:
+            chunk = os.read(fd, MAX_SETTINGS_BYTES + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    if size > MAX_SETTINGS_BYTES:
+        raise CcusageError(f"{what} {path} is larger than {MAX_SETTINGS_BYTES // (1024 * 1024)} MB", EXIT_USAGE)
+    return b"".join(chunks)
+
+
 def load_price_file(path, required):
     """Prices from a JSON price file; a missing file is an error only when the user named it."""
     try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
+        data = json.loads(read_settings_file(path, "price file"))
     except FileNotFoundError:
         if required:
             raise CcusageError(f"price file {path} does not exist", EXIT_USAGE)
         return {}
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
         raise CcusageError(f"price file {path}: {_reason(exc)}", EXIT_USAGE)
+    except ValueError as exc:
+        raise CcusageError(f"price file {path}: invalid JSON: {exc}", EXIT_USAGE)
+    except RecursionError:
+        raise CcusageError(f"price file {path}: nested too deeply to read", EXIT_USAGE)
     return price_entries(data, f"price file {path}")
 
 
@@ -1505,6 +1538,22 @@ def local_midnight_ms(day, tz):
     return int(datetime(day.year, day.month, day.day, tzinfo=tz).timestamp() * 1000)
 
 
+# No call lies outside these days (EARLIEST_MS, LATEST_MS, a day's width either
+# side for the zones): a filter day beyond them means the same as the nearest,
+# and keeps the calendar sums within the years datetime and the C library reckon.
+FIRST_FILTER_DAY, LAST_FILTER_DAY = date(1999, 12, 30), date(2200, 1, 2)
+
+
+def day_start_ms(day, tz):
+    """Epoch ms where local day begins, for a filter day of any year date allows."""
+    return local_midnight_ms(min(max(day, FIRST_FILTER_DAY), LAST_FILTER_DAY), tz)
+
+
+def day_end_ms(day, tz):
+    """Epoch ms where local day ends (the next one begins), for a filter day of any year date allows."""
+    return local_midnight_ms(min(max(day, FIRST_FILTER_DAY), LAST_FILTER_DAY) + timedelta(days=1), tz)
+
+
 class Filters:
     """Which calls a report covers."""
 
@@ -1573,10 +1622,10 @@ class UsageQuery:
         params = []
         if filters.since is not None:
             clauses.append(f"{ts} >= ?")
-            params.append(local_midnight_ms(filters.since, self.tz))
+            params.append(day_start_ms(filters.since, self.tz))
         if filters.until is not None:
             clauses.append(f"{ts} < ?")
-            params.append(local_midnight_ms(filters.until + timedelta(days=1), self.tz))
+            params.append(day_end_ms(filters.until, self.tz))
         if filters.project is not None:
             ids = self.project_ids(filters.project)
             clauses.append(f"project_id IN ({','.join(str(i) for i in ids) or 'NULL'})")
@@ -1974,11 +2023,12 @@ def current_status(query, settings, now_ms):
 # Rendering
 # ---------------------------------------------------------------------------
 
-# Control characters, and the invisible ones that reorder or hide text.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+# Control characters, the invisible ones that reorder or hide text, and lone
+# surrogates (no encoding can write them).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ud800-\udfff\ufeff]")
 
 
-_JSON_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ud800-\udfff\ufeff]")
 
 
 def clean(text):
@@ -2222,12 +2272,30 @@ def _home(path):
     return "~" + path[len(home):] if path and home != "/" and path.startswith(home + "/") else path
 
 
+# What makes a spreadsheet take a cell for a formula (OWASP's list).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe_cell(value):
+    """A CSV cell for value that a spreadsheet shows as text, never runs.
+
+    Text beginning like a formula gets a leading single quote (OWASP's rule
+    against CSV injection), and control characters are escaped as on a
+    terminal.  Numbers stay numbers; None is an empty cell.
+    """
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        return value
+    return ("'" if value.startswith(_FORMULA_STARTS) else "") + clean(value)
+
+
 def write_csv(out, headers, records):
     import csv
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(headers)
     for record in records:
-        writer.writerow([clean(v) if isinstance(v, str) else ("" if v is None else v) for v in record])
+        writer.writerow([csv_safe_cell(v) for v in record])
 
 
 def _csv_usage(usage):
@@ -2548,8 +2616,7 @@ def read_config(path, named, warn):
     """The config file as a dict: {} when it is absent and was not named."""
     is_json = path.endswith(".json")
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
+        raw = read_settings_file(path, "config file")
     except FileNotFoundError:
         if named:
             raise CcusageError(f"config file {path} does not exist", EXIT_USAGE)
@@ -2565,6 +2632,8 @@ def read_config(path, named, warn):
             data = json.loads(raw)
         except ValueError as exc:
             raise CcusageError(f"config file {path}: invalid JSON: {exc}", EXIT_USAGE)
+        except RecursionError:
+            raise CcusageError(f"config file {path}: nested too deeply to read", EXIT_USAGE)
     else:
         if not _has_tomllib():
             raise CcusageError(f"config file {path}: reading TOML needs Python 3.11 or newer; "
@@ -2574,6 +2643,8 @@ def read_config(path, named, warn):
             data = tomllib.loads(raw.decode("utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise CcusageError(f"config file {path}: invalid TOML: {exc}", EXIT_USAGE)
+        except RecursionError:
+            raise CcusageError(f"config file {path}: nested too deeply to read", EXIT_USAGE)
     if not isinstance(data, dict):
         raise CcusageError(f"config file {path}: expected a table of settings", EXIT_USAGE)
     return data
@@ -2727,7 +2798,7 @@ def run_config(args, settings, environ, out):
             raise CcusageError(f"{settings.path} already exists; edit it, or remove it to start afresh")
         except OSError as exc:
             raise CcusageError(f"cannot write {settings.path}: {_reason(exc)}")
-        out.write(f"wrote {settings.path}\n")
+        out.write(f"wrote {clean(settings.path)}\n")
         return EXIT_OK
     implied = {"data_dirs": default_roots(environ), "db": default_db_path(environ),
                "timezone": system_timezone_name(),
@@ -2797,7 +2868,7 @@ class ArgumentParser(argparse.ArgumentParser):
     """Usage errors as one line on stderr and exit status 2."""
 
     def error(self, message):
-        self.exit(EXIT_USAGE, f"{PROG}: error: {message} (see '{self.prog} --help')\n")
+        self.exit(EXIT_USAGE, f"{PROG}: error: {clean(message)} (see '{self.prog} --help')\n")
 
 
 class _Unparsed(Exception):
@@ -2809,7 +2880,7 @@ class _QuickParser(ArgumentParser):
         raise _Unparsed(message)
 
 
-_DAY = re.compile(r"(\d{4})-?(\d\d)-?(\d\d)")
+_DAY = re.compile(r"([0-9]{4})-?([0-9]{2})-?([0-9]{2})")
 
 
 def parse_day(text):
@@ -2965,7 +3036,7 @@ def build_parser(only=None, parser_class=ArgumentParser):
 def check_args(parser, args):
     """Fill in the options that are not settings, then check what the parser alone cannot."""
     def error(message):
-        parser.exit(EXIT_USAGE, f"{PROG}: error: {message} (see '{PROG} {args.command} --help')\n")
+        parser.exit(EXIT_USAGE, f"{PROG}: error: {clean(message)} (see '{PROG} {args.command} --help')\n")
 
     args.command = args.command or "daily"
     if args.command == "config":
@@ -3019,6 +3090,12 @@ def _roots(settings, environ):
 
 
 def open_store(settings, environ):
+    """The store: its default place is made when missing, a named one's directory must exist."""
+    if settings.db is not None:
+        directory = os.path.dirname(settings.db)
+        if not os.path.exists(directory):
+            raise CcusageError(f"the store's directory {directory} does not exist ({settings.sources['db']}); "
+                               "create it, or name a store in an existing directory", EXIT_USAGE)
     return Store(settings.db or default_db_path(environ), _warn)
 
 
@@ -3032,6 +3109,8 @@ def open_query(args, settings, environ, store, err):
     source_ids = list(store.source_ids(roots).values())
     if args.verbose:
         _verbose(store, report, source_ids, err)
+    elif report.unreadable:
+        _note_unreadable(report)
     return UsageQuery(store, source_ids, prices, tz, settings.mode)
 
 
@@ -3117,6 +3196,12 @@ def _terminal(out, settings):
     """(width, Style) for tables written to out: a terminal's own width, else 80 columns."""
     width = max(60, terminal_columns()) if out.isatty() else 80
     return width, Style(use_color(settings.color, out))
+
+
+def _note_unreadable(report):
+    count = len(report.unreadable)
+    _warn(f"{count:,} {'file or directory' if count == 1 else 'files or directories'} could not be read; "
+          "--verbose lists them")
 
 
 def _verbose(store, report, source_ids, err):
@@ -3208,7 +3293,7 @@ def main(argv=None):
     args = check_args(parser, args)
     try:
         if args.command == "config" and args.action == "path":
-            sys.stdout.write(config_path(environ, getattr(args, "config", None))[0] + "\n")
+            sys.stdout.write(clean(config_path(environ, getattr(args, "config", None))[0]) + "\n")
             return EXIT_OK
         section = args.section if args.command == "config" else args.command
         settings = resolve_settings(args, environ, section, _warn,
