@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from logsynth import assistant_line, write_lines
-from support import first_line_is_one_error
+from support import Result, first_line_is_one_error, installed_ccusage
 
 SONNET = "claude-sonnet-4-5-20250929"
 
@@ -29,6 +29,13 @@ def bounded_cli(env, *argv, environ=None):
                           env=dict(os.environ, **(environ or {})),
                           preexec_fn=limit_memory if sys.platform.startswith("linux") else None)
     return proc.returncode, proc.stdout, proc.stderr
+
+
+def installed(env, *argv, environ=None):
+    """The installed command with argv alone (no --db or --data-dir: config takes neither)."""
+    proc = subprocess.run([installed_ccusage()] + [str(a) for a in argv], capture_output=True, text=True,
+                          env=dict(os.environ, **(environ or {})), timeout=60)
+    return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
 def usage_error(result, *words):
@@ -260,6 +267,28 @@ def test_config_path_and_init_escape_a_config_path_from_the_environment(env, mon
         assert_escaped(result.out + result.err)
         assert "conf\\x1b]0;pwned\\x07" in result.out
     assert (directory / "config.json").is_file()
+
+
+def test_lone_surrogates_and_escapes_in_a_json_config_are_shown_escaped(env, tmp_path):
+    # JSON may spell a lone surrogate (\ud800), which no encoding can write to a terminal.
+    config = tmp_path / "config.json"
+    config.write_text('{"prices": {"m\\ud800\\u001b": {"input": 1, "output": 2}}, '
+                      '"prompt_format": "\\ud800\\u001b[31m"}')
+    shown = installed(env, "config", "show", "--config", config)
+    assert shown.code == 0 and shown.err == "", shown
+    assert "\\ud800\\x1b[31m" in shown.out and "m\\ud800\\x1b" in shown.out
+    assert_escaped(shown.out)
+    as_json = installed(env, "config", "show", "--json", "--config", config)
+    assert as_json.code == 0, as_json
+    assert '"m\\ud800\\u001b"' in as_json.out and "\x1b" not in as_json.out
+
+
+def test_bytes_that_are_not_utf8_in_arguments_are_shown_as_bytes(env, tmp_path):
+    # Python hands such bytes over as lone surrogates (\udcff for \xff).
+    result = env.cli("daily", "\udcff\udc9b")
+    usage_error(result, "unrecognized arguments: \\xff\\x9b")
+    path = installed(env, "config", "path", environ={"CCUSAGE_CONFIG": str(tmp_path / "c\udcff.toml")})
+    assert path.code == 0 and path.out == f"{tmp_path}/c\\xff.toml\n", path
 
 
 # ---------------------------------------------------------------------------
