@@ -277,13 +277,15 @@ def read_settings_file(path, what):
 def load_price_file(path, required):
     """Prices from a JSON price file; a missing file is an error only when the user named it."""
     try:
-        data = json.loads(read_settings_file(path, "price file"))
+        raw = read_settings_file(path, "price file")
     except FileNotFoundError:
         if required:
             raise CcusageError(f"price file {path} does not exist", EXIT_USAGE)
         return {}
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         raise CcusageError(f"price file {path}: {_reason(exc)}", EXIT_USAGE)
+    try:
+        data = json.loads(raw)
     except ValueError as exc:
         raise CcusageError(f"price file {path}: invalid JSON: {exc}", EXIT_USAGE)
     except RecursionError:
@@ -1538,20 +1540,25 @@ def local_midnight_ms(day, tz):
     return int(datetime(day.year, day.month, day.day, tzinfo=tz).timestamp() * 1000)
 
 
-# No call lies outside these days (EARLIEST_MS, LATEST_MS, a day's width either
-# side for the zones): a filter day beyond them means the same as the nearest,
-# and keeps the calendar sums within the years datetime and the C library reckon.
+# Calls lie between EARLIEST_MS and LATEST_MS.  A filter day beyond these days
+# (a day's margin for the zones' offsets) filters as the nearest of them: the
+# same calls, and calendar sums inside the years datetime and the C library
+# can reckon with (9999-12-31 has no next day for datetime).
 FIRST_FILTER_DAY, LAST_FILTER_DAY = date(1999, 12, 30), date(2200, 1, 2)
+
+
+def _filter_day(day):
+    return min(max(day, FIRST_FILTER_DAY), LAST_FILTER_DAY)
 
 
 def day_start_ms(day, tz):
     """Epoch ms where local day begins, for a filter day of any year date allows."""
-    return local_midnight_ms(min(max(day, FIRST_FILTER_DAY), LAST_FILTER_DAY), tz)
+    return local_midnight_ms(_filter_day(day), tz)
 
 
 def day_end_ms(day, tz):
     """Epoch ms where local day ends (the next one begins), for a filter day of any year date allows."""
-    return local_midnight_ms(min(max(day, FIRST_FILTER_DAY), LAST_FILTER_DAY) + timedelta(days=1), tz)
+    return local_midnight_ms(_filter_day(day) + timedelta(days=1), tz)
 
 
 class Filters:
@@ -2634,7 +2641,7 @@ def read_config(path, named, warn):
             warn(f"{toml_path} is ignored: reading TOML needs Python 3.11 or newer; "
                  f"put the same settings as JSON in {path}")
         return {}
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         raise CcusageError(f"config file {path}: {_reason(exc)}", EXIT_USAGE)
     if is_json:
         try:

@@ -172,6 +172,14 @@ def test_a_config_file_nested_too_deep_is_one_line_naming_it(env, tmp_path, name
     assert "nested too deeply" in result.err or "invalid TOML" in result.err, result
 
 
+@pytest.mark.parametrize("setting, what", [("prices_file", "price file"), ("db", "the store's directory")])
+def test_a_path_with_a_nul_byte_in_the_settings_is_one_line(env, tmp_path, setting, what):
+    one_call(env)
+    config = tmp_path / "config.json"
+    config.write_text('{"%s": "%s/a\\u0000b/x"}' % (setting, tmp_path))
+    usage_error(env.run_raw("daily", "--config", config, "--data-dir", env.claude), what, "a\\x00b")
+
+
 # ---------------------------------------------------------------------------
 # CSV: nothing from the logs becomes a formula
 # ---------------------------------------------------------------------------
