@@ -245,17 +245,52 @@ def price_entries(data, where):
     return prices
 
 
+# Settings and price files are a few kilobytes; one larger is not one of them.
+MAX_SETTINGS_BYTES = 4 * 1024 * 1024
+
+
+def read_settings_file(path, what):
+    """The bytes of a settings or price file, which must be a regular file of at most MAX_SETTINGS_BYTES.
+
+    Opened without blocking, so a FIFO or a device named by mistake is
+    refused at once instead of read forever.  FileNotFoundError is left to
+    the caller: whether a missing file is an error depends on who named it.
+    """
+    import stat
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise CcusageError(f"{what} {path} is not a regular file", EXIT_USAGE)
+        chunks, size = [], 0
+        while size <= MAX_SETTINGS_BYTES:
+            chunk = os.read(fd, MAX_SETTINGS_BYTES + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    if size > MAX_SETTINGS_BYTES:
+        raise CcusageError(f"{what} {path} is larger than {MAX_SETTINGS_BYTES // (1024 * 1024)} MB", EXIT_USAGE)
+    return b"".join(chunks)
+
+
 def load_price_file(path, required):
     """Prices from a JSON price file; a missing file is an error only when the user named it."""
     try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
+        raw = read_settings_file(path, "price file")
     except FileNotFoundError:
         if required:
             raise CcusageError(f"price file {path} does not exist", EXIT_USAGE)
         return {}
     except (OSError, ValueError) as exc:
         raise CcusageError(f"price file {path}: {_reason(exc)}", EXIT_USAGE)
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise CcusageError(f"price file {path}: invalid JSON: {exc}", EXIT_USAGE)
+    except RecursionError:
+        raise CcusageError(f"price file {path}: nested too deeply to read", EXIT_USAGE)
     return price_entries(data, f"price file {path}")
 
 
@@ -1936,6 +1971,27 @@ def local_midnight_ms(day, tz):
     return int(datetime(day.year, day.month, day.day, tzinfo=tz).timestamp() * 1000)
 
 
+# Calls lie between EARLIEST_MS and LATEST_MS.  A filter day beyond these days
+# (a day's margin for the zones' offsets) filters as the nearest of them: the
+# same calls, and calendar sums inside the years datetime and the C library
+# can reckon with (9999-12-31 has no next day for datetime).
+FIRST_FILTER_DAY, LAST_FILTER_DAY = date(1999, 12, 30), date(2200, 1, 2)
+
+
+def _filter_day(day):
+    return min(max(day, FIRST_FILTER_DAY), LAST_FILTER_DAY)
+
+
+def day_start_ms(day, tz):
+    """Epoch ms where local day begins, for a filter day of any year date allows."""
+    return local_midnight_ms(_filter_day(day), tz)
+
+
+def day_end_ms(day, tz):
+    """Epoch ms where local day ends (the next one begins), for a filter day of any year date allows."""
+    return local_midnight_ms(_filter_day(day) + timedelta(days=1), tz)
+
+
 # The number of CONTEXT_BANDS a call's prompt exceeds, as the rollups keep it.
 BAND_SQL = " + ".join(f"(input + cache_write_5m + cache_write_1h + cache_read > {over})" for over in CONTEXT_BANDS)
 
@@ -2012,10 +2068,10 @@ class UsageQuery:
         params = []
         if filters.since is not None:
             clauses.append(f"{ts} >= ?")
-            params.append(local_midnight_ms(filters.since, self.tz))
+            params.append(day_start_ms(filters.since, self.tz))
         if filters.until is not None:
             clauses.append(f"{ts} < ?")
-            params.append(local_midnight_ms(filters.until + timedelta(days=1), self.tz))
+            params.append(day_end_ms(filters.until, self.tz))
         if filters.project is not None:
             ids = self.project_ids(filters.project)
             clauses.append(f"project_id IN ({','.join(str(i) for i in ids) or 'NULL'})")
@@ -2545,17 +2601,27 @@ def current_status(query, settings, now_ms):
 # Rendering
 # ---------------------------------------------------------------------------
 
-# Control characters, and the invisible ones that reorder or hide text.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+# Control characters, the invisible ones that reorder or hide text, and lone
+# surrogates (no encoding can write them).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ud800-\udfff\ufeff]")
 
 
-_JSON_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ud800-\udfff\ufeff]")
+
+
+def _escape(match):
+    code = ord(match.group())
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    if 0xDC80 <= code <= 0xDCFF:
+        # A byte that was not UTF-8, as Python decodes file names and arguments: shown as that byte.
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\u{code:04x}"
 
 
 def clean(text):
-    """Text from the logs, safe for a terminal: control characters shown as escapes."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
-                        else f"\\u{ord(m.group()):04x}", str(text))
+    """Text from the logs or the user, safe for a terminal: control characters shown as escapes."""
+    return _CONTROL.sub(_escape, str(text))
 
 
 def to_json(data, out):
@@ -2793,12 +2859,30 @@ def _home(path):
     return "~" + path[len(home):] if path and home != "/" and path.startswith(home + "/") else path
 
 
+# What makes a spreadsheet take a cell for a formula (OWASP's list).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe_cell(value):
+    """A CSV cell for value that a spreadsheet shows as text, never runs.
+
+    Text beginning like a formula gets a leading single quote (OWASP's rule
+    against CSV injection), and control characters are escaped as on a
+    terminal.  Numbers stay numbers; None is an empty cell.
+    """
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        return value
+    return ("'" if value.startswith(_FORMULA_STARTS) else "") + clean(value)
+
+
 def write_csv(out, headers, records):
     import csv
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(headers)
     for record in records:
-        writer.writerow([clean(v) if isinstance(v, str) else ("" if v is None else v) for v in record])
+        writer.writerow([csv_safe_cell(v) for v in record])
 
 
 def _csv_usage(usage):
@@ -3119,8 +3203,7 @@ def read_config(path, named, warn):
     """The config file as a dict: {} when it is absent and was not named."""
     is_json = path.endswith(".json")
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
+        raw = read_settings_file(path, "config file")
     except FileNotFoundError:
         if named:
             raise CcusageError(f"config file {path} does not exist", EXIT_USAGE)
@@ -3129,13 +3212,15 @@ def read_config(path, named, warn):
             warn(f"{toml_path} is ignored: reading TOML needs Python 3.11 or newer; "
                  f"put the same settings as JSON in {path}")
         return {}
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         raise CcusageError(f"config file {path}: {_reason(exc)}", EXIT_USAGE)
     if is_json:
         try:
             data = json.loads(raw)
         except ValueError as exc:
             raise CcusageError(f"config file {path}: invalid JSON: {exc}", EXIT_USAGE)
+        except RecursionError:
+            raise CcusageError(f"config file {path}: nested too deeply to read", EXIT_USAGE)
     else:
         if not _has_tomllib():
             raise CcusageError(f"config file {path}: reading TOML needs Python 3.11 or newer; "
@@ -3145,6 +3230,8 @@ def read_config(path, named, warn):
             data = tomllib.loads(raw.decode("utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise CcusageError(f"config file {path}: invalid TOML: {exc}", EXIT_USAGE)
+        except RecursionError:
+            raise CcusageError(f"config file {path}: nested too deeply to read", EXIT_USAGE)
     if not isinstance(data, dict):
         raise CcusageError(f"config file {path}: expected a table of settings", EXIT_USAGE)
     return data
@@ -3298,7 +3385,7 @@ def run_config(args, settings, environ, out, messages):
             raise CcusageError(f"{settings.path} already exists; edit it, or remove it to start afresh")
         except OSError as exc:
             raise CcusageError(f"cannot write {settings.path}: {_reason(exc)}")
-        out.write(f"wrote {settings.path}\n")
+        out.write(f"wrote {clean(settings.path)}\n")
         return EXIT_OK
     implied = {"data_dirs": default_roots(environ), "db": default_db_path(environ),
                "timezone": system_timezone_name(),
@@ -3368,7 +3455,7 @@ class ArgumentParser(argparse.ArgumentParser):
     """Usage errors as one line on stderr and exit status 2."""
 
     def error(self, message):
-        self.exit(EXIT_USAGE, f"{PROG}: error: {message} (see '{self.prog} --help')\n")
+        self.exit(EXIT_USAGE, f"{PROG}: error: {clean(message)} (see '{self.prog} --help')\n")
 
 
 class _Unparsed(Exception):
@@ -3380,7 +3467,7 @@ class _QuickParser(ArgumentParser):
         raise _Unparsed(message)
 
 
-_DAY = re.compile(r"(\d{4})-?(\d\d)-?(\d\d)")
+_DAY = re.compile(r"([0-9]{4})-?([0-9]{2})-?([0-9]{2})")
 
 
 def parse_day(text):
@@ -3539,7 +3626,7 @@ def build_parser(only=None, parser_class=ArgumentParser):
 def check_args(parser, args):
     """Fill in the options that are not settings, then check what the parser alone cannot."""
     def error(message):
-        parser.exit(EXIT_USAGE, f"{PROG}: error: {message} (see '{PROG} {args.command} --help')\n")
+        parser.exit(EXIT_USAGE, f"{PROG}: error: {clean(message)} (see '{PROG} {args.command} --help')\n")
 
     args.command = args.command or "daily"
     if args.command == "config":
@@ -3613,6 +3700,17 @@ def _roots(settings, environ, messages):
     return roots, existing
 
 
+def store_path(settings, environ):
+    """Where the store is: its default place is made when missing, a named one's directory must exist."""
+    if settings.db is None:
+        return default_db_path(environ)
+    directory = os.path.dirname(settings.db)
+    if not os.path.exists(directory):
+        raise CcusageError(f"the store's directory {directory} does not exist ({settings.sources['db']}); "
+                           "create it, or name a store in an existing directory", EXIT_USAGE)
+    return settings.db
+
+
 class Session:
     """A command's store, brought up to date with the logs, and a query over the calls of the roots in use.
 
@@ -3623,7 +3721,7 @@ class Session:
 
     def __init__(self, args, settings, environ, messages, **sync_options):
         self.messages = messages
-        self.path = settings.db or default_db_path(environ)
+        self.path = store_path(settings, environ)
         prices = _price_book(settings)
         tz = load_timezone(settings.timezone)
         roots, existing = _roots(settings, environ, messages)
@@ -3650,6 +3748,8 @@ class Session:
                 raise
         if getattr(args, "verbose", False):
             _verbose(self.store, self.report, root_ids, messages)
+        elif self.report.unreadable:
+            _note_unreadable(self.report, messages)
         self.query = UsageQuery(self.store, root_ids, prices, tz, settings.mode)
 
     def __enter__(self):
@@ -3746,6 +3846,12 @@ def _terminal(out, settings):
     """(width, Style) for tables written to out: a terminal's own width, else 80 columns."""
     width = max(60, terminal_columns()) if out.isatty() else 80
     return width, Style(use_color(settings.color, out))
+
+
+def _note_unreadable(report, messages):
+    count = len(report.unreadable)
+    messages.warn(f"{count:,} {'file or directory' if count == 1 else 'files or directories'} could not be read; "
+                  "--verbose lists them")
 
 
 def _verbose(store, report, root_ids, messages):
@@ -3895,7 +4001,7 @@ def main(argv=None):
     args = check_args(parser, args)
     try:
         if args.command == "config" and args.action == "path":
-            sys.stdout.write(config_path(environ, getattr(args, "config", None))[0] + "\n")
+            sys.stdout.write(clean(config_path(environ, getattr(args, "config", None))[0]) + "\n")
             return EXIT_OK
         section = args.section if args.command == "config" else args.command
         settings = resolve_settings(args, environ, section, messages.warn,
