@@ -343,6 +343,8 @@ class ScanReport:
         # complete: everything new was read (not so when a time budget ran out).
         self.busy = False
         self.complete = True
+        # readonly: the store could not be written, so nothing new was recorded.
+        self.readonly = False
 
     def add_unreadable(self, path, exc):
         self.unreadable.append((path, _reason(exc)))
@@ -1279,6 +1281,7 @@ class Store:
         self.messages = messages
         self.conn = None
         self.identity = None
+        self.readonly = False
         self.owner = f"{os.uname().nodename}:{os.getpid()}:{os.urandom(4).hex()}"
         # path -> state of every log this process has synced: a live loop
         # looks up only the logs that changed since its last round.
@@ -1287,17 +1290,44 @@ class Store:
 
     def _connect(self):
         directory = os.path.dirname(self.path)
+        if os.path.islink(self.path) and not os.path.exists(self.path):
+            raise CcusageError(f"the store {self.path} is a link to nothing; remove the link, "
+                               "or name another store with --db")
         try:
             os.makedirs(directory, mode=0o700, exist_ok=True)
             if not os.path.exists(self.path):
                 os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            self.readonly = not os.access(self.path, os.W_OK)
+            if self.readonly:
+                from urllib.parse import quote
+                conn = sqlite3.connect(f"file:{quote(self.path)}?mode=ro", uri=True, isolation_level=None,
+                                       timeout=BUSY_TIMEOUT_MS / 1000)
+            else:
+                self._make_companions_writable()
+                conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
             st = os.stat(self.path)
         except (OSError, sqlite3.Error) as exc:
             raise CcusageError(f"cannot open the store {self.path}: {_reason(exc)}")
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         self.identity = (st.st_dev, st.st_ino)
         return conn
+
+    def _make_companions_writable(self):
+        """Give the store's -wal and -shm files back the write permission the store has.
+
+        SQLite makes them with the store's mode: a store made read-only
+        once leaves them read-only after the store itself is writable again.
+        """
+        mode = os.stat(self.path).st_mode & 0o666
+        for suffix in ("-wal", "-shm"):
+            companion = self.path + suffix
+            if os.path.exists(companion) and not os.access(companion, os.W_OK):
+                try:
+                    os.chmod(companion, mode)
+                except OSError:
+                    raise CcusageError(f"{companion} is not writable, though the store {self.path} is: "
+                                       f"make it writable (chmod u+w {companion}), or remove it while no "
+                                       "ccusage runs")
 
     def _open(self):
         for attempt in (1, 2):
@@ -1320,6 +1350,11 @@ class Store:
                 "SELECT count(*) FROM sqlite_master").fetchone()[0]):
             raise CcusageError(f"{self.path} is an SQLite database of another program, not a ccusage store; "
                                "name another with --db")
+        if self.readonly:
+            if version != len(SCHEMA) or mark != APPLICATION_ID:
+                raise CcusageError(f"the store {self.path} is read-only and of an older ccusage: make it writable "
+                                   f"(chmod u+w {self.path}) so that it can be upgraded")
+            return
         if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
             conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
@@ -1369,6 +1404,8 @@ class Store:
         for path in paths:
             key = os.fsencode(path)
             row = self.conn.execute("SELECT id FROM roots WHERE path = ?", (key,)).fetchone()
+            if row is None and self.readonly:
+                continue   # a store that cannot be written has no calls of a root it never saw
             if row is None:
                 if self.conn.execute("SELECT count(*) FROM roots").fetchone()[0] >= MAX_ROOTS:
                     raise CcusageError(f"the store {self.path} has seen {MAX_ROOTS} data directories, as many "
@@ -1394,6 +1431,9 @@ class Store:
         lock is held only while rows are written, a batch at a time.
         """
         self.reopen_if_replaced()
+        if self.readonly:
+            report.readonly = True
+            return
         try:
             ids = self.root_ids(roots)
         except sqlite3.OperationalError as exc:
@@ -3796,6 +3836,9 @@ class Session:
                 if self.report.busy:
                     messages.note("the store is busy (another ccusage is writing to it): "
                                   "showing what it already holds")
+                if self.report.readonly:
+                    messages.note(f"the store {self.path} is read-only: new logs were not recorded "
+                                  f"(make it writable: chmod u+w {self.path})")
                 root_ids = list(self.store.root_ids(roots).values())
                 break
             except STORE_DAMAGE as exc:
@@ -3836,7 +3879,8 @@ def _warn_unpriced(query, messages):
 
 def run_report(args, settings, environ, out, messages):
     """daily, weekly, monthly, session and today."""
-    with Session(args, settings, environ, messages) as session:
+    # Today's calls are in the logs written today: these need no walk of every old log.
+    with Session(args, settings, environ, messages, quick=args.command == "today") as session:
         query = session.query
         tz = query.tz
         if args.command == "today":
