@@ -2463,23 +2463,28 @@ def short_model(name):
     return clean(re.sub(r"-\d{8}$", "", name))
 
 
-def render_period_table(rows, period, breakdown, by_project, width, style):
+def render_period_table(rows, period, breakdown, by_project, width, style, plan_price=None):
+    """plan_price (US dollars a month): a column of each month's API value as a multiple of it."""
     label = {"daily": "Date", "weekly": "Week", "monthly": "Month"}[period]
-    headers = [label] + USAGE_HEADERS
-    table = Table(headers, ["<"] + [">"] * 6, shrink=(5, Table.NUMBERS), compact_columns=(1, 2, 3, 4, 5), cut=0)
+    headers = [label] + USAGE_HEADERS + (["Vs plan"] if plan_price else [])
+    extra = [""] if plan_price else []
+    table = Table(headers, ["<"] + [">"] * (len(headers) - 1), shrink=(5, Table.NUMBERS),
+                  compact_columns=(1, 2, 3, 4, 5), cut=0)
     current_project = object()
     total = Usage()
     for row in rows:
         if by_project and row.project != current_project:
             current_project = row.project
-            table.add([clean(_home(row.project))] + [""] * 6, "section")
-        table.add([row.key] + usage_cells(row.total))
+            table.add([clean(_home(row.project))] + [""] * (len(headers) - 1), "section")
+        table.add([row.key] + usage_cells(row.total) + ([fmt_multiple(row.total.cost / plan_price)] if plan_price else []))
         total.add(row.total)
         if breakdown:
             for model, usage in _models_by_cost(row):
-                table.add(["  " + short_model(model)] + usage_cells(usage), "detail")
-    table.add([""] * 7, "rule")
-    table.add(["Total"] + usage_cells(total), "total")
+                table.add(["  " + short_model(model)] + usage_cells(usage) + extra, "detail")
+    table.add([""] * len(headers), "rule")
+    months = len({row.key for row in rows}) or 1
+    table.add(["Total"] + usage_cells(total) + ([fmt_multiple(total.cost / plan_price / months)] if plan_price else []),
+              "total")
     return table.render(width, style)
 
 
@@ -2681,6 +2686,11 @@ def fmt_budget(unit, value):
     return f"{value:.1f}%"
 
 
+def fmt_multiple(value):
+    """A multiple of a plan's price: 4.2x, or 0.04x below one."""
+    return f"{value:.1f}x" if value >= 1 else f"{value:.2f}x"
+
+
 def fmt_percent(percent):
     """A percent rounded down to a tenth: a figure just below a threshold never shows as the threshold."""
     return "" if percent is None else f"{int(percent * 10 + 1e-7) / 10:.1f}%"
@@ -2741,8 +2751,7 @@ def api_value_line(summary):
     if summary.plan_price is None:
         return f"API value {value} ({summary.plan_basis})"
     share = summary.plan_share
-    multiple = summary.total.cost / share
-    multiple = f"{multiple:.1f}x" if multiple >= 1 else f"{multiple:.2f}x"
+    multiple = fmt_multiple(summary.total.cost / share)
     price = f"${summary.plan_price:,.0f}" if summary.plan_price == int(summary.plan_price) else \
         fmt_budget("usd", summary.plan_price)
     if summary.kind == "month":
@@ -3360,7 +3369,11 @@ def run_config(args, settings, environ, out):
     if args.json:
         data = {"file": settings.path, "settings": shown,
                 "prices": {model: dict(zip(RATE_FIELDS, price.bands[-1][2]), web_search=price.web_search)
-                           for model, price in sorted(settings.prices.items())}}
+                           for model, price in sorted(settings.prices.items())},
+                "budgets": [{"name": b.name, "kind": b.kind, "project": b.project, "unit": b.unit,
+                             "limit": b.limit, "threshold": b.threshold} for b in settings.budgets.budgets],
+                "alerts": {"cooldownMinutes": settings.budgets.cooldown_minutes,
+                           "notifyTimeoutSeconds": settings.budgets.notify_timeout}}
         out.write(to_json(data, out) + "\n")
         return EXIT_OK
     width = max(len(name) for name in shown)
@@ -3372,6 +3385,9 @@ def run_config(args, settings, environ, out):
         out.write(f"{name.ljust(width)}  {clean(text)}  [{clean(item['source'])}]\n")
     for model in sorted(settings.prices):
         out.write(f"{'price'.ljust(width)}  {clean(model)}  [{clean(settings.path)}]\n")
+    for budget in settings.budgets.budgets:
+        out.write(f"{'budget'.ljust(width)}  {clean(budget.name)}: {fmt_budget(budget.unit, budget.limit)}, "
+                  f"warning at {budget.threshold:g}%  [{clean(settings.path)}]\n")
     return EXIT_OK
 
 
@@ -3990,9 +4006,13 @@ def _print_report(args, settings, rows, query, tz, out, environ):
         if period == "session":
             out.write(render_session_table(rows, args.breakdown, width, style, tz) + "\n")
         else:
-            out.write(render_period_table(rows, period, args.breakdown, args.by_project, width, style) + "\n")
+            out.write(render_period_table(rows, period, args.breakdown, args.by_project, width, style,
+                                          plan_price(settings)[0] if period == "monthly" else None) + "\n")
         if query.unpriced_models:
             out.write(f"* excludes models with no price: {', '.join(clean(m) for m in sorted(query.unpriced_models))}\n")
+        if period == "monthly" and plan_price(settings)[0]:
+            price, basis = plan_price(settings)
+            out.write(f"Vs plan: API value as a multiple of ${price:,.2f} a month ({basis})\n")
 
 
 def _print_csv(period, rows, args, out):
