@@ -2208,6 +2208,8 @@ class Summary:
         self.sessions = []
         self.windows = []
         self.window_limit = None
+        # Whether a window at the limit reached one: not when the limit is only a share of past windows.
+        self.limit_is_known = False
         self.budgets = []
         self.previous = None
         self.plan_price, self.plan_basis = None, ""
@@ -2240,6 +2242,8 @@ def build_summary(query, settings, kind, first, last, tz_name, now_ms):
     _, windows, limit, _ = window_figures(query, settings, now_ms)
     summary.windows = [w for w in windows if not w.is_gap and w.start < hi and w.last >= lo]
     summary.window_limit = limit
+    summary.limit_is_known = (isinstance(settings.token_limit, int) or settings.plan in PLAN_ESTIMATES
+                              or any(w.limit_hit for w in windows))
     summary.budgets = evaluate_budgets(query, settings, period=(first, last))
     before = previous_period(kind, first)
     summary.previous = (before, usage_between(query, *before))
@@ -2247,11 +2251,12 @@ def build_summary(query, settings, kind, first, last, tz_name, now_ms):
     return summary
 
 
-def window_limit_reached(window, limit):
-    """How a past window reached its limit: Claude Code's message, the estimate, or not at all (None)."""
+def window_limit_reached(window, summary):
+    """How a window of a summary reached its limit: Claude Code's message, the estimate, or not (None)."""
+    limit = summary.window_limit
     if window.limit_hit:
         return "limit message"
-    if limit is not None and limit.tokens and not limit.official and window.usage.total_tokens >= limit.tokens:
+    if summary.limit_is_known and limit.tokens and not limit.official and window.usage.total_tokens >= limit.tokens:
         return "estimated"
     return None
 
@@ -2782,7 +2787,7 @@ def summary_sections(summary, tz):
     limit = summary.window_limit
     rows = []
     for window in summary.windows:
-        reached = window_limit_reached(window, limit)
+        reached = window_limit_reached(window, summary)
         if summary.kind != "day" and not reached:
             continue
         percent = f"{window.usage.total_tokens * 100 / limit.tokens:.0f}%" if limit and limit.tokens else ""
@@ -2807,18 +2812,21 @@ def summary_head(summary):
 
 def _windows_note(summary):
     limit = summary.window_limit
-    reached = sum(1 for w in summary.windows if window_limit_reached(w, limit))
+    reached = sum(1 for w in summary.windows if window_limit_reached(w, summary))
     basis = f"; limit {fmt_int(limit.tokens)} tokens, {limit.basis}" if limit and limit.tokens else ""
-    return f"{len(summary.windows)} windows, {reached} reached a limit{basis}"
+    count = len(summary.windows)
+    return f"{count} window{'' if count == 1 else 's'}, {reached} reached a limit{basis}"
 
 
 def render_summary_text(summary, tz, width, style):
     lines = [style(f"Usage report for {period_title(summary)} ({clean(summary.tz_name)})", "1"), ""]
-    lines += [f"{label.ljust(8)}{clean(text)}" for label, text in summary_head(summary)]
+    import textwrap
+    for label, text in summary_head(summary):
+        lines += textwrap.wrap(clean(text), width, initial_indent=label.ljust(8), subsequent_indent=" " * 8)
     for title, headers, aligns, rows in summary_sections(summary, tz):
         lines += ["", style(title, "1")]
         if title == "5-hour windows":
-            lines.append(_windows_note(summary))
+            lines += textwrap.wrap(_windows_note(summary), width)
         if rows:
             table = Table(headers, list(aligns), cut=0)
             for row in rows:
@@ -2878,7 +2886,7 @@ def summary_json(summary):
             "topSessions": [session_json(r) for r in summary.sessions],
             "windows": [{"startTime": _iso(w.start), "endTime": _iso(w.end), "entries": w.usage.calls,
                          "totalTokens": w.usage.total_tokens, "costUSD": json_cost(w.usage),
-                         "limitReached": window_limit_reached(w, limit)} for w in summary.windows],
+                         "limitReached": window_limit_reached(w, summary)} for w in summary.windows],
             "windowLimit": None if limit is None else {"tokens": limit.tokens, "basis": limit.basis,
                                                        "official": limit.official},
             "budgets": [budget_json(s) for s in summary.budgets]}
