@@ -2704,16 +2704,24 @@ def fmt_percent(percent):
 STATE_COLORS = {"ok": "32", "warning": "33", "exceeded": "1;31", "unknown": "2"}
 
 
-def budget_lines(states, style):
-    """One aligned line per budget: name, state, used of limit, percent of the limit, and a note."""
+def budget_lines(states, style, width=None):
+    """One aligned line per budget: name, state, used of limit, percent of the limit, and a note.
+
+    width: a note that would pass it goes below its line, wrapped.
+    """
     cells = [(clean(s.budget.name), s.state, fmt_budget(s.budget.unit, s.used), fmt_budget(s.budget.unit, s.budget.limit),
               fmt_percent(s.percent), clean(s.note)) for s in states]
     widths = [max(len(row[i]) for row in cells) for i in range(5)]
     lines = []
     for name, state, used, limit, percent, note in cells:
-        lines.append(f"{name.ljust(widths[0])}  {style(state.ljust(widths[1]), STATE_COLORS[state])}  "
-                     f"{used.rjust(widths[2])} of {limit.ljust(widths[3])}  {percent.rjust(widths[4])}  "
-                     f"{note}".rstrip())
+        head = (f"{name.ljust(widths[0])}  {style(state.ljust(widths[1]), STATE_COLORS[state])}  "
+                f"{used.rjust(widths[2])} of {limit.ljust(widths[3])}  {percent.rjust(widths[4])}")
+        bare = len(name.ljust(widths[0])) + sum(widths[1:]) + 10
+        if width is None or bare + 2 + len(note) <= width:
+            lines.append(f"{head}  {note}".rstrip())
+        else:
+            import textwrap
+            lines += [head.rstrip()] + textwrap.wrap(note, width, initial_indent=" " * 4, subsequent_indent=" " * 4)
     return lines
 
 
@@ -2834,7 +2842,7 @@ def render_summary_text(summary, tz, width, style):
             lines.append(table.render(width, style))
     if summary.budgets:
         lines += ["", style(f"Budgets (as of {summary.last.isoformat()})", "1")]
-        lines += budget_lines(summary.budgets, style)
+        lines += budget_lines(summary.budgets, style, width)
     return "\n".join(lines) + "\n"
 
 
