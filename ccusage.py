@@ -2481,7 +2481,8 @@ def render_period_table(rows, period, breakdown, by_project, width, style, plan_
         if by_project and row.project != current_project:
             current_project = row.project
             table.add([clean(_home(row.project))] + [""] * (len(headers) - 1), "section")
-        table.add([row.key] + usage_cells(row.total) + ([fmt_multiple(row.total.cost / plan_price)] if plan_price else []))
+        multiple = [fmt_multiple(row.total.cost / plan_price)] if plan_price else []
+        table.add([row.key] + usage_cells(row.total) + multiple)
         total.add(row.total)
         if breakdown:
             for model, usage in _models_by_cost(row):
@@ -2709,8 +2710,8 @@ def budget_lines(states, style, width=None):
 
     width: a note that would pass it goes below its line, wrapped.
     """
-    cells = [(clean(s.budget.name), s.state, fmt_budget(s.budget.unit, s.used), fmt_budget(s.budget.unit, s.budget.limit),
-              fmt_percent(s.percent), clean(s.note)) for s in states]
+    cells = [(clean(s.budget.name), s.state, fmt_budget(s.budget.unit, s.used),
+              fmt_budget(s.budget.unit, s.budget.limit), fmt_percent(s.percent), clean(s.note)) for s in states]
     widths = [max(len(row[i]) for row in cells) for i in range(5)]
     lines = []
     for name, state, used, limit, percent, note in cells:
@@ -2877,14 +2878,15 @@ def summary_json(summary):
     total, (before, previous) = summary.total, summary.previous
     limit = summary.window_limit
     share = summary.plan_share
-    data = {"period": {"kind": summary.kind, "first": summary.first.isoformat(), "last": summary.last.isoformat(),
+    return {"period": {"kind": summary.kind, "first": summary.first.isoformat(), "last": summary.last.isoformat(),
                        "timezone": summary.tz_name},
             "totals": dict(usage_json(total), calls=total.calls),
             "previous": {"first": before[0].isoformat(), "last": before[1].isoformat(),
                          "totalCost": json_cost(previous), "totalTokens": previous.total_tokens,
                          "costChangePercent": round((total.cost - previous.cost) * 100 / previous.cost, 3)
                          if previous.cost else None},
-            "apiValue": {"cost": json_cost(total), "planPrice": summary.plan_price, "planPriceBasis": summary.plan_basis,
+            "apiValue": {"cost": json_cost(total), "planPrice": summary.plan_price,
+                         "planPriceBasis": summary.plan_basis,
                          "planShare": None if share is None else round_cost(share),
                          "multiple": round(total.cost / share, 3) if share else None},
             "models": [dict(modelName=m, totalTokens=u.total_tokens, cost=json_cost(u))
@@ -2898,7 +2900,6 @@ def summary_json(summary):
             "windowLimit": None if limit is None else {"tokens": limit.tokens, "basis": limit.basis,
                                                        "official": limit.official},
             "budgets": [budget_json(s) for s in summary.budgets]}
-    return data
 
 
 # ---------------------------------------------------------------------------
@@ -3337,6 +3338,9 @@ STARTER_CONFIG = """\
 # plan = "auto"                # auto, pro, max5, max20, custom
 # token_limit = 50000000       # for plan = "custom"; or "max"
 # session_length = 5           # hours in a window
+# What the plan costs, US dollars a month, for the "API value" of `ccusage
+# report` (default: Anthropic's list price: pro 20, max5 100, max20 200).
+# plan_price = 200
 
 # The prompt segment, for a prompt command ccusage does not have yet.
 # prompt_format = "{today_cost} today"
@@ -3350,6 +3354,22 @@ STARTER_CONFIG = """\
 # cache_write_1h = 6
 # cache_read = 0.3
 # web_search = 0.01
+
+# Budgets, for `ccusage check` and `ccusage report` (see `man ccusage`).
+# [budgets]
+# daily = 30                   # US dollars of today
+# weekly = 150                 # of this week
+# monthly = {limit = 500, threshold = 90}
+# session = 20                 # of the dearest session still going
+# window_tokens = 150000000    # of the current 5-hour window
+# window_cost = 40
+# window_percent = 90          # percent of its limit: official, else estimated
+# seven_day_percent = 80       # the official percent of the 7-day limit
+# threshold = 80               # percent of a limit at which a budget warns
+# cooldown = 60                # minutes before a budget alerts again
+# notify_timeout = 10          # seconds a --notify command may run
+# [budgets.projects."api-server"]
+# daily = 10
 
 # [weekly]
 # start_of_week = "monday"

@@ -178,7 +178,8 @@ def test_project_budgets_count_their_project_alone(env):
 def insert_rate_limits(env, *rows):
     conn = sqlite3.connect(env.db)
     with conn:
-        conn.executemany("INSERT INTO rate_limits (window, captured_at, used_percentage, resets_at) VALUES (?, ?, ?, ?)",
+        conn.executemany("INSERT INTO rate_limits (window, captured_at, used_percentage, resets_at) "
+                         "VALUES (?, ?, ?, ?)",
                          [(w, ms(captured), used, ms(resets) // 1000) for w, captured, used, resets in rows])
     conn.close()
 

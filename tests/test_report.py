@@ -310,7 +310,8 @@ def test_text_for_mail_is_plain_and_fits_80_columns(env):
     assert result.code == 0
     assert "\x1b" not in result.out
     assert max(len(line) for line in result.out.splitlines()) <= 80
-    assert result.out.startswith("Usage report for Thursday 2026-11-19 (UTC)\n\nCost    $15.15 (nothing on 2026-11-18)\n")
+    assert result.out.startswith("Usage report for Thursday 2026-11-19 (UTC)\n\n"
+                                 "Cost    $15.15 (nothing on 2026-11-18)\n")
     assert "\\x1b[31mred" in result.out
     assert "\x1b[1m" in forced.out
 
