@@ -3623,12 +3623,13 @@ examples:
   ccusage report --json | jq .apiValue
 """
 COMMAND_DESCRIPTIONS = {
-    "check": "Evaluate every budget of the settings file now: one line each with its state (ok, warning, "
-             "exceeded, or unknown when nothing tells), used, limit and percent. Made for cron, CI and "
-             "`if ccusage check; then ...`.",
-    "report": "A summary of a day, week or month for mail or a chat: totals, cost by model and project, the "
-              "top sessions, the 5-hour windows that reached a limit, budgets, the change on the period "
-              "before, and what the usage is worth at API prices against what the plan costs.",
+    "check": "Evaluate every budget of the settings file now: one line each with its state\n"
+             "(ok, warning, exceeded, or unknown when nothing tells), used, limit and percent.\n"
+             "Made for cron, CI and `if ccusage check; then ...`.",
+    "report": "A summary of a day, week or month for mail or a chat: totals, cost by model and\n"
+              "project, the top sessions, the 5-hour windows that reached a limit, budgets, the\n"
+              "change on the period before, and what the usage is worth at API prices against\n"
+              "what the plan costs.",
 }
 
 # Options that are not settings: what the parser leaves out means this.
