@@ -2108,7 +2108,9 @@ def evaluate_budgets(query, settings, now_ms=None, period=None):
     results = []
     for budget in budgets:
         kind = budget.kind
-        if kind in starts:
+        if budget.project is not None and not query.project_ids(budget.project):
+            results.append(BudgetState(budget, 0.0, "no project of this name has calls yet"))
+        elif kind in starts:
             used = usage_between(query, starts[kind], today, budget.project).cost
             results.append(BudgetState(budget, used, f"since {starts[kind]}" if kind != "daily" else ""))
         elif kind == "session":

@@ -175,6 +175,16 @@ def test_project_budgets_count_their_project_alone(env):
     assert code == 3
 
 
+def test_a_project_budget_of_no_known_project_says_so(env):
+    spend(env, "2026-11-20T09:00:00.000Z", 1_000_000, cwd="/home/u/api")
+    write_config(env, "[budgets.projects.apii]\ndaily = 10\n")
+    with freeze_time(NOW):
+        code, budgets = check(env)
+    assert code == 0
+    assert budgets["daily@apii"] == dict(budgets["daily@apii"], used=0, state="ok",
+                                         note="no project of this name has calls yet")
+
+
 def insert_rate_limits(env, *rows):
     conn = sqlite3.connect(env.db)
     with conn:
