@@ -2645,8 +2645,8 @@ def current_status(query, settings, now_ms):
 
 # -- budgets and the period summary --
 #
-# They read the store only through the four functions below, which use the
-# reports' and windows' own queries.
+# They read the store only through the five functions just below, which use
+# the reports' and the windows' own queries.
 
 def usage_between(query, first_day, last_day, project=None):
     """The priced Usage of the local days first_day to last_day (inclusive), of one project or all."""
@@ -2720,7 +2720,7 @@ def worst_state(states):
     return BUDGET_STATES[max(ranks, default=0)]
 
 
-def evaluate_budgets(query, settings, now_ms=None, period=None):
+def evaluate_budgets(query, settings, now_ms, period=None):
     """A BudgetState per budget: as of now_ms, or (period: first and last day) as of the period's end.
 
     For a period the session budget measures the dearest session's calls in
@@ -2729,24 +2729,21 @@ def evaluate_budgets(query, settings, now_ms=None, period=None):
     """
     budgets = settings.budgets.budgets
     start_index = WEEKDAYS.index(settings.start_of_week)
-    if period is None:
-        today = datetime.fromtimestamp(now_ms / 1000, query.tz).date()
-    else:
-        today = period[1]
-    starts = {"daily": today, "weekly": week_start(today, start_index), "monthly": today.replace(day=1)}
+    as_of = datetime.fromtimestamp(now_ms / 1000, query.tz).date() if period is None else period[1]
+    starts = {"daily": as_of, "weekly": week_start(as_of, start_index), "monthly": as_of.replace(day=1)}
     length_ms = int(settings.session_length * HOUR_MS)
     if any(b.kind.startswith(("window", "seven")) for b in budgets):
         if period is None:
             status, _, limit, seven_day = window_figures(query, settings, now_ms)
         else:
-            windows, limit, _ = windows_between(query, settings, period[0], period[1], int(time.time() * 1000))
+            windows, limit, _ = windows_between(query, settings, period[0], period[1], now_ms)
     results = []
     for budget in budgets:
         kind = budget.kind
         if budget.project is not None and not query.project_ids(budget.project):
             results.append(BudgetState(budget, 0.0, "no project of this name has calls yet"))
         elif kind in starts:
-            used = usage_between(query, starts[kind], today, budget.project).cost
+            used = usage_between(query, starts[kind], as_of, budget.project).cost
             results.append(BudgetState(budget, used, f"since {starts[kind]}" if kind != "daily" else ""))
         elif kind == "session":
             if period is None:
@@ -2786,10 +2783,10 @@ def _window_budget(budget, status, limit, seven_day):
 
 def _period_window_budget(budget, windows, limit):
     """The state of a window budget in a past period: its largest window's."""
-    if budget.kind == "seven_day_percent" or not windows:
-        return BudgetState(budget, None if budget.kind == "seven_day_percent" else 0,
-                           "official figures are only current" if budget.kind == "seven_day_percent"
-                           else "no window")
+    if budget.kind == "seven_day_percent":
+        return BudgetState(budget, None, "official figures are only current")
+    if not windows:
+        return BudgetState(budget, 0, "no window")
     if budget.kind == "window_cost":
         return BudgetState(budget, max(w.usage.cost for w in windows), "the dearest window")
     tokens = max(w.usage.total_tokens for w in windows)
@@ -2876,7 +2873,7 @@ def build_summary(query, settings, kind, first, last, tz_name, now_ms):
     summary.sessions = sorted(sessions, key=lambda r: (-r.total.cost, r.key))[:TOP_SESSIONS]
     summary.windows, summary.window_limit, limits_hit = windows_between(query, settings, first, last, now_ms)
     summary.limit_is_known = isinstance(settings.token_limit, int) or settings.plan in PLAN_ESTIMATES or limits_hit
-    summary.budgets = evaluate_budgets(query, settings, period=(first, last))
+    summary.budgets = evaluate_budgets(query, settings, now_ms, period=(first, last))
     before = previous_period(kind, first)
     summary.previous = (before, usage_between(query, *before))
     summary.plan_price, summary.plan_basis = plan_price(settings)
