@@ -2645,7 +2645,7 @@ def current_status(query, settings, now_ms):
 
 # -- budgets and the period summary --
 #
-# They read the store only through the five functions just below, which use
+# They read the store only through the six functions just below, which use
 # the reports' and the windows' own queries.
 
 def usage_between(query, first_day, last_day, project=None):
@@ -2669,6 +2669,11 @@ def sessions_between(query, first_day=None, last_day=None, project=None):
 def window_figures(query, settings, now_ms):
     """(status of the active window or None, every window, the limit, the official 7-day figure or None)."""
     return current_status(query, settings, now_ms)
+
+
+def official_five_hour(query):
+    """The latest official 5-hour figure recorded: (captured at ms, used percentage, resets at ms), or None."""
+    return query.rate_limits().get("five_hour")
 
 
 def windows_between(query, settings, first_day, last_day, now_ms):
@@ -2844,6 +2849,7 @@ class Summary:
         self.window_limit = None
         # Whether a window at the limit reached one: not when the limit is only a share of past windows.
         self.limit_is_known = False
+        self.official = None
         self.budgets = []
         self.previous = None
         self.plan_price, self.plan_basis = None, ""
@@ -2873,6 +2879,7 @@ def build_summary(query, settings, kind, first, last, tz_name, now_ms):
     summary.sessions = sorted(sessions, key=lambda r: (-r.total.cost, r.key))[:TOP_SESSIONS]
     summary.windows, summary.window_limit, limits_hit = windows_between(query, settings, first, last, now_ms)
     summary.limit_is_known = isinstance(settings.token_limit, int) or settings.plan in PLAN_ESTIMATES or limits_hit
+    summary.official = official_five_hour(query)
     summary.budgets = evaluate_budgets(query, settings, now_ms, period=(first, last))
     before = previous_period(kind, first)
     summary.previous = (before, usage_between(query, *before))
@@ -2881,8 +2888,11 @@ def build_summary(query, settings, kind, first, last, tz_name, now_ms):
 
 
 def window_limit_reached(window, summary):
-    """How a window of a summary reached its limit: Claude Code's message, the estimate, or not (None)."""
-    limit = summary.window_limit
+    """How a window of a summary reached its limit: the official figure at 100%, Claude Code's message,
+    the estimate, or not at all (None)."""
+    limit, official = summary.window_limit, summary.official
+    if official and official[1] >= 100 and window.start <= official[0] < window.end:
+        return "official"
     if window.limit_hit:
         return "limit message"
     if summary.limit_is_known and limit.tokens and not limit.official and window.usage.total_tokens >= limit.tokens:

@@ -272,6 +272,20 @@ def test_windows_that_reached_a_limit(env):
     assert re.search(r"^2026-11-19 09:00-14:00 +20,000 +\$0\.30 +200% +reached \(estimated\)$", text, re.M), text
 
 
+def test_a_window_the_official_figure_put_at_100_percent(env):
+    spend(env, {"2026-11-19T09:10:00Z": 1, "2026-11-19T16:00:00Z": 2})
+    with freeze_time("2026-11-20T08:00:00Z"):
+        report(env)     # makes the store
+        conn = sqlite3.connect(env.db)
+        with conn:      # as the status line records it, captured at 13:30 in the window 09:00 to 14:00
+            conn.execute("INSERT INTO rate_limits (window, captured_at, used_percentage, resets_at) "
+                         "VALUES ('five_hour', ?, 100.0, ?)",
+                         (ms("2026-11-19T13:30:00Z"), ms("2026-11-19T14:00:00Z") // 1000))
+        conn.close()
+        data = report(env)
+    assert [w["limitReached"] for w in data["windows"]] == ["official", None]
+
+
 def test_a_week_lists_only_the_windows_that_reached_a_limit(env):
     spend(env, {"2026-11-16T01:10:00Z": 1, "2026-11-17T09:10:00Z": 20})
     write_config(env, "token_limit = 10000\n")
