@@ -47,6 +47,19 @@ MS_PER_DAY = 86_400_000
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
+class LazyPattern:
+    """A regular expression compiled when first used: a quick run compiles only those it needs."""
+
+    def __init__(self, pattern):
+        self.pattern = pattern
+        self.compiled = None
+
+    def __getattr__(self, name):
+        if self.compiled is None:
+            self.compiled = re.compile(self.pattern)
+        return getattr(self.compiled, name)
+
+
 class CcusageError(Exception):
     """A failure to report to the user as one line; exit_code says which kind."""
 
@@ -156,9 +169,9 @@ MODEL_ALIASES = {
     "claude-instant-v1": "claude-instant-1",
 }
 # Bedrock cross-region prefixes that are regional (every one but "global").
-_BEDROCK_ID = re.compile(r"^(?:([a-z]+(?:-[a-z]+)?)\.)?anthropic\.(.+)$")
-_DOTTED_VERSION = re.compile(r"(?<=\d)\.(?=\d)")
-_ID_SUFFIXES = re.compile(r"(?:-v\d+(?::\d+)?|@[\w.-]*|-\d{8}|-latest|-fast)+$")
+_BEDROCK_ID = LazyPattern(r"^(?:([a-z]+(?:-[a-z]+)?)\.)?anthropic\.(.+)$")
+_DOTTED_VERSION = LazyPattern(r"(?<=\d)\.(?=\d)")
+_ID_SUFFIXES = LazyPattern(r"(?:-v\d+(?::\d+)?|@[\w.-]*|-\d{8}|-latest|-fast)+$")
 
 
 def canonical_model(model_id):
@@ -168,6 +181,10 @@ def canonical_model(model_id):
     claude-opus-4-6 all become "claude-opus-4-6", and never "claude-opus-4".
     """
     name = model_id.strip().lower().rsplit("/", 1)[-1]
+    # Claude Code's own spelling, the name and a date, needs no pattern.
+    dated = name[:-9] if len(name) > 9 and name[-9] == "-" and name[-8:].isdigit() else name
+    if dated in MODEL_PRICES:
+        return dated, False
     regional = False
     match = _BEDROCK_ID.match(name)
     if match:
@@ -406,7 +423,7 @@ def parse_timestamp(value):
     return ms if EARLIEST_MS <= ms < LATEST_MS else None
 
 
-_ISO = re.compile(r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d)(?::(\d\d)(?:\.(\d+))?)?\s*(Z|[+-]\d\d:?\d\d)?$")
+_ISO = LazyPattern(r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d)(?::(\d\d)(?:\.(\d+))?)?\s*(Z|[+-]\d\d:?\d\d)?$")
 
 
 def _parse_timestamp_slow(value):
@@ -2905,10 +2922,10 @@ def window_limit_reached(window, summary):
 
 # Control characters, the invisible ones that reorder or hide text, and lone
 # surrogates (no encoding can write them).
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ud800-\udfff\ufeff]")
+_CONTROL = LazyPattern("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ud800-\udfff\ufeff]")
 
 
-_JSON_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ud800-\udfff\ufeff]")
+_JSON_UNSAFE = LazyPattern("[\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ud800-\udfff\ufeff]")
 
 
 def _escape(match):
@@ -2923,7 +2940,10 @@ def _escape(match):
 
 def clean(text):
     """Text from the logs or the user, safe for a terminal: control characters shown as escapes."""
-    return _CONTROL.sub(_escape, str(text))
+    text = str(text)
+    if text.isascii() and text.isprintable():
+        return text
+    return _CONTROL.sub(_escape, text)
 
 
 def to_json(data, out):
@@ -2933,6 +2953,8 @@ def to_json(data, out):
     several times quicker to produce.
     """
     text = json.dumps(data, indent=2 if out.isatty() else None, ensure_ascii=False)
+    if text.isascii() and "\x7f" not in text:
+        return text
     return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
@@ -4150,7 +4172,7 @@ class _QuickParser(ArgumentParser):
         raise _Unparsed(message)
 
 
-_DAY = re.compile(r"([0-9]{4})-?([0-9]{2})-?([0-9]{2})")
+_DAY = LazyPattern(r"([0-9]{4})-?([0-9]{2})-?([0-9]{2})")
 
 
 def parse_day(text):
@@ -4365,10 +4387,50 @@ def build_parser(only=None, parser_class=ArgumentParser):
     return parser
 
 
-def check_args(parser, args):
+# The usual command lines of the commands that run on every prompt or every
+# few seconds are read without building argparse's parser, which costs a
+# good part of such a run: option string -> (dest, what it takes: True for
+# a value, "append" for a repeatable value, False for none).  Anything else
+# on the line goes to argparse; a test holds every entry to build_parser().
+QUICK_COMMANDS = ("status", "today", "blocks")
+QUICK_OPTIONS = {
+    "-j": ("json", False), "--json": ("json", False), "--no-wait": ("no_wait", False),
+    "-d": ("data_dir", "append"), "--data-dir": ("data_dir", "append"), "--db": ("db", True),
+    "-z": ("timezone", True), "--timezone": ("timezone", True), "--config": ("config", True),
+    "-a": ("active", False), "--active": ("active", False),
+}
+
+
+def quick_args(argv):
+    """The namespace argparse makes of a usual command line of a quick command, or None for any other."""
+    if not argv or argv[0] not in QUICK_COMMANDS:
+        return None
+    command = argv[0]
+    values = {"command": command}
+    words = iter(argv[1:])
+    for word in words:
+        dest, takes = QUICK_OPTIONS.get(word, (None, None))
+        if dest is None or (dest == "active" and command != "blocks") or (dest in values and takes != "append"):
+            return None
+        if not takes:
+            values[dest] = True
+            continue
+        value = next(words, None)
+        if value is None or value.startswith("-"):
+            return None
+        if takes == "append":
+            values.setdefault(dest, []).append(value)
+        else:
+            values[dest] = value
+    import types
+    return types.SimpleNamespace(**values)
+
+
+def check_args(args):
     """Fill in the options that are not settings, then check what the parser alone cannot."""
     def error(message):
-        parser.exit(EXIT_USAGE, f"{PROG}: error: {clean(message)} (see '{PROG} {args.command} --help')\n")
+        sys.stderr.write(f"{PROG}: error: {clean(message)} (see '{PROG} {args.command} --help')\n")
+        raise SystemExit(EXIT_USAGE)
 
     args.command = args.command or "daily"
     if args.command == "config":
@@ -4884,15 +4946,17 @@ def main(argv=None):
     # The first word that names a command is the command, unless it is an
     # option's value; then the quick parser fails and the whole one decides.
     named = next((word for word in argv if word in COMMANDS), "daily")
+    args = quick_args(argv)
     try:
-        if "-h" in argv or "--help" in argv:
-            raise _Unparsed("help lists every command")
-        parser = build_parser(named, _QuickParser)
-        args = parser.parse_args(arrange_argv(parser, argv))
+        if args is None:
+            if "-h" in argv or "--help" in argv:
+                raise _Unparsed("help lists every command")
+            parser = build_parser(named, _QuickParser)
+            args = parser.parse_args(arrange_argv(parser, argv))
     except _Unparsed:
         parser = build_parser()
         args = parser.parse_args(arrange_argv(parser, argv))
-    args = check_args(parser, args)
+    args = check_args(args)
     try:
         if args.command == "config" and args.action == "path":
             sys.stdout.write(clean(config_path(environ, getattr(args, "config", None))[0]) + "\n")
