@@ -128,14 +128,14 @@ def test_an_absent_default_file_means_defaults(cenv):
     settings = data["settings"]
     assert {name: item["source"] for name, item in settings.items()} == {
         name: "default" for name in ("data_dirs", "db", "timezone", "start_of_week", "color", "mode", "order",
-                                     "prices_file", "plan", "token_limit", "session_length", "prompt_format",
-                                     "prompt_thresholds")}
+                                     "prices_file", "plan", "token_limit", "session_length", "plan_price",
+                                     "prompt_format", "prompt_levels")}
     values = {name: item["value"] for name, item in settings.items()}
     assert values["data_dirs"] == [f"{cenv.config_home}/claude", f"{cenv.home}/.claude"]
     assert values["db"] == f"{cenv.data_home}/ccusage/usage.db"
     assert values["prices_file"] == f"{cenv.config_home}/ccusage/prices.json"
     assert (values["start_of_week"], values["color"], values["mode"], values["order"], values["plan"],
-            values["token_limit"], values["session_length"], values["prompt_format"], values["prompt_thresholds"]) == \
+            values["token_limit"], values["session_length"], values["prompt_format"], values["prompt_levels"]) == \
         ("sunday", "auto", "auto", "asc", "auto", None, 5, "{today_cost} today[ · {used} 5h][ · {reset_in}]", [50, 80])
     assert data["prices"] == {}
 
@@ -163,7 +163,7 @@ PRECEDENCE = {
     "token_limit": ("CCUSAGE_TOKEN_LIMIT", 1000, "max", "3000", 1000, "max", 3000),
     "session_length": ("CCUSAGE_SESSION_LENGTH", 3, 2.5, "4", 3, 2.5, 4.0),
     "prompt_format": ("CCUSAGE_PROMPT_FORMAT", "top {today_cost}", "sec", "env", "top {today_cost}", "sec", "env"),
-    "prompt_thresholds": ("CCUSAGE_PROMPT_THRESHOLDS", [10, 20], [30.5, 40], "60,90", [10, 20], [30.5, 40],
+    "prompt_levels": ("CCUSAGE_PROMPT_LEVELS", [10, 20], [30.5, 40], "60,90", [10, 20], [30.5, 40],
                           [60.0, 90.0]),
 }
 
@@ -317,7 +317,7 @@ def test_show_as_text_says_where_each_setting_came_from(cenv, monkeypatch):
     assert "calculate" in by_name["mode"] and "CCUSAGE_MODE" in by_name["mode"]
     assert by_name["plan"].split() == ["plan", "auto", "[default]"]
     assert "claude-x-1" in by_name["price"]
-    assert len(by_name) == 14   # the 13 settings and the price
+    assert len(by_name) == 15   # the 14 settings and the price
 
 
 # ---------------------------------------------------------------------------
@@ -415,6 +415,8 @@ def test_db_from_ccusage_db(cenv, monkeypatch):
     calls(cenv, assistant_line(ts="2026-11-20T12:00:00.000Z", output=4))
     env_db, file_db, flag_db = cenv.tmp / "env" / "u.db", cenv.tmp / "file" / "u.db", cenv.tmp / "flag" / "u.db"
     default_db = cenv.data_home / "ccusage" / "usage.db"
+    for db in (env_db, file_db, flag_db):
+        db.parent.mkdir()
     run = lambda *a: cenv.run_raw("daily", "--json", "--data-dir", str(cenv.claude), *a)
     write_config(cenv, f'db = "{file_db}"\n')
     monkeypatch.setenv("CCUSAGE_DB", str(env_db))
@@ -530,7 +532,7 @@ def test_init_writes_a_starter_file_whose_settings_are_commented_out(cenv):
     text = path.read_text()
     assert tomllib.loads(text) == {}
     for name in ("data_dirs", "db", "timezone", "start_of_week", "color", "mode", "order", "prices_file",
-                 "plan", "token_limit", "session_length", "prompt_format", "prompt_thresholds"):
+                 "plan", "token_limit", "session_length", "prompt_format", "prompt_levels"):
         assert f"# {name} = " in text, name
     assert all(item["source"] == "default" for item in show(cenv)["settings"].values())
 
@@ -680,8 +682,8 @@ def test_bad_json_config_is_one_line_error(cenv, old_python):
     ('start_of_week = "someday"\n', ["start_of_week"]),
     ("prompt_format = 5\n", ["prompt_format"]),
     ('prompt_format = "{bogus_field}"\n', ["prompt_format", "bogus_field"]),
-    ("prompt_thresholds = [90, 50]\n", ["prompt_thresholds"]),
-    ('prompt_thresholds = "50,80"\n', ["prompt_thresholds"]),
+    ("prompt_levels = [90, 50]\n", ["prompt_levels"]),
+    ('prompt_levels = "50,80"\n', ["prompt_levels"]),
     ('[daily]\nstart_of_week = "caturday"\n', ["start_of_week", "daily"]),
     ('[prices."claude-x-1"]\ninput = 3\n', ["claude-x-1", "output"]),
     ('[prices."claude-x-1"]\ninput = -1\noutput = 15\n', ["claude-x-1", "input"]),

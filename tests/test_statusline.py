@@ -46,8 +46,16 @@ def statusline(env, monkeypatch, payload, *args):
 def official_rows(env):
     conn = sqlite3.connect(env.db)
     try:
-        return conn.execute("SELECT window, captured_at, used_percentage, resets_at, used_usd, limit_usd, period "
+        return conn.execute("SELECT window, captured_at, used_percentage, resets_at "
                             "FROM rate_limits ORDER BY window, captured_at").fetchall()
+    finally:
+        conn.close()
+
+
+def spend_rows(env):
+    conn = sqlite3.connect(env.db)
+    try:
+        return conn.execute("SELECT captured_at, used_usd, limit_usd, period FROM spend_limits").fetchall()
     finally:
         conn.close()
 
@@ -121,11 +129,12 @@ def test_every_rate_limits_object_is_recorded_with_the_time_it_was_seen(live, mo
     with freeze_time("2026-11-20T13:01:00Z"):
         statusline(live, monkeypatch, changed)
     assert official_rows(live) == [
-        ("five_hour", ms("2026-11-20T13:00:00Z"), 42.0, epoch("2026-11-20T14:30:00Z"), None, None, None),
-        ("five_hour", ms("2026-11-20T13:01:00Z"), 44.0, epoch("2026-11-20T14:30:00Z"), None, None, None),
-        ("seven_day", ms("2026-11-20T13:00:00Z"), 17.5, epoch("2026-11-24T09:00:00Z"), None, None, None),
-        ("spend_limit", ms("2026-11-20T13:00:00Z"), 25.0, epoch("2026-12-01T00:00:00Z"), 12.5, 50, "monthly"),
+        ("five_hour", ms("2026-11-20T13:00:00Z"), 42.0, epoch("2026-11-20T14:30:00Z")),
+        ("five_hour", ms("2026-11-20T13:01:00Z"), 44.0, epoch("2026-11-20T14:30:00Z")),
+        ("seven_day", ms("2026-11-20T13:00:00Z"), 17.5, epoch("2026-11-24T09:00:00Z")),
+        ("spend_limit", ms("2026-11-20T13:00:00Z"), 25.0, epoch("2026-12-01T00:00:00Z")),
     ]
+    assert spend_rows(live) == [(ms("2026-11-20T13:00:00Z"), 12.5, 50, "monthly")]
     # and every other view shows them, marked official with their age
     with freeze_time("2026-11-20T13:11:00Z"):
         status = live.run("status").out
@@ -261,7 +270,7 @@ def test_fifty_at_once_all_answer_and_none_is_left_behind(live):
         proc.stderr.close()
     assert [code for _, _, code in results] == [0] * 50, [err for _, err, _ in results]
     assert all(out.startswith(b"Opus 4.5") and out.count(b"\n") == 1 for out, _, _ in results), results[:3]
-    assert all(err == b"" for _, err, _ in results)
+    assert [err for _, err, _ in results if err] == []
     # no process of these (nor a reader helper of theirs) is still running
     ps = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True).stdout
     assert str(live.db) not in ps
