@@ -4943,13 +4943,16 @@ def build_parser(only=None, parser_class=ArgumentParser):
 # good part of such a run: option string -> (dest, what it takes: True for
 # a value, "append" for a repeatable value, False for none).  Anything else
 # on the line goes to argparse; a test holds every entry to build_parser().
-QUICK_COMMANDS = ("status", "today", "blocks")
+QUICK_COMMANDS = ("status", "today", "blocks") + SEGMENT_COMMANDS
 QUICK_OPTIONS = {
     "-j": ("json", False), "--json": ("json", False), "--no-wait": ("no_wait", False),
     "-d": ("data_dir", "append"), "--data-dir": ("data_dir", "append"), "--db": ("db", True),
     "-z": ("timezone", True), "--timezone": ("timezone", True), "--config": ("config", True),
-    "-a": ("active", False), "--active": ("active", False),
+    "-a": ("active", False), "--active": ("active", False), "--shell": ("shell", True),
 }
+# The quick options only some quick commands take.
+QUICK_OPTIONS_OF = {"active": ("blocks",), "shell": ("prompt",), "json": ("status", "today", "blocks"),
+                    "no_wait": ("status", "today", "blocks")}
 
 
 def quick_args(argv):
@@ -4961,13 +4964,16 @@ def quick_args(argv):
     words = iter(argv[1:])
     for word in words:
         dest, takes = QUICK_OPTIONS.get(word, (None, None))
-        if dest is None or (dest == "active" and command != "blocks") or (dest in values and takes != "append"):
+        if dest is None or command not in QUICK_OPTIONS_OF.get(dest, (command,)) or \
+                (dest in values and takes != "append"):
             return None
         if not takes:
             values[dest] = True
             continue
         value = next(words, None)
         if value is None or value.startswith("-"):
+            return None
+        if dest == "shell" and value not in SHELLS:
             return None
         if takes == "append":
             values.setdefault(dest, []).append(value)

@@ -154,6 +154,7 @@ def test_a_project_named_as_claude_code_names_its_directory(env, argv):
 @pytest.mark.parametrize("argv", [
     ("status",), ("status", "--json", "--no-wait"), ("today", "-j", "-z", "UTC", "--db", "/x/s.db"),
     ("blocks", "--active", "--json", "-d", "/a", "--data-dir", "/b"), ("status", "--config", "/c.toml", "-d", "/a"),
+    ("prompt", "--shell", "bash"), ("statusline", "-d", "/a", "--db", "/x/s.db"),
 ])
 def test_a_quick_command_line_is_read_as_argparse_reads_it(argv):
     quick = ccusage.quick_args(list(argv))
@@ -164,6 +165,7 @@ def test_a_quick_command_line_is_read_as_argparse_reads_it(argv):
 @pytest.mark.parametrize("argv", [
     ("daily", "--json"), ("status", "--plan", "pro"), ("status", "-j", "-j"), ("today", "-z"),
     ("status", "--active"), ("today", "--db", "--json"), ("status", "-jv"),
+    ("prompt", "--json"), ("statusline", "--shell", "zsh"), ("prompt", "--shell", "csh"), ("prompt", "--no-wait"),
 ])
 def test_any_other_command_line_goes_to_argparse(argv):
     assert ccusage.quick_args(list(argv)) is None
@@ -173,7 +175,7 @@ def test_every_quick_option_is_the_parsers_option():
     for command in ccusage.QUICK_COMMANDS:
         sub = ccusage.build_parser()._subparsers._group_actions[0].choices[command]
         for option, (dest, takes) in ccusage.QUICK_OPTIONS.items():
-            if dest == "active" and command != "blocks":
+            if command not in ccusage.QUICK_OPTIONS_OF.get(dest, (command,)):
                 continue
             action = sub._option_string_actions[option]
             assert action.dest == dest, option
