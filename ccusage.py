@@ -1548,7 +1548,7 @@ class Store:
             helpers = reader_processes(sum(unread.values()), len(jobs)) if parallel and deadline is None else 0
             results = read_in_parallel(jobs, unread, helpers) if helpers else map(read_log, jobs)
             ingest = Ingest(self, claim)
-            for path, state, positions, reader in results:
+            for done, (path, state, positions, reader) in enumerate(results, 1):
                 root_id = on_disk[path][0]
                 if state is None:
                     report.add_unreadable(path, positions)
@@ -1560,7 +1560,7 @@ class Store:
                 report.calls_seen += reader.billable_lines
                 ingest.add(root_id, path, reader, self._file_record(path, root_id, state, positions, reader, rows[path]))
                 self.known[path] = state
-                if deadline is not None and time.monotonic() > deadline:
+                if deadline is not None and time.monotonic() > deadline and done < len(jobs):
                     report.complete = False
                     digests = {}
                     break
@@ -5223,7 +5223,7 @@ class StoreBusy(Exception):
 
 # A prompt or status line reads new logs for at most this many seconds (a cold store catches up over
 # several prompts).
-SEGMENT_READ_S = 0.2
+SEGMENT_READ_S = 0.12
 
 
 def sync_for_segment(store, roots):

@@ -387,3 +387,20 @@ def test_the_starship_module_runs_its_command(env, live):
     result = subprocess.run(["sh", "-c", module["command"]], env=live, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("$1.50 today · ~50% 5h · ")
+
+
+def test_a_cold_store_catches_up_over_several_prompts_and_says_so(env, synth, monkeypatch):
+    # With no time to read, each prompt reads a log or so, keeps it, and marks the line as catching up.
+    tree = synth(2, days=3)
+    logs = len(list(env.claude.rglob("*.jsonl")))
+    monkeypatch.setattr(ccusage, "SEGMENT_READ_S", 0)
+    lines = []
+    # the clock must move for a time budget to run out
+    with freeze_time("2026-11-20T18:30:00Z", tick=True):
+        for _ in range(logs + 1):
+            lines.append(prompt(env, "--format", "{today_cost}").out)
+            if not lines[-1].endswith(" \u2026\n"):
+                break
+        today = env.run("today", "--json").json()["totals"]["totalCost"]
+    assert lines[0].endswith(" \u2026\n") and len(lines) > 2, lines
+    assert lines[-1] == f"${today:,.2f}\n" and tree.truth.total.responses > 0
