@@ -1429,7 +1429,7 @@ def compact_store(store):
         store.conn.execute("VACUUM")
         store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     except sqlite3.OperationalError as exc:
-        store.warn(f"the store {store.path} was not compacted ({exc}); `ccusage prune` again compacts it")
+        store.warn(f"the store {store.path} was not compacted ({exc}); the next prune that deletes calls compacts it")
     return before, size()
 
 
