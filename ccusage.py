@@ -2963,6 +2963,8 @@ def http_server(host, port, usage):
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # A request line of one word is garbage, not HTTP/0.9: it is answered with a status line.
+        default_request_version = "HTTP/1.1"
         timeout = CONNECTION_TIMEOUT_SECONDS
 
         def version_string(self):
@@ -2970,9 +2972,9 @@ def http_server(host, port, usage):
 
         def parse_request(self):
             if len(self.raw_requestline) > MAX_REQUEST_LINE:
-                self.command, self.request_version, self.requestline = "", "HTTP/1.1", "(request line too long)"
-                self.close_connection = True
-                self._answer(*_json_answer(400, {"error": f"request line over {MAX_REQUEST_LINE} bytes"}))
+                self.command, self.request_version = None, self.default_request_version
+                self.requestline = "(a request line too long to log)"
+                self.send_error(400, f"request line over {MAX_REQUEST_LINE} bytes")
                 return False
             if not super().parse_request():
                 return False
@@ -2982,10 +2984,14 @@ def http_server(host, port, usage):
                              extra=(("Allow", "GET, HEAD"),))
                 return False
             if self.headers.get("Content-Length", "0").strip() not in ("", "0") or "Transfer-Encoding" in self.headers:
-                self.close_connection = True
-                self._answer(*_json_answer(400, {"error": "a GET or HEAD request has no body"}))
+                self.send_error(400, "a GET or HEAD request has no body")
                 return False
             return True
+
+        def send_error(self, code, message=None, explain=None):
+            from http import HTTPStatus
+            self.close_connection = True
+            self._answer(*_json_answer(code, {"error": message or HTTPStatus(code).phrase}))
 
         def do_GET(self):
             self._answer(*usage.respond(self.path))
