@@ -2791,13 +2791,13 @@ class ServeLog:
 class Snapshot:
     """Everything serve answers with, made from the store at one moment."""
 
-    def __init__(self, made, metrics, summary, history, today):
+    def __init__(self, made, metrics, summary, history, today, unpriced_models):
         self.made = made  # time.monotonic() when the refresh began
         self.metrics = metrics
         self.summary = summary
         self.history = history  # [(day, ReportRow)] of the last MAX_HISTORY_DAYS days
         self.today = today
-        self.unpriced_models = {}
+        self.unpriced_models = unpriced_models
 
 
 def make_snapshot(query, settings, made):
@@ -2813,10 +2813,8 @@ def make_snapshot(query, settings, made):
     rows = period_report(query, "daily", Filters(since=today - timedelta(days=MAX_HISTORY_DAYS - 1)),
                          WEEKDAYS.index(settings.start_of_week), False)
     metrics = prometheus_text(usage, figures, latest[0] if latest else None, now_ms)
-    snapshot = Snapshot(made, metrics.encode("utf-8"), summary_json(figures, totals, sessions, latest, now_ms),
-                        [(date.fromisoformat(row.key), row) for row in rows], today)
-    snapshot.unpriced_models = dict(query.unpriced_models)
-    return snapshot
+    return Snapshot(made, metrics.encode("utf-8"), summary_json(figures, totals, sessions, latest, now_ms),
+                    [(date.fromisoformat(row.key), row) for row in rows], today, dict(query.unpriced_models))
 
 
 class UsageServer:
@@ -2834,7 +2832,7 @@ class UsageServer:
         self.cond = threading.Condition()
         self.snapshot = None
         self.error = None
-        self.refreshes = 0
+        self.attempts = self.refreshes = 0
         self.wanted = self.stopping = False
         self.thread = None
 
@@ -2859,11 +2857,11 @@ class UsageServer:
     def current(self):
         """(the freshest snapshot, the last refresh's error or None)."""
         with self.cond:
-            snapshot = self.snapshot
-            if time.monotonic() - snapshot.made >= REFRESH_SECONDS:
+            if time.monotonic() - self.snapshot.made >= REFRESH_SECONDS:
                 self.wanted = True
                 self.cond.notify_all()
-                self.cond.wait_for(lambda: self.snapshot is not snapshot or self.stopping, FRESH_WAIT_SECONDS)
+                attempts = self.attempts
+                self.cond.wait_for(lambda: self.attempts != attempts or self.stopping, FRESH_WAIT_SECONDS)
             return self.snapshot, self.error
 
     def _run(self):
@@ -2874,18 +2872,23 @@ class UsageServer:
                 self.error = exc
                 self.cond.notify_all()
             return
+        args = self.args
         try:
             while True:
                 made = time.monotonic()
                 try:
-                    snapshot = make_snapshot(self._query(store), self.settings, made)
+                    snapshot = make_snapshot(open_query(args, self.settings, self.environ, store, sys.stderr),
+                                             self.settings, made)
                     error = None
-                except (CcusageError, sqlite3.Error, UnicodeDecodeError, OSError) as exc:
+                except Exception as exc:  # kept for /healthz and the log: the server goes on
                     snapshot, error = None, exc
+                # --verbose says what the first refresh read; later ones would say it every second.
+                args = argparse.Namespace(**dict(vars(args), verbose=False))
                 with self.cond:
                     if error is not None and self.snapshot is not None:
                         self.log.warning(f"the figures were not refreshed: {error}")
                     self.error = error
+                    self.attempts += 1
                     if snapshot is not None:
                         self.snapshot = snapshot
                         self.refreshes += 1
@@ -2901,10 +2904,6 @@ class UsageServer:
                     self.wanted = False
         finally:
             store.close()
-
-    def _query(self, store):
-        """The store brought up to date with the logs, as a UsageQuery."""
-        return open_query(self.args, self.settings, self.environ, store, sys.stderr)
 
     def respond(self, target):
         """(status, content type, body) answering a GET of target."""
@@ -2996,11 +2995,9 @@ def http_server(host, port, usage):
         def do_GET(self):
             self._answer(*usage.respond(self.path))
 
-        def do_HEAD(self):
-            status, kind, body = usage.respond(self.path)
-            self._answer(status, kind, body, with_body=False)
+        do_HEAD = do_GET
 
-        def _answer(self, status, kind, body, with_body=True, extra=()):
+        def _answer(self, status, kind, body, extra=()):
             self.send_response(status)
             self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(body)))
@@ -3010,7 +3007,7 @@ def http_server(host, port, usage):
             if self.close_connection:
                 self.send_header("Connection", "close")
             self.end_headers()
-            if with_body and self.command != "HEAD":
+            if self.command != "HEAD":
                 self.wfile.write(body)
 
         def log_request(self, code="-", size="-"):
@@ -3021,7 +3018,6 @@ def http_server(host, port, usage):
             usage.log.info(f"{self.client_address[0]} " + format % args)
 
     class Server(ThreadingHTTPServer):
-        daemon_threads = True
         address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
 
         def handle_error(self, request, client_address):

@@ -7,6 +7,7 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import threading
 import time
@@ -202,6 +203,30 @@ def test_a_thousand_requests_from_twenty_clients_while_the_logs_grow(env):
         refreshes = json.loads(request(served.port, "/healthz")[2])["refreshes"]
         elapsed = time.monotonic() - started
         assert 2 <= refreshes <= elapsed / 1.0 + 2, (refreshes, elapsed)
+        assert served.stop()[0] == 0
+
+
+def test_requests_are_answered_while_another_process_holds_the_store(env):
+    write_calls(env)
+    with Served(env) as served:
+        # As a long ingest by another ccusage would: the refresh that reads the new line waits for it.
+        other = sqlite3.connect(env.db, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            write_lines(env.log(session="late", cwd="/home/u/late"),
+                        [assistant_line(ts="2026-11-22T08:00:00.000Z", session="late", cwd="/home/u/late", output=7)])
+            # Long enough for the figures to be due a refresh, which then waits for the lock.
+            until = time.monotonic() + 2.5
+            while time.monotonic() < until:
+                status, _, body = request(served.port, "/api/summary")
+                assert (status, json.loads(body)["totals"]["calls"]) == (200, 3)
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        deadline = time.monotonic() + WAIT
+        while json.loads(request(served.port, "/api/summary")[2])["totals"]["calls"] != 4:
+            assert time.monotonic() < deadline, "the new call never showed"
+            time.sleep(0.2)
         assert served.stop()[0] == 0
 
 
