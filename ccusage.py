@@ -3638,12 +3638,12 @@ def _add_data_commands(commands, only):
     if only in (None, "export"):
         sub = commands.add_parser(
             "export", help="every call (or hour or day) as CSV, JSON lines, JSON or Prometheus text",
-            description="Write the calls in the store, one row per call or summed per hour or day, as "
-                        "CSV, JSON lines or JSON; or the totals and the current window as Prometheus text "
-                        "for a node_exporter textfile collector.",
+            description="Write the calls in the store, one row per call or summed per hour or day, as\n"
+                        "CSV, JSON lines or JSON; or the totals and the current window as Prometheus\n"
+                        "text, for a node_exporter textfile collector.",
             epilog="examples:\n  ccusage export --since 2026-11-01 > calls.csv\n"
                    "  ccusage export --format jsonl --aggregate day -p api-server\n"
-                   "  ccusage export --format prometheus --output /var/lib/node_exporter/ccusage.prom\n",
+                   "  ccusage export -f prometheus --output /var/lib/prometheus/node-exporter/ccusage.prom\n",
             formatter_class=HelpFormatter)
         group = sub.add_argument_group("what to write")
         group.add_argument("-f", "--format", choices=EXPORT_FORMATS, default="csv", type=str.lower,
@@ -3658,9 +3658,9 @@ def _add_data_commands(commands, only):
     if only in (None, "serve"):
         sub = commands.add_parser(
             "serve", help="answer HTTP: Prometheus metrics, a JSON summary and history (read-only)",
-            description="Serve the store's figures over HTTP until stopped: /metrics (Prometheus text), "
-                        "/api/summary, /api/history?days=N and /healthz.  The logs are read again at most "
-                        "once a second, when asked for.",
+            description="Serve the store's figures over HTTP, read-only, until stopped: /metrics\n"
+                        "(Prometheus text), /api/summary, /api/history?days=N and /healthz.  The logs\n"
+                        "are read again at most once a second, when a request asks.",
             epilog="examples:\n  ccusage serve\n  ccusage serve --port 9300\n"
                    "  curl -s localhost:9247/api/summary | jq .window\n",
             formatter_class=HelpFormatter)
@@ -3677,8 +3677,8 @@ def _add_data_commands(commands, only):
     if only in (None, "prune"):
         sub = commands.add_parser(
             "prune", help="delete the calls before a day from the store",
-            description="Delete from the store every call made before a day (in --timezone), whichever "
-                        "data directory it was read from, then compact the store.  Nothing is ever "
+            description="Delete from the store every call made before a day (in --timezone), whichever\n"
+                        "data directory it was read from, then compact the store.  Nothing is ever\n"
                         "deleted but by this command.",
             epilog="examples:\n  ccusage prune --before 2026-01-01 --dry-run\n"
                    "  ccusage prune --before 2026-01-01\n",
