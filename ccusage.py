@@ -1429,7 +1429,8 @@ def compact_store(store):
         store.conn.execute("VACUUM")
         store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     except sqlite3.OperationalError as exc:
-        store.warn(f"the store {store.path} was not compacted ({exc}); the next prune that deletes calls compacts it")
+        store.warn(f"the store {store.path} was not compacted ({exc}); "
+                   "the next prune that deletes calls compacts it")
     return before, size()
 
 
@@ -2036,28 +2037,23 @@ class ExportRow:
 
 def export_calls(query, filters):
     """Every call filters cover as an ExportRow, oldest first, each priced as the reports price it."""
-    conn = query.conn
     where, params = query._where(filters, "ts")
     era = " + ".join(f"(ts >= {int(_date_ms(d))})" for d in query.prices.change_dates()) or "0"
-    # One snapshot of the store for the names and the calls.
-    conn.execute("BEGIN")
-    try:
-        sessions = dict(conn.execute("SELECT id, session_id FROM sessions"))
-        projects = dict(conn.execute("SELECT id, path FROM projects"))
-        for row in conn.execute(
-                f"SELECT ts, session_id, project_id, model_id, fast, us_geo, {_BAND_SQL.format(row='calls')}, "
-                f"{era}, cost_usd IS NOT NULL, input, output, cache_write_5m, cache_write_1h, cache_read, "
-                f"web_searches, cost_usd FROM calls WHERE {where} ORDER BY ts, key", params):
-            usage = Usage()
-            usage.calls = 1
-            (usage.input, usage.output, usage.cache_write_5m, usage.cache_write_1h, usage.cache_read,
-             usage.web_searches) = row[9:15]
-            usage.first = usage.last = row[0]
-            query.price(usage, *row[3:9], row[15] or 0.0)
-            yield ExportRow(row[0], sessions[row[1]], projects[row[2]], query.model_name(row[3]), usage)
-    finally:
-        if conn.in_transaction:
-            conn.execute("COMMIT")
+    # The names are joined in, not looked up: one statement reads one state of the store (and the
+    # model names query.price reads while it runs, the same).
+    for row in query.conn.execute(
+            f"SELECT ts, session_name, project_path, model_id, fast, us_geo, {_BAND_SQL.format(row='calls')}, "
+            f"{era}, cost_usd IS NOT NULL, input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, "
+            "cost_usd FROM calls JOIN (SELECT id AS sid, session_id AS session_name FROM sessions) ON sid = session_id "
+            "JOIN (SELECT id AS pid, path AS project_path FROM projects) ON pid = project_id "
+            f"WHERE {where} ORDER BY ts, key", params):
+        usage = Usage()
+        usage.calls = 1
+        (usage.input, usage.output, usage.cache_write_5m, usage.cache_write_1h, usage.cache_read,
+         usage.web_searches) = row[9:15]
+        usage.first = usage.last = row[0]
+        query.price(usage, *row[3:9], row[15] or 0.0)
+        yield ExportRow(row[0], row[1], row[2], query.model_name(row[3]), usage)
 
 
 def aggregate_export(rows, period, tz):
@@ -2097,7 +2093,7 @@ class WindowFigures:
 
     def __init__(self):
         self.active = False
-        self.start = self.resets_at = self.last = None
+        self.start = self.resets_at = None
         self.usage = Usage()
         self.percent_estimated = self.percent_official = None
         self.tokens_per_minute = self.cost_per_hour = None
@@ -2114,7 +2110,7 @@ def window_figures(query, settings, now_ms):
         return figures
     window = status.window
     figures.active = True
-    figures.start, figures.resets_at, figures.last = window.start, status.resets_at, window.last
+    figures.start, figures.resets_at = window.start, status.resets_at
     figures.usage = window.usage
     figures.tokens_per_minute, figures.cost_per_hour = status.tokens_per_minute, status.cost_per_hour
     if status.official:
