@@ -2759,6 +2759,8 @@ CONNECTION_TIMEOUT_SECONDS = 10
 MAX_REQUEST_LINE = 4096
 HISTORY_DAYS, MAX_HISTORY_DAYS = 7, 366
 METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# Each path, and the query parameters it takes.
+SERVE_ROUTES = {"/metrics": (), "/api/summary": (), "/api/history": ("days",), "/healthz": ()}
 JSON_TYPE = "application/json"
 
 
@@ -2910,14 +2912,12 @@ class UsageServer:
                               max_num_fields=8)
         except ValueError:
             return _json_answer(400, {"error": "malformed query string"})
-        routes = {"/metrics": (), "/api/summary": (), "/api/history": ("days",), "/healthz": ()}
-        if parts.path not in routes:
-            return _json_answer(404, {"error": "no such path; try /metrics, /api/summary, /api/history "
-                                               "or /healthz"})
-        unknown = sorted(set(params) - set(routes[parts.path]))
-        if unknown or any(len(values) > 1 for values in params.values()):
-            return _json_answer(400, {"error": f"{parts.path} takes "
-                                      + (", ".join(routes[parts.path]) or "no parameters") + ", once each"})
+        if parts.path not in SERVE_ROUTES:
+            return _json_answer(404, {"error": "no such path; try " + ", ".join(SERVE_ROUTES)})
+        taken = SERVE_ROUTES[parts.path]
+        if set(params) - set(taken) or any(len(values) > 1 for values in params.values()):
+            return _json_answer(400, {"error": f"{parts.path} takes " + (", ".join(taken) or "no parameters")
+                                      + ", once each"})
         snapshot, error = self.current()
         if parts.path == "/healthz":
             health = {"status": "ok" if error is None else "error", "refreshes": self.refreshes,
@@ -2928,7 +2928,7 @@ class UsageServer:
         if parts.path == "/api/summary":
             return _json_answer(200, snapshot.summary)
         days = params.get("days", [str(HISTORY_DAYS)])[0]
-        if not days.isdigit() or not 1 <= int(days) <= MAX_HISTORY_DAYS:
+        if not re.fullmatch("[0-9]{1,4}", days) or not 1 <= int(days) <= MAX_HISTORY_DAYS:
             return _json_answer(400, {"error": f"days must be a whole number from 1 to {MAX_HISTORY_DAYS}"})
         since = snapshot.today - timedelta(days=int(days) - 1)
         rows = [row for day, row in snapshot.history if day >= since]
@@ -3624,7 +3624,7 @@ AGGREGATES = ("hour", "day")
 
 
 def _port(text):
-    if text.isdigit() and int(text) <= 65535:
+    if re.fullmatch("[0-9]{1,5}", text) and int(text) <= 65535:
         return int(text)
     raise argparse.ArgumentTypeError(f"invalid port {text!r}: expected a number from 0 (any free port) to 65535")
 

@@ -144,7 +144,8 @@ def test_bad_requests_are_refused_and_logged_escaped(env):
         assert (status, headers["allow"]) == (405, "GET, HEAD")
         assert request(served.port, "/metrics", method="DELETE")[0] == 405
         for bad in ("/api/history?days=0", "/api/history?days=367", "/api/history?days=x",
-                    "/api/history?days=1&days=2", "/api/summary?verbose=1", "/metrics?a=%zz&b"):
+                    "/api/history?days=1&days=2", "/api/history?days=%C2%B2", "/api/summary?verbose=1",
+                    "/metrics?a=%zz&b"):
             status, _, body = request(served.port, bad)
             assert status == 400 and "error" in json.loads(body), bad
         assert request(served.port, "/metrics", headers={"Content-Length": "5"})[0] == 400
