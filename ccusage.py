@@ -1179,6 +1179,13 @@ SCHEMA = (
         bulk INTEGER NOT NULL,
         dropped TEXT NOT NULL
     );
+    -- The state each budget last alerted of (check --notify, --desktop), so
+    -- that a check run every minute alerts once per change.
+    CREATE TABLE budget_alerts (
+        budget TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        alerted_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
     DELETE FROM report_cache;
     """,
 )
@@ -1733,16 +1740,6 @@ def write_unless_busy(conn, write):
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
 
-# The state each budget last alerted of (`check --notify`, `--desktop`), so
-# that a check run every minute alerts once per change.  Kept apart from
-# SCHEMA and created where it is used, until the schema takes it in.
-BUDGET_ALERTS_TABLE = """CREATE TABLE IF NOT EXISTS budget_alerts (
-    budget TEXT PRIMARY KEY,
-    state TEXT NOT NULL,
-    alerted_at INTEGER NOT NULL
-) WITHOUT ROWID"""
-
-
 def claim_alerts(conn, states, now_ms, cooldown_ms):
     """Of [(budget name, state)], those to alert of now, as [(name, previous state, state)], recorded as alerted.
 
@@ -1752,7 +1749,6 @@ def claim_alerts(conn, states, now_ms, cooldown_ms):
     """
     conn.execute("BEGIN IMMEDIATE")
     try:
-        conn.execute(BUDGET_ALERTS_TABLE)
         known = {name: (state, at) for name, state, at in
                  conn.execute("SELECT budget, state, alerted_at FROM budget_alerts")}
         due = []
