@@ -1240,6 +1240,11 @@ PARALLEL_MIN_BYTES = 16 * 1024 * 1024
 # if they are at least as many as the store has read before: rebuilding
 # sums all of history, so a small addition to a long one is kept call by call.
 BULK_MIN_BYTES = 16 * 1024 * 1024
+# A log larger than this is no transcript (the largest seen are a few
+# hundred MB), and one larger than SPARSE_CHECK_BYTES that is mostly holes
+# is a sparse file of NULs: both are passed over, not read.
+MAX_LOG_BYTES = 4 * 2 ** 30
+SPARSE_CHECK_BYTES = 64 * 2 ** 20
 # How long a caller that must not wait (a prompt) waits for the write lock.
 NO_WAIT_MS = 20
 # A claim to be reading logs whose heartbeat is older than this is a dead
@@ -1489,12 +1494,13 @@ class Store:
         try:
             # Another process may have read the same logs while this one waited.
             changed = self._changed(on_disk, [path for path, _ in changed])
+            ingest = Ingest(self, claim)
+            changed = self._pass_over_unlikely_logs(changed, on_disk, ingest, report)
             rows = dict(changed)
             unread = _unread(on_disk, changed)
             jobs = [(path,) + (row[1:6] if row else (None, 0, 0, 0, 0)) for path, row in changed]
             helpers = reader_processes(sum(unread.values()), len(jobs)) if parallel and deadline is None else 0
             results = read_in_parallel(jobs, unread, helpers) if helpers else map(read_log, jobs)
-            ingest = Ingest(self, claim)
             for path, state, positions, reader in results:
                 root_id = on_disk[path][0]
                 if state is None:
@@ -1516,6 +1522,33 @@ class Store:
             if helpers:
                 results.close()
             self._release(claim)
+
+    def _pass_over_unlikely_logs(self, changed, on_disk, ingest, report):
+        """changed without the logs no transcript could be: too large, or mostly holes (a sparse file of NULs).
+
+        Each is recorded as read to its end with one skipped line, so that
+        it costs nothing until it changes again, and named in a note.
+        """
+        kept = []
+        for path, row in changed:
+            root_id, state = on_disk[path]
+            size = state[2]
+            reason = None
+            if size > MAX_LOG_BYTES:
+                reason = f"larger than {MAX_LOG_BYTES // 2 ** 30} GiB"
+            elif size > SPARSE_CHECK_BYTES:
+                try:
+                    if os.stat(path).st_blocks * 512 < size // 2:
+                        reason = "mostly holes (NUL bytes)"
+                except (OSError, AttributeError):
+                    pass
+            if reason is None:
+                kept.append((path, row))
+                continue
+            self.messages.note(f"passed over {path}: {reason}, not a Claude Code transcript")
+            ingest.files.append((os.fsencode(path), root_id) + state + (size, 0, 0, (row[9] if row else 0) + 1,
+                                                                         None))
+        return kept
 
     def _walks_unchanged(self, digests):
         marks = ",".join("?" * len(digests))
