@@ -171,7 +171,9 @@ MODEL_ALIASES = {
 # Bedrock cross-region prefixes that are regional (every one but "global").
 _BEDROCK_ID = LazyPattern(r"^(?:([a-z]+(?:-[a-z]+)?)\.)?anthropic\.(.+)$")
 _DOTTED_VERSION = LazyPattern(r"(?<=\d)\.(?=\d)")
-_ID_SUFFIXES = LazyPattern(r"(?:-v\d+(?::\d+)?|@[\w.-]*|-\d{8}|-latest|-fast)+$")
+_ID_SUFFIXES = LazyPattern(r"(?:-v\d+(?::\d+)?|@[\w.-]*|-\d{8}|-latest|-fast|-thinking)+$")
+# Routers' spelling, the version before the family: claude-4-7-opus.
+_VERSION_FIRST = LazyPattern(r"^claude-(\d+(?:-\d+)*)-(opus|sonnet|haiku|fable|mythos)$")
 
 
 def canonical_model(model_id):
@@ -193,7 +195,12 @@ def canonical_model(model_id):
     if name in MODEL_ALIASES:
         return MODEL_ALIASES[name], regional
     name = _ID_SUFFIXES.sub("", _DOTTED_VERSION.sub("-", name))
-    return MODEL_ALIASES.get(name, name), regional
+    if name in MODEL_ALIASES:
+        return MODEL_ALIASES[name], regional
+    if name not in MODEL_PRICES:
+        swapped = _VERSION_FIRST.sub(r"claude-\2-\1", name)
+        name = swapped if swapped in MODEL_PRICES else name
+    return name, regional
 
 
 class PriceBook:
