@@ -1680,7 +1680,7 @@ class Store:
                 conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             try:
                 row = conn.execute("SELECT owner, heartbeat, bulk, dropped FROM ingest_claim").fetchone()
-                if row is not None and _now_ms() - row[1] < CLAIM_STALE_MS:
+                if row is not None and _now_ms() - row[1] < CLAIM_STALE_MS and _claimant_lives(row[0]):
                     conn.execute("COMMIT")
                     if time.monotonic() >= deadline:
                         if wait:
@@ -1735,6 +1735,20 @@ class Store:
         marks = ",".join("?" * len(root_ids))
         return [(os.fsdecode(path), skipped) for path, skipped in self.conn.execute(
             f"SELECT path, skipped FROM files WHERE skipped > 0 AND root_id IN ({marks}) ORDER BY path", root_ids)]
+
+
+def _claimant_lives(owner):
+    """Whether the process that made a claim may still be running: not if it was on this machine and is gone."""
+    host, pid, _ = owner.rsplit(":", 2)
+    if host != os.uname().nodename:
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, ValueError):
+        pass
+    return True
 
 
 class Claim:
