@@ -306,8 +306,16 @@ def test_a_dry_run_shows_the_days_and_models_and_deletes_nothing(env):
     assert env.run("export").out == before
 
 
+def blocks(env):
+    """(start, calls) of the windows blocks shows."""
+    return [(b["startTime"], b["entries"]) for b in env.run("blocks", "--json").json()["blocks"] if not b["isGap"]]
+
+
 def test_prune_deletes_exactly_the_calls_before_the_day_and_the_reports_still_add_up(env):
     write_prune_calls(env)
+    # The store keeps the windows this computes: pruning must not leave them as they were.
+    assert blocks(env) == [("2026-11-18T12:00:00.000Z", 1), ("2026-11-19T18:00:00.000Z", 3),
+                           ("2026-11-21T07:00:00.000Z", 1)]
     result = env.run("prune", "--before", "2026-11-20", "-z", "Asia/Kolkata")
     assert result.code == 0, result.err
     assert "Deleted 2 calls before 2026-11-20 (Asia/Kolkata)" in result.out
@@ -316,6 +324,7 @@ def test_prune_deletes_exactly_the_calls_before_the_day_and_the_reports_still_ad
     daily = env.run("daily", "-z", "UTC", "--json").json()
     assert [(d["date"], d["outputTokens"]) for d in daily["daily"]] == [("2026-11-19", 12), ("2026-11-21", 16)]
     assert daily["totals"] == env.run("session", "--json").json()["totals"]
+    assert blocks(env) == [("2026-11-19T18:00:00.000Z", 2), ("2026-11-21T07:00:00.000Z", 1)]
     by_project = env.run("daily", "-z", "UTC", "-p", "/p/0", "--json").json()
     assert [(d["date"], d["outputTokens"]) for d in by_project["daily"]] == [("2026-11-19", 4), ("2026-11-21", 16)]
     # The logs are still there, but what was read is not read again.
