@@ -5534,6 +5534,13 @@ COMMAND_DESCRIPTIONS = {
               "project, the top sessions, the 5-hour windows that reached a limit, budgets, the\n"
               "change on the period before, and what the usage is worth at API prices against\n"
               "what the plan costs.",
+    "prompt": "One line for a shell prompt or tmux's status line: today's cost, the 5-hour\n"
+              "window's used percent (official when Claude Code's status line recorded it,\n"
+              "else estimated) and the time to its reset.  It never waits on a busy store and\n"
+              "never fails: with no data, no line.",
+    "statusline": "Claude Code's status line: reads the JSON Claude Code writes on stdin, records\n"
+                  "its official rate_limits in the store, and prints the model, the session's\n"
+                  "cost, today's cost, the 5-hour window and the context window.  Always exits 0.",
 }
 
 # Options that are not settings: what the parser leaves out means this.
