@@ -5536,11 +5536,12 @@ COMMAND_DESCRIPTIONS = {
               "what the plan costs.",
     "prompt": "One line for a shell prompt or tmux's status line: today's cost, the 5-hour\n"
               "window's used percent (official when Claude Code's status line recorded it,\n"
-              "else estimated) and the time to its reset.  It never waits on a busy store and\n"
-              "never fails: with no data, no line.",
+              "else estimated) and the time to its reset.  It never waits on a busy store, and\n"
+              "whatever the store holds it exits 0: with no data, no line.",
     "statusline": "Claude Code's status line: reads the JSON Claude Code writes on stdin, records\n"
                   "its official rate_limits in the store, and prints the model, the session's\n"
-                  "cost, today's cost, the 5-hour window and the context window.  Always exits 0.",
+                  "cost, today's cost, the 5-hour window and the context window.  Whatever the\n"
+                  "payload or the store, it exits 0.",
 }
 
 # Options that are not settings: what the parser leaves out means this.
