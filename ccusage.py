@@ -14,10 +14,12 @@ only.
 # ---------------------------------------------------------------------------
 
 import argparse
+import errno
 import json
 import os
 import re
 import sqlite3
+import stat
 import sys
 import time
 from datetime import date, datetime, timedelta, timezone, tzinfo
@@ -423,13 +425,25 @@ def merge_lines(earlier, later, ts=C_TS, output=C_OUTPUT):
 
 
 def _json_value(text):
+    start = 0 if text[:1] == "{" else _JSON_SPACE.match(text).end()
     try:
-        value, end = _scan_json(text, 0)
+        value, end = _scan_json(text, start)
     except StopIteration:
         raise ValueError("not JSON")
     if end != len(text) and text[end:].strip():
         raise ValueError("text after the JSON value")
     return value
+
+
+_JSON_SPACE = re.compile(r"[ \t\n\r]*")
+# A string from a line of JSON holds one only through a \ud800-\udfff escape
+# without its pair; SQLite cannot store it.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _storable(text):
+    """text with any lone surrogate replaced by U+FFFD."""
+    return text if text.isascii() or not _LONE_SURROGATE.search(text) else _LONE_SURROGATE.sub("\ufffd", text)
 
 
 def parse_line(line, session_hint):
@@ -467,7 +481,9 @@ def parse_line(line, session_hint):
     message_id, request_id = message.get("id"), record.get("requestId")
     if not isinstance(message_id, str) or not message_id:
         raise ValueError("no message id")
+    key = f"{message_id}:{request_id}" if isinstance(request_id, str) and request_id else message_id
     session = session_hint or obj.get("sessionId")
+    session = _storable(session) if isinstance(session, str) and session else None
     cwd = obj.get("cwd")
     cache_write = _count(usage, "cache_creation_input_tokens")
     split = usage.get("cache_creation")
@@ -475,11 +491,11 @@ def parse_line(line, session_hint):
     tools = usage.get("server_tool_use")
     cost = record.get("costUSD")
     return (
-        f"{message_id}:{request_id}" if isinstance(request_id, str) and request_id else message_id,
+        _storable(key),
         ts,
-        session if isinstance(session, str) and session else None,
-        cwd if isinstance(cwd, str) and cwd else None,
-        model,
+        session,
+        _storable(cwd) if isinstance(cwd, str) and cwd else None,
+        _storable(model),
         _count(usage, "input_tokens"),
         _count(usage, "output_tokens"),
         cache_write - one_hour,
@@ -525,12 +541,15 @@ class LogChunkReader:
     """Reads the complete lines of a file from an offset, keeping billable ones.
 
     Only a line with an assistant type and a "usage" key can bill anything,
-    so only such lines are parsed.  Claude Code writes compact JSON, so both
-    are looked for as bytes.  Skipped and counted: such lines that cannot be
-    read, lines that do not even have the shape of a JSON object (not ending
-    in "}"), and lines too long to hold.  Other lines are not parsed, so
-    other damage to them goes uncounted: it costs nothing.  A last line
-    without its newline is left for the next run.
+    so only such lines are parsed.  Claude Code writes compact JSON, where
+    the type is found as bytes ('"type":"assistant"'); a line written with
+    other spacing (as its first key shows) is parsed when it holds both
+    words at all.  A progress line that copies a subagent's reply is passed
+    over when the subagent's own file holds it.  Skipped and counted: such
+    lines that cannot be read, lines that do not even have the shape of a
+    JSON object (not ending in "}"), and lines too long to hold.  Other
+    lines are not parsed, so other damage to them goes uncounted: it costs
+    nothing.  A last line without its newline is left for the next run.
     """
 
     def __init__(self, path):
@@ -541,6 +560,7 @@ class LogChunkReader:
         self.limit_resets = []
         self.skipped = 0
         self.bytes_read = 0
+        self._agents_with_files = {}
 
     def read(self, f, offset):
         """Read f from offset; return the offset after the last complete line."""
@@ -586,10 +606,18 @@ class LogChunkReader:
             last = data[stop - 1] if stop > start else _NEWLINE
             if last == _CLOSING_BRACE or (last == _CARRIAGE_RETURN and stop - 1 > start
                                           and data[stop - 2] == _CLOSING_BRACE):
-                if find(_ASSISTANT_TYPE, start, stop) >= 0 and find(_USAGE_KEY, start, stop) >= 0:
+                if find(_ASSISTANT_TYPE, start, stop) >= 0:
+                    billable = find(_USAGE_KEY, start, stop) >= 0
+                else:
+                    # Compact JSON names no assistant type: surely nothing to bill.
+                    key_end = find(b'":', start + 2, start + _KEY_SPAN)
+                    billable = not (key_end > 0 and data[start] == _OPENING_BRACE
+                                    and data[start + 1] == _QUOTE and data[key_end + 2] not in _JSON_SPACES) \
+                        and find(_USAGE_KEY, start, stop) >= 0 and find(_ASSISTANT, start, stop) >= 0
+                if billable:
                     line = data[start:stop]
                     try:
-                        call = parse_line(line, hint)
+                        call = None if self._copied_elsewhere(line) else parse_line(line, hint)
                     except (ValueError, RecursionError):
                         self.skipped += 1
                     else:
@@ -605,12 +633,45 @@ class LogChunkReader:
                 self.skipped += 1
             start = stop + 1
 
+    def _copied_elsewhere(self, line):
+        """Whether line is surely a parent's progress copy of a subagent's line whose own file holds it.
+
+        Surely: the line's first keys (plain strings, no nesting) say it is
+        a progress line and name the agent.  A subagent's file is read in
+        the same run as its parent; when it is missing, the copy is the only
+        record and counts.
+        """
+        if self.session_hint is not None or _PROGRESS_TYPE not in line:
+            return False
+        head = _PROGRESS_HEAD.match(line)
+        if head is None:
+            return False
+        agent = head.group(1).decode("ascii")
+        known = self._agents_with_files.get(agent)
+        if known is None:
+            # Where 2.1 keeps a session's subagents, and where 2.0 did.
+            directory, name = os.path.split(self.path)
+            own = (os.path.join(directory, os.path.splitext(name)[0], "subagents", f"agent-{agent}.jsonl"),
+                   os.path.join(directory, f"agent-{agent}.jsonl"))
+            known = self._agents_with_files[agent] = any(
+                os.path.isfile(path) and os.access(path, os.R_OK) for path in own)
+        return known
+
 
 # A JSON object's line ends in "}" (before a "\r" where lines end in CRLF).
-_NEWLINE, _CARRIAGE_RETURN, _CLOSING_BRACE = b"\n\r}"
+_NEWLINE, _CARRIAGE_RETURN, _CLOSING_BRACE, _OPENING_BRACE, _QUOTE = b"\n\r}{\""
+_JSON_SPACES = b" \t\r\n"
+# How far into a line its first key must end for the line to count as compact.
+_KEY_SPAN = 64
 # A billable line holds both, and the first is the quicker to search for.
-_ASSISTANT_TYPE, _USAGE_KEY = b'"type":"assistant"', b'"usage":'
+_ASSISTANT_TYPE, _USAGE_KEY, _ASSISTANT = b'"type":"assistant"', b'"usage"', b'"assistant"'
 _LIMIT_MARK_BYTES = LIMIT_MARK.encode()
+_PROGRESS_TYPE = b'"type":"progress"'
+# A progress line's first keys, up to its data's agent id, when all are plain
+# (strings without escapes, true, false, null): a "type" there is the line's own.
+_PLAIN_PAIR = rb'"[^"\\\x00-\x1f]*":(?:"[^"\\\x00-\x1f]*"|true|false|null),'
+_PROGRESS_HEAD = re.compile(rb'\{(?:%s)*"type":"progress",(?:%s)*"data":\{(?:%s)*"agentId":"([0-9A-Za-z_-]{1,64})"'
+                            % (_PLAIN_PAIR, _PLAIN_PAIR, _PLAIN_PAIR))
 
 
 def read_log(job):
@@ -624,7 +685,7 @@ def read_log(job):
     """
     path, old_offset, tail_len, tail_crc, dev, ino = job
     try:
-        with open(path, "rb") as f:
+        with _open_log(path) as f:
             st = os.fstat(f.fileno())
             start = 0
             if old_offset is not None and (dev, ino) == (st.st_dev, st.st_ino) and old_offset <= st.st_size:
@@ -639,6 +700,23 @@ def read_log(job):
     except OSError as exc:
         return path, None, _reason(exc), None
     return path, _file_state(st), (start, offset, tail_len, tail_crc), reader
+
+
+def _open_log(path):
+    """path opened for reading, if it is a regular file.
+
+    A FIFO put where a log was would block the opening until some writer
+    came, and a device may never end: neither is opened for good.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def read_logs(jobs):

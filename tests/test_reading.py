@@ -1,10 +1,12 @@
 """Reading logs: which lines are calls, how a response is counted once, where the logs are, what is skipped."""
 
 import errno
+import json
 import os
 import re
 import shutil
 import sqlite3
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -566,3 +568,68 @@ def test_an_absurd_cost_from_an_old_log_is_not_believed(env):
     line["costUSD"] = 10 ** 400
     write_lines(env.log(), [line])
     assert env.run("daily", "--json").json()["totals"]["totalCost"] == pytest.approx(1_000 * 3 / 1_000_000)
+
+
+# ---------------------------------------------------------------------------
+# Lines written otherwise, and what is no log at all
+# ---------------------------------------------------------------------------
+
+def test_lines_written_with_json_default_spacing_bill_as_compact_ones(env):
+    # As json.dumps writes them, or a tool that re-serialises transcripts.
+    spaced = assistant_line(input=1, output=10)
+    indented = " " + json.dumps(assistant_line(input=2, output=20), separators=(",", " : "))
+    orphan = subagent_reply(msg_id="msg_P", request_id="req_P", input=4, output=40)
+    user = user_line("the assistant's usage, as a user line", session="s1")
+    write_lines(env.log("s1"), [json.dumps(spaced), indented, json.dumps(progress_copy(orphan)),
+                                json.dumps(user), assistant_line(session="s1", input=8, output=80)])
+    result = env.run("daily", "--json", "-z", "UTC", "--verbose")
+    assert tokens_of(result.json()["totals"]) == (15, 150, 0, 0)
+    assert "skipped" not in result.err
+
+
+def test_a_spaced_line_repeating_a_compact_one_counts_once(env):
+    line = assistant_line(msg_id="msg_X", request_id="req_X", input=3, output=30)
+    write_lines(env.log(), [line, json.dumps(line, indent=None)])
+    assert tokens_of(env.run("daily", "--json").json()["totals"]) == (3, 30, 0, 0)
+
+
+@pytest.mark.parametrize("field", ["cwd", "sessionId", "model", "message.id", "requestId"])
+def test_a_lone_surrogate_escape_is_stored_replaced_and_stops_nothing(env, field):
+    line = assistant_line(msg_id="msg_U", request_id="req_U", session="s-bad", cwd="/x", input=1, output=2)
+    where, key = (line["message"], "id") if field == "message.id" else \
+        (line["message"], "model") if field == "model" else (line, field)
+    where[key] += "\ud800"
+    # json.dumps escapes the lone surrogate as \ud800: valid JSON, invalid Unicode.
+    write_lines(env.log("s-bad"), [json.dumps(line, separators=(",", ":"))])
+    write_lines(env.log("s-good"), [assistant_line(session="s-good", input=10, output=20)])
+    report = env.run("daily", "--json", "-z", "UTC").json()
+    assert tokens_of(report["totals"]) == (11, 22, 0, 0)
+    sessions = sessions_by_id(env.run("session", "--json").json())
+    bad = "s-bad\ufffd" if field == "sessionId" else "s-bad"
+    assert tokens_of(sessions[bad]) == (1, 2, 0, 0)
+    assert sessions[bad]["projectPath"] == ("/x\ufffd" if field == "cwd" else "/x")
+    # read again from the store, not from the logs: the same
+    assert tokens_of(env.run("daily", "--json").json()["totals"]) == (11, 22, 0, 0)
+
+
+def test_a_fifo_listed_as_a_log_is_skipped_without_blocking(env, monkeypatch):
+    # The file becomes a FIFO between the walk and the reading.
+    write_lines(env.log("s1"), [assistant_line(session="s1", output=10)])
+    fifo = os.path.join(os.path.dirname(env.log("s1")), "swapped.jsonl")
+    os.mkfifo(fifo)
+    find_logs = ccusage.find_logs
+
+    def listing_the_fifo(root, report):
+        return find_logs(root, report) + [(fifo, (1, 2, 3, 4))]
+
+    monkeypatch.setattr(ccusage, "find_logs", listing_the_fifo)
+    results = []
+    reading = threading.Thread(target=lambda: results.append(env.run("daily", "--json", "--verbose")), daemon=True)
+    reading.start()
+    reading.join(20)
+    if reading.is_alive():
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))   # let the blocked reader go
+        pytest.fail("opening a FIFO blocked the run")
+    result, = results
+    assert result.json()["totals"]["outputTokens"] == 10
+    assert f"unreadable: {fifo}: not a regular file" in result.err
