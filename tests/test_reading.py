@@ -480,13 +480,13 @@ def test_symlink_loops_and_dangling_links(env):
 def deny(monkeypatch):
     """deny(path): make a file or directory unreadable to ccusage; allow(path) undoes it.
 
-    chmod 000 does not stop root, so as root ccusage's open() and os.scandir()
-    of that path fail with EACCES as they would for anyone else.
+    chmod 000 does not stop root, so as root ccusage's open(), os.open() and
+    os.scandir() of that path fail with EACCES as they would for anyone else.
     """
     denied = set()
     as_root = os.geteuid() == 0
     if as_root:
-        real_open, real_scandir = open, os.scandir
+        real_open, real_os_open, real_scandir = open, os.open, os.scandir
 
         def guard(path):
             if os.fspath(path) in denied:
@@ -496,11 +496,16 @@ def deny(monkeypatch):
             guard(path)
             return real_open(path, *args, **kwargs)
 
+        def fake_os_open(path, *args, **kwargs):
+            guard(path)
+            return real_os_open(path, *args, **kwargs)
+
         def fake_scandir(path="."):
             guard(path)
             return real_scandir(path)
 
         monkeypatch.setattr(ccusage, "open", fake_open, raising=False)
+        monkeypatch.setattr(os, "open", fake_os_open)
         monkeypatch.setattr(os, "scandir", fake_scandir)
 
     class Deny:
