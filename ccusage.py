@@ -443,7 +443,7 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 def _storable(text):
     """text with any lone surrogate replaced by U+FFFD."""
-    return text if text.isascii() or not _LONE_SURROGATE.search(text) else _LONE_SURROGATE.sub("\ufffd", text)
+    return _LONE_SURROGATE.sub("\ufffd", text)
 
 
 def parse_line(line, session_hint):
@@ -483,19 +483,23 @@ def parse_line(line, session_hint):
         raise ValueError("no message id")
     key = f"{message_id}:{request_id}" if isinstance(request_id, str) and request_id else message_id
     session = session_hint or obj.get("sessionId")
-    session = _storable(session) if isinstance(session, str) and session else None
+    session = session if isinstance(session, str) and session else None
     cwd = obj.get("cwd")
+    cwd = cwd if isinstance(cwd, str) and cwd else None
+    # str.isascii() takes no time: a text without escapes needs no look.
+    if not (key.isascii() and model.isascii() and (session or "").isascii() and (cwd or "").isascii()):
+        key, model, session, cwd = (text and _storable(text) for text in (key, model, session, cwd))
     cache_write = _count(usage, "cache_creation_input_tokens")
     split = usage.get("cache_creation")
     one_hour = min(_count(split, "ephemeral_1h_input_tokens"), cache_write) if isinstance(split, dict) else 0
     tools = usage.get("server_tool_use")
     cost = record.get("costUSD")
     return (
-        _storable(key),
+        key,
         ts,
         session,
-        _storable(cwd) if isinstance(cwd, str) and cwd else None,
-        _storable(model),
+        cwd,
+        model,
         _count(usage, "input_tokens"),
         _count(usage, "output_tokens"),
         cache_write - one_hour,
@@ -597,27 +601,26 @@ class LogChunkReader:
         """Take in the lines of data[:end], which ends in a newline.
 
         The lines are found in place, and only a billable one is copied out:
-        most of a log's bytes are in lines that are passed over.
+        most of a log's bytes are in lines that are passed over, and the
+        assistant type is searched for across them, not line by line.
         """
-        calls, hint, find = self.calls, self.session_hint, data.find
+        calls, hint, find, startswith = self.calls, self.session_hint, data.find, data.startswith
+        marked = find(_ASSISTANT_TYPE, 0, end) % (end + 1)   # none: end
         start = 0
         while start < end:
             stop = find(b"\n", start, end)
             last = data[stop - 1] if stop > start else _NEWLINE
             if last == _CLOSING_BRACE or (last == _CARRIAGE_RETURN and stop - 1 > start
                                           and data[stop - 2] == _CLOSING_BRACE):
-                if find(_ASSISTANT_TYPE, start, stop) >= 0:
+                if marked < stop:
                     billable = find(_USAGE_KEY, start, stop) >= 0
                 else:
-                    # Compact JSON names no assistant type: surely nothing to bill.
-                    key_end = find(b'":', start + 2, start + _KEY_SPAN)
-                    billable = not (key_end > 0 and data[start] == _OPENING_BRACE
-                                    and data[start + 1] == _QUOTE and data[key_end + 2] not in _JSON_SPACES) \
-                        and find(_USAGE_KEY, start, stop) >= 0 and find(_ASSISTANT, start, stop) >= 0
+                    # Compact JSON that names no assistant type bills nothing.
+                    billable = not startswith(_COMPACT_STARTS, start) and _maybe_billable(data, start, stop)
                 if billable:
-                    line = data[start:stop]
                     try:
-                        call = None if self._copied_elsewhere(line) else parse_line(line, hint)
+                        call = None if marked < stop and startswith(_RECORD_START, marked - len(_RECORD_START)) \
+                            and self._copied_elsewhere(data, start, marked) else parse_line(data[start:stop], hint)
                     except (ValueError, RecursionError):
                         self.skipped += 1
                     else:
@@ -625,25 +628,28 @@ class LogChunkReader:
                             self.billable_lines += 1
                             previous = calls.get(call[C_KEY])
                             calls[call[C_KEY]] = call if previous is None else merge_lines(previous, call)
-                        elif _LIMIT_MARK_BYTES in line:
-                            reset = parse_limit_reset(line)
+                        elif find(_LIMIT_MARK_BYTES, start, stop) >= 0:
+                            reset = parse_limit_reset(data[start:stop])
                             if reset:
                                 self.limit_resets.append(reset)
             elif data[start:stop].strip():
                 self.skipped += 1
+            if marked < stop:
+                marked = find(_ASSISTANT_TYPE, stop, end) % (end + 1)
             start = stop + 1
 
-    def _copied_elsewhere(self, line):
-        """Whether line is surely a parent's progress copy of a subagent's line whose own file holds it.
+    def _copied_elsewhere(self, data, start, marked):
+        """Whether the line at data[start:] is surely a parent's progress copy of a subagent's line whose own file holds it.
 
-        Surely: the line's first keys (plain strings, no nesting) say it is
-        a progress line and name the agent.  A subagent's file is read in
-        the same run as its parent; when it is missing, the copy is the only
-        record and counts.
+        Surely: the line's first keys (plain strings, no nesting), before
+        the assistant type at marked, say it is a progress line and name the
+        agent (as both generators of test logs write it; other key orders
+        are parsed).  A subagent's file is read in the same run as its parent;
+        when it is missing, the copy is the only record and counts.
         """
-        if self.session_hint is not None or _PROGRESS_TYPE not in line:
+        if self.session_hint is not None or data.find(_PROGRESS_TYPE, start, min(marked, start + _HEAD_SPAN)) < 0:
             return False
-        head = _PROGRESS_HEAD.match(line)
+        head = _PROGRESS_HEAD.match(data, start, marked)
         if head is None:
             return False
         agent = head.group(1).decode("ascii")
@@ -658,15 +664,35 @@ class LogChunkReader:
         return known
 
 
+def _maybe_billable(data, start, stop):
+    """Whether a line not in Claude Code's compact form may bill: it is parsed when it may.
+
+    Compact: its first key is followed by a value, not by spaces.  Such a
+    line bills only with the assistant type written as '"type":"assistant"'.
+    """
+    key_end = data.find(b'":', start + 2, start + _KEY_SPAN)
+    if key_end > 0 and data[start] == _OPENING_BRACE and data[start + 1] == _QUOTE \
+            and data[key_end + 2] not in _JSON_SPACES:
+        return False
+    return data.find(_USAGE_KEY, start, stop) >= 0 and data.find(_ASSISTANT, start, stop) >= 0
+
+
 # A JSON object's line ends in "}" (before a "\r" where lines end in CRLF).
 _NEWLINE, _CARRIAGE_RETURN, _CLOSING_BRACE, _OPENING_BRACE, _QUOTE = b"\n\r}{\""
 _JSON_SPACES = b" \t\r\n"
 # How far into a line its first key must end for the line to count as compact.
 _KEY_SPAN = 64
+# The first keys of the lines Claude Code writes, in its compact form.
+_COMPACT_STARTS = (b'{"parentUuid":"', b'{"parentUuid":n', b'{"type":"')
+# How far into a line a progress line's type is looked for.
+_HEAD_SPAN = 1024
 # A billable line holds both, and the first is the quicker to search for.
 _ASSISTANT_TYPE, _USAGE_KEY, _ASSISTANT = b'"type":"assistant"', b'"usage"', b'"assistant"'
 _LIMIT_MARK_BYTES = LIMIT_MARK.encode()
 _PROGRESS_TYPE = b'"type":"progress"'
+# What a progress line's copy of an assistant line opens with: a nested
+# object whose first key is the type.
+_RECORD_START = b'"message":{'
 # A progress line's first keys, up to its data's agent id, when all are plain
 # (strings without escapes, true, false, null): a "type" there is the line's own.
 _PLAIN_PAIR = rb'"[^"\\\x00-\x1f]*":(?:"[^"\\\x00-\x1f]*"|true|false|null),'

@@ -101,8 +101,14 @@ def test_reading_shared_with_forked_processes_equals_the_generated_truth(env, sy
     def noting_the_reader(job):
         with open(readers, "a") as f:
             f.write(f"{os.getpid()}\n")
-        if os.getpid() == this_process:
-            time.sleep(0.01)  # so that the helpers, however slow to start, find work left
+        # Each reader waits on its first file until this process and a helper have both begun,
+        # so that neither, however slow to start, finds the work gone.
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            pids = set(readers.read_text().split())
+            if str(this_process) in pids and len(pids) > 1:
+                break
+            time.sleep(0.005)
         return read_log(job)
 
     monkeypatch.setattr(ccusage, "read_log", noting_the_reader)
