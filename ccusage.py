@@ -613,14 +613,16 @@ class LogChunkReader:
             if last == _CLOSING_BRACE or (last == _CARRIAGE_RETURN and stop - 1 > start
                                           and data[stop - 2] == _CLOSING_BRACE):
                 if marked < stop:
-                    billable = find(_USAGE_KEY, start, stop) >= 0
+                    # Claude Code writes the usage near the end of the line.
+                    billable = data.rfind(_USAGE_KEY, start, stop) >= 0
                 else:
                     # Compact JSON that names no assistant type bills nothing.
                     billable = not startswith(_COMPACT_STARTS, start) and _maybe_billable(data, start, stop)
-                if billable:
+                if billable and not (marked < stop and startswith(_RECORD_START, marked - len(_RECORD_START))
+                                     and self._copied_elsewhere(data, start, marked)):
+                    line = data[start:stop]
                     try:
-                        call = None if marked < stop and startswith(_RECORD_START, marked - len(_RECORD_START)) \
-                            and self._copied_elsewhere(data, start, marked) else parse_line(data[start:stop], hint)
+                        call = parse_line(line, hint)
                     except (ValueError, RecursionError):
                         self.skipped += 1
                     else:
@@ -628,8 +630,8 @@ class LogChunkReader:
                             self.billable_lines += 1
                             previous = calls.get(call[C_KEY])
                             calls[call[C_KEY]] = call if previous is None else merge_lines(previous, call)
-                        elif find(_LIMIT_MARK_BYTES, start, stop) >= 0:
-                            reset = parse_limit_reset(data[start:stop])
+                        elif _LIMIT_MARK_BYTES in line:
+                            reset = parse_limit_reset(line)
                             if reset:
                                 self.limit_resets.append(reset)
             elif data[start:stop].strip():
