@@ -623,12 +623,11 @@ class LogChunkReader:
     so only such lines are parsed.  Claude Code writes compact JSON, where
     the type is found as bytes ('"type":"assistant"'); a line written with
     other spacing (as its first key shows) is parsed when it holds both
-    words at all.  A progress line that copies a subagent's reply is passed
-    over when the subagent's own file holds it.  Skipped and counted: such
-    lines that cannot be read, lines that do not even have the shape of a
-    JSON object (not ending in "}"), and lines too long to hold.  Other
-    lines are not parsed, so other damage to them goes uncounted: it costs
-    nothing.  A last line without its newline is left for the next run.
+    words at all.  Skipped and counted: such lines that cannot be read,
+    lines that do not even have the shape of a JSON object (not ending in
+    "}"), and lines too long to hold.  Other lines are not parsed, so other
+    damage to them goes uncounted: it costs nothing.  A last line without
+    its newline is left for the next run.
     """
 
     def __init__(self, path):
@@ -639,7 +638,6 @@ class LogChunkReader:
         self.limit_resets = []
         self.skipped = 0
         self.bytes_read = 0
-        self._agents_with_files = {}
 
     def read(self, f, offset):
         """Read f from offset; return the offset after the last complete line."""
@@ -680,7 +678,8 @@ class LogChunkReader:
         assistant type is searched for across them, not line by line.
         """
         calls, hint, find, startswith = self.calls, self.session_hint, data.find, data.startswith
-        marked = find(_ASSISTANT_TYPE, 0, end) % (end + 1)   # none: end
+        # Where the next assistant type is; when there is none, find's -1 becomes end.
+        marked = find(_ASSISTANT_TYPE, 0, end) % (end + 1)
         start = 0
         while start < end:
             stop = find(b"\n", start, end)
@@ -693,8 +692,7 @@ class LogChunkReader:
                 else:
                     # Compact JSON that names no assistant type bills nothing.
                     billable = not startswith(_COMPACT_STARTS, start) and _maybe_billable(data, start, stop)
-                if billable and not (marked < stop and startswith(_RECORD_START, marked - len(_RECORD_START))
-                                     and self._copied_elsewhere(data, start, marked)):
+                if billable:
                     line = data[start:stop]
                     try:
                         call = parse_line(line, hint)
@@ -715,37 +713,12 @@ class LogChunkReader:
                 marked = find(_ASSISTANT_TYPE, stop, end) % (end + 1)
             start = stop + 1
 
-    def _copied_elsewhere(self, data, start, marked):
-        """Whether the line at data[start:] is surely a parent's progress copy of a subagent's line whose own file holds it.
-
-        Surely: the line's first keys (plain strings, no nesting), before
-        the assistant type at marked, say it is a progress line and name the
-        agent (as both generators of test logs write it; other key orders
-        are parsed).  A subagent's file is read in the same run as its parent;
-        when it is missing, the copy is the only record and counts.
-        """
-        if self.session_hint is not None or data.find(_PROGRESS_TYPE, start, min(marked, start + _HEAD_SPAN)) < 0:
-            return False
-        head = _PROGRESS_HEAD.match(data, start, marked)
-        if head is None:
-            return False
-        agent = head.group(1).decode("ascii")
-        known = self._agents_with_files.get(agent)
-        if known is None:
-            # Where 2.1 keeps a session's subagents, and where 2.0 did.
-            directory, name = os.path.split(self.path)
-            own = (os.path.join(directory, os.path.splitext(name)[0], "subagents", f"agent-{agent}.jsonl"),
-                   os.path.join(directory, f"agent-{agent}.jsonl"))
-            known = self._agents_with_files[agent] = any(
-                os.path.isfile(path) and os.access(path, os.R_OK) for path in own)
-        return known
-
 
 def _maybe_billable(data, start, stop):
-    """Whether a line not in Claude Code's compact form may bill: it is parsed when it may.
+    """Whether the line data[start:stop], which has no '"type":"assistant"', may bill all the same.
 
-    Compact: its first key is followed by a value, not by spaces.  Such a
-    line bills only with the assistant type written as '"type":"assistant"'.
+    It may only when it is not in the compact form (an object whose first
+    key is followed by its value, not by spaces) and holds both words.
     """
     key_end = data.find(b'":', start + 2, start + _KEY_SPAN)
     if key_end > 0 and data[start] == _OPENING_BRACE and data[start + 1] == _QUOTE \
@@ -761,20 +734,10 @@ _JSON_SPACES = b" \t\r\n"
 _KEY_SPAN = 64
 # The first keys of the lines Claude Code writes, in its compact form.
 _COMPACT_STARTS = (b'{"parentUuid":"', b'{"parentUuid":n', b'{"type":"')
-# How far into a line a progress line's type is looked for.
-_HEAD_SPAN = 1024
-# A billable line holds both, and the first is the quicker to search for.
+# A billable line holds an assistant type and a usage key: in the compact
+# form the first, in any form the last two.
 _ASSISTANT_TYPE, _USAGE_KEY, _ASSISTANT = b'"type":"assistant"', b'"usage"', b'"assistant"'
 _LIMIT_MARK_BYTES = LIMIT_MARK.encode()
-_PROGRESS_TYPE = b'"type":"progress"'
-# What a progress line's copy of an assistant line opens with: a nested
-# object whose first key is the type.
-_RECORD_START = b'"message":{'
-# A progress line's first keys, up to its data's agent id, when all are plain
-# (strings without escapes, true, false, null): a "type" there is the line's own.
-_PLAIN_PAIR = rb'"[^"\\\x00-\x1f]*":(?:"[^"\\\x00-\x1f]*"|true|false|null),'
-_PROGRESS_HEAD = re.compile(rb'\{(?:%s)*"type":"progress",(?:%s)*"data":\{(?:%s)*"agentId":"([0-9A-Za-z_-]{1,64})"'
-                            % (_PLAIN_PAIR, _PLAIN_PAIR, _PLAIN_PAIR))
 
 
 def read_log(job):

@@ -277,15 +277,6 @@ def test_a_progress_copy_without_its_subagent_file_counts_at_the_calls_time(env)
     assert session_tokens(env) == {"parent": (9, 33, 0, 0)}
 
 
-def test_a_progress_copy_counts_when_only_another_sessions_subagent_has_a_file_of_that_id(env):
-    # Agent ids are short; the file that holds a copy is the one below the parent's own session.
-    elsewhere = dict(subagent_reply(msg_id="msg_E", request_id="req_E", input=1, output=1), sessionId="other")
-    write_lines(env.log("other", agent="a1b2c3d"), [elsewhere])
-    reply = subagent_reply(msg_id="msg_C", request_id="req_C", input=7, output=70)
-    write_lines(env.log("parent"), [progress_copy(reply, agent_id="a1b2c3d")])
-    assert session_tokens(env) == {"parent": (7, 70, 0, 0), "other": (1, 1, 0, 0)}
-
-
 def test_progress_copies_beside_a_2_0_subagent_file_count_once(env):
     reply = subagent_reply(msg_id="msg_F", request_id="req_F", input=3, output=30)
     write_lines(os.path.join(os.path.dirname(env.log()), "agent-a1b2c3d.jsonl"), [reply])
