@@ -14,12 +14,10 @@ only.
 # ---------------------------------------------------------------------------
 
 import argparse
-import errno
 import json
 import os
 import re
 import sqlite3
-import stat
 import sys
 import time
 from datetime import date, datetime, timedelta, timezone, tzinfo
@@ -718,20 +716,19 @@ def _maybe_billable(data, start, stop):
     """Whether the line data[start:stop], which has no '"type":"assistant"', may bill all the same.
 
     It may only when it is not in the compact form (an object whose first
-    key is followed by its value, not by spaces) and holds both words.
+    key is followed by a colon and its value, no spaces between) and holds
+    both words.
     """
-    key_end = data.find(b'":', start + 2, start + _KEY_SPAN)
-    if key_end > 0 and data[start] == _OPENING_BRACE and data[start + 1] == _QUOTE \
-            and data[key_end + 2] not in _JSON_SPACES:
+    key_end = data.find(b'"', start + 2, stop)
+    if data[start] == _OPENING_BRACE and data[start + 1] == _QUOTE and key_end > 0 \
+            and data[key_end + 1] == _COLON and data[key_end + 2] not in _JSON_SPACES:
         return False
     return data.find(_USAGE_KEY, start, stop) >= 0 and data.find(_ASSISTANT, start, stop) >= 0
 
 
 # A JSON object's line ends in "}" (before a "\r" where lines end in CRLF).
-_NEWLINE, _CARRIAGE_RETURN, _CLOSING_BRACE, _OPENING_BRACE, _QUOTE = b"\n\r}{\""
+_NEWLINE, _CARRIAGE_RETURN, _CLOSING_BRACE, _OPENING_BRACE, _QUOTE, _COLON = b"\n\r}{\":"
 _JSON_SPACES = b" \t\r\n"
-# How far into a line its first key must end for the line to count as compact.
-_KEY_SPAN = 64
 # The first keys of the lines Claude Code writes, in its compact form.
 _COMPACT_STARTS = (b'{"parentUuid":"', b'{"parentUuid":n', b'{"type":"')
 # A billable line holds an assistant type and a usage key: in the compact
@@ -776,8 +773,8 @@ def _open_log(path):
     """
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(errno.EINVAL, "not a regular file")
+        if not _is_regular(os.fstat(fd)):
+            raise OSError("not a regular file")
         os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
     except BaseException:

@@ -598,10 +598,14 @@ def test_lines_written_with_json_default_spacing_bill_as_compact_ones(env):
     indented = " " + json.dumps(assistant_line(input=2, output=20), separators=(",", " : "))
     orphan = subagent_reply(msg_id="msg_P", request_id="req_P", input=4, output=40)
     user = user_line("the assistant's usage, as a user line", session="s1")
-    write_lines(env.log("s1"), [json.dumps(spaced), indented, json.dumps(progress_copy(orphan)),
+    # Only the first pair spaced, before its colon: the rest is compact.
+    type_first = assistant_line(input=16, output=160)
+    type_first = logsynth.dumps(dict([("type", type_first.pop("type"))] + list(type_first.items())))
+    type_first = type_first.replace('{"type":', '{"type" :', 1)
+    write_lines(env.log("s1"), [json.dumps(spaced), indented, json.dumps(progress_copy(orphan)), type_first,
                                 json.dumps(user), assistant_line(session="s1", input=8, output=80)])
     result = env.run("daily", "--json", "-z", "UTC", "--verbose")
-    assert tokens_of(result.json()["totals"]) == (15, 150, 0, 0)
+    assert tokens_of(result.json()["totals"]) == (31, 310, 0, 0)
     assert "skipped" not in result.err
 
 
