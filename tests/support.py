@@ -100,6 +100,19 @@ def installed_ccusage():
     return path
 
 
+def shell_env(home, **extra):
+    """The whole environment of a shell a test starts: its own HOME and XDG dirs, UTF-8, and a PATH
+    that finds the installed ccusage (fish loads a command's completions only once it finds the
+    command), then the system's tools, whatever the developer's own PATH and locale hold."""
+    system = [os.path.dirname(shutil.which(tool) or "") for tool in ("bash", "fish", "zsh", "tmux")]
+    path = [os.path.dirname(installed_ccusage())] + os.defpath.split(os.pathsep) + system
+    environ = {"HOME": str(home), "XDG_CONFIG_HOME": os.path.join(str(home), ".config"),
+               "XDG_DATA_HOME": os.path.join(str(home), ".local", "share"), "LANG": "C.UTF-8",
+               "PATH": os.pathsep.join(dict.fromkeys(d for d in path if d))}
+    environ.update(extra)
+    return environ
+
+
 def tokens_of(entry):
     """(input, output, cache write, cache read) of a JSON report entry."""
     return (entry["inputTokens"], entry["outputTokens"], entry["cacheCreationTokens"], entry["cacheReadTokens"])
