@@ -51,6 +51,10 @@ class Env:
         for name in list(os.environ):
             if name.startswith("CCUSAGE_") or name in ("CLAUDE_CONFIG_DIR", "NO_COLOR", "FORCE_COLOR", "COLUMNS"):
                 monkeypatch.delenv(name)
+            # What would change the commands this env starts: the developer's locale (the C
+            # locale makes Python write UTF-8), Python settings and a shell's startup file.
+            elif name in ("LANG", "LANGUAGE", "BASH_ENV", "ENV") or name.startswith(("LC_", "PYTHON")):
+                monkeypatch.delenv(name)
 
     def _args(self, argv, data_dirs):
         args = [str(a) for a in argv] + ["--db", str(self.db)]
@@ -77,14 +81,14 @@ class Env:
 
     def cli(self, *argv, data_dirs=None, env=None, timeout=60):
         """Run the installed ccusage command, with --db and --data-dir added."""
-        proc = subprocess.run(self.command(*argv, data_dirs=data_dirs), capture_output=True, text=True,
+        proc = subprocess.run(self.command(*argv, data_dirs=data_dirs), capture_output=True, encoding="utf-8",
                               env=dict(os.environ, **(env or {})), timeout=timeout)
         return Result(proc.returncode, proc.stdout, proc.stderr)
 
     def module(self, *argv, data_dirs=None, timeout=60):
         """`python -m ccusage` from the working copy, with --db and --data-dir added."""
         proc = subprocess.run([sys.executable, "-m", "ccusage"] + self._args(argv, data_dirs), cwd=PROJECT_DIR,
-                              capture_output=True, text=True, timeout=timeout)
+                              capture_output=True, encoding="utf-8", timeout=timeout)
         return Result(proc.returncode, proc.stdout, proc.stderr)
 
     def log(self, session="s1", cwd="/home/u/proj", agent=None):
