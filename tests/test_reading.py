@@ -99,8 +99,13 @@ def test_reading_shared_with_forked_processes_equals_the_generated_truth(env, sy
     def noting_the_reader(job):
         with open(readers, "a") as f:
             f.write(f"{os.getpid()}\n")
-        if os.getpid() == this_process:
-            time.sleep(0.01)  # so that the helpers, however slow to start, find work left
+        # A helper holds its first batch until this process has read too: however the
+        # processes are scheduled, the helpers cannot take all the work.
+        deadline = time.monotonic() + 30
+        while os.getpid() != this_process and time.monotonic() < deadline:
+            if str(this_process) in readers.read_text().split():
+                break
+            time.sleep(0.005)
         return read_log(job)
 
     monkeypatch.setattr(ccusage, "read_log", noting_the_reader)
