@@ -31,6 +31,8 @@ __version__ = "0.1.0"
 PROG = "ccusage"
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 EXIT_LIMIT_REACHED = 3
+# `check`: a budget over its limit exits as a window at its limit does; one at its warning threshold, 4.
+EXIT_BUDGET_EXCEEDED, EXIT_BUDGET_WARNING = EXIT_LIMIT_REACHED, 4
 
 # A log line longer than this is skipped unread: no billable line comes near it,
 # and holding it would break the reader's memory bound.
@@ -43,6 +45,19 @@ TAIL_BYTES = 4096
 BUSY_TIMEOUT_MS = 600_000
 MS_PER_DAY = 86_400_000
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+class LazyPattern:
+    """A regular expression compiled when first used: a quick run compiles only those it needs."""
+
+    def __init__(self, pattern):
+        self.pattern = pattern
+        self.compiled = None
+
+    def __getattr__(self, name):
+        if self.compiled is None:
+            self.compiled = re.compile(self.pattern)
+        return getattr(self.compiled, name)
 
 
 class CcusageError(Exception):
@@ -66,7 +81,8 @@ RATE_FIELDS = ("input", "cache_write_5m", "cache_write_1h", "cache_read", "outpu
 WEB_SEARCH_USD = 10 / 1000
 # Calls whose prompt (input + cache writes + cache reads) exceeds a band's
 # threshold are billed at that band's rates.  The store sums calls per band,
-# so every threshold a price uses must be one of CONTEXT_BANDS.
+# so every threshold a price uses must be one of CONTEXT_BANDS; its rollups
+# count the bands a call's prompt exceeds of these two (schema version 1).
 CONTEXT_BANDS = (100_000, 200_000)
 LONG_CONTEXT_UNTIL = "2026-03-28"
 
@@ -153,9 +169,9 @@ MODEL_ALIASES = {
     "claude-instant-v1": "claude-instant-1",
 }
 # Bedrock cross-region prefixes that are regional (every one but "global").
-_BEDROCK_ID = re.compile(r"^(?:([a-z]+(?:-[a-z]+)?)\.)?anthropic\.(.+)$")
-_DOTTED_VERSION = re.compile(r"(?<=\d)\.(?=\d)")
-_ID_SUFFIXES = re.compile(r"(?:-v\d+(?::\d+)?|@[\w.-]*|-\d{8}|-latest|-fast)+$")
+_BEDROCK_ID = LazyPattern(r"^(?:([a-z]+(?:-[a-z]+)?)\.)?anthropic\.(.+)$")
+_DOTTED_VERSION = LazyPattern(r"(?<=\d)\.(?=\d)")
+_ID_SUFFIXES = LazyPattern(r"(?:-v\d+(?::\d+)?|@[\w.-]*|-\d{8}|-latest|-fast)+$")
 
 
 def canonical_model(model_id):
@@ -165,6 +181,10 @@ def canonical_model(model_id):
     claude-opus-4-6 all become "claude-opus-4-6", and never "claude-opus-4".
     """
     name = model_id.strip().lower().rsplit("/", 1)[-1]
+    # Claude Code's own spelling, the name and a date, needs no pattern.
+    dated = name[:-9] if len(name) > 9 and name[-9] == "-" and name[-8:].isdigit() else name
+    if dated in MODEL_PRICES:
+        return dated, False
     regional = False
     match = _BEDROCK_ID.match(name)
     if match:
@@ -244,17 +264,52 @@ def price_entries(data, where):
     return prices
 
 
+# Settings and price files are a few kilobytes; one larger is not one of them.
+MAX_SETTINGS_BYTES = 4 * 1024 * 1024
+
+
+def read_settings_file(path, what):
+    """The bytes of a settings or price file, which must be a regular file of at most MAX_SETTINGS_BYTES.
+
+    Opened without blocking, so a FIFO or a device named by mistake is
+    refused at once instead of read forever.  FileNotFoundError is left to
+    the caller: whether a missing file is an error depends on who named it.
+    """
+    import stat
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise CcusageError(f"{what} {path} is not a regular file", EXIT_USAGE)
+        chunks, size = [], 0
+        while size <= MAX_SETTINGS_BYTES:
+            chunk = os.read(fd, MAX_SETTINGS_BYTES + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    if size > MAX_SETTINGS_BYTES:
+        raise CcusageError(f"{what} {path} is larger than {MAX_SETTINGS_BYTES // (1024 * 1024)} MB", EXIT_USAGE)
+    return b"".join(chunks)
+
+
 def load_price_file(path, required):
     """Prices from a JSON price file; a missing file is an error only when the user named it."""
     try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
+        raw = read_settings_file(path, "price file")
     except FileNotFoundError:
         if required:
             raise CcusageError(f"price file {path} does not exist", EXIT_USAGE)
         return {}
     except (OSError, ValueError) as exc:
         raise CcusageError(f"price file {path}: {_reason(exc)}", EXIT_USAGE)
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise CcusageError(f"price file {path}: invalid JSON: {exc}", EXIT_USAGE)
+    except RecursionError:
+        raise CcusageError(f"price file {path}: nested too deeply to read", EXIT_USAGE)
     return price_entries(data, f"price file {path}")
 
 
@@ -278,7 +333,7 @@ def default_roots(environ):
 
 
 class ScanReport:
-    """What one run found and read, for --verbose."""
+    """What one sync found and read (for --verbose), and whether it could read it all."""
 
     def __init__(self):
         self.files = 0
@@ -286,20 +341,26 @@ class ScanReport:
         self.bytes_read = 0
         self.calls_seen = 0
         self.unreadable = []
+        # busy: another process held the store and the caller would not wait;
+        # complete: everything new was read (not so when a time budget ran out).
+        self.busy = False
+        self.complete = True
+        # readonly: the store could not be written, so nothing new was recorded.
+        self.readonly = False
 
     def add_unreadable(self, path, exc):
         self.unreadable.append((path, _reason(exc)))
 
 
-def find_logs(root, report):
-    """[(path, (dev, inode, size, mtime_ns))] of every *.jsonl below root/projects.
+def find_logs(root, report, directory=None, recursive=True):
+    """[(path, (dev, inode, size, mtime_ns))] of every *.jsonl below root/projects (or below directory).
 
     Directory links are followed but never round a loop, and a file reachable
-    by two paths is listed once.
+    by two paths is listed once.  recursive=False: directory's own entries.
     """
     found = []
     seen_links, seen_files = set(), set()
-    top = os.path.join(root, "projects")
+    top = directory or os.path.join(root, "projects")
     try:
         st = os.stat(top)
         seen_links.add((st.st_dev, st.st_ino))
@@ -318,6 +379,8 @@ def find_logs(root, report):
         for entry in entries:
             try:
                 if entry.is_dir():
+                    if not recursive:
+                        continue
                     if entry.is_symlink():
                         # Only a link can lead round a loop.
                         target = os.stat(entry.path)
@@ -362,7 +425,7 @@ def parse_timestamp(value):
     return ms if EARLIEST_MS <= ms < LATEST_MS else None
 
 
-_ISO = re.compile(r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d)(?::(\d\d)(?:\.(\d+))?)?\s*(Z|[+-]\d\d:?\d\d)?$")
+_ISO = LazyPattern(r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d)(?::(\d\d)(?:\.(\d+))?)?\s*(Z|[+-]\d\d:?\d\d)?$")
 
 
 def _parse_timestamp_slow(value):
@@ -404,9 +467,14 @@ def _count(usage, key):
 LIMIT_MARK = "usage limit reached|"
 
 
-# A call as read: a tuple, cheap to build and to pass between processes.
+# A call as the reader makes it: a plain tuple of these fields, cheap to build
+# and to pass between processes.  The store keeps the usage fields as they
+# are and the names (session, cwd, model) as ids; queries read them by name.
+USAGE_FIELDS = ("input", "output", "cache_write_5m", "cache_write_1h", "cache_read", "web_searches", "fast",
+                "us_geo", "cost_usd")
+CALL_FIELDS = ("key", "ts", "session", "cwd", "model") + USAGE_FIELDS
 (C_KEY, C_TS, C_SESSION, C_CWD, C_MODEL, C_INPUT, C_OUTPUT, C_CACHE_5M, C_CACHE_1H, C_CACHE_READ,
- C_SEARCHES, C_FAST, C_US_GEO, C_COST) = range(14)
+ C_SEARCHES, C_FAST, C_US_GEO, C_COST) = range(len(CALL_FIELDS))
 _scan_json = json.scanner.make_scanner(json.JSONDecoder())
 
 
@@ -814,6 +882,11 @@ def _file_state(st):
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
+def _is_regular(st):
+    import stat
+    return stat.S_ISREG(st.st_mode)
+
+
 def _crc(data):
     import zlib
     return zlib.crc32(data)
@@ -823,69 +896,11 @@ def _crc(data):
 # The store
 # ---------------------------------------------------------------------------
 
-# Sums of calls per UTC hour and everything a price depends on, so that
-# reports by day need not read every call: one table by project (for the
-# reports that filter or group by it), one across projects.
-ROLLUPS = {
-    "hourly": ("hour", "sources", "project_id", "model_id", "fast", "us_geo", "band", "has_cost"),
-    "hourly_models": ("hour", "sources", "model_id", "fast", "us_geo", "band", "has_cost"),
-}
-ROLLUP_BY_PROJECT = "hourly"
-_ROLLUP_SUMS = ("input", "output", "cache_write_5m", "cache_write_1h", "cache_read", "web_searches", "cost_usd")
-_BAND_SQL = " + ".join(f"({{row}}.input + {{row}}.cache_write_5m + {{row}}.cache_write_1h + {{row}}.cache_read "
-                       f"> {over})" for over in CONTEXT_BANDS)
-
-
-def _rollup_key_values(table, row):
-    """SQL of the rollup key of a call row (row: the call table's name or new/old in a trigger)."""
-    values = {"hour": f"{row}.ts / 3600000", "band": _BAND_SQL.format(row=row),
-              "has_cost": f"{row}.cost_usd IS NOT NULL"}
-    return tuple(values.get(column, f"{row}.{column}") for column in ROLLUPS[table])
-
-
-def _rollup_table(table):
-    key = ROLLUPS[table]
-    columns = ", ".join(f"{c} INTEGER NOT NULL" for c in key + ("calls",) + _ROLLUP_SUMS[:-1])
-    return (f"CREATE TABLE {table} ({columns}, cost_usd REAL NOT NULL, PRIMARY KEY ({', '.join(key)})) "
-            "WITHOUT ROWID;")
-
-
-def _rollup_change(table, row, sign):
-    """SQL adding (sign "+") or taking away (sign "-") a call row's sums in its rollup row."""
-    key = ROLLUPS[table]
-    values = ", ".join(_rollup_key_values(table, row) + (f"{sign}1",) + tuple(
-        f"{sign}ifnull({row}.{c}, 0)" if c == "cost_usd" else f"{sign}{row}.{c}" for c in _ROLLUP_SUMS))
-    updates = ", ".join(f"{c} = {c} + excluded.{c}" for c in ("calls",) + _ROLLUP_SUMS)
-    return (f"INSERT INTO {table} ({', '.join(key + ('calls',) + _ROLLUP_SUMS)}) VALUES ({values}) "
-            f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates};")
-
-
-def rebuild_rollup(table):
-    """SQL filling an empty rollup table: the first from every call, the others from the first."""
-    key = ROLLUPS[table]
-    if table == ROLLUP_BY_PROJECT:
-        source, keys, count, cost = "calls", _rollup_key_values(table, "calls"), "count(*)", "total(cost_usd)"
-    else:
-        source, keys, count, cost = ROLLUP_BY_PROJECT, key, "sum(calls)", "sum(cost_usd)"
-    return (f"INSERT INTO {table} ({', '.join(key + ('calls',) + _ROLLUP_SUMS)}) "
-            f"SELECT {', '.join(keys)}, {count}, "
-            + ", ".join(cost if c == "cost_usd" else f"sum({c})" for c in _ROLLUP_SUMS)
-            + f" FROM {source} GROUP BY {', '.join(str(i + 1) for i in range(len(key)))}")
-
-
-CALLS_BY_TIME = "CREATE INDEX calls_by_time ON calls(ts)"
-# The triggers that keep the rollups.  A large ingest drops them and
-# rebuilds the sums at its end, within its transaction: several times
-# quicker than call by call.
-ROLLUP_TRIGGERS = {
-    "calls_added": "CREATE TRIGGER calls_added AFTER INSERT ON calls BEGIN "
-                   + "".join(_rollup_change(table, "new", "+") for table in ROLLUPS) + " END",
-    "calls_changed": "CREATE TRIGGER calls_changed AFTER UPDATE ON calls BEGIN "
-                     + "".join(_rollup_change(table, "old", "-") + _rollup_change(table, "new", "+")
-                               for table in ROLLUPS) + " END",
-}
-
-SCHEMA = [
+# The store's schema, version by version: each text upgrades the version
+# before it to its own.  A version's text never changes once released (a test
+# keeps each one's checksum), so a change to what the store keeps is a new
+# version that migrates, and rebuilds what it must.
+SCHEMA = (
     # version 1
     """
     CREATE TABLE sources (
@@ -936,18 +951,74 @@ SCHEMA = [
         us_geo INTEGER NOT NULL,
         cost_usd REAL
     ) WITHOUT ROWID;
-    """ + CALLS_BY_TIME + """;
-    """ + "".join(_rollup_table(table) for table in ROLLUPS) + """
+    CREATE INDEX calls_by_time ON calls(ts);
+    CREATE TABLE hourly (
+        hour INTEGER NOT NULL,
+        sources INTEGER NOT NULL,
+        project_id INTEGER NOT NULL,
+        model_id INTEGER NOT NULL,
+        fast INTEGER NOT NULL,
+        us_geo INTEGER NOT NULL,
+        band INTEGER NOT NULL,
+        has_cost INTEGER NOT NULL,
+        calls INTEGER NOT NULL,
+        input INTEGER NOT NULL,
+        output INTEGER NOT NULL,
+        cache_write_5m INTEGER NOT NULL,
+        cache_write_1h INTEGER NOT NULL,
+        cache_read INTEGER NOT NULL,
+        web_searches INTEGER NOT NULL,
+        cost_usd REAL NOT NULL,
+        PRIMARY KEY (hour, sources, project_id, model_id, fast, us_geo, band, has_cost)) WITHOUT ROWID;
+    CREATE TABLE hourly_models (
+        hour INTEGER NOT NULL,
+        sources INTEGER NOT NULL,
+        model_id INTEGER NOT NULL,
+        fast INTEGER NOT NULL,
+        us_geo INTEGER NOT NULL,
+        band INTEGER NOT NULL,
+        has_cost INTEGER NOT NULL,
+        calls INTEGER NOT NULL,
+        input INTEGER NOT NULL,
+        output INTEGER NOT NULL,
+        cache_write_5m INTEGER NOT NULL,
+        cache_write_1h INTEGER NOT NULL,
+        cache_read INTEGER NOT NULL,
+        web_searches INTEGER NOT NULL,
+        cost_usd REAL NOT NULL,
+        PRIMARY KEY (hour, sources, model_id, fast, us_geo, band, has_cost)) WITHOUT ROWID;
     -- A large ingest pauses the triggers and rebuilds the sums at its end,
     -- within its transaction: several times quicker than call by call.
     CREATE TABLE rollup_paused (paused INTEGER NOT NULL);
     CREATE TRIGGER calls_added AFTER INSERT ON calls
     WHEN NOT EXISTS (SELECT 1 FROM rollup_paused) BEGIN
-    """ + "".join(_rollup_change(table, "new", "+") for table in ROLLUPS) + """
+    INSERT INTO hourly (hour, sources, project_id, model_id, fast, us_geo, band, has_cost, calls, input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd)
+      VALUES (new.ts / 3600000, new.sources, new.project_id, new.model_id, new.fast, new.us_geo, (new.input + new.cache_write_5m + new.cache_write_1h + new.cache_read > 100000) + (new.input + new.cache_write_5m + new.cache_write_1h + new.cache_read > 200000), new.cost_usd IS NOT NULL, +1, +new.input, +new.output, +new.cache_write_5m, +new.cache_write_1h, +new.cache_read, +new.web_searches, +ifnull(new.cost_usd, 0))
+      ON CONFLICT (hour, sources, project_id, model_id, fast, us_geo, band, has_cost)
+      DO UPDATE SET calls = calls + excluded.calls, input = input + excluded.input, output = output + excluded.output, cache_write_5m = cache_write_5m + excluded.cache_write_5m, cache_write_1h = cache_write_1h + excluded.cache_write_1h, cache_read = cache_read + excluded.cache_read, web_searches = web_searches + excluded.web_searches, cost_usd = cost_usd + excluded.cost_usd;
+    INSERT INTO hourly_models (hour, sources, model_id, fast, us_geo, band, has_cost, calls, input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd)
+      VALUES (new.ts / 3600000, new.sources, new.model_id, new.fast, new.us_geo, (new.input + new.cache_write_5m + new.cache_write_1h + new.cache_read > 100000) + (new.input + new.cache_write_5m + new.cache_write_1h + new.cache_read > 200000), new.cost_usd IS NOT NULL, +1, +new.input, +new.output, +new.cache_write_5m, +new.cache_write_1h, +new.cache_read, +new.web_searches, +ifnull(new.cost_usd, 0))
+      ON CONFLICT (hour, sources, model_id, fast, us_geo, band, has_cost)
+      DO UPDATE SET calls = calls + excluded.calls, input = input + excluded.input, output = output + excluded.output, cache_write_5m = cache_write_5m + excluded.cache_write_5m, cache_write_1h = cache_write_1h + excluded.cache_write_1h, cache_read = cache_read + excluded.cache_read, web_searches = web_searches + excluded.web_searches, cost_usd = cost_usd + excluded.cost_usd;
     END;
     CREATE TRIGGER calls_changed AFTER UPDATE ON calls
     WHEN NOT EXISTS (SELECT 1 FROM rollup_paused) BEGIN
-    """ + "".join(_rollup_change(table, "old", "-") + _rollup_change(table, "new", "+") for table in ROLLUPS) + """
+    INSERT INTO hourly (hour, sources, project_id, model_id, fast, us_geo, band, has_cost, calls, input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd)
+      VALUES (old.ts / 3600000, old.sources, old.project_id, old.model_id, old.fast, old.us_geo, (old.input + old.cache_write_5m + old.cache_write_1h + old.cache_read > 100000) + (old.input + old.cache_write_5m + old.cache_write_1h + old.cache_read > 200000), old.cost_usd IS NOT NULL, -1, -old.input, -old.output, -old.cache_write_5m, -old.cache_write_1h, -old.cache_read, -old.web_searches, -ifnull(old.cost_usd, 0))
+      ON CONFLICT (hour, sources, project_id, model_id, fast, us_geo, band, has_cost)
+      DO UPDATE SET calls = calls + excluded.calls, input = input + excluded.input, output = output + excluded.output, cache_write_5m = cache_write_5m + excluded.cache_write_5m, cache_write_1h = cache_write_1h + excluded.cache_write_1h, cache_read = cache_read + excluded.cache_read, web_searches = web_searches + excluded.web_searches, cost_usd = cost_usd + excluded.cost_usd;
+    INSERT INTO hourly (hour, sources, project_id, model_id, fast, us_geo, band, has_cost, calls, input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd)
+      VALUES (new.ts / 3600000, new.sources, new.project_id, new.model_id, new.fast, new.us_geo, (new.input + new.cache_write_5m + new.cache_write_1h + new.cache_read > 100000) + (new.input + new.cache_write_5m + new.cache_write_1h + new.cache_read > 200000), new.cost_usd IS NOT NULL, +1, +new.input, +new.output, +new.cache_write_5m, +new.cache_write_1h, +new.cache_read, +new.web_searches, +ifnull(new.cost_usd, 0))
+      ON CONFLICT (hour, sources, project_id, model_id, fast, us_geo, band, has_cost)
+      DO UPDATE SET calls = calls + excluded.calls, input = input + excluded.input, output = output + excluded.output, cache_write_5m = cache_write_5m + excluded.cache_write_5m, cache_write_1h = cache_write_1h + excluded.cache_write_1h, cache_read = cache_read + excluded.cache_read, web_searches = web_searches + excluded.web_searches, cost_usd = cost_usd + excluded.cost_usd;
+    INSERT INTO hourly_models (hour, sources, model_id, fast, us_geo, band, has_cost, calls, input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd)
+      VALUES (old.ts / 3600000, old.sources, old.model_id, old.fast, old.us_geo, (old.input + old.cache_write_5m + old.cache_write_1h + old.cache_read > 100000) + (old.input + old.cache_write_5m + old.cache_write_1h + old.cache_read > 200000), old.cost_usd IS NOT NULL, -1, -old.input, -old.output, -old.cache_write_5m, -old.cache_write_1h, -old.cache_read, -old.web_searches, -ifnull(old.cost_usd, 0))
+      ON CONFLICT (hour, sources, model_id, fast, us_geo, band, has_cost)
+      DO UPDATE SET calls = calls + excluded.calls, input = input + excluded.input, output = output + excluded.output, cache_write_5m = cache_write_5m + excluded.cache_write_5m, cache_write_1h = cache_write_1h + excluded.cache_write_1h, cache_read = cache_read + excluded.cache_read, web_searches = web_searches + excluded.web_searches, cost_usd = cost_usd + excluded.cost_usd;
+    INSERT INTO hourly_models (hour, sources, model_id, fast, us_geo, band, has_cost, calls, input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd)
+      VALUES (new.ts / 3600000, new.sources, new.model_id, new.fast, new.us_geo, (new.input + new.cache_write_5m + new.cache_write_1h + new.cache_read > 100000) + (new.input + new.cache_write_5m + new.cache_write_1h + new.cache_read > 200000), new.cost_usd IS NOT NULL, +1, +new.input, +new.output, +new.cache_write_5m, +new.cache_write_1h, +new.cache_read, +new.web_searches, +ifnull(new.cost_usd, 0))
+      ON CONFLICT (hour, sources, model_id, fast, us_geo, band, has_cost)
+      DO UPDATE SET calls = calls + excluded.calls, input = input + excluded.input, output = output + excluded.output, cache_write_5m = cache_write_5m + excluded.cache_write_5m, cache_write_1h = cache_write_1h + excluded.cache_write_1h, cache_read = cache_read + excluded.cache_read, web_searches = web_searches + excluded.web_searches, cost_usd = cost_usd + excluded.cost_usd;
     END;
     -- "Claude AI usage limit reached|<reset_at>" lines: when a plan limit was hit.
     CREATE TABLE limit_resets (
@@ -970,7 +1041,35 @@ SCHEMA = [
     DROP TRIGGER calls_added;
     DROP TRIGGER calls_changed;
     DROP TABLE rollup_paused;
-    """ + "".join(trigger + ";\n" for trigger in ROLLUP_TRIGGERS.values()) + """
+    CREATE TRIGGER calls_added AFTER INSERT ON calls BEGIN
+    INSERT INTO hourly (hour, sources, project_id, model_id, fast, us_geo, band, has_cost, calls, input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd)
+      VALUES (new.ts / 3600000, new.sources, new.project_id, new.model_id, new.fast, new.us_geo, (new.input + new.cache_write_5m + new.cache_write_1h + new.cache_read > 100000) + (new.input + new.cache_write_5m + new.cache_write_1h + new.cache_read > 200000), new.cost_usd IS NOT NULL, +1, +new.input, +new.output, +new.cache_write_5m, +new.cache_write_1h, +new.cache_read, +new.web_searches, +ifnull(new.cost_usd, 0))
+      ON CONFLICT (hour, sources, project_id, model_id, fast, us_geo, band, has_cost)
+      DO UPDATE SET calls = calls + excluded.calls, input = input + excluded.input, output = output + excluded.output, cache_write_5m = cache_write_5m + excluded.cache_write_5m, cache_write_1h = cache_write_1h + excluded.cache_write_1h, cache_read = cache_read + excluded.cache_read, web_searches = web_searches + excluded.web_searches, cost_usd = cost_usd + excluded.cost_usd;
+    INSERT INTO hourly_models (hour, sources, model_id, fast, us_geo, band, has_cost, calls, input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd)
+      VALUES (new.ts / 3600000, new.sources, new.model_id, new.fast, new.us_geo, (new.input + new.cache_write_5m + new.cache_write_1h + new.cache_read > 100000) + (new.input + new.cache_write_5m + new.cache_write_1h + new.cache_read > 200000), new.cost_usd IS NOT NULL, +1, +new.input, +new.output, +new.cache_write_5m, +new.cache_write_1h, +new.cache_read, +new.web_searches, +ifnull(new.cost_usd, 0))
+      ON CONFLICT (hour, sources, model_id, fast, us_geo, band, has_cost)
+      DO UPDATE SET calls = calls + excluded.calls, input = input + excluded.input, output = output + excluded.output, cache_write_5m = cache_write_5m + excluded.cache_write_5m, cache_write_1h = cache_write_1h + excluded.cache_write_1h, cache_read = cache_read + excluded.cache_read, web_searches = web_searches + excluded.web_searches, cost_usd = cost_usd + excluded.cost_usd;
+    END;
+    CREATE TRIGGER calls_changed AFTER UPDATE ON calls BEGIN
+    INSERT INTO hourly (hour, sources, project_id, model_id, fast, us_geo, band, has_cost, calls, input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd)
+      VALUES (old.ts / 3600000, old.sources, old.project_id, old.model_id, old.fast, old.us_geo, (old.input + old.cache_write_5m + old.cache_write_1h + old.cache_read > 100000) + (old.input + old.cache_write_5m + old.cache_write_1h + old.cache_read > 200000), old.cost_usd IS NOT NULL, -1, -old.input, -old.output, -old.cache_write_5m, -old.cache_write_1h, -old.cache_read, -old.web_searches, -ifnull(old.cost_usd, 0))
+      ON CONFLICT (hour, sources, project_id, model_id, fast, us_geo, band, has_cost)
+      DO UPDATE SET calls = calls + excluded.calls, input = input + excluded.input, output = output + excluded.output, cache_write_5m = cache_write_5m + excluded.cache_write_5m, cache_write_1h = cache_write_1h + excluded.cache_write_1h, cache_read = cache_read + excluded.cache_read, web_searches = web_searches + excluded.web_searches, cost_usd = cost_usd + excluded.cost_usd;
+    INSERT INTO hourly (hour, sources, project_id, model_id, fast, us_geo, band, has_cost, calls, input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd)
+      VALUES (new.ts / 3600000, new.sources, new.project_id, new.model_id, new.fast, new.us_geo, (new.input + new.cache_write_5m + new.cache_write_1h + new.cache_read > 100000) + (new.input + new.cache_write_5m + new.cache_write_1h + new.cache_read > 200000), new.cost_usd IS NOT NULL, +1, +new.input, +new.output, +new.cache_write_5m, +new.cache_write_1h, +new.cache_read, +new.web_searches, +ifnull(new.cost_usd, 0))
+      ON CONFLICT (hour, sources, project_id, model_id, fast, us_geo, band, has_cost)
+      DO UPDATE SET calls = calls + excluded.calls, input = input + excluded.input, output = output + excluded.output, cache_write_5m = cache_write_5m + excluded.cache_write_5m, cache_write_1h = cache_write_1h + excluded.cache_write_1h, cache_read = cache_read + excluded.cache_read, web_searches = web_searches + excluded.web_searches, cost_usd = cost_usd + excluded.cost_usd;
+    INSERT INTO hourly_models (hour, sources, model_id, fast, us_geo, band, has_cost, calls, input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd)
+      VALUES (old.ts / 3600000, old.sources, old.model_id, old.fast, old.us_geo, (old.input + old.cache_write_5m + old.cache_write_1h + old.cache_read > 100000) + (old.input + old.cache_write_5m + old.cache_write_1h + old.cache_read > 200000), old.cost_usd IS NOT NULL, -1, -old.input, -old.output, -old.cache_write_5m, -old.cache_write_1h, -old.cache_read, -old.web_searches, -ifnull(old.cost_usd, 0))
+      ON CONFLICT (hour, sources, model_id, fast, us_geo, band, has_cost)
+      DO UPDATE SET calls = calls + excluded.calls, input = input + excluded.input, output = output + excluded.output, cache_write_5m = cache_write_5m + excluded.cache_write_5m, cache_write_1h = cache_write_1h + excluded.cache_write_1h, cache_read = cache_read + excluded.cache_read, web_searches = web_searches + excluded.web_searches, cost_usd = cost_usd + excluded.cost_usd;
+    INSERT INTO hourly_models (hour, sources, model_id, fast, us_geo, band, has_cost, calls, input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd)
+      VALUES (new.ts / 3600000, new.sources, new.model_id, new.fast, new.us_geo, (new.input + new.cache_write_5m + new.cache_write_1h + new.cache_read > 100000) + (new.input + new.cache_write_5m + new.cache_write_1h + new.cache_read > 200000), new.cost_usd IS NOT NULL, +1, +new.input, +new.output, +new.cache_write_5m, +new.cache_write_1h, +new.cache_read, +new.web_searches, +ifnull(new.cost_usd, 0))
+      ON CONFLICT (hour, sources, model_id, fast, us_geo, band, has_cost)
+      DO UPDATE SET calls = calls + excluded.calls, input = input + excluded.input, output = output + excluded.output, cache_write_5m = cache_write_5m + excluded.cache_write_5m, cache_write_1h = cache_write_1h + excluded.cache_write_1h, cache_read = cache_read + excluded.cache_read, web_searches = web_searches + excluded.web_searches, cost_usd = cost_usd + excluded.cost_usd;
+    END;
+
     -- Counts the ingests that wrote anything: a cached report holds for one generation.
     CREATE TABLE generation (value INTEGER NOT NULL);
     INSERT INTO generation VALUES (0);
@@ -984,37 +1083,173 @@ SCHEMA = [
         rows TEXT NOT NULL
     ) WITHOUT ROWID;
     """,
-]
+    # version 3
+    """
+    -- Names that say what they are: the data directories (and later other log
+    -- locations) are roots, a call's bits say which roots it was read from.
+    DROP TRIGGER calls_added;
+    DROP TRIGGER calls_changed;
+    ALTER TABLE sources RENAME TO roots;
+    ALTER TABLE files RENAME COLUMN source_id TO root_id;
+    ALTER TABLE limit_resets RENAME COLUMN source_id TO root_id;
+    ALTER TABLE calls RENAME COLUMN sources TO roots;
+    ALTER TABLE hourly RENAME COLUMN sources TO roots;
+    ALTER TABLE hourly_models RENAME COLUMN sources TO roots;
+    -- The kind of log a call was read from: 0 is a Claude Code transcript.
+    ALTER TABLE calls ADD COLUMN kind INTEGER NOT NULL DEFAULT 0;
+    -- Paths are the bytes the system names them by, which need not be UTF-8.
+    UPDATE roots SET path = CAST(path AS BLOB);
+    UPDATE files SET path = CAST(path AS BLOB);
+    -- When a walk last found every log below a root read (time_ns), and the
+    -- time of each log's newest call: until a minute after such a walk,
+    -- quick commands look only at the logs with calls of the last day (and
+    -- at directories changed since).
+    ALTER TABLE roots ADD COLUMN full_walk_ns INTEGER;
+    ALTER TABLE files ADD COLUMN last_call INTEGER;
+    CREATE INDEX files_by_last_call ON files(root_id, last_call);
+    CREATE TRIGGER calls_added AFTER INSERT ON calls BEGIN
+    INSERT INTO hourly (hour, roots, project_id, model_id, fast, us_geo, band, has_cost, calls, input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd)
+      VALUES (new.ts / 3600000, new.roots, new.project_id, new.model_id, new.fast, new.us_geo, (new.input + new.cache_write_5m + new.cache_write_1h + new.cache_read > 100000) + (new.input + new.cache_write_5m + new.cache_write_1h + new.cache_read > 200000), new.cost_usd IS NOT NULL, +1, +new.input, +new.output, +new.cache_write_5m, +new.cache_write_1h, +new.cache_read, +new.web_searches, +ifnull(new.cost_usd, 0))
+      ON CONFLICT (hour, roots, project_id, model_id, fast, us_geo, band, has_cost)
+      DO UPDATE SET calls = calls + excluded.calls, input = input + excluded.input, output = output + excluded.output, cache_write_5m = cache_write_5m + excluded.cache_write_5m, cache_write_1h = cache_write_1h + excluded.cache_write_1h, cache_read = cache_read + excluded.cache_read, web_searches = web_searches + excluded.web_searches, cost_usd = cost_usd + excluded.cost_usd;
+    INSERT INTO hourly_models (hour, roots, model_id, fast, us_geo, band, has_cost, calls, input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd)
+      VALUES (new.ts / 3600000, new.roots, new.model_id, new.fast, new.us_geo, (new.input + new.cache_write_5m + new.cache_write_1h + new.cache_read > 100000) + (new.input + new.cache_write_5m + new.cache_write_1h + new.cache_read > 200000), new.cost_usd IS NOT NULL, +1, +new.input, +new.output, +new.cache_write_5m, +new.cache_write_1h, +new.cache_read, +new.web_searches, +ifnull(new.cost_usd, 0))
+      ON CONFLICT (hour, roots, model_id, fast, us_geo, band, has_cost)
+      DO UPDATE SET calls = calls + excluded.calls, input = input + excluded.input, output = output + excluded.output, cache_write_5m = cache_write_5m + excluded.cache_write_5m, cache_write_1h = cache_write_1h + excluded.cache_write_1h, cache_read = cache_read + excluded.cache_read, web_searches = web_searches + excluded.web_searches, cost_usd = cost_usd + excluded.cost_usd;
+    END;
+    CREATE TRIGGER calls_changed AFTER UPDATE ON calls BEGIN
+    INSERT INTO hourly (hour, roots, project_id, model_id, fast, us_geo, band, has_cost, calls, input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd)
+      VALUES (old.ts / 3600000, old.roots, old.project_id, old.model_id, old.fast, old.us_geo, (old.input + old.cache_write_5m + old.cache_write_1h + old.cache_read > 100000) + (old.input + old.cache_write_5m + old.cache_write_1h + old.cache_read > 200000), old.cost_usd IS NOT NULL, -1, -old.input, -old.output, -old.cache_write_5m, -old.cache_write_1h, -old.cache_read, -old.web_searches, -ifnull(old.cost_usd, 0))
+      ON CONFLICT (hour, roots, project_id, model_id, fast, us_geo, band, has_cost)
+      DO UPDATE SET calls = calls + excluded.calls, input = input + excluded.input, output = output + excluded.output, cache_write_5m = cache_write_5m + excluded.cache_write_5m, cache_write_1h = cache_write_1h + excluded.cache_write_1h, cache_read = cache_read + excluded.cache_read, web_searches = web_searches + excluded.web_searches, cost_usd = cost_usd + excluded.cost_usd;
+    INSERT INTO hourly (hour, roots, project_id, model_id, fast, us_geo, band, has_cost, calls, input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd)
+      VALUES (new.ts / 3600000, new.roots, new.project_id, new.model_id, new.fast, new.us_geo, (new.input + new.cache_write_5m + new.cache_write_1h + new.cache_read > 100000) + (new.input + new.cache_write_5m + new.cache_write_1h + new.cache_read > 200000), new.cost_usd IS NOT NULL, +1, +new.input, +new.output, +new.cache_write_5m, +new.cache_write_1h, +new.cache_read, +new.web_searches, +ifnull(new.cost_usd, 0))
+      ON CONFLICT (hour, roots, project_id, model_id, fast, us_geo, band, has_cost)
+      DO UPDATE SET calls = calls + excluded.calls, input = input + excluded.input, output = output + excluded.output, cache_write_5m = cache_write_5m + excluded.cache_write_5m, cache_write_1h = cache_write_1h + excluded.cache_write_1h, cache_read = cache_read + excluded.cache_read, web_searches = web_searches + excluded.web_searches, cost_usd = cost_usd + excluded.cost_usd;
+    INSERT INTO hourly_models (hour, roots, model_id, fast, us_geo, band, has_cost, calls, input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd)
+      VALUES (old.ts / 3600000, old.roots, old.model_id, old.fast, old.us_geo, (old.input + old.cache_write_5m + old.cache_write_1h + old.cache_read > 100000) + (old.input + old.cache_write_5m + old.cache_write_1h + old.cache_read > 200000), old.cost_usd IS NOT NULL, -1, -old.input, -old.output, -old.cache_write_5m, -old.cache_write_1h, -old.cache_read, -old.web_searches, -ifnull(old.cost_usd, 0))
+      ON CONFLICT (hour, roots, model_id, fast, us_geo, band, has_cost)
+      DO UPDATE SET calls = calls + excluded.calls, input = input + excluded.input, output = output + excluded.output, cache_write_5m = cache_write_5m + excluded.cache_write_5m, cache_write_1h = cache_write_1h + excluded.cache_write_1h, cache_read = cache_read + excluded.cache_read, web_searches = web_searches + excluded.web_searches, cost_usd = cost_usd + excluded.cost_usd;
+    INSERT INTO hourly_models (hour, roots, model_id, fast, us_geo, band, has_cost, calls, input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd)
+      VALUES (new.ts / 3600000, new.roots, new.model_id, new.fast, new.us_geo, (new.input + new.cache_write_5m + new.cache_write_1h + new.cache_read > 100000) + (new.input + new.cache_write_5m + new.cache_write_1h + new.cache_read > 200000), new.cost_usd IS NOT NULL, +1, +new.input, +new.output, +new.cache_write_5m, +new.cache_write_1h, +new.cache_read, +new.web_searches, +ifnull(new.cost_usd, 0))
+      ON CONFLICT (hour, roots, model_id, fast, us_geo, band, has_cost)
+      DO UPDATE SET calls = calls + excluded.calls, input = input + excluded.input, output = output + excluded.output, cache_write_5m = cache_write_5m + excluded.cache_write_5m, cache_write_1h = cache_write_1h + excluded.cache_write_1h, cache_read = cache_read + excluded.cache_read, web_searches = web_searches + excluded.web_searches, cost_usd = cost_usd + excluded.cost_usd;
+    END;
+    CREATE TRIGGER calls_removed AFTER DELETE ON calls BEGIN
+    INSERT INTO hourly (hour, roots, project_id, model_id, fast, us_geo, band, has_cost, calls, input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd)
+      VALUES (old.ts / 3600000, old.roots, old.project_id, old.model_id, old.fast, old.us_geo, (old.input + old.cache_write_5m + old.cache_write_1h + old.cache_read > 100000) + (old.input + old.cache_write_5m + old.cache_write_1h + old.cache_read > 200000), old.cost_usd IS NOT NULL, -1, -old.input, -old.output, -old.cache_write_5m, -old.cache_write_1h, -old.cache_read, -old.web_searches, -ifnull(old.cost_usd, 0))
+      ON CONFLICT (hour, roots, project_id, model_id, fast, us_geo, band, has_cost)
+      DO UPDATE SET calls = calls + excluded.calls, input = input + excluded.input, output = output + excluded.output, cache_write_5m = cache_write_5m + excluded.cache_write_5m, cache_write_1h = cache_write_1h + excluded.cache_write_1h, cache_read = cache_read + excluded.cache_read, web_searches = web_searches + excluded.web_searches, cost_usd = cost_usd + excluded.cost_usd;
+    INSERT INTO hourly_models (hour, roots, model_id, fast, us_geo, band, has_cost, calls, input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd)
+      VALUES (old.ts / 3600000, old.roots, old.model_id, old.fast, old.us_geo, (old.input + old.cache_write_5m + old.cache_write_1h + old.cache_read > 100000) + (old.input + old.cache_write_5m + old.cache_write_1h + old.cache_read > 200000), old.cost_usd IS NOT NULL, -1, -old.input, -old.output, -old.cache_write_5m, -old.cache_write_1h, -old.cache_read, -old.web_searches, -ifnull(old.cost_usd, 0))
+      ON CONFLICT (hour, roots, model_id, fast, us_geo, band, has_cost)
+      DO UPDATE SET calls = calls + excluded.calls, input = input + excluded.input, output = output + excluded.output, cache_write_5m = cache_write_5m + excluded.cache_write_5m, cache_write_1h = cache_write_1h + excluded.cache_write_1h, cache_read = cache_read + excluded.cache_read, web_searches = web_searches + excluded.web_searches, cost_usd = cost_usd + excluded.cost_usd;
+    END;
+    -- 5-hour windows (--session-length ones), as the calls of a set of roots
+    -- (roots: their bits) make them.  Every window but the last is final:
+    -- only the calls from the last one on are gone through again.
+    CREATE TABLE windows (
+        roots INTEGER NOT NULL,
+        length_ms INTEGER NOT NULL,
+        first INTEGER NOT NULL,
+        start INTEGER NOT NULL,
+        last INTEGER NOT NULL,
+        reset_at INTEGER,
+        limit_hit INTEGER NOT NULL,
+        calls INTEGER NOT NULL,
+        tokens INTEGER NOT NULL,
+        PRIMARY KEY (roots, length_ms, first)
+    ) WITHOUT ROWID;
+    -- The generation a set of roots' windows were kept in, and the earliest
+    -- time of a call or limit message written since: from there they are
+    -- computed again.
+    CREATE TABLE window_state (
+        roots INTEGER NOT NULL,
+        length_ms INTEGER NOT NULL,
+        generation INTEGER NOT NULL,
+        changed_from INTEGER,
+        PRIMARY KEY (roots, length_ms)
+    ) WITHOUT ROWID;
+    -- The process reading logs into the store, while it does (its heartbeat
+    -- goes stale if it dies).  bulk: it dropped the rollup triggers and the
+    -- index by time, whose SQL is in dropped, to rebuild them at its end.
+    CREATE TABLE ingest_claim (
+        owner TEXT NOT NULL,
+        heartbeat INTEGER NOT NULL,
+        bulk INTEGER NOT NULL,
+        dropped TEXT NOT NULL
+    );
+    -- The state each budget last alerted of (check --notify, --desktop), so
+    -- that a check run every minute alerts once per change.
+    CREATE TABLE budget_alerts (
+        budget TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        alerted_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    DELETE FROM report_cache;
+    """,
+)
+# The store's mark, "ccus": a file with another, or with tables but no mark
+# and no schema version, is not a store of ours and is never written.
+APPLICATION_ID = 0x63637573
 
-_CALL_COLUMNS = ("key", "ts", "sources", "session_id", "project_id", "model_id", "input", "output",
-                 "cache_write_5m", "cache_write_1h", "cache_read", "web_searches", "fast", "us_geo",
-                 "cost_usd")
-_ROW_OUTPUT = _CALL_COLUMNS.index("output")
-_FINAL_LINE_COLUMNS = [c for c in _CALL_COLUMNS if c not in ("key", "ts", "sources", "output")]
+# The rollups from the calls, as a bulk ingest rebuilds them at its end: by
+# project, then across projects from that.
+REBUILD_ROLLUPS = (
+    "DELETE FROM hourly",
+    "INSERT INTO hourly (hour, roots, project_id, model_id, fast, us_geo, band, has_cost, calls, input, output, "
+    "cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd) "
+    "SELECT ts / 3600000, roots, project_id, model_id, fast, us_geo, "
+    "(input + cache_write_5m + cache_write_1h + cache_read > 100000) "
+    "+ (input + cache_write_5m + cache_write_1h + cache_read > 200000), cost_usd IS NOT NULL, count(*), "
+    "sum(input), sum(output), sum(cache_write_5m), sum(cache_write_1h), sum(cache_read), sum(web_searches), "
+    "total(cost_usd) FROM calls GROUP BY 1, 2, 3, 4, 5, 6, 7, 8",
+    "DELETE FROM hourly_models",
+    "INSERT INTO hourly_models (hour, roots, model_id, fast, us_geo, band, has_cost, calls, input, output, "
+    "cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd) "
+    "SELECT hour, roots, model_id, fast, us_geo, band, has_cost, sum(calls), sum(input), sum(output), "
+    "sum(cache_write_5m), sum(cache_write_1h), sum(cache_read), sum(web_searches), sum(cost_usd) "
+    "FROM hourly GROUP BY 1, 2, 3, 4, 5, 6, 7",
+)
+# A call as the store keeps it: the reader's usage fields as they are, the
+# names as ids, and the bits of the roots it was read from.
+STORED_CALL_COLUMNS = ("key", "ts", "roots", "session_id", "project_id", "model_id") + USAGE_FIELDS
 # One response may be written as several lines (and copied into progress
 # lines): the line with the most output tokens carries its final usage (on a
 # tie the later one), the earliest line its time.
 UPSERT_CALL = (
-    f"INSERT INTO calls ({', '.join(_CALL_COLUMNS)}) VALUES ({', '.join('?' * len(_CALL_COLUMNS))}) "
-    "ON CONFLICT(key) DO UPDATE SET ts = min(ts, excluded.ts), sources = sources | excluded.sources, "
+    f"INSERT INTO calls ({', '.join(STORED_CALL_COLUMNS)}) VALUES ({', '.join('?' * len(STORED_CALL_COLUMNS))}) "
+    "ON CONFLICT(key) DO UPDATE SET ts = min(ts, excluded.ts), roots = roots | excluded.roots, "
     + ", ".join(f"{c} = CASE WHEN excluded.output >= output THEN excluded.{c} ELSE {c} END"
-                for c in _FINAL_LINE_COLUMNS)
+                for c in STORED_CALL_COLUMNS[3:] if c != "output")
     + ", output = max(output, excluded.output)"
 )
 RECORD_FILE = (
-    "INSERT INTO files (path, source_id, dev, ino, size, mtime_ns, offset, tail_len, tail_crc, skipped) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET source_id = excluded.source_id, "
+    "INSERT INTO files (path, root_id, dev, ino, size, mtime_ns, offset, tail_len, tail_crc, skipped, last_call) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET root_id = excluded.root_id, "
     "dev = excluded.dev, ino = excluded.ino, size = excluded.size, mtime_ns = excluded.mtime_ns, "
-    "offset = excluded.offset, tail_len = excluded.tail_len, tail_crc = excluded.tail_crc, skipped = excluded.skipped"
+    "offset = excluded.offset, tail_len = excluded.tail_len, tail_crc = excluded.tail_crc, skipped = excluded.skipped, "
+    "last_call = coalesce(max(files.last_call, excluded.last_call), files.last_call, excluded.last_call)"
 )
-# A call's sources are bits of a 64-bit integer.
-MAX_SOURCES = 62
+FILE_COLUMNS = "path, offset, tail_len, tail_crc, dev, ino, size, mtime_ns, id, skipped"
+# A call's roots are bits of a 64-bit integer.
+MAX_ROOTS = 62
 # Below this many new bytes, forking helpers to read costs more than it saves.
 PARALLEL_MIN_BYTES = 16 * 1024 * 1024
 # A bulk ingest (rollups rebuilt at the end) starts at this many new bytes,
 # if they are at least as many as the store has read before: rebuilding
 # sums all of history, so a small addition to a long one is kept call by call.
 BULK_MIN_BYTES = 16 * 1024 * 1024
+# How long a caller that must not wait (a prompt) waits for the write lock.
+NO_WAIT_MS = 20
+# A claim to be reading logs whose heartbeat is older than this is a dead
+# process's (a live one beats at every batch it writes).
+CLAIM_STALE_MS = 30_000
+# How long after a walk that found every log read quick commands may look
+# only at the logs written lately (and at directories changed since).
+QUICK_WALK_FOR_NS = 60 * 10 ** 9
+# A log is "written lately" if its newest call is this recent.
+RECENT_LOG_MS = 24 * 3600 * 1000
 
 
 def default_db_path(environ):
@@ -1035,26 +1270,73 @@ def _is_corruption(exc):
     return isinstance(exc, STORE_DAMAGE) and not isinstance(exc, sqlite3.OperationalError)
 
 
-class Store:
-    """The SQLite record of every call ever read, safe to share between processes."""
+def _is_busy(exc):
+    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
 
-    def __init__(self, path, warn):
+
+def _now_ms():
+    return int(time.time() * 1000)
+
+
+class Store:
+    """The SQLite record of every call ever read, safe to share between processes.
+
+    messages: where warnings go (see Messages).  A store that is damaged
+    when opened or synced is set aside and built again from the logs.
+    """
+
+    def __init__(self, path, messages):
         self.path = path
-        self.warn = warn
+        self.messages = messages
         self.conn = None
+        self.identity = None
+        self.readonly = False
+        self.owner = f"{os.uname().nodename}:{os.getpid()}:{os.urandom(4).hex()}"
+        # path -> state of every log this process has synced: a live loop
+        # looks up only the logs that changed since its last round.
+        self.known = {}
         self._open()
 
     def _connect(self):
         directory = os.path.dirname(self.path)
+        if os.path.islink(self.path) and not os.path.exists(self.path):
+            raise CcusageError(f"the store {self.path} is a link to nothing; remove the link, "
+                               "or name another store with --db")
         try:
             os.makedirs(directory, mode=0o700, exist_ok=True)
             if not os.path.exists(self.path):
                 os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            self.readonly = not os.access(self.path, os.W_OK)
+            if self.readonly:
+                from urllib.parse import quote
+                conn = sqlite3.connect(f"file:{quote(self.path)}?mode=ro", uri=True, isolation_level=None,
+                                       timeout=BUSY_TIMEOUT_MS / 1000)
+            else:
+                self._make_companions_writable()
+                conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            st = os.stat(self.path)
         except (OSError, sqlite3.Error) as exc:
             raise CcusageError(f"cannot open the store {self.path}: {_reason(exc)}")
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        self.identity = (st.st_dev, st.st_ino)
         return conn
+
+    def _make_companions_writable(self):
+        """Give the store's -wal and -shm files back the write permission the store has.
+
+        SQLite makes them with the store's mode: a store made read-only
+        once leaves them read-only after the store itself is writable again.
+        """
+        mode = os.stat(self.path).st_mode & 0o666
+        for suffix in ("-wal", "-shm"):
+            companion = self.path + suffix
+            if os.path.exists(companion) and not os.access(companion, os.W_OK):
+                try:
+                    os.chmod(companion, mode)
+                except OSError:
+                    raise CcusageError(f"{companion} is not writable, though the store {self.path} is: "
+                                       f"make it writable (chmod u+w {companion}), or remove it while no "
+                                       "ccusage runs")
 
     def _open(self):
         for attempt in (1, 2):
@@ -1065,18 +1347,28 @@ class Store:
                 conn.close()
                 if attempt == 2 or not _is_corruption(exc):
                     raise CcusageError(f"cannot use the store {self.path}: {exc}")
-                self._move_aside(exc)
+                move_store_aside(self.path, exc, self.messages)
                 continue
             self.conn = conn
             return
 
     def _prepare(self, conn):
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        mark = conn.execute("PRAGMA application_id").fetchone()[0]
+        if mark not in (0, APPLICATION_ID) or (version == 0 and conn.execute(
+                "SELECT count(*) FROM sqlite_master").fetchone()[0]):
+            raise CcusageError(f"{self.path} is an SQLite database of another program, not a ccusage store; "
+                               "name another with --db")
+        if self.readonly:
+            if version != len(SCHEMA) or mark != APPLICATION_ID:
+                raise CcusageError(f"the store {self.path} is read-only and of an older ccusage: make it writable "
+                                   f"(chmod u+w {self.path}) so that it can be upgraded")
+            return
         if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
             conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA cache_size = -65536")
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version == len(SCHEMA):
+        if version == len(SCHEMA) and mark == APPLICATION_ID:
             return
         if version > len(SCHEMA):
             raise CcusageError(f"the store {self.path} was written by a newer ccusage "
@@ -1088,138 +1380,346 @@ class Store:
                 for statement in _statements(SCHEMA[number]):
                     conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {len(SCHEMA)}")
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-
-    def _move_aside(self, exc):
-        move_store_aside(self.path, exc, self.warn)
 
     def close(self):
         if self.conn is not None:
             self.conn.close()
             self.conn = None
 
+    def reopen_if_replaced(self):
+        """Open the store again if another process set it aside and built a new one (a long run sees it)."""
+        try:
+            st = os.stat(self.path)
+            same = (st.st_dev, st.st_ino) == self.identity
+        except OSError:
+            same = False
+        if not same:
+            self.close()
+            self.known = {}
+            self._open()
+        return not same
+
     # -- ingest --
 
-    def source_ids(self, paths):
-        """Ids of the given source paths, registering new ones."""
+    def root_ids(self, paths):
+        """Ids of the given root paths, registering new ones."""
         ids = {}
         for path in paths:
-            row = self.conn.execute("SELECT id FROM sources WHERE path = ?", (path,)).fetchone()
+            key = os.fsencode(path)
+            row = self.conn.execute("SELECT id FROM roots WHERE path = ?", (key,)).fetchone()
+            if row is None and self.readonly:
+                continue   # a store that cannot be written has no calls of a root it never saw
             if row is None:
-                if self.conn.execute("SELECT count(*) FROM sources").fetchone()[0] >= MAX_SOURCES:
-                    raise CcusageError(f"the store {self.path} has seen {MAX_SOURCES} data directories, as many "
+                if self.conn.execute("SELECT count(*) FROM roots").fetchone()[0] >= MAX_ROOTS:
+                    raise CcusageError(f"the store {self.path} has seen {MAX_ROOTS} data directories, as many "
                                        "as it can tell apart; use another store for more (--db)")
-                self.conn.execute("INSERT OR IGNORE INTO sources (path) VALUES (?)", (path,))
-                row = self.conn.execute("SELECT id FROM sources WHERE path = ?", (path,)).fetchone()
+                self.conn.execute("INSERT OR IGNORE INTO roots (path) VALUES (?)", (key,))
+                row = self.conn.execute("SELECT id FROM roots WHERE path = ?", (key,)).fetchone()
             ids[path] = row[0]
         return ids
 
-    def sync(self, roots, report):
-        """Read whatever is new in the logs below roots into the store.
+    def sync(self, roots, report, paths=None, wait=True, parallel=True, budget=None, quick=False):
+        """Read what is new in the logs below roots into the store; report says what was done.
 
-        A run over unchanged logs only stats the files: it takes no write lock
-        and reads no log bytes.
+        paths: read only these logs (each below one of roots), not the whole
+        walk.  wait=False: never wait on another process (its reading or its
+        write lock) for more than a few milliseconds; then report.busy is set
+        and the store answers with what it holds.  budget: seconds to read
+        for, after which what was read is kept and report.complete is unset.
+        quick: while a walk found every log read less than a minute ago, look
+        only at the logs written lately and the directories changed since.
+        parallel: fork helpers to read a large amount.
+
+        Logs are opened and read outside any write transaction: the write
+        lock is held only while rows are written, a batch at a time.
         """
-        sources = self.source_ids(roots)
-        on_disk, digests = {}, {}
-        for root in roots:
-            source_id = sources[root]
-            found = find_logs(root, report)
-            digests[source_id] = walk_digest(found)
-            for path, state in found:
-                on_disk[path] = (source_id, state)
-        report.files = len(on_disk)
-        marks = ",".join("?" * len(digests))
-        stored = dict(self.conn.execute(f"SELECT id, walk_digest FROM sources WHERE id IN ({marks})", list(digests)))
-        if all(digest is not None and stored[source] == digest for source, digest in digests.items()):
+        self.reopen_if_replaced()
+        if self.readonly:
+            report.readonly = True
             return
+        try:
+            ids = self.root_ids(roots)
+        except sqlite3.OperationalError as exc:
+            if wait or not _is_busy(exc):
+                raise
+            report.busy = True
+            return
+        deadline = None if budget is None else time.monotonic() + budget
+        walk_ns = time.time_ns()
+        digests = {}
+        if paths is not None:
+            on_disk = self._named_logs(roots, ids, paths, report)
+        else:
+            on_disk = {}
+            full = {root_id: ns for root_id, ns in self.conn.execute(
+                f"SELECT id, full_walk_ns FROM roots WHERE id IN ({','.join('?' * len(ids))})", list(ids.values()))}
+            for root, root_id in ids.items():
+                since = full.get(root_id)
+                if quick and since is not None and 0 <= walk_ns - since < QUICK_WALK_FOR_NS:
+                    found = self._recent_logs(root, root_id, since, walk_ns, report)
+                else:
+                    found = find_logs(root, report)
+                    digests[root_id] = walk_digest(found)
+                for path, state in found:
+                    on_disk[path] = (root_id, state)
+            report.files = len(on_disk)
+            if digests and len(digests) == len(ids) and self._walks_unchanged(digests):
+                self._note_walks(digests, walk_ns)
+                return
         changed = self._changed(on_disk)
         if not changed:
-            write_unless_busy(self.conn, lambda conn: _note_walks(conn, digests))
+            if digests:
+                self._note_walks(digests, walk_ns)
             return
-        conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        helpers = 0
+        unread = _unread(on_disk, changed)
+        new_bytes = sum(unread.values())
+        bulk = budget is None and paths is None and new_bytes >= BULK_MIN_BYTES and \
+            new_bytes >= self.conn.execute("SELECT total(offset) FROM files").fetchone()[0]
+        claim = self._claim(wait, bulk)
+        if claim is None:
+            report.busy = True
+            return
+        helpers, results = 0, ()
         try:
-            # Another process may have read the same files while this one waited.
+            # Another process may have read the same logs while this one waited.
             changed = self._changed(on_disk, [path for path, _ in changed])
             rows = dict(changed)
             unread = _unread(on_disk, changed)
-            new_bytes = sum(unread.values())
             jobs = [(path,) + (row[1:6] if row else (None, 0, 0, 0, 0)) for path, row in changed]
-            helpers = reader_processes(new_bytes, len(jobs))
+            helpers = reader_processes(sum(unread.values()), len(jobs)) if parallel and deadline is None else 0
             results = read_in_parallel(jobs, unread, helpers) if helpers else map(read_log, jobs)
-            bulk = new_bytes >= BULK_MIN_BYTES and \
-                new_bytes >= conn.execute("SELECT total(offset) FROM files").fetchone()[0]
-            ingest = Ingest(conn, bulk)
-            records = []
+            ingest = Ingest(self, claim)
             for path, state, positions, reader in results:
+                root_id = on_disk[path][0]
                 if state is None:
                     report.add_unreadable(path, positions)
                     # Its state would not change when it becomes readable: the walk must not seem done.
-                    digests[on_disk[path][0]] = None
+                    digests[root_id] = None
                     continue
                 report.files_read += 1
                 report.bytes_read += reader.bytes_read
                 report.calls_seen += reader.billable_lines
-                records.append(self._file_record(path, on_disk[path][0], state, positions, reader.skipped,
-                                                 rows[path]))
-                ingest.add(on_disk[path][0], path, reader)
-            ingest.finish()
-            conn.executemany(RECORD_FILE, records)
-            _note_walks(conn, digests)
-            if records:
-                conn.execute("UPDATE generation SET value = value + 1")
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+                ingest.add(root_id, path, reader, self._file_record(path, root_id, state, positions, reader, rows[path]))
+                self.known[path] = state
+                if deadline is not None and time.monotonic() > deadline:
+                    report.complete = False
+                    digests = {}
+                    break
+            ingest.finish(digests, walk_ns)
         finally:
             if helpers:
                 results.close()
+            self._release(claim)
+
+    def _walks_unchanged(self, digests):
+        marks = ",".join("?" * len(digests))
+        stored = dict(self.conn.execute(f"SELECT id, walk_digest FROM roots WHERE id IN ({marks})", list(digests)))
+        return all(digest is not None and stored[root] == digest for root, digest in digests.items())
+
+    def _note_walks(self, digests, walk_ns):
+        write_unless_busy(self.conn, lambda conn: _note_walks(conn, digests, walk_ns))
+
+    def _named_logs(self, roots, ids, paths, report):
+        """{path: (root id, state)} of the named logs that exist, each under the root it lies below."""
+        found = {}
+        for path in paths:
+            path = _expand(path)
+            root = next((r for r in sorted(roots, key=len, reverse=True)
+                         if path.startswith(r.rstrip(os.sep) + os.sep)), None)
+            if root is None:
+                continue
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
+            if path.endswith(".jsonl") and _is_regular(st):
+                found[path] = (ids[root], _file_state(st))
+        report.files = len(found)
+        return found
+
+    def _recent_logs(self, root, root_id, since_ns, now_ns, report):
+        """The logs a quick walk looks at: those written lately, and all in directories changed since since_ns.
+
+        A directory's time changes when a log is added to it (a new session,
+        a new subagent), not when a log grows: growing logs are the ones
+        written lately.  Checked: projects/, each project directory, and the
+        directories of the recent logs and of their sessions' subagents.
+        """
+        top = os.path.join(root, "projects")
+        recent = [os.fsdecode(path) for (path,) in self.conn.execute(
+            "SELECT path FROM files WHERE root_id = ? AND last_call >= ?", (root_id, now_ns // 10 ** 6 - RECENT_LOG_MS))]
+        directories = {top}
+        try:
+            directories.update(entry.path for entry in os.scandir(top) if entry.is_dir())
+        except OSError:
+            return []
+        for path in recent:
+            directories.add(os.path.dirname(path))
+            session_dir = os.path.splitext(path)[0]
+            directories.update((session_dir, os.path.join(session_dir, "subagents")))
+        found = {}
+        changed = []
+        for directory in directories:
+            try:
+                if os.stat(directory).st_mtime_ns >= since_ns - 2 * 10 ** 9:   # give or take the clock's steps
+                    changed.append(directory)
+            except OSError:
+                pass
+        for directory in changed:
+            found.update(find_logs(root, report, directory, recursive=directory != top))
+        for path in recent:
+            if path not in found:
+                try:
+                    found[path] = _file_state(os.stat(path))
+                except OSError:
+                    pass
+        return list(found.items())
 
     def _changed(self, on_disk, among=None):
         """[(path, stored row or None)] for files whose size, time or identity moved.
 
         among: only these paths can have (a few), so only their rows are read.
         """
-        columns = "path, offset, tail_len, tail_crc, dev, ino, size, mtime_ns, id, skipped"
-        if among is not None and len(among) < 100:
-            rows = {path: self.conn.execute(f"SELECT {columns} FROM files WHERE path = ?", (path,)).fetchone()
-                    for path in among}
-            return [(path, row) for path, row in rows.items() if row is None or row[4:8] != on_disk[path][1]]
-        known = {row[0]: row[1:] for row in self.conn.execute("SELECT path, dev, ino, size, mtime_ns FROM files")}
-        paths = [path for path, (_, state) in on_disk.items() if known.get(path) != state]
-        if not paths:
-            return []
-        rows = {row[0]: row for row in self.conn.execute(f"SELECT {columns} FROM files")}
+        if among is None:
+            among = [path for path, (_, state) in on_disk.items() if self.known.get(path) != state]
+            if not among:
+                return []
+        if len(among) < 100:
+            rows = {path: self.conn.execute(f"SELECT {FILE_COLUMNS} FROM files WHERE path = ?",
+                                            (os.fsencode(path),)).fetchone() for path in among}
+            stored = {path: row[4:8] if row else None for path, row in rows.items()}
+        else:
+            rows = None
+            stored = {os.fsdecode(row[0]): row[1:]
+                      for row in self.conn.execute("SELECT path, dev, ino, size, mtime_ns FROM files")}
+        paths = []
+        for path in among:
+            state = on_disk[path][1]
+            if stored.get(path) == state:
+                self.known[path] = state
+            else:
+                paths.append(path)
+        if paths and rows is None:
+            rows = {os.fsdecode(row[0]): row for row in self.conn.execute(f"SELECT {FILE_COLUMNS} FROM files")}
         return [(path, rows.get(path)) for path in paths]
 
     @staticmethod
-    def _file_record(path, source_id, state, positions, skipped, row):
+    def _file_record(path, root_id, state, positions, reader, row):
         """The files row (for RECORD_FILE) of a file read from positions[0] to positions[1]."""
         start, offset, tail_len, tail_crc = positions
         # Reading from the start again forgets what the old contents skipped.
-        skipped += row[9] if row is not None and start > 0 else 0
-        return (path, source_id) + state + (offset, tail_len, tail_crc, skipped)
+        skipped = reader.skipped + (row[9] if row is not None and start > 0 else 0)
+        last_call = max((call[C_TS] for call in reader.calls.values()), default=None)
+        return (os.fsencode(path), root_id) + state + (offset, tail_len, tail_crc, skipped, last_call)
+
+    def _claim(self, wait, bulk):
+        """Claim the reading of logs for this process (None: another has it and wait is off).
+
+        One process reads at a time, so that several starting at once do not
+        all read the same logs; the claim is a row, not the write lock, which
+        is taken only to write.  A dead claimant's claim goes stale; its bulk
+        ingest's dropped triggers and index are put back then.
+        """
+        conn = self.conn
+        deadline = time.monotonic() + (BUSY_TIMEOUT_MS / 1000 if wait else 0)
+        while True:
+            try:
+                conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS if wait else NO_WAIT_MS}")
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if wait or not _is_busy(exc):
+                    raise
+                return None
+            finally:
+                conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            try:
+                row = conn.execute("SELECT owner, heartbeat, bulk, dropped FROM ingest_claim").fetchone()
+                if row is not None and _now_ms() - row[1] < CLAIM_STALE_MS:
+                    conn.execute("COMMIT")
+                    if time.monotonic() >= deadline:
+                        if wait:
+                            raise CcusageError(f"the store {self.path} stayed busy (another ccusage is reading "
+                                               f"logs into it) for {BUSY_TIMEOUT_MS // 60000} minutes; "
+                                               "try again later")
+                        return None
+                    time.sleep(0.05)
+                    continue
+                if row is not None and row[2]:
+                    _restore_rollups(conn, row[3])
+                conn.execute("DELETE FROM ingest_claim")
+                dropped = ""
+                if bulk:
+                    objects = conn.execute("SELECT type, name, sql FROM sqlite_master WHERE tbl_name = 'calls' "
+                                           "AND (type = 'trigger' OR name = 'calls_by_time')").fetchall()
+                    dropped = ";\n".join(sql for _, _, sql in objects) + ";"
+                    for kind, name, _ in objects:
+                        conn.execute(f"DROP {kind.upper()} {name}")
+                conn.execute("INSERT INTO ingest_claim VALUES (?, ?, ?, ?)", (self.owner, _now_ms(), bulk, dropped))
+                conn.execute("COMMIT")
+                return Claim(self.owner, bulk, dropped)
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    def _release(self, claim):
+        """Give up the claim; a bulk ingest's rollups are rebuilt first if its end was not reached."""
+        if claim.released or self.conn is None:
+            return
+        conn = self.conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = conn.execute("SELECT bulk, dropped FROM ingest_claim WHERE owner = ?", (claim.owner,)).fetchone()
+                if row is not None and row[0]:
+                    _restore_rollups(conn, row[1])
+                conn.execute("DELETE FROM ingest_claim WHERE owner = ?", (claim.owner,))
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error:
+            pass   # the claim goes stale, and the next reader restores what it must
+        claim.released = True
 
     # -- queries --
 
-    def skipped_lines(self, source_ids):
-        marks = ",".join("?" * len(source_ids))
-        return self.conn.execute(f"SELECT path, skipped FROM files WHERE skipped > 0 AND source_id IN ({marks}) "
-                                 "ORDER BY path", source_ids).fetchall()
+    def skipped_lines(self, root_ids):
+        marks = ",".join("?" * len(root_ids))
+        return [(os.fsdecode(path), skipped) for path, skipped in self.conn.execute(
+            f"SELECT path, skipped FROM files WHERE skipped > 0 AND root_id IN ({marks}) ORDER BY path", root_ids)]
 
 
-def _note_walks(conn, digests):
-    """Store {source id: walk_digest or None}: what each source's logs were when last all read."""
-    conn.executemany("UPDATE sources SET walk_digest = ? WHERE id = ?",
-                     [(digest, source) for source, digest in digests.items()])
+class Claim:
+    """This process's claim to be reading logs into the store."""
+
+    def __init__(self, owner, bulk, dropped):
+        self.owner, self.bulk, self.dropped = owner, bulk, dropped
+        self.released = False
+
+
+def _restore_rollups(conn, dropped):
+    """Rebuild the rollups from the calls and put back the triggers and index a bulk ingest dropped."""
+    present = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE tbl_name = 'calls'")}
+    for statement in _statements(dropped):
+        name = statement.split()[2]
+        if name not in present:
+            conn.execute(statement)
+    for statement in REBUILD_ROLLUPS:
+        conn.execute(statement)
+
+
+def _note_walks(conn, digests, walk_ns):
+    """Store {root id: walk_digest or None}: what each root's logs were when last all read, and when."""
+    conn.executemany("UPDATE roots SET walk_digest = ?, full_walk_ns = ? WHERE id = ?",
+                     [(digest, walk_ns if digest is not None else None, root) for root, digest in digests.items()])
 
 
 def write_unless_busy(conn, write):
@@ -1240,6 +1740,37 @@ def write_unless_busy(conn, write):
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
 
+def claim_alerts(conn, states, now_ms, cooldown_ms):
+    """Of [(budget name, state)], those to alert of now, as [(name, previous state, state)], recorded as alerted.
+
+    A budget alerts when its state is not the one it last alerted of (ok,
+    before any), unless it alerted less than cooldown_ms ago.  Claimed in one
+    transaction: two checks at once alert once.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        known = {name: (state, at) for name, state, at in
+                 conn.execute("SELECT budget, state, alerted_at FROM budget_alerts")}
+        due = []
+        for name, state in states:
+            previous, at = known.get(name, ("ok", None))
+            if state != previous and (at is None or now_ms - at >= cooldown_ms):
+                due.append((name, previous, state))
+        conn.executemany("INSERT OR REPLACE INTO budget_alerts VALUES (?, ?, ?)",
+                         [(name, state, now_ms) for name, _, state in due])
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return due
+
+
+def release_alert(conn, name, previous, now_ms):
+    """An alert that reached no one: back to the state before, so that it is tried again after the cooldown."""
+    conn.execute("INSERT OR REPLACE INTO budget_alerts VALUES (?, ?, ?)", (name, previous, now_ms))
+
+
 def _unread(on_disk, changed):
     """{path: bytes not yet read} of the changed files (all of a file that shrank: it is read again)."""
     unread = {}
@@ -1249,7 +1780,7 @@ def _unread(on_disk, changed):
     return unread
 
 
-def move_store_aside(path, exc, warn):
+def move_store_aside(path, exc, messages):
     """Set an unreadable store aside (as PATH.corrupt-TIME) so that a new one is built from the logs.
 
     Only a file that is, or was meant to be, a store: an SQLite file or one
@@ -1276,7 +1807,7 @@ def move_store_aside(path, exc, warn):
             os.remove(path + suffix)
         except OSError:
             pass
-    warn(f"the store {path} was unreadable ({exc}); moved it to {aside} and rebuilding it from the logs")
+    messages.warn(f"the store {path} was unreadable ({exc}); moved it to {aside} and rebuilding it from the logs")
 
 
 def _statements(script):
@@ -1300,93 +1831,125 @@ def _project_dir(path):
     return ""
 
 
-# Calls are written in groups of about this many: enough for the writing to
-# be quick, few enough that little is left to write once the reading ends.
-FLUSH_CALLS = 1024
+# Calls are written in transactions of about this many: few enough that
+# the write lock is soon free again, enough for the writing to be quick.
+FLUSH_CALLS = 8192
 
 
 class Ingest:
-    """Writes calls read from files, within the caller's transaction.
+    """Writes the calls read from logs, a batch per write transaction, under this process's claim.
 
-    bulk: many calls are coming, so the hourly sums and the index by time are
-    rebuilt once at the end instead of being kept call by call.
+    A bulk claim has dropped the rollup triggers and the index by time:
+    they are rebuilt once at the end instead of being kept call by call.
     """
 
-    def __init__(self, conn, bulk):
-        self.conn = conn
-        self.bulk = bulk
-        self.models = dict(conn.execute("SELECT name, id FROM models"))
-        self.projects = dict(conn.execute("SELECT path, id FROM projects"))
-        self.sessions = dict(conn.execute("SELECT session_id, id FROM sessions")) if bulk else {}
-        self.refs = {}
+    def __init__(self, store, claim):
+        self.store = store
+        self.conn = store.conn
+        self.claim = claim
+        self.models, self.projects, self.sessions, self.refs = {}, {}, {}, {}
         self.pending = {}
-        if bulk:
-            for trigger in ROLLUP_TRIGGERS:
-                conn.execute(f"DROP TRIGGER {trigger}")
-            conn.execute("DROP INDEX calls_by_time")
+        # Models in the order the logs name them, which is the order they get ids in.
+        self.model_names = {}
+        self.files = []
+        self.resets = []
+        self.first_ts = None
+
+    def add(self, root_id, path, reader, file_record):
+        """Take in one log's calls and its files row; written once enough are pending."""
+        directory = _project_dir(path)
+        default_session = os.path.splitext(os.path.basename(path))[0]
+        pending, model_names = self.pending, self.model_names
+        root_bit = 1 << (root_id - 1)
+        first = self.first_ts
+        for key, call in reader.calls.items():
+            model_names[call[C_MODEL]] = None
+            who = (call[C_SESSION] or default_session, call[C_CWD] or directory or "(unknown)", directory)
+            entry = (call, root_bit, who)
+            previous = pending.get(key)
+            if previous is not None:
+                entry = (merge_lines(previous[0], call), root_bit | previous[1], who)
+            pending[key] = entry
+            ts = call[C_TS]
+            if first is None or ts < first:
+                first = ts
+        for ts, reset_at in reader.limit_resets:
+            self.resets.append((ts, reset_at, root_id))
+            if first is None or ts < first:
+                first = ts
+        self.first_ts = first
+        self.files.append(file_record)
+        if len(pending) >= FLUSH_CALLS:
+            self.flush()
+
+    def flush(self, digests=None, walk_ns=None):
+        """Write what is pending in one transaction (with the walk digests once every log is read)."""
+        if not self.pending and not self.files and digests is None:
+            return
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for name in self.model_names:
+                self._model(name)
+            rows = []
+            for key, (call, roots, who) in self.pending.items():
+                session_id, project_id = self._refs(who)
+                rows.append((key, call[C_TS], roots, session_id, project_id, self._model(call[C_MODEL]))
+                            + call[C_INPUT:])
+            # In key order the b-tree fills page by page instead of all over.
+            rows.sort()
+            conn.executemany(UPSERT_CALL, rows)
+            conn.executemany("INSERT OR IGNORE INTO limit_resets (ts, reset_at, root_id) VALUES (?, ?, ?)",
+                             self.resets)
+            conn.executemany(RECORD_FILE, self.files)
+            if self.first_ts is not None:
+                conn.execute("UPDATE window_state SET changed_from = min(ifnull(changed_from, ?1), ?1)",
+                             (self.first_ts,))
+            if rows or self.files:
+                conn.execute("UPDATE generation SET value = value + 1")
+            conn.execute("UPDATE ingest_claim SET heartbeat = ? WHERE owner = ?", (_now_ms(), self.claim.owner))
+            if digests is not None:
+                if self.claim.bulk:
+                    _restore_rollups(conn, self.claim.dropped)
+                    conn.execute("UPDATE ingest_claim SET bulk = 0 WHERE owner = ?", (self.claim.owner,))
+                _note_walks(conn, digests, walk_ns)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        self.pending, self.model_names, self.files, self.resets, self.first_ts = {}, {}, [], [], None
+
+    def finish(self, digests, walk_ns):
+        self.flush(digests, walk_ns)
 
     def _model(self, name):
         model_id = self.models.get(name)
         if model_id is None:
-            model_id = self.conn.execute("INSERT INTO models (name) VALUES (?)", (name,)).lastrowid
-            self.models[name] = model_id
+            self.conn.execute("INSERT OR IGNORE INTO models (name) VALUES (?)", (name,))
+            model_id = self.models[name] = self.conn.execute("SELECT id FROM models WHERE name = ?",
+                                                             (name,)).fetchone()[0]
         return model_id
 
-    def _refs(self, session, cwd, directory):
-        """(session id, project id) in the store, registering either when new."""
+    def _refs(self, who):
+        """(session id, project id) in the store of (session, cwd, directory), registering either when new."""
+        ref = self.refs.get(who)
+        if ref is not None:
+            return ref
+        session, cwd, directory = who
         project_id = self.projects.get(cwd)
         if project_id is None:
-            project_id = self.conn.execute("INSERT INTO projects (path, dir) VALUES (?, ?)",
-                                           (cwd, directory)).lastrowid
-            self.projects[cwd] = project_id
+            self.conn.execute("INSERT OR IGNORE INTO projects (path, dir) VALUES (?, ?)", (cwd, directory))
+            project_id = self.projects[cwd] = self.conn.execute("SELECT id FROM projects WHERE path = ?",
+                                                                (cwd,)).fetchone()[0]
         session_id = self.sessions.get(session)
         if session_id is None:
-            row = None if self.bulk else self.conn.execute("SELECT id FROM sessions WHERE session_id = ?",
-                                                           (session,)).fetchone()
-            session_id = row[0] if row else self.conn.execute(
-                "INSERT INTO sessions (session_id, project_id) VALUES (?, ?)", (session, project_id)).lastrowid
-            self.sessions[session] = session_id
-        return session_id, project_id
-
-    def add(self, source_id, path, reader):
-        directory = _project_dir(path)
-        default_session = os.path.splitext(os.path.basename(path))[0]
-        pending, refs, models = self.pending, self.refs, self.models
-        source_bit = 1 << (source_id - 1)
-        for key, call in reader.calls.items():
-            who = (call[C_SESSION] or default_session, call[C_CWD] or directory or "(unknown)")
-            ref = refs.get(who)
-            if ref is None:
-                ref = refs[who] = self._refs(who[0], who[1], directory)
-            model_id = models.get(call[C_MODEL]) or self._model(call[C_MODEL])
-            row = (key, call[C_TS], source_bit) + ref + (model_id,) + call[C_INPUT:]
-            previous = pending.get(key)
-            if previous is not None:
-                row = merge_lines(previous, row, 1, _ROW_OUTPUT)
-                if previous[2] & ~row[2]:
-                    row = row[:2] + (row[2] | previous[2],) + row[3:]
-            pending[key] = row
-        if reader.limit_resets:
-            self.conn.executemany("INSERT OR IGNORE INTO limit_resets (ts, reset_at, source_id) VALUES (?, ?, ?)",
-                                  [reset + (source_id,) for reset in reader.limit_resets])
-        # Written as they come, so that the writing overlaps the reading.
-        if len(pending) >= FLUSH_CALLS:
-            self._flush()
-
-    def _flush(self):
-        # In key order the b-tree fills page by page instead of all over.
-        self.conn.executemany(UPSERT_CALL, sorted(self.pending.values()))
-        self.pending = {}
-
-    def finish(self):
-        self._flush()
-        if self.bulk:
-            self.conn.execute(CALLS_BY_TIME)
-            for trigger in ROLLUP_TRIGGERS.values():
-                self.conn.execute(trigger)
-            for table in ROLLUPS:
-                self.conn.execute(f"DELETE FROM {table}")
-                self.conn.execute(rebuild_rollup(table))
+            self.conn.execute("INSERT OR IGNORE INTO sessions (session_id, project_id) VALUES (?, ?)",
+                              (session, project_id))
+            session_id = self.sessions[session] = self.conn.execute(
+                "SELECT id FROM sessions WHERE session_id = ?", (session,)).fetchone()[0]
+        ref = self.refs[who] = (session_id, project_id)
+        return ref
 
 
 # ---------------------------------------------------------------------------
@@ -1505,6 +2068,31 @@ def local_midnight_ms(day, tz):
     return int(datetime(day.year, day.month, day.day, tzinfo=tz).timestamp() * 1000)
 
 
+# Calls lie between EARLIEST_MS and LATEST_MS.  A filter day beyond these days
+# (a day's margin for the zones' offsets) filters as the nearest of them: the
+# same calls, and calendar sums inside the years datetime and the C library
+# can reckon with (9999-12-31 has no next day for datetime).
+FIRST_FILTER_DAY, LAST_FILTER_DAY = date(1999, 12, 30), date(2200, 1, 2)
+
+
+def _filter_day(day):
+    return min(max(day, FIRST_FILTER_DAY), LAST_FILTER_DAY)
+
+
+def day_start_ms(day, tz):
+    """Epoch ms where local day begins, for a filter day of any year date allows."""
+    return local_midnight_ms(_filter_day(day), tz)
+
+
+def day_end_ms(day, tz):
+    """Epoch ms where local day ends (the next one begins), for a filter day of any year date allows."""
+    return local_midnight_ms(_filter_day(day) + timedelta(days=1), tz)
+
+
+# The number of CONTEXT_BANDS a call's prompt exceeds, as the rollups keep it.
+BAND_SQL = " + ".join(f"(input + cache_write_5m + cache_write_1h + cache_read > {over})" for over in CONTEXT_BANDS)
+
+
 class Filters:
     """Which calls a report covers."""
 
@@ -1553,9 +2141,12 @@ class Usage:
 class UsageQuery:
     """Runs grouped sums over the store and prices them."""
 
-    def __init__(self, store, source_ids, prices, tz, mode):
+    def __init__(self, store, root_ids, prices, tz, mode):
+        self.store = store
         self.conn = store.conn
-        self.source_ids = source_ids
+        self.root_ids = root_ids
+        # The bits of a call's roots column that the roots in use stand for.
+        self.roots_mask = sum(1 << (i - 1) for i in root_ids)
         self.prices = prices
         self.tz = tz
         self.mode = mode
@@ -1563,20 +2154,21 @@ class UsageQuery:
         self._models = None
 
     def model_name(self, model_id):
-        if self._models is None:
+        # A long run sees models another process added since it last looked.
+        if self._models is None or model_id not in self._models:
             self._models = dict(self.conn.execute("SELECT id, name FROM models"))
         return self._models[model_id]
 
     def _where(self, filters, ts):
         """SQL conditions (on time expression ts) and their parameters for filters."""
-        clauses = [f"(sources & {sum(1 << (i - 1) for i in self.source_ids)}) != 0"]
+        clauses = [f"(roots & {self.roots_mask}) != 0"]
         params = []
         if filters.since is not None:
             clauses.append(f"{ts} >= ?")
-            params.append(local_midnight_ms(filters.since, self.tz))
+            params.append(day_start_ms(filters.since, self.tz))
         if filters.until is not None:
             clauses.append(f"{ts} < ?")
-            params.append(local_midnight_ms(filters.until + timedelta(days=1), self.tz))
+            params.append(day_end_ms(filters.until, self.tz))
         if filters.project is not None:
             ids = self.project_ids(filters.project)
             clauses.append(f"project_id IN ({','.join(str(i) for i in ids) or 'NULL'})")
@@ -1598,7 +2190,10 @@ class UsageQuery:
         """{(group key..., model_id): Usage} with group_by a list of 'day', 'session', 'project'."""
         result = {}
         width = len(group_by) + 1
-        for row in self._grouped_rows(group_by, filters):
+        # Summed in an order that does not depend on the ids the store gave models.
+        rows = sorted(self._grouped_rows(group_by, filters),
+                      key=lambda row: (row[:width - 1], self.model_name(row[width - 1]), row[width - 1:width + 5]))
+        for row in rows:
             key = row[:width]
             part = Usage()
             (part.calls, part.input, part.output, part.cache_write_5m, part.cache_write_1h, part.cache_read,
@@ -1638,7 +2233,7 @@ class UsageQuery:
                 where += " AND calls > 0"
             else:
                 where, params = self._where(filters, "ts")
-                ts, table, calls, band = "ts", "calls", "count(*)", _BAND_SQL.format(row="calls")
+                ts, table, calls, band = "ts", "calls", "count(*)", BAND_SQL
                 cost, has_cost, first, last = "total(cost_usd)", "cost_usd IS NOT NULL", "min(ts)", "max(ts)"
             dates = self.prices.change_dates()
             era = " + ".join(f"({ts} >= {int(_date_ms(d))})" for d in dates) or "0"
@@ -1685,21 +2280,26 @@ class UsageQuery:
         else:
             part.cost = cost
 
-    def calls_in_order(self):
-        """Every call (oldest first) as (ts, model_id, fast, us_geo, band, era, has cost, input, output,
-        5m and 1h cache writes, cache read, web searches, cost_usd)."""
+    def era_sql(self, ts="ts"):
+        """SQL of the number of price changes before time expression ts."""
+        return " + ".join(f"({ts} >= {int(_date_ms(d))})" for d in self.prices.change_dates()) or "0"
+
+    def calls_in_order(self, since=None):
+        """The calls from time since on (oldest first) as WINDOW_ROW fields."""
         where, params = self._where(Filters(), "ts")
-        era = " + ".join(f"(ts >= {int(_date_ms(d))})" for d in self.prices.change_dates()) or "0"
+        if since is not None:
+            where += " AND ts >= ?"
+            params.append(since)
         return self.conn.execute(
-            f"SELECT ts, model_id, fast, us_geo, {_BAND_SQL.format(row='calls')}, {era}, cost_usd IS NOT NULL, "
+            f"SELECT ts, model_id, fast, us_geo, {BAND_SQL}, {self.era_sql()}, cost_usd IS NOT NULL, "
             "input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd "
             f"FROM calls WHERE {where} ORDER BY ts", params)
 
     def limit_resets(self):
         """[(time of a 'usage limit reached' line, reset epoch ms)], oldest first."""
-        sources = ",".join(str(int(i)) for i in self.source_ids)
+        roots = ",".join(str(int(i)) for i in self.root_ids)
         return [(ts, reset * 1000) for ts, reset in self.conn.execute(
-            f"SELECT DISTINCT ts, reset_at FROM limit_resets WHERE source_id IN ({sources}) ORDER BY ts")]
+            f"SELECT DISTINCT ts, reset_at FROM limit_resets WHERE root_id IN ({roots}) ORDER BY ts")]
 
     def rate_limits(self):
         """{window: (captured_at ms, used percentage, resets_at ms)}: the latest official figures."""
@@ -1776,20 +2376,37 @@ MINUTE_MS = 60_000
 # and 20 times Pro.  `plan = "auto"` learns the user's own limit instead.
 PLAN_ESTIMATES = {"pro": 10_000_000, "max5": 50_000_000, "max20": 200_000_000}
 PLAN_NAMES = {"pro": "Pro", "max5": "Max 5x", "max20": "Max 20x"}
+# Anthropic's list prices of the plans, US dollars a month (checked with PRICES_CHECKED).
+PLAN_LIST_PRICES = {"pro": 20, "max5": 100, "max20": 200}
 # The burn rate is measured over this much of the latest activity.
 BURN_SPAN_MINUTES = 60
 RECENT_DAYS = 3
 
 
-class Window:
-    """A usage window: from its first call's hour, session_length hours; or a gap between two."""
+# A call as windows are built from it: its time, what its price depends on
+# (model id, fast, us_geo, band, era, has a logged cost) and its usage.
+WINDOW_ROW = ("ts", "model_id", "fast", "us_geo", "band", "era", "has_cost", "input", "output", "cache_write_5m",
+              "cache_write_1h", "cache_read", "web_searches", "cost_usd")
+W_TS, W_MODEL = 0, 1
+W_PRICE_KEY = slice(1, 7)
+(W_INPUT, W_OUTPUT, W_CACHE_5M, W_CACHE_1H, W_CACHE_READ, W_SEARCHES, W_COST) = range(7, len(WINDOW_ROW))
 
-    __slots__ = ("start", "end", "last", "usage", "models", "rows", "is_gap", "limit_hit", "reset_at")
+
+class Window:
+    """A usage window: from its first call's hour, session_length hours; or a gap between two.
+
+    A window kept in the store has its token count but no usage until it
+    is priced; one built from its calls here has their rows.
+    """
+
+    __slots__ = ("start", "end", "first", "last", "tokens", "calls", "usage", "models", "rows", "is_gap",
+                 "limit_hit", "reset_at")
 
     def __init__(self, start, end, is_gap=False):
         self.start, self.end, self.is_gap = start, end, is_gap
-        self.last = None
-        self.usage = Usage()
+        self.first = self.last = None
+        self.tokens = self.calls = 0
+        self.usage = None
         self.models = set()
         self.rows = []
         self.limit_hit = False
@@ -1802,36 +2419,36 @@ class Window:
         """When the window ends: a limit message's reset moment wins over the computed end."""
         return self.end if self.reset_at is None else self.reset_at
 
+    def add(self, row):
+        self.last = row[W_TS]
+        self.rows.append(row)
+        self.calls += 1
+        self.tokens += row[W_INPUT] + row[W_OUTPUT] + row[W_CACHE_5M] + row[W_CACHE_1H] + row[W_CACHE_READ]
 
-def build_windows(query, length_ms):
-    """The windows of every call, oldest first, with gaps between them.
 
-    As the npm ccusage computes them: a window starts at its first call's
-    time floored to the hour (UTC) and lasts length_ms; the next starts at the
-    first call after its end, or after a silence longer than length_ms, which
-    leaves a gap row from the last call plus length_ms to the next call.
+def replay_windows(rows, resets, length_ms):
+    """The windows of calls (WINDOW_ROW tuples, oldest first) and limit messages, as the npm ccusage makes them.
+
+    A window starts at its first call's time floored to the hour (UTC) and
+    lasts length_ms; the next starts at the first call after its end (or
+    after the reset a limit message named), or after a silence longer than
+    length_ms.  The first row must be a window's first call.
     """
     windows = []
     current = None
-    resets = query.limit_resets()
     pending = 0
-    for row in query.calls_in_order():
-        ts = row[0]
+    for row in rows:
+        ts = row[W_TS]
         while pending < len(resets) and resets[pending][0] <= ts:
             _note_limit(current, *resets[pending])
             pending += 1
         if current is None or ts > current.resets_at() or ts - current.last > length_ms:
-            if current is not None and ts - current.last > length_ms:
-                windows.append(Window(current.last + length_ms, ts, is_gap=True))
             current = Window(ts - ts % HOUR_MS, ts - ts % HOUR_MS + length_ms)
+            current.first = ts
             windows.append(current)
-        current.last = ts
-        current.rows.append(row)
+        current.add(row)
     for reset in resets[pending:]:
         _note_limit(current, *reset)
-    for window in windows:
-        window.usage = price_calls(query, window.rows)
-        window.models = {query.model_name(row[1]) for row in window.rows}
     return windows
 
 
@@ -1842,28 +2459,132 @@ def _note_limit(window, ts, reset_at):
         window.reset_at = reset_at
 
 
+def with_gaps(windows, length_ms):
+    """windows with a gap row wherever calls fell silent for longer than a window."""
+    shown = []
+    for window in windows:
+        if shown and window.first - shown[-1].last > length_ms:
+            shown.append(Window(shown[-1].last + length_ms, window.first, is_gap=True))
+        shown.append(window)
+    return shown
+
+
+def load_windows(query, length_ms):
+    """Every window of the query's calls, oldest first, without gaps.
+
+    The windows before the last are kept in the store; only the calls from
+    the last kept window's end on (or from where a later write changed
+    something) are gone through again, and the new final windows kept.
+    """
+    conn, mask = query.conn, query.roots_mask
+    conn.execute("BEGIN")
+    try:
+        generation = conn.execute("SELECT value FROM generation").fetchone()[0]
+        state = conn.execute("SELECT generation, changed_from FROM window_state WHERE roots = ? AND length_ms = ?",
+                             (mask, length_ms)).fetchone()
+        kept = []
+        if state is not None:
+            kept = [_kept_window(row, length_ms) for row in conn.execute(
+                "SELECT first, start, last, reset_at, limit_hit, calls, tokens FROM windows "
+                "WHERE roots = ? AND length_ms = ? ORDER BY first", (mask, length_ms))]
+        stale = state is None or state[1] is not None
+        if state is not None and state[1] is not None:
+            # Replay from the window that was open when the earliest change happened.
+            while kept and kept[-1].first >= state[1]:
+                kept.pop()
+            if kept:
+                kept.pop()
+        since = kept[-1].last + 1 if kept else None
+        rows = list(query.calls_in_order(since))
+        resets = [reset for reset in query.limit_resets() if since is None or reset[0] >= since]
+    finally:
+        conn.execute("COMMIT")
+    replayed = replay_windows(rows, resets, length_ms)
+    if stale or len(replayed) > 1:
+        _keep_windows(conn, mask, length_ms, generation, kept[-1].first if kept else None, replayed[:-1])
+    return kept + replayed
+
+
+def _kept_window(row, length_ms):
+    first, start, last, reset_at, limit_hit, calls, tokens = row
+    window = Window(start, start + length_ms)
+    window.first, window.last, window.reset_at, window.limit_hit = first, last, reset_at, bool(limit_hit)
+    window.calls, window.tokens = calls, tokens
+    return window
+
+
+def _keep_windows(conn, mask, length_ms, generation, after, windows):
+    """Keep final windows in the store (those after first time `after` replaced), if nothing changed meanwhile."""
+    def write(conn):
+        if conn.execute("SELECT value FROM generation").fetchone()[0] != generation:
+            return
+        conn.execute("DELETE FROM windows WHERE roots = ? AND length_ms = ? AND first > ?",
+                     (mask, length_ms, -1 if after is None else after))
+        conn.executemany("INSERT INTO windows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         [(mask, length_ms, w.first, w.start, w.last, w.reset_at, int(w.limit_hit), w.calls,
+                           w.tokens) for w in windows])
+        conn.execute("INSERT OR REPLACE INTO window_state VALUES (?, ?, ?, NULL)", (mask, length_ms, generation))
+    write_unless_busy(conn, write)
+
+
+def price_windows(query, windows):
+    """Give every window its priced usage and models: from its rows, or from the calls its times span."""
+    kept = {w.first: w for w in windows if w.usage is None and not w.rows and not w.is_gap}
+    if kept:
+        parts = {}
+        sql = (f"SELECT w.first, c.model_id, c.fast, c.us_geo, {BAND_SQL}, {query.era_sql('c.ts')}, "
+               "c.cost_usd IS NOT NULL, count(*), sum(c.input), sum(c.output), sum(c.cache_write_5m), "
+               "sum(c.cache_write_1h), sum(c.cache_read), sum(c.web_searches), total(c.cost_usd), min(c.ts), "
+               "max(c.ts) FROM windows w JOIN calls c ON c.ts BETWEEN w.first AND w.last "
+               f"WHERE w.roots = ? AND w.length_ms = ? AND (c.roots & ?) != 0 "
+               f"AND w.first BETWEEN ? AND ? GROUP BY 1, 2, 3, 4, 5, 6, 7")
+        lengths = {w.end - w.start for w in kept.values()}
+        for length_ms in lengths:
+            for row in query.conn.execute(sql, (query.roots_mask, length_ms, query.roots_mask,
+                                                min(kept), max(kept))):
+                if row[0] in kept:
+                    parts.setdefault(row[0], []).append(row[1:])
+        for first, window in kept.items():
+            total = Usage()
+            for part_row in parts.get(first, ()):
+                part = Usage()
+                (part.calls, part.input, part.output, part.cache_write_5m, part.cache_write_1h, part.cache_read,
+                 part.web_searches, logged_cost, part.first, part.last) = part_row[6:]
+                query.price(part, *part_row[:6], logged_cost)
+                total.add(part)
+                window.models.add(query.model_name(part_row[0]))
+            window.usage = total
+    for window in windows:
+        if window.usage is None and not window.is_gap:
+            window.usage = price_calls(query, window.rows)
+            window.models = {query.model_name(row[W_MODEL]) for row in window.rows}
+        elif window.is_gap:
+            window.usage = Usage()
+
+
 def price_calls(query, rows):
     """The priced Usage of calls as calls_in_order gives them."""
     parts = {}
     for row in rows:
-        part = parts.get(row[1:7])
+        key = row[W_PRICE_KEY]
+        part = parts.get(key)
         if part is None:
-            part = parts[row[1:7]] = [Usage(), 0.0]
+            part = parts[key] = [Usage(), 0.0]
         usage = part[0]
         usage.calls += 1
-        usage.input += row[7]
-        usage.output += row[8]
-        usage.cache_write_5m += row[9]
-        usage.cache_write_1h += row[10]
-        usage.cache_read += row[11]
-        usage.web_searches += row[12]
-        part[1] += row[13] or 0.0
+        usage.input += row[W_INPUT]
+        usage.output += row[W_OUTPUT]
+        usage.cache_write_5m += row[W_CACHE_5M]
+        usage.cache_write_1h += row[W_CACHE_1H]
+        usage.cache_read += row[W_CACHE_READ]
+        usage.web_searches += row[W_SEARCHES]
+        part[1] += row[W_COST] or 0.0
     total = Usage()
     for key, (usage, logged_cost) in parts.items():
         query.price(usage, *key, logged_cost)
         total.add(usage)
     if rows:
-        total.first, total.last = rows[0][0], rows[-1][0]
+        total.first, total.last = rows[0][W_TS], rows[-1][W_TS]
     return total
 
 
@@ -1885,7 +2606,7 @@ class Limit:
 
 def resolve_limit(settings, windows, now_ms, length_ms):
     """The limit a window is measured against, from the settings or the user's own history."""
-    past = [w.usage.total_tokens for w in windows if not w.is_gap and not w.is_active(now_ms, length_ms)]
+    past = [w.tokens for w in windows if not w.is_gap and not w.is_active(now_ms, length_ms)]
     limit, plan = settings.token_limit, settings.plan
     if limit == "max":
         return Limit(max(past), f"the largest of {len(past)} past windows") if past else Limit(
@@ -1896,7 +2617,7 @@ def resolve_limit(settings, windows, now_ms, length_ms):
         return Limit(PLAN_ESTIMATES[plan], f"estimate for {PLAN_NAMES[plan]}: Anthropic publishes no token limits")
     if plan == "custom":
         raise CcusageError("plan custom needs a token limit: set token_limit or pass --token-limit", EXIT_USAGE)
-    hit = [w.usage.total_tokens for w in windows if w.limit_hit and not w.is_active(now_ms, length_ms)]
+    hit = [w.tokens for w in windows if w.limit_hit and not w.is_active(now_ms, length_ms)]
     if hit:
         return Limit(round(percentile(hit, 0.9)), f"90th percentile of {len(hit)} windows that hit the limit")
     if past:
@@ -1916,11 +2637,11 @@ class WindowStatus:
         self.weekly = weekly
         span_start = max(window.start, now_ms - BURN_SPAN_MINUTES * MINUTE_MS)
         self.span_minutes = max((now_ms - span_start) / MINUTE_MS, 1.0)
-        recent = price_calls(query, [row for row in window.rows if row[0] >= span_start])
+        recent = price_calls(query, [row for row in window.rows if row[W_TS] >= span_start])
         self.tokens_per_minute = recent.total_tokens / self.span_minutes
         self.io_tokens_per_minute = (recent.input + recent.output) / self.span_minutes
         self.cost_per_hour = recent.cost / self.span_minutes * 60
-        used = window.usage.total_tokens
+        used = window.tokens
         self.resets_at = window.resets_at()
         self.limit_at = None
         if limit.tokens:
@@ -1935,7 +2656,7 @@ class WindowStatus:
         if self.official:
             return self.official[1]
         if self.limit.tokens:
-            return 100.0 * self.window.usage.total_tokens / self.limit.tokens
+            return 100.0 * self.window.tokens / self.limit.tokens
         return None
 
     @property
@@ -1949,42 +2670,316 @@ class WindowStatus:
 
 
 def current_status(query, settings, now_ms):
-    """(status of the active window or None, every window) for `status` and `blocks --active`."""
+    """(status of the active window or None, every window, the limit, the weekly figure) for status and blocks.
+
+    Only the last windows are built from their calls (the others come kept
+    from the store), and only those shown need pricing (price_windows).
+    """
     length_ms = int(settings.session_length * HOUR_MS)
-    windows = build_windows(query, length_ms)
+    windows = load_windows(query, length_ms)
     limit = resolve_limit(settings, windows, now_ms, length_ms)
     official = query.rate_limits()
     five_hour = official.get("five_hour")
     seven_day = official.get("seven_day")
     five_hour = five_hour if five_hour and five_hour[2] > now_ms else None
     seven_day = seven_day if seven_day and seven_day[2] > now_ms else None
-    active = [w for w in windows if w.is_active(now_ms, length_ms)]
+    active = [w for w in windows[-1:] if w.is_active(now_ms, length_ms)]
     if not active:
         return None, windows, limit, seven_day
     window = active[-1]
+    price_windows(query, [window])
     if five_hour:
-        used = window.usage.total_tokens
+        used = window.tokens
         implied = round(used * 100 / five_hour[1]) if five_hour[1] > 0 else None
         limit = Limit(implied, "implied by the official figure", official=True)
         window.reset_at = five_hour[2]
     return WindowStatus(query, window, limit, now_ms, five_hour, seven_day), windows, limit, seven_day
 
 
+# -- budgets and the period summary --
+#
+# They read the store only through the six functions just below, which use
+# the reports' and the windows' own queries.
+
+def usage_between(query, first_day, last_day, project=None):
+    """The priced Usage of the local days first_day to last_day (inclusive), of one project or all."""
+    total = Usage()
+    for row in period_report(query, "daily", Filters(first_day, last_day, project), 0, False):
+        total.add(row.total)
+    return total
+
+
+def rows_by_project(query, first_day, last_day):
+    """ReportRows of the days first_day to last_day, one per project and day."""
+    return period_report(query, "daily", Filters(first_day, last_day), 0, True)
+
+
+def sessions_between(query, first_day=None, last_day=None, project=None):
+    """ReportRows of the sessions, each with its calls in the days given (all days when None)."""
+    return session_report(query, Filters(first_day, last_day, project))
+
+
+def window_figures(query, settings, now_ms):
+    """(status of the active window or None, every window, the limit, the official 7-day figure or None)."""
+    return current_status(query, settings, now_ms)
+
+
+def official_five_hour(query):
+    """The latest official 5-hour figure recorded: (captured at ms, used percentage, resets at ms), or None."""
+    return query.rate_limits().get("five_hour")
+
+
+def windows_between(query, settings, first_day, last_day, now_ms):
+    """(the priced windows with calls in the local days first_day to last_day, the window limit,
+    whether any window ever hit the limit)."""
+    _, every, limit, _ = current_status(query, settings, now_ms)
+    lo = local_midnight_ms(first_day, query.tz)
+    hi = local_midnight_ms(last_day + timedelta(days=1), query.tz)
+    windows = [w for w in every if not w.is_gap and w.start < hi and w.last >= lo]
+    price_windows(query, windows)
+    return windows, limit, any(w.limit_hit for w in every)
+
+
+def week_start(day, start_index):
+    return day - timedelta(days=(day.weekday() - start_index) % 7)
+
+
+def month_end(day):
+    following = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return following - timedelta(days=1)
+
+
+BUDGET_STATES = ("ok", "warning", "exceeded")
+
+
+class BudgetState:
+    """Where a budget stands: used of its limit; ok, warning, exceeded, or unknown when nothing tells."""
+
+    def __init__(self, budget, used, note=""):
+        self.budget, self.used, self.note = budget, used, note
+
+    @property
+    def percent(self):
+        return None if self.used is None else self.used * 100 / self.budget.limit
+
+    @property
+    def state(self):
+        percent = self.percent
+        if percent is None:
+            return "unknown"
+        # Rounded so that a cost summed in binary fractions meets a threshold it equals.
+        percent = round(percent, 9)
+        return "exceeded" if percent >= 100 else "warning" if percent >= self.budget.threshold else "ok"
+
+
+def worst_state(states):
+    """The worst of ok, warning and exceeded among the budget states (unknown counts as ok)."""
+    ranks = [BUDGET_STATES.index(s.state) for s in states if s.state in BUDGET_STATES]
+    return BUDGET_STATES[max(ranks, default=0)]
+
+
+def evaluate_budgets(query, settings, now_ms, period=None):
+    """A BudgetState per budget: as of now_ms, or (period: first and last day) as of the period's end.
+
+    For a period the session budget measures the dearest session's calls in
+    it, and the window budgets the largest of its windows; official figures
+    are only current, so the percent budgets then say unknown.
+    """
+    budgets = settings.budgets.budgets
+    start_index = WEEKDAYS.index(settings.start_of_week)
+    as_of = datetime.fromtimestamp(now_ms / 1000, query.tz).date() if period is None else period[1]
+    starts = {"daily": as_of, "weekly": week_start(as_of, start_index), "monthly": as_of.replace(day=1)}
+    length_ms = int(settings.session_length * HOUR_MS)
+    if any(b.kind.startswith(("window", "seven")) for b in budgets):
+        if period is None:
+            status, _, limit, seven_day = window_figures(query, settings, now_ms)
+        else:
+            windows, limit, _ = windows_between(query, settings, period[0], period[1], now_ms)
+    results = []
+    for budget in budgets:
+        kind = budget.kind
+        if budget.project is not None and not query.project_ids(budget.project):
+            results.append(BudgetState(budget, 0.0, "no project of this name has calls yet"))
+        elif kind in starts:
+            used = usage_between(query, starts[kind], as_of, budget.project).cost
+            results.append(BudgetState(budget, used, f"since {starts[kind]}" if kind != "daily" else ""))
+        elif kind == "session":
+            if period is None:
+                rows = [r for r in sessions_between(query, project=budget.project)
+                        if now_ms - r.total.last < length_ms]
+            else:
+                rows = sessions_between(query, period[0], period[1], budget.project)
+            dearest = max(rows, key=lambda r: r.total.cost, default=None)
+            results.append(BudgetState(budget, dearest.total.cost if dearest else 0.0,
+                                       f"session {dearest.session[:8]}" if dearest else "no session going"))
+        elif period is not None:
+            results.append(_period_window_budget(budget, windows, limit))
+        else:
+            results.append(_window_budget(budget, status, limit, seven_day))
+    return results
+
+
+def _window_budget(budget, status, limit, seven_day):
+    """The state now of a budget on the current 5-hour window or the official 7-day figure."""
+    if budget.kind == "seven_day_percent":
+        if seven_day is None:
+            return BudgetState(budget, None, "no official 7-day figure recorded")
+        return BudgetState(budget, seven_day[1], "official")
+    if status is None:
+        return BudgetState(budget, 0, "no active window")
+    usage = status.window.usage
+    if budget.kind == "window_tokens":
+        return BudgetState(budget, usage.total_tokens)
+    if budget.kind == "window_cost":
+        return BudgetState(budget, usage.cost)
+    if status.official:
+        return BudgetState(budget, status.percent_used, "official")
+    if status.percent_used is None:
+        return BudgetState(budget, None, limit.basis)
+    return BudgetState(budget, status.percent_used, f"estimated: {limit.basis}")
+
+
+def _period_window_budget(budget, windows, limit):
+    """The state of a window budget in a past period: its largest window's."""
+    if budget.kind == "seven_day_percent":
+        return BudgetState(budget, None, "official figures are only current")
+    if not windows:
+        return BudgetState(budget, 0, "no window")
+    if budget.kind == "window_cost":
+        return BudgetState(budget, max(w.usage.cost for w in windows), "the dearest window")
+    tokens = max(w.usage.total_tokens for w in windows)
+    if budget.kind == "window_tokens":
+        return BudgetState(budget, tokens, "the largest window")
+    if not limit.tokens:
+        return BudgetState(budget, None, limit.basis)
+    return BudgetState(budget, tokens * 100 / limit.tokens, f"the largest window, estimated: {limit.basis}")
+
+
+def plan_price(settings):
+    """(US dollars a month the plan costs, where that figure comes from), or (None, why not)."""
+    if settings.plan_price is not None:
+        return settings.plan_price, "your plan_price"
+    if settings.plan in PLAN_LIST_PRICES:
+        return PLAN_LIST_PRICES[settings.plan], f"Anthropic's list price of {PLAN_NAMES[settings.plan]}"
+    return None, "set plan (pro, max5, max20) or plan_price to compare"
+
+
+# A month's share of a year, for a plan's price of a day or a week.
+DAYS_PER_MONTH = 365.25 / 12
+TOP_SESSIONS = 5
+
+
+def summary_period(kind, anchor, today, start_index):
+    """(first, last day) of the day, week or month kind: the one holding anchor, else the last before today."""
+    if kind == "day":
+        day = anchor or today - timedelta(days=1)
+        return day, day
+    if kind == "week":
+        first = week_start(anchor, start_index) if anchor else week_start(today, start_index) - timedelta(days=7)
+        return first, first + timedelta(days=6)
+    first = (anchor or today.replace(day=1) - timedelta(days=1)).replace(day=1)
+    return first, month_end(first)
+
+
+def previous_period(kind, first):
+    if kind == "month":
+        last = first - timedelta(days=1)
+        return last.replace(day=1), last
+    days = 1 if kind == "day" else 7
+    return first - timedelta(days=days), first - timedelta(days=1)
+
+
+class Summary:
+    """What `report` says of a period: totals, where the cost went, windows, budgets, the change."""
+
+    def __init__(self, kind, first, last, tz_name):
+        self.kind, self.first, self.last, self.tz_name = kind, first, last, tz_name
+        self.total = Usage()
+        self.models = {}
+        self.projects = {}
+        self.sessions = []
+        self.windows = []
+        self.window_limit = None
+        # Whether a window at the limit reached one: not when the limit is only a share of past windows.
+        self.limit_is_known = False
+        self.official = None
+        self.budgets = []
+        self.previous = None
+        self.plan_price, self.plan_basis = None, ""
+
+    @property
+    def days(self):
+        return (self.last - self.first).days + 1
+
+    @property
+    def plan_share(self):
+        """What the plan costs for this period: its monthly price, or a share of it by days."""
+        if self.plan_price is None:
+            return None
+        return self.plan_price if self.kind == "month" else self.plan_price * self.days / DAYS_PER_MONTH
+
+
+def build_summary(query, settings, kind, first, last, tz_name, now_ms):
+    summary = Summary(kind, first, last, tz_name)
+    for row in rows_by_project(query, first, last):
+        summary.total.add(row.total)
+        summary.projects.setdefault(row.project, Usage()).add(row.total)
+        for model, usage in row.models.items():
+            summary.models.setdefault(model, Usage()).add(usage)
+    if not summary.total.calls:
+        return summary
+    sessions = sessions_between(query, first, last)
+    summary.sessions = sorted(sessions, key=lambda r: (-r.total.cost, r.key))[:TOP_SESSIONS]
+    summary.windows, summary.window_limit, limits_hit = windows_between(query, settings, first, last, now_ms)
+    summary.limit_is_known = isinstance(settings.token_limit, int) or settings.plan in PLAN_ESTIMATES or limits_hit
+    summary.official = official_five_hour(query)
+    summary.budgets = evaluate_budgets(query, settings, now_ms, period=(first, last))
+    before = previous_period(kind, first)
+    summary.previous = (before, usage_between(query, *before))
+    summary.plan_price, summary.plan_basis = plan_price(settings)
+    return summary
+
+
+def window_limit_reached(window, summary):
+    """How a window of a summary reached its limit: the official figure at 100%, Claude Code's message,
+    the estimate, or not at all (None)."""
+    limit, official = summary.window_limit, summary.official
+    if official and official[1] >= 100 and window.start <= official[0] < window.end:
+        return "official"
+    if window.limit_hit:
+        return "limit message"
+    if summary.limit_is_known and limit.tokens and not limit.official and window.usage.total_tokens >= limit.tokens:
+        return "estimated"
+    return None
+
 # ---------------------------------------------------------------------------
 # Rendering
 # ---------------------------------------------------------------------------
 
-# Control characters, and the invisible ones that reorder or hide text.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+# Control characters, the invisible ones that reorder or hide text, and lone
+# surrogates (no encoding can write them).
+_CONTROL = LazyPattern("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ud800-\udfff\ufeff]")
 
 
-_JSON_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+_JSON_UNSAFE = LazyPattern("[\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ud800-\udfff\ufeff]")
+
+
+def _escape(match):
+    code = ord(match.group())
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    if 0xDC80 <= code <= 0xDCFF:
+        # A byte that was not UTF-8, as Python decodes file names and arguments: shown as that byte.
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\u{code:04x}"
 
 
 def clean(text):
-    """Text from the logs, safe for a terminal: control characters shown as escapes."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
-                        else f"\\u{ord(m.group()):04x}", str(text))
+    """Text from the logs or the user, safe for a terminal: control characters shown as escapes."""
+    text = str(text)
+    if text.isascii() and text.isprintable():
+        return text
+    return _CONTROL.sub(_escape, text)
 
 
 def to_json(data, out):
@@ -1994,6 +2989,8 @@ def to_json(data, out):
     several times quicker to produce.
     """
     text = json.dumps(data, indent=2 if out.isatty() else None, ensure_ascii=False)
+    if text.isascii() and "\x7f" not in text:
+        return text
     return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
@@ -2178,23 +3175,29 @@ def short_model(name):
     return clean(re.sub(r"-\d{8}$", "", name))
 
 
-def render_period_table(rows, period, breakdown, by_project, width, style):
+def render_period_table(rows, period, breakdown, by_project, width, style, plan_price=None):
+    """plan_price (US dollars a month): a column of each month's API value as a multiple of it."""
     label = {"daily": "Date", "weekly": "Week", "monthly": "Month"}[period]
-    headers = [label] + USAGE_HEADERS
-    table = Table(headers, ["<"] + [">"] * 6, shrink=(5, Table.NUMBERS), compact_columns=(1, 2, 3, 4, 5), cut=0)
+    headers = [label] + USAGE_HEADERS + (["Vs plan"] if plan_price else [])
+    extra = [""] if plan_price else []
+    table = Table(headers, ["<"] + [">"] * (len(headers) - 1), shrink=(5, Table.NUMBERS),
+                  compact_columns=(1, 2, 3, 4, 5), cut=0)
     current_project = object()
     total = Usage()
     for row in rows:
         if by_project and row.project != current_project:
             current_project = row.project
-            table.add([clean(_home(row.project))] + [""] * 6, "section")
-        table.add([row.key] + usage_cells(row.total))
+            table.add([clean(_home(row.project))] + [""] * (len(headers) - 1), "section")
+        multiple = [fmt_multiple(row.total.cost / plan_price)] if plan_price else []
+        table.add([row.key] + usage_cells(row.total) + multiple)
         total.add(row.total)
         if breakdown:
             for model, usage in _models_by_cost(row):
-                table.add(["  " + short_model(model)] + usage_cells(usage), "detail")
-    table.add([""] * 7, "rule")
-    table.add(["Total"] + usage_cells(total), "total")
+                table.add(["  " + short_model(model)] + usage_cells(usage) + extra, "detail")
+    table.add([""] * len(headers), "rule")
+    months = len({row.key for row in rows}) or 1
+    table.add(["Total"] + usage_cells(total) + ([fmt_multiple(total.cost / plan_price / months)] if plan_price else []),
+              "total")
     return table.render(width, style)
 
 
@@ -2222,12 +3225,30 @@ def _home(path):
     return "~" + path[len(home):] if path and home != "/" and path.startswith(home + "/") else path
 
 
+# What makes a spreadsheet take a cell for a formula (OWASP's list).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe_cell(value):
+    """A CSV cell for value that a spreadsheet shows as text, never runs.
+
+    Text beginning like a formula gets a leading single quote (OWASP's rule
+    against CSV injection), and control characters are escaped as on a
+    terminal.  Numbers stay numbers; None is an empty cell.
+    """
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        return value
+    return ("'" if value.startswith(_FORMULA_STARTS) else "") + clean(value)
+
+
 def write_csv(out, headers, records):
     import csv
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(headers)
     for record in records:
-        writer.writerow([clean(v) if isinstance(v, str) else ("" if v is None else v) for v in record])
+        writer.writerow([csv_safe_cell(v) for v in record])
 
 
 def _csv_usage(usage):
@@ -2386,13 +3407,234 @@ def status_json(status, limit, weekly, now_ms):
     return data
 
 
+def fmt_budget(unit, value):
+    if value is None:
+        return "?"
+    if unit == "usd":
+        return f"${value:,.2f}"
+    if unit == "tokens":
+        return fmt_int(round(value))
+    return f"{value:.1f}%"
+
+
+def fmt_multiple(value):
+    """A multiple of a plan's price: 4.2x, or 0.04x below one."""
+    return f"{value:.1f}x" if value >= 1 else f"{value:.2f}x"
+
+
+def fmt_percent(percent):
+    """A percent rounded down to a tenth: a figure just below a threshold never shows as the threshold."""
+    return "" if percent is None else f"{int(percent * 10 + 1e-7) / 10:.1f}%"
+
+
+STATE_COLORS = {"ok": "32", "warning": "33", "exceeded": "1;31", "unknown": "2"}
+
+
+def budget_lines(states, style, width=None):
+    """One aligned line per budget: name, state, used of limit, percent of the limit, and a note.
+
+    width: a note that would pass it goes below its line, wrapped.
+    """
+    cells = [(clean(s.budget.name), s.state, fmt_budget(s.budget.unit, s.used),
+              fmt_budget(s.budget.unit, s.budget.limit), fmt_percent(s.percent), clean(s.note)) for s in states]
+    widths = [max(len(row[i]) for row in cells) for i in range(5)]
+    lines = []
+    for name, state, used, limit, percent, note in cells:
+        head = (f"{name.ljust(widths[0])}  {style(state.ljust(widths[1]), STATE_COLORS[state])}  "
+                f"{used.rjust(widths[2])} of {limit.ljust(widths[3])}  {percent.rjust(widths[4])}")
+        bare = len(name.ljust(widths[0])) + sum(widths[1:]) + 10
+        if width is None or bare + 2 + len(note) <= width:
+            lines.append(f"{head}  {note}".rstrip())
+        else:
+            import textwrap
+            lines += [head.rstrip()] + textwrap.wrap(note, width, initial_indent=" " * 4, subsequent_indent=" " * 4)
+    return lines
+
+
+def _budget_value_json(unit, value):
+    if value is None:
+        return None
+    return round_cost(value) if unit == "usd" else round(value) if unit == "tokens" else round(value, 3)
+
+
+def budget_json(state):
+    budget = state.budget
+    return {"name": budget.name, "kind": budget.kind, "project": budget.project, "unit": budget.unit,
+            "state": state.state, "used": _budget_value_json(budget.unit, state.used),
+            "limit": budget.limit, "percent": None if state.percent is None else round(state.percent, 3),
+            "threshold": budget.threshold, "note": state.note}
+
+
+def budget_env_value(unit, value):
+    """A budget's figure for a notify command's environment: a plain number."""
+    return f"{value:.2f}" if unit == "usd" else str(round(value)) if unit == "tokens" else f"{value:.1f}"
+
+
+def period_title(summary):
+    if summary.kind == "day":
+        return f"{summary.first.strftime('%A')} {summary.first.isoformat()}"
+    if summary.kind == "week":
+        return f"the week {summary.first.isoformat()} to {summary.last.isoformat()}"
+    return summary.first.strftime("%B %Y")
+
+
+def _change(cost, before, label):
+    if not before:
+        return f"nothing on {label}"
+    return f"{(cost - before) * 100 / before:+.1f}% on {label}: {fmt_budget('usd', before)}"
+
+
+def api_value_line(summary):
+    """"API value $843.10 on a $200 plan (4.2x)", a day or week taking its share of the monthly price."""
+    value = fmt_budget("usd", summary.total.cost)
+    if summary.plan_price is None:
+        return f"API value {value} ({summary.plan_basis})"
+    share = summary.plan_share
+    multiple = fmt_multiple(summary.total.cost / share)
+    price = f"${summary.plan_price:,.0f}" if summary.plan_price == int(summary.plan_price) else \
+        fmt_budget("usd", summary.plan_price)
+    if summary.kind == "month":
+        return f"API value {value} on a {price} plan ({multiple})"
+    return f"API value {value} on a {price} plan, {fmt_budget('usd', share)} of it for this {summary.kind} ({multiple})"
+
+
+def _share(part, whole):
+    return f"{part * 100 / whole:.1f}%" if whole else ""
+
+
+def summary_sections(summary, tz):
+    """The tables of a summary: [(title, headers, aligns, rows)], their texts cleaned of what logs may hold."""
+    total = summary.total.cost
+    sections = []
+    models = sorted(summary.models.items(), key=lambda item: (-item[1].cost, item[0]))
+    sections.append(("Cost by model", ["Model", "Tokens", "Cost", "Share"], "<>>>",
+                     [[short_model(m), fmt_int(u.total_tokens), fmt_cost(u), _share(u.cost, total)]
+                      for m, u in models]))
+    projects = sorted(summary.projects.items(), key=lambda item: (-item[1].cost, item[0] or ""))
+    sections.append(("Cost by project", ["Project", "Tokens", "Cost", "Share"], "<>>>",
+                     [[clean(_home(p)), fmt_int(u.total_tokens), fmt_cost(u), _share(u.cost, total)]
+                      for p, u in projects]))
+    sections.append(("Top sessions", ["Session", "Project", "First", "Last", "Tokens", "Cost"], "<<<<>>",
+                     [[clean(r.session[:8]), clean(os.path.basename(r.project.rstrip("/")) or r.project)[:24],
+                       _clock(r.total.first, tz, True), _clock(r.total.last, tz, summary.kind != "day"),
+                       fmt_int(r.total.total_tokens), fmt_cost(r.total)] for r in summary.sessions]))
+    limit = summary.window_limit
+    rows = []
+    for window in summary.windows:
+        reached = window_limit_reached(window, summary)
+        if summary.kind != "day" and not reached:
+            continue
+        percent = f"{window.usage.total_tokens * 100 / limit.tokens:.0f}%" if limit and limit.tokens else ""
+        rows.append([f"{_clock(window.start, tz, True)}-{_clock(window.end, tz)}", fmt_int(window.usage.total_tokens),
+                     fmt_cost(window.usage), percent, f"reached ({reached})" if reached else ""])
+    sections.append(("5-hour windows", ["Window", "Tokens", "Cost", "% limit", "Limit"], "<>>><", rows))
+    return sections
+
+
+def summary_head(summary):
+    """The lines above the tables: [(label, text)]."""
+    total, (before, previous) = summary.total, summary.previous
+    label = before[0].isoformat() + ("" if summary.kind == "day" else f" to {before[1].isoformat()}")
+    return [
+        ("Cost", f"{fmt_cost(total)} ({_change(total.cost, previous.cost, label)})"),
+        ("Calls", fmt_int(total.calls)),
+        ("Tokens", f"{fmt_int(total.total_tokens)}: input {fmt_int(total.input)}, output {fmt_int(total.output)}, "
+                   f"cache write {fmt_int(total.cache_write)}, cache read {fmt_int(total.cache_read)}"),
+        ("Value", api_value_line(summary)),
+    ] + ([("", f"plan price: {summary.plan_basis}, a month")] if summary.plan_price else [])
+
+
+def _windows_note(summary):
+    limit = summary.window_limit
+    reached = sum(1 for w in summary.windows if window_limit_reached(w, summary))
+    basis = f"; limit {fmt_int(limit.tokens)} tokens, {limit.basis}" if limit and limit.tokens else ""
+    count = len(summary.windows)
+    return f"{count} window{'' if count == 1 else 's'}, {reached} reached a limit{basis}"
+
+
+def render_summary_text(summary, tz, width, style):
+    lines = [style(f"Usage report for {period_title(summary)} ({clean(summary.tz_name)})", "1"), ""]
+    import textwrap
+    for label, text in summary_head(summary):
+        lines += textwrap.wrap(clean(text), width, initial_indent=label.ljust(8), subsequent_indent=" " * 8)
+    for title, headers, aligns, rows in summary_sections(summary, tz):
+        lines += ["", style(title, "1")]
+        if title == "5-hour windows":
+            lines += textwrap.wrap(_windows_note(summary), width)
+        if rows:
+            table = Table(headers, list(aligns), cut=0)
+            for row in rows:
+                table.add(row)
+            lines.append(table.render(width, style))
+    if summary.budgets:
+        lines += ["", style(f"Budgets (as of {summary.last.isoformat()})", "1")]
+        lines += budget_lines(summary.budgets, style, width)
+    return "\n".join(lines) + "\n"
+
+
+def _md(text):
+    return clean(text).replace("|", "\\|")
+
+
+def md_table(headers, aligns, rows):
+    rule = ["---:" if a == ">" else "---" for a in aligns]
+    return ["| " + " | ".join(cells) + " |" for cells in [headers, rule] + [[_md(c) for c in r] for r in rows]]
+
+
+def render_summary_markdown(summary, tz):
+    lines = [f"# Usage report for {period_title(summary)} ({_md(summary.tz_name)})", ""]
+    lines += [f"- **{label}**: {_md(text)}" if label else f"  {_md(text)}" for label, text in summary_head(summary)]
+    for title, headers, aligns, rows in summary_sections(summary, tz):
+        lines += ["", f"## {title}", ""]
+        if title == "5-hour windows":
+            lines += [_md(_windows_note(summary))] + ([""] if rows else [])
+        if rows:
+            lines += md_table(headers, aligns, rows)
+    if summary.budgets:
+        lines += ["", f"## Budgets (as of {summary.last.isoformat()})", ""]
+        lines += md_table(["Budget", "State", "Used", "Limit", "Percent", "Note"], "<<>>><",
+                          [[s.budget.name, s.state, fmt_budget(s.budget.unit, s.used),
+                            fmt_budget(s.budget.unit, s.budget.limit), fmt_percent(s.percent), s.note]
+                           for s in summary.budgets])
+    return "\n".join(lines) + "\n"
+
+
+def summary_json(summary):
+    total, (before, previous) = summary.total, summary.previous
+    limit = summary.window_limit
+    share = summary.plan_share
+    return {"period": {"kind": summary.kind, "first": summary.first.isoformat(), "last": summary.last.isoformat(),
+                       "timezone": summary.tz_name},
+            "totals": dict(usage_json(total), calls=total.calls),
+            "previous": {"first": before[0].isoformat(), "last": before[1].isoformat(),
+                         "totalCost": json_cost(previous), "totalTokens": previous.total_tokens,
+                         "costChangePercent": round((total.cost - previous.cost) * 100 / previous.cost, 3)
+                         if previous.cost else None},
+            "apiValue": {"cost": json_cost(total), "planPrice": summary.plan_price,
+                         "planPriceBasis": summary.plan_basis,
+                         "planShare": None if share is None else round_cost(share),
+                         "multiple": round(total.cost / share, 3) if share else None},
+            "models": [dict(modelName=m, totalTokens=u.total_tokens, cost=json_cost(u))
+                       for m, u in sorted(summary.models.items(), key=lambda item: (-item[1].cost, item[0]))],
+            "projects": [dict(projectPath=p, totalTokens=u.total_tokens, cost=json_cost(u))
+                         for p, u in sorted(summary.projects.items(), key=lambda item: (-item[1].cost, item[0] or ""))],
+            "topSessions": [session_json(r) for r in summary.sessions],
+            "windows": [{"startTime": _iso(w.start), "endTime": _iso(w.end), "entries": w.usage.calls,
+                         "totalTokens": w.usage.total_tokens, "costUSD": json_cost(w.usage),
+                         "limitReached": window_limit_reached(w, summary)} for w in summary.windows],
+            "windowLimit": None if limit is None else {"tokens": limit.tokens, "basis": limit.basis,
+                                                       "official": limit.official},
+            "budgets": [budget_json(s) for s in summary.budgets]}
+
+
 # ---------------------------------------------------------------------------
 # Configuration
 # ---------------------------------------------------------------------------
 
 REPORTS = ("daily", "weekly", "monthly", "session", "today")
 WINDOW_COMMANDS = ("blocks", "status")
-COMMANDS = REPORTS + WINDOW_COMMANDS + ("config",)
+BUDGET_COMMANDS = ("check", "report")
+COMMANDS = REPORTS + WINDOW_COMMANDS + BUDGET_COMMANDS + ("config",)
 MODES = ("auto", "calculate", "display")
 COLORS = ("auto", "always", "never")
 ORDERS = ("asc", "desc")
@@ -2454,6 +3696,17 @@ def _hours(value, textual):
     raise ValueError("a number of hours above 0, at most 168")
 
 
+def _usd(value, textual):
+    if textual and isinstance(value, str):
+        try:
+            value = float(value.strip().lstrip("$"))
+        except ValueError:
+            pass
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < MAX_COST_USD:
+        return value
+    raise ValueError(f"a number of US dollars above 0, below {MAX_COST_USD:,.0f}")
+
+
 def _text(value, textual):
     if not isinstance(value, str):
         raise ValueError("a string")
@@ -2493,6 +3746,8 @@ SETTINGS = (
             "tokens a 5-hour window allows, for plan custom (or \"max\": the largest past window)"),
     Setting("session_length", _hours, 5, ("CCUSAGE_SESSION_LENGTH",), "session_length", "--session-length",
             "hours in a usage window"),
+    Setting("plan_price", _usd, None, ("CCUSAGE_PLAN_PRICE",), "plan_price", None,
+            "US dollars a month your plan costs (default: Anthropic's list price of the plan)"),
     Setting("prompt_format", _text, DEFAULT_PROMPT_FORMAT, ("CCUSAGE_PROMPT_FORMAT",), "format", None,
             "the prompt segment's format"),
 )
@@ -2548,8 +3803,7 @@ def read_config(path, named, warn):
     """The config file as a dict: {} when it is absent and was not named."""
     is_json = path.endswith(".json")
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
+        raw = read_settings_file(path, "config file")
     except FileNotFoundError:
         if named:
             raise CcusageError(f"config file {path} does not exist", EXIT_USAGE)
@@ -2558,13 +3812,15 @@ def read_config(path, named, warn):
             warn(f"{toml_path} is ignored: reading TOML needs Python 3.11 or newer; "
                  f"put the same settings as JSON in {path}")
         return {}
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         raise CcusageError(f"config file {path}: {_reason(exc)}", EXIT_USAGE)
     if is_json:
         try:
             data = json.loads(raw)
         except ValueError as exc:
             raise CcusageError(f"config file {path}: invalid JSON: {exc}", EXIT_USAGE)
+        except RecursionError:
+            raise CcusageError(f"config file {path}: nested too deeply to read", EXIT_USAGE)
     else:
         if not _has_tomllib():
             raise CcusageError(f"config file {path}: reading TOML needs Python 3.11 or newer; "
@@ -2574,6 +3830,8 @@ def read_config(path, named, warn):
             data = tomllib.loads(raw.decode("utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise CcusageError(f"config file {path}: invalid TOML: {exc}", EXIT_USAGE)
+        except RecursionError:
+            raise CcusageError(f"config file {path}: nested too deeply to read", EXIT_USAGE)
     if not isinstance(data, dict):
         raise CcusageError(f"config file {path}: expected a table of settings", EXIT_USAGE)
     return data
@@ -2587,6 +3845,7 @@ class Settings:
         self.values = {}
         self.sources = {}
         self.prices = {}
+        self.budgets = BudgetSettings()
 
     def __getattr__(self, name):
         try:
@@ -2604,6 +3863,8 @@ def _check_file(data, path):
     for key, value in data.items():
         if key == "prices":
             price_entries(value, f"config file {path}: prices")
+        elif key == "budgets":
+            budget_entries(value, path)
         elif key in COMMANDS and isinstance(value, dict):
             for inner, inner_value in value.items():
                 if inner not in SETTING_BY_NAME:
@@ -2614,7 +3875,7 @@ def _check_file(data, path):
             _check_value(SETTING_BY_NAME[key], value, f"config file {path}: {key}")
         else:
             raise CcusageError(f"config file {path}: unknown key {key!r} (settings: {', '.join(SETTING_BY_NAME)}, "
-                               f"prices, and a table per command)", EXIT_USAGE)
+                               f"prices, budgets, and a table per command)", EXIT_USAGE)
 
 
 def _check_value(setting, value, where, textual=False):
@@ -2662,7 +3923,119 @@ def resolve_settings(args, environ, command, warn, creating=False):
         settings.sources[setting.name] = source
     if "prices" in data:
         settings.prices = price_entries(data["prices"], f"config file {path}: prices")
+    if "budgets" in data:
+        settings.budgets = budget_entries(data["budgets"], path)
     return settings
+
+
+# What each budget measures, in which unit ("usd", "tokens" or "percent").
+BUDGET_KINDS = {
+    "daily": "usd",              # the cost of today
+    "weekly": "usd",             # of this week (start_of_week)
+    "monthly": "usd",            # of this month
+    "session": "usd",            # of the dearest session still going
+    "window_tokens": "tokens",   # the tokens of the current 5-hour window
+    "window_cost": "usd",        # its cost
+    "window_percent": "percent",  # the percent of its limit used: official, else estimated
+    "seven_day_percent": "percent",  # the official percent of the 7-day limit used
+}
+# Plan limits are the account's, not a project's: a project budgets its own cost.
+PROJECT_BUDGET_KINDS = ("daily", "weekly", "monthly", "session")
+BUDGET_OPTIONS = ("threshold", "cooldown", "notify_timeout", "projects")
+DEFAULT_THRESHOLD = 80
+DEFAULT_COOLDOWN_MINUTES = 60
+DEFAULT_NOTIFY_TIMEOUT = 10
+
+
+class Budget:
+    """A limit on one measure of use, and the percent of it at which it warns."""
+
+    __slots__ = ("kind", "limit", "threshold", "project")
+
+    def __init__(self, kind, limit, threshold, project=None):
+        self.kind, self.limit, self.threshold, self.project = kind, limit, threshold, project
+
+    @property
+    def name(self):
+        """daily, or daily@api-server for a project's."""
+        return self.kind if self.project is None else f"{self.kind}@{self.project}"
+
+    @property
+    def unit(self):
+        return BUDGET_KINDS[self.kind]
+
+
+class BudgetSettings:
+    """The [budgets] table: every budget, and how often and how long alerts may run."""
+
+    def __init__(self, budgets=(), cooldown_minutes=DEFAULT_COOLDOWN_MINUTES, notify_timeout=DEFAULT_NOTIFY_TIMEOUT):
+        self.budgets = list(budgets)
+        self.cooldown_minutes = cooldown_minutes
+        self.notify_timeout = notify_timeout
+
+
+def _budget_number(value, where, low, high, what, low_included=False):
+    if type(value) in (int, float) and (low <= value if low_included else low < value) and value <= high:
+        return value
+    raise CcusageError(f"{where}: expected {what}", EXIT_USAGE)
+
+
+def _threshold(value, where):
+    return _budget_number(value, where, 0, 100, "a percent of the limit above 0, at most 100")
+
+
+def _budget(kind, value, threshold, where, project=None):
+    """A Budget from `kind = LIMIT` or `kind = {limit = LIMIT, threshold = PERCENT}`."""
+    if isinstance(value, dict):
+        unknown = sorted(set(value) - {"limit", "threshold"})
+        if unknown:
+            raise CcusageError(f"{where}: unknown key {unknown[0]!r} (expected limit, threshold)", EXIT_USAGE)
+        if "limit" not in value:
+            raise CcusageError(f"{where}: limit is required", EXIT_USAGE)
+        threshold = _threshold(value.get("threshold", threshold), f"{where}.threshold")
+        value, where = value["limit"], f"{where}.limit"
+    unit = BUDGET_KINDS[kind]
+    if unit == "usd":
+        limit = _budget_number(value, where, 0, MAX_COST_USD, f"US dollars above 0, below {MAX_COST_USD:,.0f}")
+    elif unit == "tokens":
+        limit = _budget_number(value, where, 0, 1e15, "a positive whole number of tokens")
+        if not isinstance(limit, int):
+            raise CcusageError(f"{where}: expected a positive whole number of tokens", EXIT_USAGE)
+    else:
+        limit = _budget_number(value, where, 0, 100, "a percent above 0, at most 100")
+    return Budget(kind, limit, threshold, project)
+
+
+def budget_entries(data, path):
+    """The [budgets] table of the config file at path as BudgetSettings, or a usage error naming the key."""
+    where = f"config file {path}: [budgets]"
+    if not isinstance(data, dict):
+        raise CcusageError(f"{where}: expected a table of budgets", EXIT_USAGE)
+    unknown = sorted(set(data) - set(BUDGET_KINDS) - set(BUDGET_OPTIONS))
+    if unknown:
+        raise CcusageError(f"{where}: unknown key {unknown[0]!r} (budgets: {', '.join(BUDGET_KINDS)}; "
+                           f"options: {', '.join(BUDGET_OPTIONS)})", EXIT_USAGE)
+    threshold = _threshold(data.get("threshold", DEFAULT_THRESHOLD), f"{where} threshold")
+    cooldown = _budget_number(data.get("cooldown", DEFAULT_COOLDOWN_MINUTES), f"{where} cooldown", 0, 7 * 24 * 60,
+                              "minutes from 0 to 10080", low_included=True)
+    timeout = _budget_number(data.get("notify_timeout", DEFAULT_NOTIFY_TIMEOUT), f"{where} notify_timeout", 0, 600,
+                             "seconds above 0, at most 600")
+    budgets = [_budget(kind, data[kind], threshold, f"{where} {kind}") for kind in BUDGET_KINDS if kind in data]
+    projects = data.get("projects", {})
+    if not isinstance(projects, dict):
+        raise CcusageError(f"{where} projects: expected a table of projects, each a table of budgets", EXIT_USAGE)
+    for project, table in projects.items():
+        at = f"config file {path}: [budgets.projects.{json.dumps(project, ensure_ascii=False)}]"
+        if not isinstance(table, dict) or not project.strip():
+            raise CcusageError(f"{at}: expected a table of budgets ({', '.join(PROJECT_BUDGET_KINDS)})", EXIT_USAGE)
+        unknown = sorted(set(table) - set(PROJECT_BUDGET_KINDS) - {"threshold"})
+        if unknown:
+            raise CcusageError(f"{at}: unknown key {unknown[0]!r} (a project's budgets: "
+                               f"{', '.join(PROJECT_BUDGET_KINDS)}; and threshold)", EXIT_USAGE)
+        own = _threshold(table.get("threshold", threshold), f"{at} threshold")
+        budgets += [_budget(kind, table[kind], own, f"{at} {kind}", project)
+                    for kind in PROJECT_BUDGET_KINDS if kind in table]
+    return BudgetSettings(budgets, cooldown, timeout)
 
 
 STARTER_CONFIG = """\
@@ -2693,6 +4066,9 @@ STARTER_CONFIG = """\
 # plan = "auto"                # auto, pro, max5, max20, custom
 # token_limit = 50000000       # for plan = "custom"; or "max"
 # session_length = 5           # hours in a window
+# What the plan costs, US dollars a month, for the "API value" of `ccusage
+# report` (default: Anthropic's list price: pro 20, max5 100, max20 200).
+# plan_price = 200
 
 # The prompt segment, for a prompt command ccusage does not have yet.
 # prompt_format = "{today_cost} today"
@@ -2707,6 +4083,22 @@ STARTER_CONFIG = """\
 # cache_read = 0.3
 # web_search = 0.01
 
+# Budgets, for `ccusage check` and `ccusage report` (see `man ccusage`).
+# [budgets]
+# daily = 30                   # US dollars of today
+# weekly = 150                 # of this week
+# monthly = {limit = 500, threshold = 90}
+# session = 20                 # of the dearest session still going
+# window_tokens = 150000000    # of the current 5-hour window
+# window_cost = 40
+# window_percent = 90          # percent of its limit: official, else estimated
+# seven_day_percent = 80       # the official percent of the 7-day limit
+# threshold = 80               # percent of a limit at which a budget warns
+# cooldown = 60                # minutes before a budget alerts again
+# notify_timeout = 10          # seconds a --notify command may run
+# [budgets.projects."api-server"]
+# daily = 10
+
 # [weekly]
 # start_of_week = "monday"
 """
@@ -2716,7 +4108,7 @@ def _starter_json():
     return json.dumps({s.name: s.default for s in SETTINGS if s.default is not None}, indent=2) + "\n"
 
 
-def run_config(args, settings, environ, out):
+def run_config(args, settings, environ, out, messages):
     if args.action == "init":
         text = _starter_json() if settings.path.endswith(".json") else STARTER_CONFIG
         try:
@@ -2727,7 +4119,7 @@ def run_config(args, settings, environ, out):
             raise CcusageError(f"{settings.path} already exists; edit it, or remove it to start afresh")
         except OSError as exc:
             raise CcusageError(f"cannot write {settings.path}: {_reason(exc)}")
-        out.write(f"wrote {settings.path}\n")
+        out.write(f"wrote {clean(settings.path)}\n")
         return EXIT_OK
     implied = {"data_dirs": default_roots(environ), "db": default_db_path(environ),
                "timezone": system_timezone_name(),
@@ -2741,7 +4133,11 @@ def run_config(args, settings, environ, out):
     if args.json:
         data = {"file": settings.path, "settings": shown,
                 "prices": {model: dict(zip(RATE_FIELDS, price.bands[-1][2]), web_search=price.web_search)
-                           for model, price in sorted(settings.prices.items())}}
+                           for model, price in sorted(settings.prices.items())},
+                "budgets": [{"name": b.name, "kind": b.kind, "project": b.project, "unit": b.unit,
+                             "limit": b.limit, "threshold": b.threshold} for b in settings.budgets.budgets],
+                "alerts": {"cooldownMinutes": settings.budgets.cooldown_minutes,
+                           "notifyTimeoutSeconds": settings.budgets.notify_timeout}}
         out.write(to_json(data, out) + "\n")
         return EXIT_OK
     width = max(len(name) for name in shown)
@@ -2753,6 +4149,9 @@ def run_config(args, settings, environ, out):
         out.write(f"{name.ljust(width)}  {clean(text)}  [{clean(item['source'])}]\n")
     for model in sorted(settings.prices):
         out.write(f"{'price'.ljust(width)}  {clean(model)}  [{clean(settings.path)}]\n")
+    for budget in settings.budgets.budgets:
+        out.write(f"{'budget'.ljust(width)}  {clean(budget.name)}: {fmt_budget(budget.unit, budget.limit)}, "
+                  f"warning at {budget.threshold:g}%  [{clean(settings.path)}]\n")
     return EXIT_OK
 
 
@@ -2797,7 +4196,7 @@ class ArgumentParser(argparse.ArgumentParser):
     """Usage errors as one line on stderr and exit status 2."""
 
     def error(self, message):
-        self.exit(EXIT_USAGE, f"{PROG}: error: {message} (see '{self.prog} --help')\n")
+        self.exit(EXIT_USAGE, f"{PROG}: error: {clean(message)} (see '{self.prog} --help')\n")
 
 
 class _Unparsed(Exception):
@@ -2809,7 +4208,7 @@ class _QuickParser(ArgumentParser):
         raise _Unparsed(message)
 
 
-_DAY = re.compile(r"(\d{4})-?(\d\d)-?(\d\d)")
+_DAY = LazyPattern(r"([0-9]{4})-?([0-9]{2})-?([0-9]{2})")
 
 
 def parse_day(text):
@@ -2852,7 +4251,8 @@ def _add_command_options(parser, command):
         group.add_argument("-u", "--until", type=parse_day, default=s, metavar="DATE",
                            help="last day to include, YYYY-MM-DD or YYYYMMDD")
     group.add_argument("-z", "--timezone", default=s, metavar="TZ",
-                       help=("IANA time zone deciding which day a call belongs to" if report else
+                       help=("IANA time zone deciding which day a call belongs to"
+                             if report or command in BUDGET_COMMANDS else
                              "IANA time zone to show times in") + " (default: the system's)")
     if report:
         group.add_argument("-p", "--project", default=s, metavar="NAME",
@@ -2864,7 +4264,7 @@ def _add_command_options(parser, command):
     group.add_argument("--prices", default=s, metavar="FILE",
                        help="JSON file of extra or overriding model prices "
                             "(default: prices.json beside the settings file)")
-    if command in ("blocks", "status"):
+    if command in WINDOW_COMMANDS + BUDGET_COMMANDS:
         group = parser.add_argument_group("usage windows")
         group.add_argument("--plan", choices=PLANS, default=s, type=str.lower,
                            help="plan whose limit to measure against; auto learns it from your history, "
@@ -2881,20 +4281,22 @@ def _add_command_options(parser, command):
         which.add_argument("-r", "--recent", action="store_true", default=s,
                            help=f"only the windows of the last {RECENT_DAYS} days")
     group = parser.add_argument_group("how to show it")
-    if command in (None, "weekly"):
+    if command in (None, "weekly") + BUDGET_COMMANDS:
         group.add_argument("--start-of-week", choices=WEEKDAYS, default=s, type=str.lower,
                            help="first day of a week (default: sunday)")
     if report:
         group.add_argument("-b", "--breakdown", action="store_true", default=s, help="add a row per model")
     if report and command != "session":
         group.add_argument("--by-project", action="store_true", default=s, help="group the rows by project")
-    if command != "status":
+    if command not in ("status",) + BUDGET_COMMANDS:
         group.add_argument("-o", "--order", choices=ORDERS, default=s, type=str.lower,
                            help="row order (default: asc)")
     output = group.add_mutually_exclusive_group()
     output.add_argument("-j", "--json", action="store_true", default=s, help="print JSON")
     if report:
         output.add_argument("--csv", action="store_true", default=s, help="print CSV")
+    if command == "report":
+        output.add_argument("--markdown", action="store_true", default=s, help="print Markdown")
     group.add_argument("--color", choices=COLORS, default=s, type=str.lower,
                        help="colour the output: auto colours a terminal unless NO_COLOR is set (default: auto)")
     group = parser.add_argument_group("where the data is")
@@ -2905,13 +4307,66 @@ def _add_command_options(parser, command):
                        help="the store (default: $CCUSAGE_DB or the settings' db, "
                             "else $XDG_DATA_HOME/ccusage/usage.db)")
     _add_config_option(group)
+    group.add_argument("--no-wait", action="store_true", default=s,
+                       help="when another ccusage is busy with the store, answer from what it holds "
+                            "instead of waiting")
     group.add_argument("-v", "--verbose", action="store_true", default=s,
                        help="say what was read and skipped, on stderr")
 
 
+def _add_budget_options(parser, command):
+    """The options of check (alerts) and report (which period)."""
+    s = argparse.SUPPRESS
+    if command == "check":
+        group = parser.add_argument_group("alerts")
+        group.add_argument("--notify", default=s, metavar="CMD",
+                           help="run CMD (split as a shell splits words, but run without one) once each time a "
+                                "budget's state changes, with CCUSAGE_BUDGET, CCUSAGE_BUDGET_STATE, "
+                                "CCUSAGE_BUDGET_USED, CCUSAGE_BUDGET_LIMIT and CCUSAGE_BUDGET_PERCENT set")
+        group.add_argument("--desktop", action="store_true", default=s,
+                           help="show a desktop notification of each change (notify-send or osascript)")
+        return
+    group = parser.add_argument_group("which period")
+    group.add_argument("--date", type=parse_day, default=s, metavar="DATE",
+                       help="the day to report, or with --week or --month a day of it "
+                            "(default: yesterday, the last week or the last month)")
+    which = group.add_mutually_exclusive_group()
+    which.add_argument("--week", action="store_true", default=s, help="report a week (see --start-of-week)")
+    which.add_argument("--month", action="store_true", default=s, help="report a month")
+
+
+CHECK_EPILOG = """\
+exit status:
+  0 every budget is ok, 4 one is at its warning threshold and none over,
+  3 one is exceeded; 1 a failure, 2 a usage error
+
+examples:
+  ccusage check
+  ccusage check --json | jq -r '.budgets[] | select(.state != "ok") | .name'
+  ccusage check --notify 'notify-send "Claude budget"' --desktop
+  if ccusage check >/dev/null; then echo "within budget"; fi
+"""
+REPORT_EPILOG = """\
+examples:
+  ccusage report                      yesterday
+  ccusage report --week               the last whole week
+  ccusage report --month --date 2026-10-01 --markdown
+  ccusage report --json | jq .apiValue
+"""
+COMMAND_DESCRIPTIONS = {
+    "check": "Evaluate every budget of the settings file now: one line each with its state\n"
+             "(ok, warning, exceeded, or unknown when nothing tells), used, limit and percent.\n"
+             "Made for cron, CI and `if ccusage check; then ...`.",
+    "report": "A summary of a day, week or month for mail or a chat: totals, cost by model and\n"
+              "project, the top sessions, the 5-hour windows that reached a limit, budgets, the\n"
+              "change on the period before, and what the usage is worth at API prices against\n"
+              "what the plan costs.",
+}
+
 # Options that are not settings: what the parser leaves out means this.
 FLAG_DEFAULTS = {"since": None, "until": None, "project": None, "breakdown": False, "by_project": False,
-                 "json": False, "csv": False, "verbose": False, "active": False, "recent": False}
+                 "json": False, "csv": False, "verbose": False, "active": False, "recent": False, "no_wait": False,
+                 "notify": None, "desktop": False, "date": None, "week": False, "month": False, "markdown": False}
 
 
 def build_parser(only=None, parser_class=ArgumentParser):
@@ -2938,12 +4393,18 @@ def build_parser(only=None, parser_class=ArgumentParser):
         "today": "today's usage",
         "blocks": "usage per 5-hour window, with burn rate and limits",
         "status": "the current 5-hour window: used, limit, pace, reset (exit 3 at the limit)",
+        "check": "every budget now: ok, warning or exceeded (exit 0, 4 or 3)",
+        "report": "a summary of yesterday, a week or a month, for mail",
     }
-    for name in REPORTS + WINDOW_COMMANDS:
+    epilogs = {"check": CHECK_EPILOG, "report": REPORT_EPILOG}
+    for name in REPORTS + WINDOW_COMMANDS + BUDGET_COMMANDS:
         if only in (None, name):
-            sub = commands.add_parser(name, help=helps[name], description=helps[name].capitalize() + ".",
-                                      epilog=EPILOG, formatter_class=HelpFormatter)
+            sub = commands.add_parser(name, help=helps[name],
+                                      description=COMMAND_DESCRIPTIONS.get(name, helps[name].capitalize() + "."),
+                                      epilog=epilogs.get(name, EPILOG), formatter_class=HelpFormatter)
             _add_command_options(sub, name)
+            if name in BUDGET_COMMANDS:
+                _add_budget_options(sub, name)
     if only not in (None, "config"):
         return parser
     config = commands.add_parser(
@@ -2962,10 +4423,50 @@ def build_parser(only=None, parser_class=ArgumentParser):
     return parser
 
 
-def check_args(parser, args):
+# The usual command lines of the commands that run on every prompt or every
+# few seconds are read without building argparse's parser, which costs a
+# good part of such a run: option string -> (dest, what it takes: True for
+# a value, "append" for a repeatable value, False for none).  Anything else
+# on the line goes to argparse; a test holds every entry to build_parser().
+QUICK_COMMANDS = ("status", "today", "blocks")
+QUICK_OPTIONS = {
+    "-j": ("json", False), "--json": ("json", False), "--no-wait": ("no_wait", False),
+    "-d": ("data_dir", "append"), "--data-dir": ("data_dir", "append"), "--db": ("db", True),
+    "-z": ("timezone", True), "--timezone": ("timezone", True), "--config": ("config", True),
+    "-a": ("active", False), "--active": ("active", False),
+}
+
+
+def quick_args(argv):
+    """The namespace argparse makes of a usual command line of a quick command, or None for any other."""
+    if not argv or argv[0] not in QUICK_COMMANDS:
+        return None
+    command = argv[0]
+    values = {"command": command}
+    words = iter(argv[1:])
+    for word in words:
+        dest, takes = QUICK_OPTIONS.get(word, (None, None))
+        if dest is None or (dest == "active" and command != "blocks") or (dest in values and takes != "append"):
+            return None
+        if not takes:
+            values[dest] = True
+            continue
+        value = next(words, None)
+        if value is None or value.startswith("-"):
+            return None
+        if takes == "append":
+            values.setdefault(dest, []).append(value)
+        else:
+            values[dest] = value
+    import types
+    return types.SimpleNamespace(**values)
+
+
+def check_args(args):
     """Fill in the options that are not settings, then check what the parser alone cannot."""
     def error(message):
-        parser.exit(EXIT_USAGE, f"{PROG}: error: {message} (see '{PROG} {args.command} --help')\n")
+        sys.stderr.write(f"{PROG}: error: {clean(message)} (see '{PROG} {args.command} --help')\n")
+        raise SystemExit(EXIT_USAGE)
 
     args.command = args.command or "daily"
     if args.command == "config":
@@ -2977,6 +4478,14 @@ def check_args(parser, args):
         error(f"argument -s/--since: {args.since} is after --until {args.until}")
     if args.command == "today" and (args.since or args.until):
         error("argument -s/--since, -u/--until: today covers today alone; use daily for a range")
+    if args.notify is not None:
+        import shlex
+        try:
+            args.notify = shlex.split(args.notify)
+        except ValueError as exc:
+            error(f"argument --notify: {exc}; quote the command as a shell would")
+        if not args.notify:
+            error("argument --notify: expected a command, got an empty string")
     for flag, dest in (("--data-dir", "data_dir"), ("--db", "db"), ("--prices", "prices"), ("--config", "config")):
         values = getattr(args, dest, [])
         for item in values if isinstance(values, list) else [values]:
@@ -2990,8 +4499,29 @@ def check_args(parser, args):
     return args
 
 
-def _warn(message):
-    sys.stderr.write(f"{PROG}: warning: {clean(message)}\n")
+class Messages:
+    """The one channel for warnings and notes: lines on stderr, or kept for a screen or a server to show.
+
+    stream=None keeps them in lines; by default each goes to the stderr of
+    the moment it is said.
+    """
+
+    def __init__(self, stream=sys):
+        self.stream = stream
+        self.lines = []
+
+    def warn(self, text):
+        self.say(f"warning: {text}")
+
+    def note(self, text):
+        self.say(text)
+
+    def say(self, text):
+        line = f"{PROG}: {clean(text)}"
+        if self.stream is None:
+            self.lines.append(line)
+        else:
+            (sys.stderr if self.stream is sys else self.stream).write(line + "\n")
 
 
 def _price_book(settings):
@@ -3002,7 +4532,7 @@ def _price_book(settings):
     return PriceBook(overrides)
 
 
-def _roots(settings, environ):
+def _roots(settings, environ, messages):
     """(configured roots, the ones that exist), checking those the user named."""
     named = settings.data_dirs is not None
     roots = settings.data_dirs if named else default_roots(environ)
@@ -3013,38 +4543,91 @@ def _roots(settings, environ):
                                    EXIT_USAGE)
     existing = [root for root in roots if os.path.isdir(root)]
     if not existing:
-        _warn("no Claude Code logs found in " + " or ".join(_home(r) for r in roots)
-              + "; showing what the store already holds")
+        messages.warn("no Claude Code logs found in " + " or ".join(_home(r) for r in roots)
+                      + "; showing what the store already holds")
     return roots, existing
 
 
-def open_store(settings, environ):
-    return Store(settings.db or default_db_path(environ), _warn)
+def store_path(settings, environ):
+    """Where the store is: its default place is made when missing, a named one's directory must exist."""
+    if settings.db is None:
+        return default_db_path(environ)
+    directory = os.path.dirname(settings.db)
+    if not os.path.exists(directory):
+        raise CcusageError(f"the store's directory {directory} does not exist ({settings.sources['db']}); "
+                           "create it, or name a store in an existing directory", EXIT_USAGE)
+    return settings.db
 
 
-def open_query(args, settings, environ, store, err):
-    """Bring the store up to date with the logs, then a query over the calls of the roots in use."""
-    prices = _price_book(settings)
-    tz = load_timezone(settings.timezone)
-    roots, existing = _roots(settings, environ)
-    report = ScanReport()
-    store.sync(existing, report)
-    source_ids = list(store.source_ids(roots).values())
-    if args.verbose:
-        _verbose(store, report, source_ids, err)
-    return UsageQuery(store, source_ids, prices, tz, settings.mode)
+class Session:
+    """A command's store, brought up to date with the logs, and a query over the calls of the roots in use.
+
+    Opening and syncing are tried again once when the store turns out to be
+    damaged (it is set aside and built anew from the logs); nothing else of
+    the command is ever run twice.
+    """
+
+    def __init__(self, args, settings, environ, messages, **sync_options):
+        self.messages = messages
+        self.path = store_path(settings, environ)
+        prices = _price_book(settings)
+        tz = load_timezone(settings.timezone)
+        roots, existing = _roots(settings, environ, messages)
+        self.report = ScanReport()
+        sync_options.setdefault("wait", not getattr(args, "no_wait", False))
+        for attempt in (1, 2):
+            self.store = Store(self.path, messages)
+            try:
+                self.store.sync(existing, self.report, **sync_options)
+                if self.report.busy:
+                    messages.note("the store is busy (another ccusage is writing to it): "
+                                  "showing what it already holds")
+                if self.report.readonly:
+                    messages.note(f"the store {self.path} is read-only: new logs were not recorded "
+                                  f"(make it writable: chmod u+w {self.path})")
+                root_ids = list(self.store.root_ids(roots).values())
+                break
+            except STORE_DAMAGE as exc:
+                self.store.close()
+                if attempt == 2 or not _is_corruption(exc):
+                    raise CcusageError(f"the store {self.path}: {exc}")
+                # Damage deeper in the file than opening it reads: set it aside, read the logs again.
+                move_store_aside(self.path, exc, messages)
+                self.report = ScanReport()
+            except BaseException:
+                self.store.close()
+                raise
+        if getattr(args, "verbose", False):
+            _verbose(self.store, self.report, root_ids, messages)
+        elif self.report.unreadable:
+            _note_unreadable(self.report, messages)
+        self.query = UsageQuery(self.store, root_ids, prices, tz, settings.mode)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, trace):
+        self.store.close()
+        if isinstance(exc, STORE_DAMAGE) and _is_corruption(exc):
+            move_store_aside(self.path, exc, self.messages)
+            raise CcusageError(f"the store {self.path} turned out damaged ({exc}) and was set aside; "
+                               "run the command again to build it anew from the logs")
+        if isinstance(exc, STORE_DAMAGE):
+            raise CcusageError(f"the store {self.path}: {exc}")
+        return False
 
 
-def _warn_unpriced(query):
+def _warn_unpriced(query, messages):
     for model, calls in sorted(query.unpriced_models.items()):
-        _warn(f"no price for model {model!r} ({calls:,} calls): its cost is left out of the totals; "
-              "add it to the price file (see --prices)")
+        messages.warn(f"no price for model {model!r} ({calls:,} calls): its cost is left out of the totals; "
+                      "add it to the price file (see --prices)")
 
 
-def run_report(args, settings, environ, out, err):
-    store = open_store(settings, environ)
-    try:
-        query = open_query(args, settings, environ, store, err)
+def run_report(args, settings, environ, out, messages):
+    """daily, weekly, monthly, session and today."""
+    # Today's calls are in the logs written today: these need no walk of every old log.
+    with Session(args, settings, environ, messages, quick=args.command == "today") as session:
+        query = session.query
         tz = query.tz
         if args.command == "today":
             today = datetime.now(tz).date()
@@ -3060,26 +4643,30 @@ def run_report(args, settings, environ, out, err):
             rows.reverse()
         if args.project is not None and not query.project_ids(args.project):
             known = query.project_names()
-            _warn(f"no project is called {args.project!r}; known: " + (", ".join(known[:12]) or "none")
-                  + (", ..." if len(known) > 12 else ""))
-        _warn_unpriced(query)
+            messages.warn(f"no project is called {args.project!r}; known: " + (", ".join(known[:12]) or "none")
+                          + (", ..." if len(known) > 12 else ""))
+        _warn_unpriced(query, messages)
         _print_report(args, settings, rows, query, tz, out, environ)
-    finally:
-        store.close()
     return EXIT_OK
 
 
-def run_windows(args, settings, environ, out, err):
+def run_windows(args, settings, environ, out, messages):
     """blocks and status: the 5-hour windows."""
-    store = open_store(settings, environ)
-    try:
-        query = open_query(args, settings, environ, store, err)
+    # Only the last windows are read from the calls: these need no walk of every old log.
+    quick = args.command == "status" or args.active
+    with Session(args, settings, environ, messages, quick=quick) as session:
+        query = session.query
         now_ms = int(time.time() * 1000)
         length_ms = int(settings.session_length * HOUR_MS)
         status, windows, limit, weekly = current_status(query, settings, now_ms)
-    finally:
-        store.close()
-    _warn_unpriced(query)
+        if args.command == "blocks":
+            if args.active:
+                windows = [w for w in windows[-1:] if w.is_active(now_ms, length_ms)]
+            elif args.recent:
+                windows = [w for w in windows if w.end > now_ms - RECENT_DAYS * MS_PER_DAY]
+            price_windows(query, windows)
+            windows = with_gaps(windows, length_ms)
+    _warn_unpriced(query, messages)
     if args.command == "status":
         if args.json:
             out.write(to_json(status_json(status, limit, weekly, now_ms), out) + "\n")
@@ -3089,12 +4676,6 @@ def run_windows(args, settings, environ, out, err):
         else:
             out.write("\n".join(clean(line) for line in status_lines(status, query.tz)) + "\n")
         return EXIT_LIMIT_REACHED if status is not None and status.reached else EXIT_OK
-    if args.active:
-        windows = [w for w in windows if w.is_active(now_ms, length_ms)]
-    elif args.recent:
-        windows = [w for w in windows if w.end > now_ms - RECENT_DAYS * MS_PER_DAY]
-        while windows and windows[0].is_gap:
-            windows.pop(0)
     if settings.order == "desc":
         windows.reverse()
     if args.json:
@@ -3113,23 +4694,169 @@ def run_windows(args, settings, environ, out, err):
     return EXIT_OK
 
 
+def run_check(args, settings, environ, out, messages):
+    """check: every budget now, then the alerts of those whose state changed; exit 0, 4 or 3."""
+    if not settings.budgets.budgets:
+        if args.json:
+            out.write(to_json({"state": "ok", "budgets": []}, out) + "\n")
+        else:
+            out.write(f"No budgets are set: add a [budgets] table to {clean(settings.path)} (see man ccusage).\n")
+        return EXIT_OK
+    with Session(args, settings, environ, messages) as session:
+        query = session.query
+        now_ms = int(time.time() * 1000)
+        states = evaluate_budgets(query, settings, now_ms)
+        _warn_unpriced(query, messages)
+        worst = worst_state(states)
+        if args.json:
+            out.write(to_json({"state": worst, "budgets": [budget_json(s) for s in states]}, out) + "\n")
+        else:
+            out.write("\n".join(budget_lines(states, Style(use_color(settings.color, out)))) + "\n")
+        out.flush()
+        if args.notify or args.desktop:
+            send_alerts(session.store, states, now_ms, args, settings.budgets, environ, messages)
+    return {"ok": EXIT_OK, "warning": EXIT_BUDGET_WARNING, "exceeded": EXIT_BUDGET_EXCEEDED}[worst]
+
+
+def send_alerts(store, states, now_ms, args, budgets, environ, messages):
+    """Alert of each budget whose state changed since its last alert (and outside the cooldown)."""
+    by_name = {s.budget.name: s for s in states}
+    due = claim_alerts(store.conn, [(s.budget.name, s.state) for s in states if s.state != "unknown"], now_ms,
+                       budgets.cooldown_minutes * MINUTE_MS)
+    desktop = args.desktop and due and desktop_notifier()
+    if args.desktop and due and not desktop:
+        messages.warn("no notify-send or osascript found: no desktop notification shown")
+    for name, previous, state in due:
+        budget_state = by_name[name]
+        delivered = False
+        if args.notify:
+            delivered |= run_alert_command(args.notify, alert_environment(budget_state, previous, environ),
+                                           budgets.notify_timeout, name, messages)
+        if desktop:
+            delivered |= run_alert_command(desktop_notification(desktop, budget_state), None,
+                                           budgets.notify_timeout, name, messages)
+        if not delivered:
+            release_alert(store.conn, name, previous, now_ms)
+
+
+def alert_environment(state, previous, environ):
+    """The environment of a notify command: ours, and the budget's figures."""
+    unit = state.budget.unit
+    return dict(environ, CCUSAGE_BUDGET=state.budget.name, CCUSAGE_BUDGET_STATE=state.state,
+                CCUSAGE_BUDGET_PREVIOUS_STATE=previous, CCUSAGE_BUDGET_UNIT=unit,
+                CCUSAGE_BUDGET_USED=budget_env_value(unit, state.used),
+                CCUSAGE_BUDGET_LIMIT=budget_env_value(unit, state.budget.limit),
+                CCUSAGE_BUDGET_PERCENT=f"{state.percent:.1f}",
+                CCUSAGE_BUDGET_MESSAGE=budget_lines([state], Style(False))[0])
+
+
+def desktop_notifier():
+    """The path of notify-send, else of osascript (macOS), else None."""
+    import shutil
+    return shutil.which("notify-send") or shutil.which("osascript")
+
+
+def _applescript_text(text):
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def desktop_notification(program, state):
+    """The argv that shows a budget's change with notify-send or osascript."""
+    budget = state.budget
+    title = f"ccusage: budget {budget.name} {state.state}"
+    body = (f"{fmt_budget(budget.unit, state.used)} of {fmt_budget(budget.unit, budget.limit)} "
+            f"({fmt_percent(state.percent)})")
+    if os.path.basename(program) == "osascript":
+        return [program, "-e", f"display notification {_applescript_text(body)} with title {_applescript_text(title)}"]
+    return [program, "--app-name=ccusage", title, body]
+
+
+def run_alert_command(argv, env, timeout, budget, messages):
+    """Run an alert's argv (no shell) for at most timeout seconds; False, with a warning, if it fails or hangs.
+
+    Its output is not shown; the last line of its stderr says why it failed.
+    It runs in a process group of its own, so that what it started is
+    stopped with it.
+    """
+    import signal
+    import subprocess
+    what = f"notify command {argv[0]!r} for budget {budget}"
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                env=env, start_new_session=True)
+    except (OSError, ValueError) as exc:
+        messages.warn(f"cannot run {what}: {_reason(exc)}")
+        return False
+    try:
+        _, errors = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        proc.stderr.close()
+        proc.wait()
+        messages.warn(f"{what} did not finish within {timeout:g} seconds: stopped it")
+        return False
+    if proc.returncode != 0:
+        last = errors.decode("utf-8", "replace").strip().splitlines()[-1:]
+        messages.warn(f"{what} failed (exit status {proc.returncode})" + (f": {last[0]}" if last else ""))
+        return False
+    return True
+
+
+def run_summary(args, settings, environ, out, messages):
+    """report: the summary of a day, week or month."""
+    with Session(args, settings, environ, messages) as session:
+        query = session.query
+        now_ms = int(time.time() * 1000)
+        today = datetime.fromtimestamp(now_ms / 1000, query.tz).date()
+        kind = "week" if args.week else "month" if args.month else "day"
+        first, last = summary_period(kind, args.date, today, WEEKDAYS.index(settings.start_of_week))
+        tz_name = settings.timezone or system_timezone_name()
+        summary = build_summary(query, settings, kind, first, last, tz_name, now_ms)
+    _warn_unpriced(query, messages)
+    if not summary.total.calls:
+        if args.json:
+            out.write(to_json({"period": {"kind": kind, "first": first.isoformat(), "last": last.isoformat(),
+                                          "timezone": tz_name}, "totals": dict(usage_json(Usage()), calls=0)},
+                              out) + "\n")
+        else:
+            out.write(f"No usage {'on' if kind == 'day' else 'in'} {period_title(summary)} ({clean(tz_name)}).\n")
+        return EXIT_OK
+    if args.json:
+        out.write(to_json(summary_json(summary), out) + "\n")
+    elif args.markdown:
+        out.write(render_summary_markdown(summary, query.tz))
+    else:
+        width, style = _terminal(out, settings)
+        out.write(render_summary_text(summary, query.tz, width, style))
+    return EXIT_OK
+
+
 def _terminal(out, settings):
     """(width, Style) for tables written to out: a terminal's own width, else 80 columns."""
     width = max(60, terminal_columns()) if out.isatty() else 80
     return width, Style(use_color(settings.color, out))
 
 
-def _verbose(store, report, source_ids, err):
+def _note_unreadable(report, messages):
+    count = len(report.unreadable)
+    messages.warn(f"{count:,} {'file or directory' if count == 1 else 'files or directories'} could not be read; "
+                  "--verbose lists them")
+
+
+def _verbose(store, report, root_ids, messages):
     lines = [f"read {report.bytes_read:,} bytes from {report.files_read:,} of {report.files:,} log files "
              f"({report.calls_seen:,} billable lines)"]
     for path, reason in report.unreadable:
         lines.append(f"unreadable: {path}: {reason}")
-    skipped = store.skipped_lines(source_ids)
+    skipped = store.skipped_lines(root_ids)
     if skipped:
         lines.append(f"skipped {sum(n for _, n in skipped):,} malformed lines in {len(skipped):,} files:")
         lines.extend(f"  {n:,}  {path}" for path, n in skipped)
     for text in lines:
-        err.write(f"{PROG}: {clean(text)}\n")
+        messages.note(text)
 
 
 def _print_report(args, settings, rows, query, tz, out, environ):
@@ -3159,9 +4886,13 @@ def _print_report(args, settings, rows, query, tz, out, environ):
         if period == "session":
             out.write(render_session_table(rows, args.breakdown, width, style, tz) + "\n")
         else:
-            out.write(render_period_table(rows, period, args.breakdown, args.by_project, width, style) + "\n")
+            out.write(render_period_table(rows, period, args.breakdown, args.by_project, width, style,
+                                          plan_price(settings)[0] if period == "monthly" else None) + "\n")
         if query.unpriced_models:
             out.write(f"* excludes models with no price: {', '.join(clean(m) for m in sorted(query.unpriced_models))}\n")
+        if period == "monthly" and plan_price(settings)[0]:
+            price, basis = plan_price(settings)
+            out.write(f"Vs plan: API value as a multiple of ${price:,.2f} a month ({basis})\n")
 
 
 def _print_csv(period, rows, args, out):
@@ -3190,44 +4921,90 @@ def _print_csv(period, rows, args, out):
 # main
 # ---------------------------------------------------------------------------
 
+# Each command's run_* function: (args, settings, environ, out, messages) -> exit status.
+RUNNERS = {**{name: run_report for name in REPORTS}, **{name: run_windows for name in WINDOW_COMMANDS},
+           "check": run_check, "report": run_summary, "config": run_config}
+
+
+def _subparser(parser, command):
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices.get(command)
+    return None
+
+
+def arrange_argv(parser, argv):
+    """argv with the options given before the command moved after it, and dash values joined to their option.
+
+    An option before the command applies to it exactly as after it, or is
+    refused naming the command (ccusage --since DATE blocks).  A value that
+    starts with a dash, such as the directory names Claude Code gives
+    projects (-p -home-dev-game), is kept as the option's value.
+    """
+    takes_value = {option for action in parser._actions for option in action.option_strings if action.nargs != 0}
+    command, arranged, before = None, [], []
+    words = iter(argv)
+    for word in words:
+        if word == "--":
+            arranged.append(word)
+            arranged.extend(words)
+            break
+        if command is None and word in RUNNERS:
+            command = word
+            sub = _subparser(parser, command)
+            for option in before:
+                if sub is not None and option not in sub._option_string_actions:
+                    parser.error(f"argument {option}: the {command} command does not take it "
+                                 f"(an option before the command is the command's)")
+            arranged = [word] + arranged
+            continue
+        name = word.split("=", 1)[0] if word.startswith("--") else word[:2]
+        if word.startswith("-") and name in takes_value and "=" not in word and len(word) == len(name):
+            value = next(words, None)
+            if value is None:
+                arranged.append(word)
+                break
+            if value.startswith("-") and value.split("=", 1)[0] not in parser._option_string_actions:
+                arranged.append(f"{word}={value}")
+            else:
+                arranged.extend((word, value))
+            if command is None:
+                before.append(name)
+            continue
+        if command is None and word.startswith("-") and word != "-":
+            before.extend([name] if word.startswith("--") or len(word) == 2 or name in takes_value
+                          else [f"-{c}" for c in word[1:]])
+        arranged.append(word)
+    return arranged
+
+
 def main(argv=None):
     """Run ccusage with argv (default: sys.argv[1:]); return the exit status."""
     environ = os.environ
     argv = sys.argv[1:] if argv is None else list(argv)
+    messages = Messages()
     # The first word that names a command is the command, unless it is an
     # option's value; then the quick parser fails and the whole one decides.
     named = next((word for word in argv if word in COMMANDS), "daily")
+    args = quick_args(argv)
     try:
-        if "-h" in argv or "--help" in argv:
-            raise _Unparsed("help lists every command")
-        parser = build_parser(named, _QuickParser)
-        args = parser.parse_args(argv)
+        if args is None:
+            if "-h" in argv or "--help" in argv:
+                raise _Unparsed("help lists every command")
+            parser = build_parser(named, _QuickParser)
+            args = parser.parse_args(arrange_argv(parser, argv))
     except _Unparsed:
         parser = build_parser()
-        args = parser.parse_args(argv)
-    args = check_args(parser, args)
+        args = parser.parse_args(arrange_argv(parser, argv))
+    args = check_args(args)
     try:
         if args.command == "config" and args.action == "path":
-            sys.stdout.write(config_path(environ, getattr(args, "config", None))[0] + "\n")
+            sys.stdout.write(clean(config_path(environ, getattr(args, "config", None))[0]) + "\n")
             return EXIT_OK
         section = args.section if args.command == "config" else args.command
-        settings = resolve_settings(args, environ, section, _warn,
+        settings = resolve_settings(args, environ, section, messages.warn,
                                     creating=args.command == "config" and args.action == "init")
-        if args.command == "config":
-            return run_config(args, settings, environ, sys.stdout)
-        run = run_windows if args.command in WINDOW_COMMANDS else run_report
-        store_path = settings.db or default_db_path(environ)
-        try:
-            return run(args, settings, environ, sys.stdout, sys.stderr)
-        except STORE_DAMAGE as exc:
-            if not _is_corruption(exc):
-                raise CcusageError(f"the store {store_path}: {exc}")
-            # Damage deeper in the file than opening it reads: set it aside, read the logs again.
-            move_store_aside(store_path, exc, _warn)
-        try:
-            return run(args, settings, environ, sys.stdout, sys.stderr)
-        except STORE_DAMAGE as exc:
-            raise CcusageError(f"the store {store_path}: {exc}")
+        return RUNNERS[args.command](args, settings, environ, sys.stdout, messages)
     except CcusageError as exc:
         sys.stderr.write(f"{PROG}: error: {clean(str(exc))}\n")
         return exc.exit_code
