@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -116,6 +117,47 @@ def shell_env(home, **extra):
                "PATH": os.pathsep.join(dict.fromkeys(d for d in path if d))}
     environ.update(extra)
     return environ
+
+
+# The settings file ccusage reads by default: TOML from Python 3.11 on, JSON
+# before (no tomllib there).  Tests write settings as data, in the form the
+# running Python reads, so make test on 3.9 and on 3.13 covers both.
+CONFIG_SUFFIX = ".toml" if sys.version_info >= (3, 11) else ".json"
+CONFIG_NAME = "config" + CONFIG_SUFFIX
+
+
+def write_config(env, settings, name=CONFIG_NAME):
+    """The settings file `name` in env's config dir, holding settings (data, or the file's text)."""
+    return write_settings(env.config_home / "ccusage" / name, settings)
+
+
+def write_settings(path, settings):
+    """Write settings at path: data as TOML or JSON by the path's suffix, text as it is."""
+    if not isinstance(settings, str):
+        settings = toml_text(settings) if path.suffix == ".toml" else json.dumps(settings, indent=2) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(settings, encoding="utf-8")
+    return path
+
+
+def toml_text(settings, table=()):
+    """settings as TOML: keys and values, then a [table] per dict within ([prices."model"] in prices)."""
+    def key(name):
+        return name if re.fullmatch(r"[A-Za-z0-9_]+", name) else json.dumps(name)
+    lines = [f"{key(k)} = {toml_value(v)}\n" for k, v in settings.items() if not isinstance(v, dict)]
+    if table and (lines or not settings):
+        lines.insert(0, "\n[" + ".".join(key(k) for k in table) + "]\n")
+    for name, inner in settings.items():
+        if isinstance(inner, dict):
+            lines.append(toml_text(inner, table + (name,)))
+    return "".join(lines)
+
+
+def toml_value(value):
+    """A TOML value: a list, or a string, number or boolean (written as JSON writes it)."""
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    return json.dumps(value)
 
 
 def tokens_of(entry):

@@ -3,22 +3,17 @@
 import json
 import os
 import re
-import sys
 
 import pytest
 
 import ccusage
 from logsynth import assistant_line, session_path, write_lines
-from support import first_line_is_one_error
+from support import CONFIG_NAME, CONFIG_SUFFIX, first_line_is_one_error, write_config, write_settings
 
-# The settings file is TOML where Python reads it (3.11 on), else config.json.
-# The tests write their settings as data, in the form the running Python reads,
-# so make test on 3.9 and on 3.13 covers both; the JSON path on a new Python is
-# also tested by pretending tomllib is missing.
-HAS_TOMLLIB = sys.version_info >= (3, 11)
-SUFFIX = ".toml" if HAS_TOMLLIB else ".json"
-CONFIG_NAME = "config" + SUFFIX
-about_toml = pytest.mark.skipif(not HAS_TOMLLIB, reason="about TOML, which Python reads from 3.11 on")
+# The tests write their settings as data, in the form the running Python reads
+# (support.write_config), so make test on 3.9 and on 3.13 covers both; the JSON
+# path on a new Python is also tested by pretending tomllib is missing.
+about_toml = pytest.mark.skipif(CONFIG_SUFFIX != ".toml", reason="about TOML, which Python reads from 3.11 on")
 
 SONNET = "claude-sonnet-4-5-20250929"
 OPUS_41 = "claude-opus-4-1-20250805"    # $15 input, $75 output per million tokens, no regional surcharge
@@ -29,33 +24,6 @@ def cenv(env, monkeypatch):
     """The isolated env, without the TZ the shared fixture sets: config tests own every variable."""
     monkeypatch.delenv("TZ", raising=False)
     return env
-
-
-def write_config(env, settings, name=CONFIG_NAME):
-    """The settings file `name` in env's config dir, holding settings (data, or the file's text)."""
-    return write_settings(env.config_home / "ccusage" / name, settings)
-
-
-def write_settings(path, settings):
-    """Write settings at path: data as TOML or JSON by the path's suffix, text as it is."""
-    if not isinstance(settings, str):
-        settings = toml_text(settings) if path.suffix == ".toml" else json.dumps(settings, indent=2) + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(settings, encoding="utf-8")
-    return path
-
-
-def toml_text(settings, table=()):
-    """settings as TOML: keys and values, then a [table] per dict within ([prices."model"] in prices)."""
-    def key(name):
-        return name if re.fullmatch(r"[A-Za-z0-9_]+", name) else json.dumps(name)
-    lines = [f"{key(k)} = {toml_value(v)}\n" for k, v in settings.items() if not isinstance(v, dict)]
-    if table and (lines or not settings):
-        lines.insert(0, "\n[" + ".".join(key(k) for k in table) + "]\n")
-    for name, inner in settings.items():
-        if isinstance(inner, dict):
-            lines.append(toml_text(inner, table + (name,)))
-    return "".join(lines)
 
 
 def show(env, *args):
@@ -76,12 +44,6 @@ def usage_error(result, *words):
     first_line_is_one_error(result)
     for word in words:
         assert str(word) in result.err, (word, result.err)
-
-
-def toml_value(value):
-    if isinstance(value, list):
-        return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    return json.dumps(value)   # strings, ints and floats are written alike in JSON and TOML
 
 
 def calls(env, *lines, root=None):
@@ -107,8 +69,8 @@ def test_config_path_without_xdg_config_home_is_under_home(cenv, monkeypatch):
 
 
 def test_config_flag_and_ccusage_config_name_another_file(cenv, monkeypatch):
-    named = write_settings(cenv.tmp / "elsewhere" / f"mine{SUFFIX}", {"order": "desc"})
-    other = write_settings(cenv.tmp / f"other{SUFFIX}", {"order": "asc"})
+    named = write_settings(cenv.tmp / "elsewhere" / f"mine{CONFIG_SUFFIX}", {"order": "desc"})
+    other = write_settings(cenv.tmp / f"other{CONFIG_SUFFIX}", {"order": "asc"})
     write_config(cenv, {"order": "asc"})       # the default file must not be read
     assert cenv.run_raw("config", "path", "--config", str(named)).out == f"{named}\n"
     assert setting(cenv, "order", "--config", str(named)) == ("desc", str(named))
@@ -122,7 +84,7 @@ def test_config_flag_and_ccusage_config_name_another_file(cenv, monkeypatch):
 def test_config_flag_works_before_and_after_a_report_command(cenv):
     calls(cenv, assistant_line(ts="2026-11-18T12:00:00.000Z", output=1),
           assistant_line(ts="2026-11-19T12:00:00.000Z", output=2))
-    named = write_settings(cenv.tmp / f"mine{SUFFIX}", {"order": "desc", "timezone": "UTC"})
+    named = write_settings(cenv.tmp / f"mine{CONFIG_SUFFIX}", {"order": "desc", "timezone": "UTC"})
     db, data = str(cenv.db), str(cenv.claude)
     after = cenv.run_raw("daily", "--json", "--config", str(named), "--db", db, "--data-dir", data)
     before = cenv.run_raw("--config", str(named), "daily", "--json", "--db", db, "--data-dir", data)
@@ -131,12 +93,13 @@ def test_config_flag_works_before_and_after_a_report_command(cenv):
 
 def test_a_relative_config_path_is_made_absolute(cenv, monkeypatch):
     monkeypatch.chdir(cenv.tmp)
-    write_settings(cenv.tmp / "rel" / f"c{SUFFIX}", {})
-    assert cenv.run_raw("config", "path", "--config", f"rel/c{SUFFIX}").out == f"{cenv.tmp}/rel/c{SUFFIX}\n"
+    name = f"c{CONFIG_SUFFIX}"
+    write_settings(cenv.tmp / "rel" / name, {})
+    assert cenv.run_raw("config", "path", "--config", f"rel/{name}").out == f"{cenv.tmp}/rel/{name}\n"
 
 
 def test_a_named_config_file_that_does_not_exist_is_an_error(cenv, monkeypatch):
-    missing = cenv.tmp / f"missing{SUFFIX}"
+    missing = cenv.tmp / f"missing{CONFIG_SUFFIX}"
     usage_error(cenv.run_raw("config", "show", "--config", str(missing)), missing)
     usage_error(cenv.run("daily", "--config", str(missing)), missing)
     monkeypatch.setenv("CCUSAGE_CONFIG", str(missing))
@@ -587,7 +550,7 @@ def test_init_never_overwrites(cenv):
 
 
 def test_init_writes_the_named_file(cenv):
-    named = cenv.tmp / "new" / "dir" / f"c{SUFFIX}"
+    named = cenv.tmp / "new" / "dir" / f"c{CONFIG_SUFFIX}"
     assert cenv.run_raw("config", "init", "--config", str(named)).code == 0
     assert setting(cenv, "order", "--config", str(named))[0] == "asc"
     assert not (cenv.config_home / "ccusage" / CONFIG_NAME).exists()
