@@ -121,23 +121,33 @@ def test_reading_shared_with_forked_processes_equals_the_generated_truth(env, sy
     assert str(os.getpid()) in pids and len(set(pids)) > 1
 
 
-def break_the_helpers(monkeypatch, how):
+def break_the_helpers(env, monkeypatch, how):
     """Make every forked reader call how() on its first batch; this process reads as ever."""
     share_reading(monkeypatch, 1)
     this_process = os.getpid()
-    read_logs = ccusage.read_logs
+    read_logs, read_log = ccusage.read_logs, ccusage.read_log
+    started = env.tmp / "a helper started"
 
     def broken_in_a_helper(jobs):
         if os.getpid() != this_process:
+            started.touch()
             how()
         return read_logs(jobs)
 
+    def once_a_helper_started(job):
+        # However slow a helper is to start, this process leaves it a batch to break on.
+        deadline = time.monotonic() + 30
+        while not started.exists() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        return read_log(job)
+
     monkeypatch.setattr(ccusage, "read_logs", broken_in_a_helper)
+    monkeypatch.setattr(ccusage, "read_log", once_a_helper_started)
     return read_logs
 
 
 def test_a_reader_process_that_dies_leaves_the_store_untouched(env, synth, monkeypatch):
-    read_logs = break_the_helpers(monkeypatch, lambda: os._exit(3))
+    read_logs = break_the_helpers(env, monkeypatch, lambda: os._exit(3))
     tree = synth(2)
     result = env.run("daily", "--json")
     assert result.code == 1 and result.out == ""
@@ -152,7 +162,7 @@ def test_a_reader_process_that_fails_says_why_in_one_line(env, synth, monkeypatc
     def an_unforeseen_bug():
         raise TypeError("an unforeseen bug")
 
-    break_the_helpers(monkeypatch, an_unforeseen_bug)
+    break_the_helpers(env, monkeypatch, an_unforeseen_bug)
     synth(2)
     result = env.run("daily", "--json")
     assert result.code == 1 and result.out == ""
