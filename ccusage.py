@@ -1967,7 +1967,11 @@ class Ingest:
         self.store = store
         self.conn = store.conn
         self.claim = claim
-        self.models, self.projects, self.sessions, self.refs = {}, {}, {}, {}
+        self.models = dict(self.conn.execute("SELECT name, id FROM models"))
+        self.projects = dict(self.conn.execute("SELECT path, id FROM projects"))
+        # A bulk ingest meets most sessions there are; a small one looks up the few it meets.
+        self.sessions = dict(self.conn.execute("SELECT session_id, id FROM sessions")) if claim.bulk else {}
+        self.refs = {}
         self.pending = {}
         # Models in the order the logs name them, which is the order they get ids in.
         self.model_names = {}
@@ -2046,10 +2050,25 @@ class Ingest:
     def _model(self, name):
         model_id = self.models.get(name)
         if model_id is None:
-            self.conn.execute("INSERT OR IGNORE INTO models (name) VALUES (?)", (name,))
-            model_id = self.models[name] = self.conn.execute("SELECT id FROM models WHERE name = ?",
-                                                             (name,)).fetchone()[0]
+            model_id = self.models[name] = self._id("models", "name", name)
         return model_id
+
+    def _id(self, table, column, value, extra=None):
+        """The id of table's row whose column is value, adding it (with extra: (column, value)) when new.
+
+        Another process may have added it since this one looked: then the
+        insert is ignored and the row looked up.
+        """
+        if not self.claim.bulk or table == "models":
+            row = self.conn.execute(f"SELECT id FROM {table} WHERE {column} = ?", (value,)).fetchone()
+            if row:
+                return row[0]
+        columns, values = (column,) + ((extra[0],) if extra else ()), (value,) + ((extra[1],) if extra else ())
+        cursor = self.conn.execute(f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) VALUES "
+                                   f"({', '.join('?' * len(columns))})", values)
+        if cursor.rowcount:
+            return cursor.lastrowid
+        return self.conn.execute(f"SELECT id FROM {table} WHERE {column} = ?", (value,)).fetchone()[0]
 
     def _refs(self, who):
         """(session id, project id) in the store of (session, cwd, directory), registering either when new."""
@@ -2059,15 +2078,11 @@ class Ingest:
         session, cwd, directory = who
         project_id = self.projects.get(cwd)
         if project_id is None:
-            self.conn.execute("INSERT OR IGNORE INTO projects (path, dir) VALUES (?, ?)", (cwd, directory))
-            project_id = self.projects[cwd] = self.conn.execute("SELECT id FROM projects WHERE path = ?",
-                                                                (cwd,)).fetchone()[0]
+            project_id = self.projects[cwd] = self._id("projects", "path", cwd, ("dir", directory))
         session_id = self.sessions.get(session)
         if session_id is None:
-            self.conn.execute("INSERT OR IGNORE INTO sessions (session_id, project_id) VALUES (?, ?)",
-                              (session, project_id))
-            session_id = self.sessions[session] = self.conn.execute(
-                "SELECT id FROM sessions WHERE session_id = ?", (session,)).fetchone()[0]
+            session_id = self.sessions[session] = self._id("sessions", "session_id", session,
+                                                           ("project_id", project_id))
         ref = self.refs[who] = (session_id, project_id)
         return ref
 
