@@ -1993,7 +1993,7 @@ def to_json(data, out):
     Indented for a terminal; compact for a pipe, where the C encoder makes it
     several times quicker to produce.
     """
-    text = json.dumps(data, indent=2 if out.isatty() else None, ensure_ascii=False)
+    text = json.dumps(data, indent=2 if out.isatty() else None, ensure_ascii=ascii_only(out))
     return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
@@ -2061,14 +2061,50 @@ def totals_json(rows, unpriced_models):
     return entry
 
 
-class Style:
-    """ANSI styling, or none."""
+def ascii_only(stream):
+    """Whether stream's encoding lacks the table's box-drawing characters: the one place that decides."""
+    try:
+        "─…".encode(getattr(stream, "encoding", None) or "ascii")
+    except (UnicodeEncodeError, LookupError):
+        return True
+    return False
 
-    def __init__(self, enabled):
+
+def escape_unencodable(stream):
+    """Make stream write what its encoding cannot hold as escapes (\\u2500), not raise."""
+    if ascii_only(stream) and hasattr(stream, "reconfigure"):
+        stream.reconfigure(errors="backslashreplace")
+
+
+THRESHOLD_STYLES = {"ok": "32", "warning": "33", "over": "1;31"}
+
+
+def threshold_state(percent):
+    """'ok', 'warning' (80% of a limit) or 'over' (100%): how every view colours a share of a limit."""
+    if percent is None or percent < 80:
+        return "ok"
+    return "warning" if percent < 100 else "over"
+
+
+class Style:
+    """ANSI styling, or none; and the rules and ellipsis a stream can carry."""
+
+    def __init__(self, enabled, ascii_rules=False):
         self.enabled = enabled
+        self.ascii = ascii_rules
+        self.rule = "-" if ascii_rules else "─"
+        self.ellipsis = "..." if ascii_rules else "…"
 
     def __call__(self, text, code):
-        return f"\x1b[{code}m{text}\x1b[0m" if self.enabled else text
+        return f"\x1b[{code}m{text}\x1b[0m" if self.enabled and code else text
+
+    def start(self, code):
+        """The escape that turns code on (for text already inside a styled span)."""
+        return f"\x1b[{code}m" if self.enabled and code else ""
+
+    def threshold(self, text, percent):
+        """text in the colour of percent's threshold state."""
+        return self(text, THRESHOLD_STYLES[threshold_state(percent)])
 
 
 def use_color(choice, stream):
@@ -2076,6 +2112,28 @@ def use_color(choice, stream):
     if choice != "auto":
         return choice == "always"
     return stream.isatty() and os.environ.get("TERM") != "dumb"
+
+
+def wrap_words(words, width, indent=""):
+    """words joined by spaces into lines of at most width, the later ones indented; a word is never
+    broken unless it alone is wider than a line."""
+    lines, line = [], None
+    for word in words:
+        if line is not None and len(line) + 1 + len(word) <= width:
+            line += " " + word
+            continue
+        if line is not None:
+            lines.append(line)
+        line = (indent if lines or line is not None else "") + word
+    lines.append(line or "")
+    return [part for line in lines for part in _cut(line, width, indent)]
+
+
+def _cut(line, width, indent):
+    while len(line) > width > len(indent):
+        yield line[:width]
+        line = indent + line[width:]
+    yield line
 
 
 def fmt_int(n):
@@ -2100,62 +2158,89 @@ class Table:
 
     shrink: a column's index drops that column; NUMBERS abbreviates the
     numbers of compact_columns (1.2M).  What is still too wide after that is
-    cut, in column cut (its texts end in "…").  Row kinds: body, detail (dim),
-    total (bold), rule (a line), section (one text across the table).
+    cut, in column cut (its texts end in an ellipsis).  Row kinds: body,
+    detail (dim), total (bold), rule (a line), section (one text across the
+    table), gap (the same, dim).  A line under the table names the columns given up, but for
+    the optional ones, shown only where there is room.
     """
 
     NUMBERS = "numbers"
+    ROW_STYLES = {"total": "1;33", "detail": "2"}
+    CUT_MIN = 8
 
-    def __init__(self, headers, aligns, shrink=(), compact_columns=(), cut=None):
+    def __init__(self, headers, aligns, shrink=(), compact_columns=(), cut=None, optional=()):
         self.headers = headers
+        self.optional = optional
         self.aligns = aligns
         self.shrink = shrink
         self.compact_columns = compact_columns
         self.cut = cut
         self.rows = []
 
-    def add(self, cells, kind="body"):
-        self.rows.append((cells, kind))
+    def add(self, cells, kind="body", codes=None):
+        """A row; codes: {column: ANSI style} for cells coloured on their own."""
+        self.rows.append((cells, kind, codes or {}))
 
     def render(self, width, style):
         keep = list(range(len(self.headers)))
+        if style.ascii:
+            # Escaped here, not by the stream, so that the columns are measured as printed.
+            self.rows = [([_ascii(c) for c in cells], kind, codes) for cells, kind, codes in self.rows]
         rows = self.rows
         steps = list(self.shrink)
         while True:
-            widths = [max([len(self.headers[i])] + [len(c[i]) for c, kind in rows if kind != "section"])
+            widths = [max([len(self.headers[i])] + [len(c[i]) for c, kind, _ in rows
+                                                     if kind not in ("section", "gap")])
                       for i in keep]
-            if sum(widths) + 2 * (len(keep) - 1) <= width or not steps:
+            # Cutting the cut column down to CUT_MIN is preferred to giving up another column.
+            slack = max(widths[keep.index(self.cut)] - self.CUT_MIN, 0) if self.cut in keep else 0
+            if sum(widths) + 2 * (len(keep) - 1) - slack <= width or not steps:
                 break
             step = steps.pop(0)
             if step == self.NUMBERS:
-                rows = [([_compact_cell(c, i, self.compact_columns) for i, c in enumerate(cells)], kind)
-                        for cells, kind in self.rows]
+                rows = [([_compact_cell(c, i, self.compact_columns) for i, c in enumerate(cells)], kind, codes)
+                        for cells, kind, codes in self.rows]
             else:
                 keep.remove(step)
         overflow = sum(widths) + 2 * (len(keep) - 1) - width
         if overflow > 0 and self.cut in keep:
             column = keep.index(self.cut)
-            widths[column] = max(widths[column] - overflow, 8)
+            widths[column] = max(widths[column] - overflow, self.CUT_MIN)
         lines = []
 
-        def line(cells, code=None):
+        def line(cells, row_code=None, codes=None):
             parts = []
             for w, i in zip(widths, keep):
-                text = cells[i] if len(cells[i]) <= w else cells[i][:w - 1] + "…"
-                parts.append(text.ljust(w) if self.aligns[i] == "<" else text.rjust(w))
+                text = cells[i] if len(cells[i]) <= w else cells[i][:max(w - len(style.ellipsis), 1)] + style.ellipsis
+                text = text.ljust(w) if self.aligns[i] == "<" else text.rjust(w)
+                if codes and i in codes and text.strip():
+                    # Resume the row's own style after the cell's.
+                    text = style(text, codes[i]) + style.start(row_code)
+                parts.append(text)
             text = "  ".join(parts).rstrip()
-            return style(text, code) if code else text
+            return style(text, row_code) if row_code else text
 
+        rule = style(style.rule * (sum(widths) + 2 * (len(keep) - 1)), "2")
         lines.append(line(self.headers, "1"))
-        lines.append(style("─" * (sum(widths) + 2 * (len(keep) - 1)), "2"))
-        for cells, kind in rows:
+        lines.append(rule)
+        for cells, kind, codes in rows:
             if kind == "rule":
-                lines.append(style("─" * (sum(widths) + 2 * (len(keep) - 1)), "2"))
-            elif kind == "section":
-                lines.append(style(cells[0][:width], "1"))
+                lines.append(rule)
+            elif kind in ("section", "gap"):
+                text = cells[0] if len(cells[0]) <= width else cells[0][:width - len(style.ellipsis)] + style.ellipsis
+                lines.append(style(text, "1" if kind == "section" else "2"))
             else:
-                lines.append(line(cells, {"total": "1;33", "detail": "2"}.get(kind)))
+                lines.append(line(cells, self.ROW_STYLES.get(kind), codes))
+        hidden = [self.headers[i] for i in range(len(self.headers)) if i not in keep and i not in self.optional]
+        if hidden:
+            names = [name + "," for name in hidden[:-1]] + [hidden[-1] + ";"]
+            note = f"Not shown at {width} columns:".split(" ") + names + "a wider terminal or --json shows them.".split(" ")
+            lines.extend(style(text, "2") for text in wrap_words(note, width))
         return "\n".join(lines)
+
+
+def _ascii(text):
+    return text.encode("ascii", "backslashreplace").decode("ascii")
 
 
 def _compact_cell(text, index, columns):
@@ -2178,30 +2263,40 @@ def short_model(name):
     return clean(re.sub(r"-\d{8}$", "", name))
 
 
+def _models_cell(row):
+    return ", ".join(short_model(model) for model, _ in _models_by_cost(row))
+
+
 def render_period_table(rows, period, breakdown, by_project, width, style):
     label = {"daily": "Date", "weekly": "Week", "monthly": "Month"}[period]
-    headers = [label] + USAGE_HEADERS
-    table = Table(headers, ["<"] + [">"] * 6, shrink=(5, Table.NUMBERS), compact_columns=(1, 2, 3, 4, 5), cut=0)
+    # The models, where there is room, unless the breakdown lists them.
+    headers = [label] + USAGE_HEADERS + ([] if breakdown else ["Models"])
+    # Narrow: give up the models, abbreviate, then the token columns least
+    # looked at; Total and Cost stay.
+    table = Table(headers, ["<"] + [">"] * 6 + ["<"], shrink=(() if breakdown else (7,)) + (Table.NUMBERS, 3, 4, 1, 2),
+                  compact_columns=(1, 2, 3, 4, 5), cut=None if breakdown else 7, optional=(7,))
+    models = [] if breakdown else [""]
     current_project = object()
     total = Usage()
     for row in rows:
         if by_project and row.project != current_project:
             current_project = row.project
-            table.add([clean(_home(row.project))] + [""] * 6, "section")
-        table.add([row.key] + usage_cells(row.total))
+            table.add([clean(_home(row.project))] + [""] * 6 + models, "section")
+        table.add([row.key] + usage_cells(row.total) + ([] if breakdown else [_models_cell(row)]))
         total.add(row.total)
         if breakdown:
             for model, usage in _models_by_cost(row):
                 table.add(["  " + short_model(model)] + usage_cells(usage), "detail")
-    table.add([""] * 7, "rule")
-    table.add(["Total"] + usage_cells(total), "total")
+    table.add([""] * 7 + models, "rule")
+    table.add(["Total"] + usage_cells(total) + models, "total")
     return table.render(width, style)
 
 
 def render_session_table(rows, breakdown, width, style, tz):
     headers = ["Session", "Project", "Last activity"] + USAGE_HEADERS
-    # Narrow: abbreviate, then give up the token columns the Total column sums, then cut the project.
-    table = Table(headers, ["<", "<", "<"] + [">"] * 6, shrink=(Table.NUMBERS, 3, 4, 5, 6),
+    # Narrow: abbreviate, give up the token columns the Total column sums,
+    # then the time; the project is cut rather than given up.
+    table = Table(headers, ["<", "<", "<"] + [">"] * 6, shrink=(Table.NUMBERS, 3, 4, 5, 6, 2),
                   compact_columns=(3, 4, 5, 6, 7), cut=1)
     total = Usage()
     for row in rows:
@@ -2215,6 +2310,20 @@ def render_session_table(rows, breakdown, width, style, tz):
     table.add([""] * 9, "rule")
     table.add(["Total", "", ""] + usage_cells(total), "total")
     return table.render(width, style)
+
+
+def unpriced_footnote(usages, unpriced_models):
+    """The line under a table whose costs leave out unpriced models, explaining the marks its cost
+    cells (those of usages) carry; None when there is nothing to explain."""
+    if not unpriced_models:
+        return None
+    names = ", ".join(clean(m) for m in sorted(unpriced_models))
+    marks = {fmt_cost(usage)[-1] for usage in usages} & {"*", "?"}
+    if marks == {"?"}:
+        return f"? no price for: {names}"
+    if marks == {"*", "?"}:
+        return f"* excludes models with no price, ? has no priced call: {names}"
+    return f"* excludes models with no price: {names}"
 
 
 def _home(path):
@@ -2300,59 +2409,104 @@ def window_json(window, now_ms, length_ms, limit):
 
 def render_blocks_table(windows, now_ms, length_ms, limit, width, style, tz):
     table = Table(["Window", "Last call", "Calls", "Tokens", "% limit", "Cost", "Models"],
-                  ["<", "<", ">", ">", ">", ">", "<"], cut=6)
+                  ["<", "<", ">", ">", ">", ">", "<"], shrink=(2, 6, Table.NUMBERS, 1, 5),
+                  compact_columns=(3,), cut=6)
     for window in windows:
         if window.is_gap:
-            table.add([f"  (no calls for {_duration(window.end - window.start + length_ms)})"], "section")
+            table.add([f"  (no calls for {_duration(window.end - window.start + length_ms)})"], "gap")
             continue
         usage = window.usage
-        percent = f"{100 * usage.total_tokens / limit.tokens:.0f}%" if limit.tokens else ""
+        share = 100 * usage.total_tokens / limit.tokens if limit.tokens else None
         last = _clock(window.last, tz) + (" now" if window.is_active(now_ms, length_ms) else "")
-        table.add([_clock(window.start, tz, True), last, fmt_int(usage.calls), fmt_int(usage.total_tokens), percent,
-                   fmt_cost(usage), ", ".join(short_model(m) for m in sorted(window.models))],
-                  "total" if window.is_active(now_ms, length_ms) else "body")
+        table.add([_clock(window.start, tz, True), last, fmt_int(usage.calls), fmt_int(usage.total_tokens),
+                   "" if share is None else f"{share:.0f}%", fmt_cost(usage),
+                   ", ".join(short_model(m) for m in sorted(window.models))],
+                  "total" if window.is_active(now_ms, length_ms) else "body",
+                  {4: THRESHOLD_STYLES[threshold_state(share)]} if share is not None and share >= 80 else None)
     return table.render(width, style)
 
 
-def status_lines(status, tz):
-    """The few lines of `status` for an active window."""
+def status_fields(status, tz):
+    """The lines of `status` for an active window: (label, phrases, percent), where a phrase is never
+    broken across lines and percent, when not None, is the share of a limit the line shows."""
     window, limit = status.window, status.limit
     usage = window.usage
-    lines = [f"Window  {_clock(window.start, tz, True)} to {_clock(window.end, tz)}, "
-             f"{_duration(status.resets_at - status.now)} left (resets {_clock(status.resets_at, tz)}"
-             + (", from a limit message" if window.reset_at and not status.official else "") + ")"]
+    end_has_day = _clock(window.end, tz, True)[:10] != _clock(window.start, tz, True)[:10]
+    reset = [f"(resets {_clock(status.resets_at, tz)}" + (")" if not window.reset_at or status.official else ",")]
+    if window.reset_at and not status.official:
+        reset += ["from a limit", "message)"]
+    fields = [("Window", [_clock(window.start, tz, True), f"to {_clock(window.end, tz, end_has_day)},",
+                          f"{_duration(status.resets_at - status.now)} left"] + reset, None)]
     if status.official:
         age = _duration(status.now - status.official[0])
-        lines.append(f"Used    {status.percent_used:.0f}% (official, {age} ago); "
-                     f"{fmt_int(usage.total_tokens)} tokens counted here")
+        fields.append(("Used", [f"{status.percent_used:.0f}%", f"(official, {age} ago);",
+                                f"{fmt_int(usage.total_tokens)} tokens", "counted here"], status.percent_used))
     elif limit.tokens:
-        lines.append(f"Used    {fmt_int(usage.total_tokens)} of {fmt_int(limit.tokens)} tokens "
-                     f"({status.percent_used:.0f}%)")
-        lines.append(f"        limit: {limit.basis}")
+        fields.append(("Used", [f"{fmt_int(usage.total_tokens)} of {fmt_int(limit.tokens)} tokens",
+                                f"({status.percent_used:.0f}%)"], status.percent_used))
+        fields.append(("", ["limit:"] + limit.basis.split(" "), None))
     else:
-        lines.append(f"Used    {fmt_int(usage.total_tokens)} tokens")
-        lines.append(f"        {limit.basis}")
-    lines.append(f"Cost    {fmt_cost(usage)}")
-    lines.append(f"Rate    {fmt_int(round(status.tokens_per_minute))} tokens/min, ${status.cost_per_hour:,.2f}/hour "
-                 f"(over the last {status.span_minutes:.0f} min)")
+        fields.append(("Used", [f"{fmt_int(usage.total_tokens)} tokens"], None))
+        fields.append(("", limit.basis.split(" "), None))
+    fields.append(("Cost", [fmt_cost(usage)], None))
+    fields.append(("Rate", [f"{fmt_int(round(status.tokens_per_minute))} tokens/min,",
+                            f"${status.cost_per_hour:,.2f}/hour",
+                            f"(over the last {status.span_minutes:.0f} min)"], None))
     if status.reached:
-        lines.append("Limit   reached")
+        fields.append(("Limit", ["reached"], 100))
     elif status.limit_at is None:
-        lines.append("Limit   " + ("unknown" if not limit.tokens else "not reached at the current rate"))
+        fields.append(("Limit", ["unknown"] if not limit.tokens else ["not reached", "at the current rate"], None))
     elif status.before_reset:
-        lines.append(f"Limit   at {_clock(status.limit_at, tz)} at this rate "
-                     f"(in {_duration(status.limit_at - status.now)})")
+        fields.append(("Limit", [f"at {_clock(status.limit_at, tz)}", "at this rate",
+                                 f"(in {_duration(status.limit_at - status.now)})"], 80))
     else:
-        lines.append("Limit   not before the reset at this rate")
+        fields.append(("Limit", ["not before the reset", "at this rate"], None))
     if status.weekly:
-        lines.append(weekly_line(status.weekly, status.now, tz))
-    return lines
+        fields.append(weekly_field(status.weekly, status.now, tz))
+    return fields
+
+
+def status_lines(status, tz):
+    """The lines of `status` for an active window, unwrapped and unstyled."""
+    return [(label.ljust(7) + " " + " ".join(phrases)) for label, phrases, _ in status_fields(status, tz)]
+
+
+def render_fields(fields, width, style):
+    """Labelled lines (as status_fields gives them; label None: none, no indent) wrapped to width between phrases, cleaned, and
+    coloured by the threshold state of the share of a limit they show."""
+    lines = []
+    for label, phrases, percent in fields:
+        words = [clean(p) for p in phrases]
+        if label is not None:
+            words[0] = clean(label.ljust(7)) + " " + words[0]
+        for text in wrap_words(words, width, "" if label is None else " " * 8):
+            lines.append(text if percent is None else style.threshold(text, percent))
+    return "\n".join(lines)
+
+
+def render_status(status, tz, width, style):
+    return render_fields(status_fields(status, tz), width, style)
+
+
+def weekly_field(weekly, now_ms, tz):
+    captured, used, resets = weekly
+    return ("Week", [f"{used:.0f}% used", f"(official, {_duration(now_ms - captured)} ago),",
+                     f"resets {datetime.fromtimestamp(resets / 1000, tz).strftime('%a %H:%M')}"], used)
 
 
 def weekly_line(weekly, now_ms, tz):
-    captured, used, resets = weekly
-    return (f"Week    {used:.0f}% used (official, {_duration(now_ms - captured)} ago), "
-            f"resets {datetime.fromtimestamp(resets / 1000, tz).strftime('%a %H:%M')}")
+    label, phrases, _ = weekly_field(weekly, now_ms, tz)
+    return label.ljust(7) + " " + " ".join(phrases)
+
+
+def render_status_answer(status, weekly, now_ms, length_ms, tz, width, style):
+    """What `status` prints: the active window, or that there is none (and the week)."""
+    if status is not None:
+        return render_status(status, tz, width, style) + "\n"
+    fields = [(None, f"No active window: no calls in the last {_duration(length_ms)}.".split(" "), None)]
+    if weekly:
+        fields.append(weekly_field(weekly, now_ms, tz))
+    return render_fields(fields, width, style) + "\n"
 
 
 def status_json(status, limit, weekly, now_ms):
@@ -2771,13 +2925,23 @@ examples:
 """
 
 
-def terminal_columns():
-    """The terminal's width as shutil would tell it ($COLUMNS first), without the cost of importing shutil."""
+# Narrower than this, no table can show a date and a cost.
+MIN_WIDTH = 30
+
+
+def _columns_variable():
+    """The width $COLUMNS sets, if it is one."""
     try:
         columns = int(os.environ["COLUMNS"])
     except (KeyError, ValueError):
-        columns = 0
-    if columns > 0:
+        return None
+    return columns if columns > 0 else None
+
+
+def terminal_columns():
+    """The terminal's width as shutil would tell it ($COLUMNS first), without the cost of importing shutil."""
+    columns = _columns_variable()
+    if columns:
         return columns
     try:
         return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80
@@ -3063,6 +3227,7 @@ def run_report(args, settings, environ, out, err):
             _warn(f"no project is called {args.project!r}; known: " + (", ".join(known[:12]) or "none")
                   + (", ..." if len(known) > 12 else ""))
         _warn_unpriced(query)
+        _warn_no_logged_costs(settings, [row.total for row in rows])
         _print_report(args, settings, rows, query, tz, out, environ)
     finally:
         store.close()
@@ -3080,14 +3245,12 @@ def run_windows(args, settings, environ, out, err):
     finally:
         store.close()
     _warn_unpriced(query)
+    _warn_no_logged_costs(settings, [w.usage for w in windows if not w.is_gap])
     if args.command == "status":
         if args.json:
             out.write(to_json(status_json(status, limit, weekly, now_ms), out) + "\n")
-        elif status is None:
-            out.write("No active window: no calls in the last "
-                      f"{_duration(length_ms)}.\n" + (weekly_line(weekly, now_ms, query.tz) + "\n" if weekly else ""))
         else:
-            out.write("\n".join(clean(line) for line in status_lines(status, query.tz)) + "\n")
+            out.write(render_status_answer(status, weekly, now_ms, length_ms, query.tz, *_terminal(out, settings)))
         return EXIT_LIMIT_REACHED if status is not None and status.reached else EXIT_OK
     if args.active:
         windows = [w for w in windows if w.is_active(now_ms, length_ms)]
@@ -3109,14 +3272,14 @@ def run_windows(args, settings, environ, out, err):
     out.write(render_blocks_table(windows, now_ms, length_ms, limit, width, style, query.tz) + "\n")
     out.write(clean(f"Limit: {fmt_int(limit.tokens) + ' tokens, ' if limit.tokens else ''}{limit.basis}") + "\n")
     if status is not None:
-        out.write("\n" + "\n".join(clean(line) for line in status_lines(status, query.tz)) + "\n")
+        out.write("\n" + render_status(status, query.tz, width, style) + "\n")
     return EXIT_OK
 
 
 def _terminal(out, settings):
-    """(width, Style) for tables written to out: a terminal's own width, else 80 columns."""
-    width = max(60, terminal_columns()) if out.isatty() else 80
-    return width, Style(use_color(settings.color, out))
+    """(width, Style) for tables written to out: $COLUMNS, else a terminal's own width, else 80 columns."""
+    width = max(MIN_WIDTH, terminal_columns()) if out.isatty() or _columns_variable() else 80
+    return width, Style(use_color(settings.color, out), ascii_only(out))
 
 
 def _verbose(store, report, source_ids, err):
@@ -3160,8 +3323,27 @@ def _print_report(args, settings, rows, query, tz, out, environ):
             out.write(render_session_table(rows, args.breakdown, width, style, tz) + "\n")
         else:
             out.write(render_period_table(rows, period, args.breakdown, args.by_project, width, style) + "\n")
-        if query.unpriced_models:
-            out.write(f"* excludes models with no price: {', '.join(clean(m) for m in sorted(query.unpriced_models))}\n")
+        footnote = unpriced_footnote(_shown_usages(rows, args.breakdown), query.unpriced_models)
+        if footnote:
+            out.write("\n".join(wrap_words(footnote.split(" "), width)) + "\n")
+
+
+def _shown_usages(rows, breakdown):
+    """The usages whose costs a report's table shows, its total among them."""
+    total = Usage()
+    for row in rows:
+        total.add(row.total)
+        yield row.total
+        if breakdown:
+            yield from row.models.values()
+    yield total
+
+
+def _warn_no_logged_costs(settings, usages):
+    """-m display shows only the costs Claude Code logged; say so when there are none to show."""
+    if settings.mode == "display" and any(u.calls for u in usages) and not any(u.cost for u in usages):
+        _warn("-m display found no logged costs (costUSD, which Claude Code wrote up to version 1.0.8) "
+              "in these calls, so every cost is $0.00; -m auto or -m calculate prices them")
 
 
 def _print_csv(period, rows, args, out):
@@ -3194,6 +3376,7 @@ def main(argv=None):
     """Run ccusage with argv (default: sys.argv[1:]); return the exit status."""
     environ = os.environ
     argv = sys.argv[1:] if argv is None else list(argv)
+    escape_unencodable(sys.stdout)
     # The first word that names a command is the command, unless it is an
     # option's value; then the quick parser fails and the whole one decides.
     named = next((word for word in argv if word in COMMANDS), "daily")
