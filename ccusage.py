@@ -2434,7 +2434,7 @@ def status_fields(status, tz):
     end_has_day = _clock(window.end, tz, True)[:10] != _clock(window.start, tz, True)[:10]
     reset = [f"(resets {_clock(status.resets_at, tz)}" + (")" if not window.reset_at or status.official else ",")]
     if window.reset_at and not status.official:
-        reset += ["from a limit", "message)"]
+        reset += ["from a", "limit message)"]
     fields = [("Window", [_clock(window.start, tz, True), f"to {_clock(window.end, tz, end_has_day)},",
                           f"{_duration(status.resets_at - status.now)} left"] + reset, None)]
     if status.official:

@@ -398,7 +398,7 @@ def test_a_limit_message_sets_when_the_window_resets(env):
     assert data["window"]["endTime"] == "2026-11-20T15:00:00.000Z"
     assert (data["window"]["entries"], data["window"]["totalTokens"]) == (2, 1500)   # the message bills nothing
     assert text[0].startswith("Window  2026-11-20 10:00 to 15:00, 1h 30m left (resets 14:30")
-    assert "limit message" in " ".join(text[:2])   # 84 characters: wrapped at 80
+    assert "limit message" in " ".join(line.strip() for line in text[:2])   # 84 characters: wrapped at 80
     assert window["limitReached"] is True and window["resetsAt"] == "2026-11-20T14:30:00.000Z"
     assert (window["entries"], window["totalTokens"]) == (2, 1500)
 
