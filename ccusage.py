@@ -2391,8 +2391,10 @@ def window_json(window, now_ms, length_ms, limit):
              "resetsAt": _iso(window.resets_at())}
     if active:
         rate = _npm_burn_rate(window)
-        entry["burnRate"] = rate
         if rate:
+            # Rounded as status rounds its rates; the projection is made from the exact ones.
+            entry["burnRate"] = dict(rate, tokensPerMinute=round(rate["tokensPerMinute"], 1),
+                                     tokensPerMinuteForIndicator=round(rate["tokensPerMinuteForIndicator"], 1))
             remaining = max((window.end - now_ms) / MINUTE_MS, 0)
             projected = round(usage.total_tokens + rate["tokensPerMinute"] * remaining)
             entry["projection"] = {"totalTokens": projected,
@@ -2402,8 +2404,8 @@ def window_json(window, now_ms, length_ms, limit):
                 percent = projected / limit.tokens * 100
                 entry["tokenLimitStatus"] = {"limit": limit.tokens, "projectedUsage": projected,
                                              "percentUsed": round(percent, 1),
-                                             "status": "exceeds" if percent > 100 else
-                                             "warning" if percent > 80 else "ok"}
+                                             "status": {"over": "exceeds"}.get(threshold_state(percent),
+                                                                                threshold_state(percent))}
     return entry
 
 
@@ -2878,10 +2880,12 @@ def run_config(args, settings, environ, out):
             with open(settings.path, "x", encoding="utf-8") as f:
                 f.write(text)
         except FileExistsError:
-            raise CcusageError(f"{settings.path} already exists; edit it, or remove it to start afresh")
+            out.write(f"{clean(settings.path)} already exists and is left as it is; "
+                      "edit it, or remove it to start afresh\n")
+            return EXIT_OK
         except OSError as exc:
             raise CcusageError(f"cannot write {settings.path}: {_reason(exc)}")
-        out.write(f"wrote {settings.path}\n")
+        out.write(f"wrote {clean(settings.path)}\n")
         return EXIT_OK
     implied = {"data_dirs": default_roots(environ), "db": default_db_path(environ),
                "timezone": system_timezone_name(),
@@ -2914,7 +2918,8 @@ def run_config(args, settings, environ, out):
 # CLI
 # ---------------------------------------------------------------------------
 
-EPILOG = """\
+EPILOGS = {
+    None: """\
 examples:
   ccusage                           daily report of ~/.claude
   ccusage today --json | jq .totals.totalCost
@@ -2922,7 +2927,54 @@ examples:
   ccusage session --since 2026-11-01 -z UTC
   ccusage daily --data-dir ~/work/claude --csv > usage.csv
   ccusage config show
-"""
+""",
+    "daily": """\
+examples:
+  ccusage daily --since 2026-11-01 --until 2026-11-30
+  ccusage daily --breakdown --by-project
+  ccusage daily --csv > usage.csv
+""",
+    "weekly": """\
+examples:
+  ccusage weekly --start-of-week monday
+  ccusage weekly --json | jq '.weekly[-1].totalCost'
+""",
+    "monthly": """\
+examples:
+  ccusage monthly --breakdown
+  ccusage monthly --order desc --since 20260101
+""",
+    "session": """\
+examples:
+  ccusage session --since 2026-11-01 -z UTC
+  ccusage session -p myproject --breakdown
+  ccusage session --json | jq '.sessions[0].totalCost'
+""",
+    "today": """\
+examples:
+  ccusage today
+  ccusage today --json | jq .totals.totalCost
+""",
+    "blocks": """\
+examples:
+  ccusage blocks --recent
+  ccusage blocks --active --plan max5
+  ccusage blocks --token-limit max --json
+""",
+    "status": """\
+examples:
+  ccusage status
+  ccusage status --plan max20 -z Europe/Berlin
+  ccusage status --json | jq .percentUsed
+  ccusage status >/dev/null || echo 'limit reached'   # exit status 3
+""",
+    "config": """\
+examples:
+  ccusage config init
+  ccusage config show --for weekly --json
+  ccusage config path
+""",
+}
 
 
 # Narrower than this, no table can show a date and a cost.
@@ -2949,19 +3001,63 @@ def terminal_columns():
         return 80
 
 
-class HelpFormatter(argparse.RawDescriptionHelpFormatter):
-    """argparse's formatter, told the width itself: argparse builds one per option, importing shutil."""
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter, told the width itself (argparse builds one per option, importing
+    shutil); descriptions wrapped to it, the examples of an epilog kept line by line."""
 
     def __init__(self, prog, **options):
-        options.setdefault("width", terminal_columns() - 2)
+        options.setdefault("width", max(terminal_columns(), MIN_WIDTH) - 2)
         super().__init__(prog, **options)
+
+    def _fill_text(self, text, width, indent):
+        if text.startswith("examples:"):
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
 
 
 class ArgumentParser(argparse.ArgumentParser):
-    """Usage errors as one line on stderr and exit status 2."""
+    """Usage errors as one line on stderr and exit status 2, naming a mistyped option or command
+    and what was probably meant."""
+
+    _words = ()
+
+    def parse_known_args(self, args=None, namespace=None):
+        self._words = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(args, namespace)
 
     def error(self, message):
-        self.exit(EXIT_USAGE, f"{PROG}: error: {message} (see '{self.prog} --help')\n")
+        self.exit(EXIT_USAGE, f"{PROG}: error: {clean(self._explain(message))} (see '{self.prog} --help')\n")
+
+    def _explain(self, message):
+        unknown = [word for word in self._words if word.startswith("-") and not self._knows(word)]
+        if message.startswith("argument [command]: invalid choice:"):
+            # An unknown option took no value, so its value was read as the command.
+            if unknown:
+                return self._unknown_option(unknown[0])
+            commands = next(a.choices for a in self._actions if isinstance(a, argparse._SubParsersAction))
+            import ast
+            word = ast.literal_eval(re.match(r"argument \[command\]: invalid choice: (.*?) \(choose from", message).group(1))
+            return (f"unknown command {word!r}" + _did_you_mean(word, commands)
+                    + " (choose from " + ", ".join(repr(c) for c in commands) + ")")
+        if message.startswith("unrecognized arguments:") and unknown:
+            return self._unknown_option(unknown[0])
+        return message
+
+    def _knows(self, word):
+        option = word.split("=", 1)[0]
+        return option in ("-", "--") or option in self._option_string_actions or bool(
+            option.startswith("--") and [o for o in self._option_string_actions if o.startswith(option)]) or (
+            option[:2] in self._option_string_actions and not option.startswith("--"))
+
+    def _unknown_option(self, word):
+        option = word.split("=", 1)[0]
+        return f"unknown option {option!r}" + _did_you_mean(option, self._option_string_actions)
+
+
+def _did_you_mean(word, choices):
+    import difflib
+    close = difflib.get_close_matches(word or "", list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 class _Unparsed(Exception):
@@ -3011,10 +3107,11 @@ def _add_command_options(parser, command):
     report = command in REPORTS or command is None
     group = parser.add_argument_group("what to count")
     if report:
+        # today takes them only to refuse them with a reason (check_args): they are not offered.
         group.add_argument("-s", "--since", type=parse_day, default=s, metavar="DATE",
-                           help="first day to include, YYYY-MM-DD or YYYYMMDD")
+                           help=s if command == "today" else "first day to include, YYYY-MM-DD or YYYYMMDD")
         group.add_argument("-u", "--until", type=parse_day, default=s, metavar="DATE",
-                           help="last day to include, YYYY-MM-DD or YYYYMMDD")
+                           help=s if command == "today" else "last day to include, YYYY-MM-DD or YYYYMMDD")
     group.add_argument("-z", "--timezone", default=s, metavar="TZ",
                        help=("IANA time zone deciding which day a call belongs to" if report else
                              "IANA time zone to show times in") + " (default: the system's)")
@@ -3046,8 +3143,8 @@ def _add_command_options(parser, command):
                            help=f"only the windows of the last {RECENT_DAYS} days")
     group = parser.add_argument_group("how to show it")
     if command in (None, "weekly"):
-        group.add_argument("--start-of-week", choices=WEEKDAYS, default=s, type=str.lower,
-                           help="first day of a week (default: sunday)")
+        group.add_argument("--start-of-week", choices=WEEKDAYS, default=s, type=str.lower, metavar="DAY",
+                           help="first day of a week: monday ... sunday (default: sunday)")
     if report:
         group.add_argument("-b", "--breakdown", action="store_true", default=s, help="add a row per model")
     if report and command != "session":
@@ -3089,7 +3186,7 @@ def build_parser(only=None, parser_class=ArgumentParser):
         prog=PROG,
         description="Report what Claude Code usage costs, from the logs it writes. "
                     "With no command, shows the daily report.",
-        epilog=EPILOG, formatter_class=HelpFormatter)
+        epilog=EPILOGS[None], formatter_class=HelpFormatter)
     parser.add_argument("-V", "--version", action="version",
                         version=f"%(prog)s {__version__} (prices checked {PRICES_CHECKED})")
     _add_command_options(parser, None)
@@ -3106,7 +3203,7 @@ def build_parser(only=None, parser_class=ArgumentParser):
     for name in REPORTS + WINDOW_COMMANDS:
         if only in (None, name):
             sub = commands.add_parser(name, help=helps[name], description=helps[name].capitalize() + ".",
-                                      epilog=EPILOG, formatter_class=HelpFormatter)
+                                      epilog=EPILOGS[name], formatter_class=HelpFormatter)
             _add_command_options(sub, name)
     if only not in (None, "config"):
         return parser
@@ -3114,7 +3211,7 @@ def build_parser(only=None, parser_class=ArgumentParser):
         "config", help="show or start the settings file",
         description="Show the effective settings and where each comes from, print the settings "
                     "file's path, or write a commented starter file.",
-        epilog="examples:\n  ccusage config init\n  ccusage config show --for weekly --json\n",
+        epilog=EPILOGS["config"],
         formatter_class=HelpFormatter)
     config.add_argument("action", choices=("show", "path", "init"), nargs="?", default="show",
                         help="show the settings, print the file's path, or write a starter file "
