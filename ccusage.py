@@ -3296,6 +3296,39 @@ def open_query(args, settings, environ, store, err):
     return UsageQuery(store, source_ids, prices, tz, settings.mode)
 
 
+def calls_elsewhere(query):
+    """[(data directory, calls)] of the store's calls read from none of the query's directories."""
+    mine = sum(1 << (i - 1) for i in query.source_ids)
+    found = []
+    for source_id, path in query.conn.execute("SELECT id, path FROM sources ORDER BY id").fetchall():
+        if source_id not in query.source_ids:
+            (calls,) = query.conn.execute("SELECT count(*) FROM calls WHERE sources & ? != 0 AND sources & ? = 0",
+                                          (1 << (source_id - 1), mine)).fetchone()
+            if calls:
+                found.append((path, calls))
+    return found
+
+
+def explain_no_usage(query):
+    """Why an answer with no filters found nothing: the directories read that hold no projects/,
+    and the calls the store holds from other directories, with how to include them."""
+    reasons = []
+    roots = [path for source_id, path in query.conn.execute("SELECT id, path FROM sources")
+             if source_id in query.source_ids]
+    for root in roots:
+        if os.path.isdir(root) and not os.path.isdir(os.path.join(root, "projects")):
+            reasons.append(f"{_home(root)} has no projects/ directory, where Claude Code keeps its transcripts; "
+                           "--data-dir names a Claude config directory such as ~/.claude")
+    elsewhere = calls_elsewhere(query)
+    if elsewhere:
+        import shlex
+        reasons.append(f"the store holds {sum(n for _, n in elsewhere):,} calls read from other data directories ("
+                       + ", ".join(f"{_home(path)}: {n:,}" for path, n in elsewhere[:3])
+                       + (", ..." if len(elsewhere) > 3 else "") + "); include them with "
+                       + " ".join(f"--data-dir {shlex.quote(path)}" for path, _ in elsewhere[:3]))
+    return reasons
+
+
 def _warn_unpriced(query):
     for model, calls in sorted(query.unpriced_models.items()):
         _warn(f"no price for model {model!r} ({calls:,} calls): its cost is left out of the totals; "
@@ -3323,6 +3356,9 @@ def run_report(args, settings, environ, out, err):
             known = query.project_names()
             _warn(f"no project is called {args.project!r}; known: " + (", ".join(known[:12]) or "none")
                   + (", ..." if len(known) > 12 else ""))
+        if not rows and not (args.since or args.until or args.project) and args.command != "today":
+            for reason in explain_no_usage(query):
+                _warn(reason)
         _warn_unpriced(query)
         _warn_no_logged_costs(settings, [row.total for row in rows])
         _print_report(args, settings, rows, query, tz, out, environ)
@@ -3339,8 +3375,11 @@ def run_windows(args, settings, environ, out, err):
         now_ms = int(time.time() * 1000)
         length_ms = int(settings.session_length * HOUR_MS)
         status, windows, limit, weekly = current_status(query, settings, now_ms)
+        reasons = explain_no_usage(query) if not windows else []
     finally:
         store.close()
+    for reason in reasons:
+        _warn(reason)
     _warn_unpriced(query)
     _warn_no_logged_costs(settings, [w.usage for w in windows if not w.is_gap])
     if args.command == "status":
