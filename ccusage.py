@@ -2214,8 +2214,11 @@ class Table:
                 text = cells[i] if len(cells[i]) <= w else cells[i][:max(w - len(style.ellipsis), 1)] + style.ellipsis
                 text = text.ljust(w) if self.aligns[i] == "<" else text.rjust(w)
                 if codes and i in codes and text.strip():
-                    # Resume the row's own style after the cell's.
-                    text = style(text, codes[i]) + style.start(row_code)
+                    # The text alone coloured, then the row's own style resumed.
+                    start = len(text) - len(text.lstrip())
+                    end = len(text.rstrip())
+                    text = (text[:start] + style(text[start:end], codes[i]) + style.start(row_code)
+                            + text[end:])
                 parts.append(text)
             text = "  ".join(parts).rstrip()
             return style(text, row_code) if row_code else text
