@@ -120,6 +120,84 @@ def test_man_page_names_no_option_the_parser_lacks():
     assert named - cli_model.all_options() == set()
 
 
+def man_option_entries():
+    """{option: the words of its entry} of the OPTIONS subsection on the reports, blocks and status."""
+    text = MAN.read_text(encoding="utf-8").split(".SS Options of the reports", 1)[1].split(".SS", 1)[0]
+    entries = {}
+    for block in text.split("\n.TP\n")[1:]:
+        head, _, body = block.partition("\n")
+        words = " ".join(plain(line) for line in body.splitlines())
+        for option in re.findall(r"(?<![\w-])--?[a-z][a-z-]*", plain(head)):
+            entries[option] = words
+    return entries
+
+
+def commands_a_man_entry_allows(words, commands):
+    """The commands an option's entry says take it, from its closing phrase: "Reports only",
+    "Reports only, and not X", "X and Y only", "X only", "Accepted only by X ...", "Not for X";
+    with none of them, every command."""
+    reports = set(ccusage.REPORTS)
+    match = re.search(r"Reports only(?:, and not (\w+))?\s*\.", words)
+    if match:
+        return reports - {match.group(1)}
+    match = re.search(r"Accepted only by (\w+)", words) or re.search(r"(?:^|\. )(\w+) only\s*\.", words)
+    if match:
+        return {match.group(1)}
+    match = re.search(r"(\w+) and (\w+) only\s*\.", words)
+    if match:
+        return {match.group(1), match.group(2)}
+    match = re.search(r"Not for (\w+)\s*\.", words)
+    if match:
+        return set(commands) - {match.group(1)}
+    return set(commands)
+
+
+def sample_value(option, command):
+    """A value the option takes, so that only the command can object to it."""
+    if option in command.choices:
+        return [command.choices[option][0]]
+    if option not in command.metavars:
+        return []
+    return [{"DATE": "2026-11-01", "TZ": "UTC", "N|max": "1000", "HOURS": "5", "DIR": "/tmp",
+             "PATH": "/tmp/ccusage-test.db"}.get(command.metavars[option], "x")]
+
+
+def refused_by(argv):
+    """Does the command line end in a usage error?"""
+    parser = ccusage.build_parser()
+    try:
+        ccusage.check_args(parser, parser.parse_args(argv))
+    except SystemExit as exc:
+        return exc.code == 2
+    return False
+
+
+def test_man_page_says_which_commands_take_each_option(capsys):
+    # Options before the command apply to it: every one of them is probed with every command.
+    everything = cli_model.commands()
+    top = everything[0]
+    names = [c.name.split()[1] for c in everything[1:] if c.name != "ccusage config"]
+    entries = man_option_entries()
+    wrong = []
+    for option in [o for o in top.options if o.startswith("--") and o not in ("--help", "--version")]:
+        taken = {name for name in names if not refused_by([name, option] + sample_value(option, top))}
+        said = commands_a_man_entry_allows(entries.get(option, ""), names)
+        if taken != said:
+            wrong.append(f"{option}: taken by {sorted(taken)}, the page says {sorted(said)}")
+    # And an option named in a command's entry under COMMANDS that the command refuses is named only to
+    # say so ("is not accepted", "takes no"), never as "accepted but has no effect".
+    commands = man_sections()["COMMANDS"]
+    for name in names:
+        entry = re.search(rf"(?:^|\n){name}\n(.*?)(?=\n(?:{'|'.join(names)})\n|$)", commands, re.S)
+        for sentence in re.split(r"(?<=\.)\s", entry.group(1) if entry else ""):
+            for option in re.findall(r"--[a-z][a-z-]*", sentence):
+                if refused_by([name, option] + sample_value(option, top)) and \
+                        not re.search(r"\b(not accepted|not taken|takes no|refuses|refused)\b", sentence):
+                    wrong.append(f"COMMANDS, {name}: {sentence.strip()!r} but {name} refuses {option}")
+    capsys.readouterr()
+    assert wrong == [], "man/ccusage.1 disagrees with the parser:\n" + "\n".join(wrong)
+
+
 def test_man_page_examples_run_as_written():
     parser = ccusage.build_parser()
     invocations = []
