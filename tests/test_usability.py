@@ -202,14 +202,14 @@ def test_blocks_and_status_colour_a_share_of_the_limit_by_its_threshold(env):
     assert "\x1b" not in plain and "149%" in plain
 
 
-def test_no_color_is_honoured(env, monkeypatch):
-    write_lines(env.log(), [assistant_line(ts="2026-11-20T10:00:00.000Z", output=1_490)])
+def test_no_color_is_honoured_on_a_terminal(env, monkeypatch):
+    from test_reports import run_on_a_terminal
+    write_lines(env.log(), [assistant_line(ts="2026-11-18T10:00:00.000Z", output=1_490)])   # 149% of 1,000
+    monkeypatch.setenv("TERM", "xterm-256color")
+    assert RED + "149%" in run_on_a_terminal(env, "blocks", "-t", "1000")
     monkeypatch.setenv("NO_COLOR", "1")
-    with freeze_time("2026-11-20T11:00:00Z"):
-        # The setting's auto, with NO_COLOR, is never: even where colour would be forced by a terminal.
-        settings = ccusage.resolve_settings(ccusage.build_parser().parse_args(["status"]), os.environ, "status",
-                                            lambda message: None)
-    assert settings.color == "never"
+    screen = run_on_a_terminal(env, "blocks", "-t", "1000")
+    assert "\x1b" not in screen and "149%" in screen
 
 
 # ---------------------------------------------------------------------------
