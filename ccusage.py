@@ -2431,6 +2431,12 @@ def render_blocks_table(windows, now_ms, length_ms, limit, width, style, tz):
     return table.render(width, style)
 
 
+def render_limit(limit, width):
+    """The line under the blocks table: the limit and where it comes from."""
+    words = ["Limit:"] + ([f"{fmt_int(limit.tokens)} tokens,"] if limit.tokens else []) + clean(limit.basis).split(" ")
+    return "\n".join(wrap_words(words, width, "       "))
+
+
 def status_fields(status, tz):
     """The lines of `status` for an active window: (label, phrases, percent), where a phrase is never
     broken across lines and percent, when not None, is the share of a limit the line shows."""
@@ -3409,7 +3415,7 @@ def run_windows(args, settings, environ, out, err):
         return EXIT_OK
     width, style = _terminal(out, settings)
     out.write(render_blocks_table(windows, now_ms, length_ms, limit, width, style, query.tz) + "\n")
-    out.write(clean(f"Limit: {fmt_int(limit.tokens) + ' tokens, ' if limit.tokens else ''}{limit.basis}") + "\n")
+    out.write(render_limit(limit, width) + "\n")
     if status is not None:
         out.write("\n" + render_status(status, query.tz, width, style) + "\n")
     return EXIT_OK
