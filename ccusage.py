@@ -2076,7 +2076,8 @@ def escape_unencodable(stream):
         stream.reconfigure(errors="backslashreplace")
 
 
-THRESHOLD_STYLES = {"ok": "32", "warning": "33", "over": "1;31"}
+# ok is left plain: colour marks what needs attention.
+THRESHOLD_STYLES = {"ok": "", "warning": "33", "over": "1;31"}
 
 
 def threshold_state(percent):
@@ -2427,7 +2428,7 @@ def render_blocks_table(windows, now_ms, length_ms, limit, width, style, tz):
                    "" if share is None else f"{share:.0f}%", fmt_cost(usage),
                    ", ".join(short_model(m) for m in sorted(window.models))],
                   "total" if window.is_active(now_ms, length_ms) else "body",
-                  {4: THRESHOLD_STYLES[threshold_state(share)]} if share is not None and share >= 80 else None)
+                  {4: THRESHOLD_STYLES[threshold_state(share)]})
     return table.render(width, style)
 
 
