@@ -2103,10 +2103,6 @@ class Style:
         """The escape that turns code on (for text already inside a styled span)."""
         return f"\x1b[{code}m" if self.enabled and code else ""
 
-    def threshold(self, text, percent):
-        """text in the colour of percent's threshold state."""
-        return self(text, THRESHOLD_STYLES[threshold_state(percent)])
-
 
 def use_color(choice, stream):
     """Whether to colour: the setting already holds NO_COLOR and FORCE_COLOR."""
@@ -2125,7 +2121,7 @@ def wrap_words(words, width, indent=""):
             continue
         if line is not None:
             lines.append(line)
-        line = (indent if lines or line is not None else "") + word
+        line = (indent if lines else "") + word
     lines.append(line or "")
     return [part for line in lines for part in _cut(line, width, indent)]
 
@@ -2161,8 +2157,8 @@ class Table:
     numbers of compact_columns (1.2M).  What is still too wide after that is
     cut, in column cut (its texts end in an ellipsis).  Row kinds: body,
     detail (dim), total (bold), rule (a line), section (one text across the
-    table), gap (the same, dim).  A line under the table names the columns given up, but for
-    the optional ones, shown only where there is room.
+    table), gap (the same, dim).  A line under the table names the columns
+    given up, but for the optional ones, shown only where there is room.
     """
 
     NUMBERS = "numbers"
@@ -2171,11 +2167,11 @@ class Table:
 
     def __init__(self, headers, aligns, shrink=(), compact_columns=(), cut=None, optional=()):
         self.headers = headers
-        self.optional = optional
         self.aligns = aligns
         self.shrink = shrink
         self.compact_columns = compact_columns
         self.cut = cut
+        self.optional = optional
         self.rows = []
 
     def add(self, cells, kind="body", codes=None):
@@ -2184,10 +2180,11 @@ class Table:
 
     def render(self, width, style):
         keep = list(range(len(self.headers)))
+        source = self.rows
         if style.ascii:
             # Escaped here, not by the stream, so that the columns are measured as printed.
-            self.rows = [([_ascii(c) for c in cells], kind, codes) for cells, kind, codes in self.rows]
-        rows = self.rows
+            source = [([_ascii(c) for c in cells], kind, codes) for cells, kind, codes in source]
+        rows = source
         steps = list(self.shrink)
         while True:
             widths = [max([len(self.headers[i])] + [len(c[i]) for c, kind, _ in rows
@@ -2200,7 +2197,7 @@ class Table:
             step = steps.pop(0)
             if step == self.NUMBERS:
                 rows = [([_compact_cell(c, i, self.compact_columns) for i, c in enumerate(cells)], kind, codes)
-                        for cells, kind, codes in self.rows]
+                        for cells, kind, codes in source]
             else:
                 keep.remove(step)
         overflow = sum(widths) + 2 * (len(keep) - 1) - width
@@ -2238,7 +2235,8 @@ class Table:
         hidden = [self.headers[i] for i in range(len(self.headers)) if i not in keep and i not in self.optional]
         if hidden:
             names = [name + "," for name in hidden[:-1]] + [hidden[-1] + ";"]
-            note = f"Not shown at {width} columns:".split(" ") + names + "a wider terminal or --json shows them.".split(" ")
+            note = (f"Not shown at {width} columns:".split(" ") + names
+                    + "a wider terminal or --json shows them.".split(" "))
             lines.extend(style(text, "2") for text in wrap_words(note, width))
         return "\n".join(lines)
 
@@ -2277,7 +2275,8 @@ def render_period_table(rows, period, breakdown, by_project, width, style):
     headers = [label] + USAGE_HEADERS + ([] if breakdown else ["Models"])
     # Narrow: give up the models, abbreviate, then the token columns least
     # looked at; Total and Cost stay.
-    table = Table(headers, ["<"] + [">"] * 6 + ["<"], shrink=(() if breakdown else (7,)) + (Table.NUMBERS, 3, 4, 1, 2),
+    table = Table(headers, ["<"] + [">"] * 6 + ["<"],
+                  shrink=(() if breakdown else (7,)) + (Table.NUMBERS, 3, 4, 1, 2),
                   compact_columns=(1, 2, 3, 4, 5), cut=None if breakdown else 7, optional=(7,))
     models = [] if breakdown else [""]
     current_project = object()
@@ -2439,8 +2438,8 @@ def render_limit(limit, width):
 
 
 def status_fields(status, tz):
-    """The lines of `status` for an active window: (label, phrases, percent), where a phrase is never
-    broken across lines and percent, when not None, is the share of a limit the line shows."""
+    """The lines of `status` for an active window: (label, phrases, state), where a phrase is never
+    broken across lines and state, when not None, is the threshold state the line is coloured by."""
     window, limit = status.window, status.limit
     usage = window.usage
     end_has_day = _clock(window.end, tz, True)[:10] != _clock(window.start, tz, True)[:10]
@@ -2452,10 +2451,11 @@ def status_fields(status, tz):
     if status.official:
         age = _duration(status.now - status.official[0])
         fields.append(("Used", [f"{status.percent_used:.0f}%", f"(official, {age} ago);",
-                                f"{fmt_int(usage.total_tokens)} tokens", "counted here"], status.percent_used))
+                                f"{fmt_int(usage.total_tokens)} tokens", "counted here"],
+                       threshold_state(status.percent_used)))
     elif limit.tokens:
         fields.append(("Used", [f"{fmt_int(usage.total_tokens)} of {fmt_int(limit.tokens)} tokens",
-                                f"({status.percent_used:.0f}%)"], status.percent_used))
+                                f"({status.percent_used:.0f}%)"], threshold_state(status.percent_used)))
         fields.append(("", ["limit:"] + limit.basis.split(" "), None))
     else:
         fields.append(("Used", [f"{fmt_int(usage.total_tokens)} tokens"], None))
@@ -2465,12 +2465,12 @@ def status_fields(status, tz):
                             f"${status.cost_per_hour:,.2f}/hour",
                             f"(over the last {status.span_minutes:.0f} min)"], None))
     if status.reached:
-        fields.append(("Limit", ["reached"], 100))
+        fields.append(("Limit", ["reached"], "over"))
     elif status.limit_at is None:
         fields.append(("Limit", ["unknown"] if not limit.tokens else ["not reached", "at the current rate"], None))
     elif status.before_reset:
         fields.append(("Limit", [f"at {_clock(status.limit_at, tz)}", "at this rate",
-                                 f"(in {_duration(status.limit_at - status.now)})"], 80))
+                                 f"(in {_duration(status.limit_at - status.now)})"], "warning"))
     else:
         fields.append(("Limit", ["not before the reset", "at this rate"], None))
     if status.weekly:
@@ -2484,15 +2484,15 @@ def status_lines(status, tz):
 
 
 def render_fields(fields, width, style):
-    """Labelled lines (as status_fields gives them; label None: none, no indent) wrapped to width between phrases, cleaned, and
-    coloured by the threshold state of the share of a limit they show."""
+    """Labelled lines (as status_fields gives them; label None: none, no indent) wrapped to width
+    between phrases, cleaned, and coloured by their threshold state."""
     lines = []
-    for label, phrases, percent in fields:
+    for label, phrases, state in fields:
         words = [clean(p) for p in phrases]
         if label is not None:
             words[0] = clean(label.ljust(7)) + " " + words[0]
         for text in wrap_words(words, width, "" if label is None else " " * 8):
-            lines.append(text if percent is None else style.threshold(text, percent))
+            lines.append(style(text, THRESHOLD_STYLES[state]) if state else text)
     return "\n".join(lines)
 
 
@@ -2503,7 +2503,7 @@ def render_status(status, tz, width, style):
 def weekly_field(weekly, now_ms, tz):
     captured, used, resets = weekly
     return ("Week", [f"{used:.0f}% used", f"(official, {_duration(now_ms - captured)} ago),",
-                     f"resets {datetime.fromtimestamp(resets / 1000, tz).strftime('%a %H:%M')}"], used)
+                     f"resets {datetime.fromtimestamp(resets / 1000, tz).strftime('%a %H:%M')}"], threshold_state(used))
 
 
 def weekly_line(weekly, now_ms, tz):
@@ -3046,7 +3046,8 @@ class ArgumentParser(argparse.ArgumentParser):
                 return self._unknown_option(unknown[0])
             commands = next(a.choices for a in self._actions if isinstance(a, argparse._SubParsersAction))
             import ast
-            word = ast.literal_eval(re.match(r"argument \[command\]: invalid choice: (.*?) \(choose from", message).group(1))
+            quoted = re.match(r"argument \[command\]: invalid choice: (.*?) \(choose from", message).group(1)
+            word = ast.literal_eval(quoted)
             return (f"unknown command {word!r}" + _did_you_mean(word, commands)
                     + " (choose from " + ", ".join(repr(c) for c in commands) + ")")
         if message.startswith("unrecognized arguments:") and unknown:

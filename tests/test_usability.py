@@ -81,8 +81,8 @@ def varied_history(env):
 
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("argv", [("daily",), ("daily", "--breakdown", "--by-project"), ("weekly",), ("monthly",),
-                                  ("session",), ("session", "--breakdown"), ("today",),
-                                  ("blocks",), ("blocks", "-t", "150000000"), ("status", "-t", "150000000"), ("status",)])
+                                  ("session",), ("session", "--breakdown"), ("today",), ("blocks",),
+                                  ("blocks", "-t", "150000000"), ("status", "-t", "150000000"), ("status",)])
 def test_every_output_fits_its_width(env, monkeypatch, width, argv):
     varied_history(env)
     monkeypatch.setenv("COLUMNS", str(width))
