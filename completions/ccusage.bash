@@ -14,7 +14,7 @@ _ccusage_reports="daily weekly monthly session today"
 # command; then those of the reports alone (and of those but today), and of
 # blocks and status alone.
 _ccusage_common_options="-h --help -z --timezone -m --mode --prices -j --json --color -d --data-dir
-    --db --config -v --verbose"
+    --db --config --no-wait -v --verbose"
 _ccusage_report_options="-p --project -b --breakdown -o --order --csv"
 _ccusage_range_options="-s --since -u --until"
 _ccusage_window_options="--plan -t --token-limit -l --session-length"

@@ -225,7 +225,6 @@ def test_a_store_that_cannot_be_opened_is_a_runtime_failure(env, make_unusable):
         env.db.mkdir(parents=True)
         db = env.db
     else:
-        env.db.parent.mkdir(parents=True)
         env.db.write_text("a file where a directory should be")
         db = env.db / "usage.db"
     result = env.run_raw(*REPORT, "--db", db, "--data-dir", env.claude)
