@@ -2717,11 +2717,15 @@ def escape_unencodable(stream):
 THRESHOLD_STYLES = {"ok": "", "warning": "33", "over": "1;31"}
 
 
-def threshold_state(percent):
-    """'ok', 'warning' (80% of a limit) or 'over' (100%): how every view colours a share of a limit."""
-    if percent is None or percent < 80:
+THRESHOLDS = (80, 100)
+
+
+def threshold_state(percent, thresholds=THRESHOLDS):
+    """'ok', 'warning' (from thresholds[0] percent of a limit) or 'over' (from thresholds[1]): how every
+    view colours a share of a limit, as THRESHOLD_STYLES says."""
+    if percent is None or percent < thresholds[0]:
         return "ok"
-    return "warning" if percent < 100 else "over"
+    return "warning" if percent < thresholds[1] else "over"
 
 
 class Style:
@@ -3131,11 +3135,6 @@ def status_fields(status, tz):
     if status.weekly:
         fields.append(weekly_field(status.weekly, status.now, tz))
     return fields
-
-
-def status_lines(status, tz):
-    """The lines of `status` for an active window, unwrapped and unstyled."""
-    return [(label.ljust(7) + " " + " ".join(phrases)) for label, phrases, _ in status_fields(status, tz)]
 
 
 def render_fields(fields, width, style):
