@@ -2796,7 +2796,8 @@ class Table:
 
     shrink: a column's index drops that column; NUMBERS abbreviates the
     numbers of compact_columns (1.2M).  What is still too wide after that is
-    cut, in column cut (its texts end in an ellipsis).  Row kinds: body,
+    cut, in column cut, to no fewer than cut_min characters (its texts end in
+    an ellipsis); cutting is preferred to giving up a column.  Row kinds: body,
     detail (dim), total (bold), rule (a line), section (one text across the
     table), gap (the same, dim).  A line under the table names the columns
     given up, but for the optional ones, shown only where there is room.
@@ -2804,15 +2805,15 @@ class Table:
 
     NUMBERS = "numbers"
     ROW_STYLES = {"total": "1;33", "detail": "2"}
-    CUT_MIN = 8
 
-    def __init__(self, headers, aligns, shrink=(), compact_columns=(), cut=None, optional=()):
+    def __init__(self, headers, aligns, shrink=(), compact_columns=(), cut=None, optional=(), cut_min=8):
         self.headers = headers
         self.aligns = aligns
         self.shrink = shrink
         self.compact_columns = compact_columns
         self.cut = cut
         self.optional = optional
+        self.cut_min = cut_min
         self.rows = []
 
     def add(self, cells, kind="body", codes=None):
@@ -2831,8 +2832,7 @@ class Table:
             widths = [max([len(self.headers[i])] + [len(c[i]) for c, kind, _ in rows
                                                      if kind not in ("section", "gap")])
                       for i in keep]
-            # Cutting the cut column down to CUT_MIN is preferred to giving up another column.
-            slack = max(widths[keep.index(self.cut)] - self.CUT_MIN, 0) if self.cut in keep else 0
+            slack = max(widths[keep.index(self.cut)] - self.cut_min, 0) if self.cut in keep else 0
             if sum(widths) + 2 * (len(keep) - 1) - slack <= width or not steps:
                 break
             step = steps.pop(0)
@@ -2844,7 +2844,7 @@ class Table:
         overflow = sum(widths) + 2 * (len(keep) - 1) - width
         if overflow > 0 and self.cut in keep:
             column = keep.index(self.cut)
-            widths[column] = max(widths[column] - overflow, self.CUT_MIN)
+            widths[column] = min(widths[column], max(widths[column] - overflow, self.cut_min))
         lines = []
 
         def line(cells, row_code=None, codes=None):
@@ -2918,7 +2918,7 @@ def render_period_table(rows, period, breakdown, by_project, width, style):
     # looked at; Total and Cost stay.
     table = Table(headers, ["<"] + [">"] * 6 + ["<"],
                   shrink=(() if breakdown else (7,)) + (Table.NUMBERS, 3, 4, 1, 2),
-                  compact_columns=(1, 2, 3, 4, 5), cut=None if breakdown else 7, optional=(7,))
+                  compact_columns=(1, 2, 3, 4, 5), cut=None if breakdown else 7, optional=(7,), cut_min=20)
     models = [] if breakdown else [""]
     current_project = object()
     total = Usage()
