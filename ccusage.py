@@ -4053,8 +4053,11 @@ def calls_elsewhere(query):
 
 
 def explain_no_usage(query):
-    """Why an answer with no filters found nothing: the directories read that hold no projects/,
-    and the calls the store holds from other directories, with how to include them."""
+    """Why an empty answer is empty when the data directories in use have no calls at all: those
+    that hold no projects/, and the calls the store holds from other directories, with how to
+    include them.  (When they have calls, the filters or the time explain it.)"""
+    if query.conn.execute("SELECT 1 FROM calls WHERE roots & ? != 0 LIMIT 1", (query.roots_mask,)).fetchone():
+        return []
     reasons = []
     roots = [os.fsdecode(path) for root_id, path in query.conn.execute("SELECT id, path FROM roots")
              if root_id in query.root_ids]
@@ -4099,7 +4102,7 @@ def run_report(args, settings, environ, out, messages):
             known = query.project_names()
             messages.warn(f"no project is called {args.project!r}; known: " + (", ".join(known[:12]) or "none")
                           + (", ..." if len(known) > 12 else ""))
-        if not rows and not (args.since or args.until or args.project) and args.command != "today":
+        if not rows:
             for reason in explain_no_usage(query):
                 messages.warn(reason)
         _warn_unpriced(query, messages)

@@ -15,7 +15,7 @@ import pytest
 from freezegun import freeze_time
 
 import ccusage
-from logsynth import assistant_line, write_lines
+from logsynth import assistant_line, session_path, write_lines
 from support import first_line_is_one_error
 
 SONNET = "claude-sonnet-4-5-20250929"   # $3 input, $15 output, $3.75 5m cache write, $0.30 cache read per M
@@ -334,3 +334,19 @@ def test_status_across_midnight_dates_the_end(env):
     with freeze_time("2026-12-01T00:30:00Z"):
         first = env.run("status", "-z", "UTC").out.splitlines()[0]
     assert first.startswith("Window  2026-11-30 23:00 to 2026-12-01 04:00, 3h 30m left (resets 04:00)")
+
+
+def test_an_empty_answer_from_directories_with_calls_points_nowhere_else(env):
+    big_session(env)
+    other = env.tmp / "other"
+    write_lines(session_path(str(other), "s9"), [assistant_line(ts="2026-11-10T10:00:00.000Z", output=1)])
+    assert env.run("--json", data_dirs=[other]).code == 0
+    # env.claude has a call, on the 20th: nothing on the 21st is the filter's doing, not the directory's.
+    result = env.run("--since", "2026-11-21")
+    assert (result.code, result.out, result.err) == (0, "No usage found for the given filters.\n", "")
+    # today, with no call in either directory today, the same.
+    assert env.run("today").err == ""
+    bare = env.tmp / "bare-today"
+    bare.mkdir()
+    err = env.run("today", data_dirs=[bare]).err
+    assert f"{bare} has no projects/ directory" in err and f"--data-dir {env.claude}" in err
