@@ -31,6 +31,8 @@ __version__ = "0.1.0"
 PROG = "ccusage"
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 EXIT_LIMIT_REACHED = 3
+# `check`: a budget over its limit exits as a window at its limit does; one at its warning threshold, 4.
+EXIT_BUDGET_EXCEEDED, EXIT_BUDGET_WARNING = EXIT_LIMIT_REACHED, 4
 
 # A log line longer than this is skipped unread: no billable line comes near it,
 # and holding it would break the reader's memory bound.
@@ -43,6 +45,19 @@ TAIL_BYTES = 4096
 BUSY_TIMEOUT_MS = 600_000
 MS_PER_DAY = 86_400_000
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+class LazyPattern:
+    """A regular expression compiled when first used: a quick run compiles only those it needs."""
+
+    def __init__(self, pattern):
+        self.pattern = pattern
+        self.compiled = None
+
+    def __getattr__(self, name):
+        if self.compiled is None:
+            self.compiled = re.compile(self.pattern)
+        return getattr(self.compiled, name)
 
 
 class CcusageError(Exception):
@@ -154,9 +169,9 @@ MODEL_ALIASES = {
     "claude-instant-v1": "claude-instant-1",
 }
 # Bedrock cross-region prefixes that are regional (every one but "global").
-_BEDROCK_ID = re.compile(r"^(?:([a-z]+(?:-[a-z]+)?)\.)?anthropic\.(.+)$")
-_DOTTED_VERSION = re.compile(r"(?<=\d)\.(?=\d)")
-_ID_SUFFIXES = re.compile(r"(?:-v\d+(?::\d+)?|@[\w.-]*|-\d{8}|-latest|-fast)+$")
+_BEDROCK_ID = LazyPattern(r"^(?:([a-z]+(?:-[a-z]+)?)\.)?anthropic\.(.+)$")
+_DOTTED_VERSION = LazyPattern(r"(?<=\d)\.(?=\d)")
+_ID_SUFFIXES = LazyPattern(r"(?:-v\d+(?::\d+)?|@[\w.-]*|-\d{8}|-latest|-fast)+$")
 
 
 def canonical_model(model_id):
@@ -166,6 +181,10 @@ def canonical_model(model_id):
     claude-opus-4-6 all become "claude-opus-4-6", and never "claude-opus-4".
     """
     name = model_id.strip().lower().rsplit("/", 1)[-1]
+    # Claude Code's own spelling, the name and a date, needs no pattern.
+    dated = name[:-9] if len(name) > 9 and name[-9] == "-" and name[-8:].isdigit() else name
+    if dated in MODEL_PRICES:
+        return dated, False
     regional = False
     match = _BEDROCK_ID.match(name)
     if match:
@@ -326,6 +345,8 @@ class ScanReport:
         # complete: everything new was read (not so when a time budget ran out).
         self.busy = False
         self.complete = True
+        # readonly: the store could not be written, so nothing new was recorded.
+        self.readonly = False
 
     def add_unreadable(self, path, exc):
         self.unreadable.append((path, _reason(exc)))
@@ -404,7 +425,7 @@ def parse_timestamp(value):
     return ms if EARLIEST_MS <= ms < LATEST_MS else None
 
 
-_ISO = re.compile(r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d)(?::(\d\d)(?:\.(\d+))?)?\s*(Z|[+-]\d\d:?\d\d)?$")
+_ISO = LazyPattern(r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d)(?::(\d\d)(?:\.(\d+))?)?\s*(Z|[+-]\d\d:?\d\d)?$")
 
 
 def _parse_timestamp_slow(value):
@@ -1262,6 +1283,7 @@ class Store:
         self.messages = messages
         self.conn = None
         self.identity = None
+        self.readonly = False
         self.owner = f"{os.uname().nodename}:{os.getpid()}:{os.urandom(4).hex()}"
         # path -> state of every log this process has synced: a live loop
         # looks up only the logs that changed since its last round.
@@ -1270,17 +1292,44 @@ class Store:
 
     def _connect(self):
         directory = os.path.dirname(self.path)
+        if os.path.islink(self.path) and not os.path.exists(self.path):
+            raise CcusageError(f"the store {self.path} is a link to nothing; remove the link, "
+                               "or name another store with --db")
         try:
             os.makedirs(directory, mode=0o700, exist_ok=True)
             if not os.path.exists(self.path):
                 os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            self.readonly = not os.access(self.path, os.W_OK)
+            if self.readonly:
+                from urllib.parse import quote
+                conn = sqlite3.connect(f"file:{quote(self.path)}?mode=ro", uri=True, isolation_level=None,
+                                       timeout=BUSY_TIMEOUT_MS / 1000)
+            else:
+                self._make_companions_writable()
+                conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
             st = os.stat(self.path)
         except (OSError, sqlite3.Error) as exc:
             raise CcusageError(f"cannot open the store {self.path}: {_reason(exc)}")
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         self.identity = (st.st_dev, st.st_ino)
         return conn
+
+    def _make_companions_writable(self):
+        """Give the store's -wal and -shm files back the write permission the store has.
+
+        SQLite makes them with the store's mode: a store made read-only
+        once leaves them read-only after the store itself is writable again.
+        """
+        mode = os.stat(self.path).st_mode & 0o666
+        for suffix in ("-wal", "-shm"):
+            companion = self.path + suffix
+            if os.path.exists(companion) and not os.access(companion, os.W_OK):
+                try:
+                    os.chmod(companion, mode)
+                except OSError:
+                    raise CcusageError(f"{companion} is not writable, though the store {self.path} is: "
+                                       f"make it writable (chmod u+w {companion}), or remove it while no "
+                                       "ccusage runs")
 
     def _open(self):
         for attempt in (1, 2):
@@ -1303,6 +1352,11 @@ class Store:
                 "SELECT count(*) FROM sqlite_master").fetchone()[0]):
             raise CcusageError(f"{self.path} is an SQLite database of another program, not a ccusage store; "
                                "name another with --db")
+        if self.readonly:
+            if version != len(SCHEMA) or mark != APPLICATION_ID:
+                raise CcusageError(f"the store {self.path} is read-only and of an older ccusage: make it writable "
+                                   f"(chmod u+w {self.path}) so that it can be upgraded")
+            return
         if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
             conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
@@ -1352,6 +1406,8 @@ class Store:
         for path in paths:
             key = os.fsencode(path)
             row = self.conn.execute("SELECT id FROM roots WHERE path = ?", (key,)).fetchone()
+            if row is None and self.readonly:
+                continue   # a store that cannot be written has no calls of a root it never saw
             if row is None:
                 if self.conn.execute("SELECT count(*) FROM roots").fetchone()[0] >= MAX_ROOTS:
                     raise CcusageError(f"the store {self.path} has seen {MAX_ROOTS} data directories, as many "
@@ -1377,6 +1433,9 @@ class Store:
         lock is held only while rows are written, a batch at a time.
         """
         self.reopen_if_replaced()
+        if self.readonly:
+            report.readonly = True
+            return
         try:
             ids = self.root_ids(roots)
         except sqlite3.OperationalError as exc:
@@ -1672,6 +1731,48 @@ def write_unless_busy(conn, write):
             conn.execute("ROLLBACK")
     finally:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+
+
+# The state each budget last alerted of (`check --notify`, `--desktop`), so
+# that a check run every minute alerts once per change.  Kept apart from
+# SCHEMA and created where it is used, until the schema takes it in.
+BUDGET_ALERTS_TABLE = """CREATE TABLE IF NOT EXISTS budget_alerts (
+    budget TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    alerted_at INTEGER NOT NULL
+) WITHOUT ROWID"""
+
+
+def claim_alerts(conn, states, now_ms, cooldown_ms):
+    """Of [(budget name, state)], those to alert of now, as [(name, previous state, state)], recorded as alerted.
+
+    A budget alerts when its state is not the one it last alerted of (ok,
+    before any), unless it alerted less than cooldown_ms ago.  Claimed in one
+    transaction: two checks at once alert once.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute(BUDGET_ALERTS_TABLE)
+        known = {name: (state, at) for name, state, at in
+                 conn.execute("SELECT budget, state, alerted_at FROM budget_alerts")}
+        due = []
+        for name, state in states:
+            previous, at = known.get(name, ("ok", None))
+            if state != previous and (at is None or now_ms - at >= cooldown_ms):
+                due.append((name, previous, state))
+        conn.executemany("INSERT OR REPLACE INTO budget_alerts VALUES (?, ?, ?)",
+                         [(name, state, now_ms) for name, _, state in due])
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return due
+
+
+def release_alert(conn, name, previous, now_ms):
+    """An alert that reached no one: back to the state before, so that it is tried again after the cooldown."""
+    conn.execute("INSERT OR REPLACE INTO budget_alerts VALUES (?, ?, ?)", (name, previous, now_ms))
 
 
 def _unread(on_disk, changed):
@@ -2279,6 +2380,8 @@ MINUTE_MS = 60_000
 # and 20 times Pro.  `plan = "auto"` learns the user's own limit instead.
 PLAN_ESTIMATES = {"pro": 10_000_000, "max5": 50_000_000, "max20": 200_000_000}
 PLAN_NAMES = {"pro": "Pro", "max5": "Max 5x", "max20": "Max 20x"}
+# Anthropic's list prices of the plans, US dollars a month (checked with PRICES_CHECKED).
+PLAN_LIST_PRICES = {"pro": 20, "max5": 100, "max20": 200}
 # The burn rate is measured over this much of the latest activity.
 BURN_SPAN_MINUTES = 60
 RECENT_DAYS = 3
@@ -2597,16 +2700,284 @@ def current_status(query, settings, now_ms):
     return WindowStatus(query, window, limit, now_ms, five_hour, seven_day), windows, limit, seven_day
 
 
+# -- budgets and the period summary --
+#
+# They read the store only through the six functions just below, which use
+# the reports' and the windows' own queries.
+
+def usage_between(query, first_day, last_day, project=None):
+    """The priced Usage of the local days first_day to last_day (inclusive), of one project or all."""
+    total = Usage()
+    for row in period_report(query, "daily", Filters(first_day, last_day, project), 0, False):
+        total.add(row.total)
+    return total
+
+
+def rows_by_project(query, first_day, last_day):
+    """ReportRows of the days first_day to last_day, one per project and day."""
+    return period_report(query, "daily", Filters(first_day, last_day), 0, True)
+
+
+def sessions_between(query, first_day=None, last_day=None, project=None):
+    """ReportRows of the sessions, each with its calls in the days given (all days when None)."""
+    return session_report(query, Filters(first_day, last_day, project))
+
+
+def window_figures(query, settings, now_ms):
+    """(status of the active window or None, every window, the limit, the official 7-day figure or None)."""
+    return current_status(query, settings, now_ms)
+
+
+def official_five_hour(query):
+    """The latest official 5-hour figure recorded: (captured at ms, used percentage, resets at ms), or None."""
+    return query.rate_limits().get("five_hour")
+
+
+def windows_between(query, settings, first_day, last_day, now_ms):
+    """(the priced windows with calls in the local days first_day to last_day, the window limit,
+    whether any window ever hit the limit)."""
+    _, every, limit, _ = current_status(query, settings, now_ms)
+    lo = local_midnight_ms(first_day, query.tz)
+    hi = local_midnight_ms(last_day + timedelta(days=1), query.tz)
+    windows = [w for w in every if not w.is_gap and w.start < hi and w.last >= lo]
+    price_windows(query, windows)
+    return windows, limit, any(w.limit_hit for w in every)
+
+
+def week_start(day, start_index):
+    return day - timedelta(days=(day.weekday() - start_index) % 7)
+
+
+def month_end(day):
+    following = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return following - timedelta(days=1)
+
+
+THRESHOLDS = (80, 100)
+
+
+def threshold_state(percent, thresholds=THRESHOLDS):
+    """'ok', 'warning' (from thresholds[0] percent of a limit) or 'over' (from thresholds[1]): how every
+    view colours a share of a limit, as THRESHOLD_STYLES says."""
+    if percent is None or percent < thresholds[0]:
+        return "ok"
+    return "warning" if percent < thresholds[1] else "over"
+
+
+BUDGET_STATES = ("ok", "warning", "exceeded")
+
+
+class BudgetState:
+    """Where a budget stands: used of its limit; ok, warning, exceeded, or unknown when nothing tells."""
+
+    def __init__(self, budget, used, note=""):
+        self.budget, self.used, self.note = budget, used, note
+
+    @property
+    def percent(self):
+        return None if self.used is None else self.used * 100 / self.budget.limit
+
+    @property
+    def state(self):
+        percent = self.percent
+        if percent is None:
+            return "unknown"
+        # Rounded so that a cost summed in binary fractions meets a threshold it equals.
+        percent = round(percent, 9)
+        return {"over": "exceeded"}.get(threshold_state(percent, (self.budget.threshold, 100)),
+                                        threshold_state(percent, (self.budget.threshold, 100)))
+
+
+def worst_state(states):
+    """The worst of ok, warning and exceeded among the budget states (unknown counts as ok)."""
+    ranks = [BUDGET_STATES.index(s.state) for s in states if s.state in BUDGET_STATES]
+    return BUDGET_STATES[max(ranks, default=0)]
+
+
+def evaluate_budgets(query, settings, now_ms, period=None):
+    """A BudgetState per budget: as of now_ms, or (period: first and last day) as of the period's end.
+
+    For a period the session budget measures the dearest session's calls in
+    it, and the window budgets the largest of its windows; official figures
+    are only current, so the percent budgets then say unknown.
+    """
+    budgets = settings.budgets.budgets
+    start_index = WEEKDAYS.index(settings.start_of_week)
+    as_of = datetime.fromtimestamp(now_ms / 1000, query.tz).date() if period is None else period[1]
+    starts = {"daily": as_of, "weekly": week_start(as_of, start_index), "monthly": as_of.replace(day=1)}
+    length_ms = int(settings.session_length * HOUR_MS)
+    if any(b.kind.startswith(("window", "seven")) for b in budgets):
+        if period is None:
+            status, _, limit, seven_day = window_figures(query, settings, now_ms)
+        else:
+            windows, limit, _ = windows_between(query, settings, period[0], period[1], now_ms)
+    results = []
+    for budget in budgets:
+        kind = budget.kind
+        if budget.project is not None and not query.project_ids(budget.project):
+            results.append(BudgetState(budget, 0.0, "no project of this name has calls yet"))
+        elif kind in starts:
+            used = usage_between(query, starts[kind], as_of, budget.project).cost
+            results.append(BudgetState(budget, used, f"since {starts[kind]}" if kind != "daily" else ""))
+        elif kind == "session":
+            if period is None:
+                rows = [r for r in sessions_between(query, project=budget.project)
+                        if now_ms - r.total.last < length_ms]
+            else:
+                rows = sessions_between(query, period[0], period[1], budget.project)
+            dearest = max(rows, key=lambda r: r.total.cost, default=None)
+            results.append(BudgetState(budget, dearest.total.cost if dearest else 0.0,
+                                       f"session {dearest.session[:8]}" if dearest else "no session going"))
+        elif period is not None:
+            results.append(_period_window_budget(budget, windows, limit))
+        else:
+            results.append(_window_budget(budget, status, limit, seven_day))
+    return results
+
+
+def _window_budget(budget, status, limit, seven_day):
+    """The state now of a budget on the current 5-hour window or the official 7-day figure."""
+    if budget.kind == "seven_day_percent":
+        if seven_day is None:
+            return BudgetState(budget, None, "no official 7-day figure recorded")
+        return BudgetState(budget, seven_day[1], "official")
+    if status is None:
+        return BudgetState(budget, 0, "no active window")
+    usage = status.window.usage
+    if budget.kind == "window_tokens":
+        return BudgetState(budget, usage.total_tokens)
+    if budget.kind == "window_cost":
+        return BudgetState(budget, usage.cost)
+    if status.official:
+        return BudgetState(budget, status.percent_used, "official")
+    if status.percent_used is None:
+        return BudgetState(budget, None, limit.basis)
+    return BudgetState(budget, status.percent_used, f"estimated: {limit.basis}")
+
+
+def _period_window_budget(budget, windows, limit):
+    """The state of a window budget in a past period: its largest window's."""
+    if budget.kind == "seven_day_percent":
+        return BudgetState(budget, None, "official figures are only current")
+    if not windows:
+        return BudgetState(budget, 0, "no window")
+    if budget.kind == "window_cost":
+        return BudgetState(budget, max(w.usage.cost for w in windows), "the dearest window")
+    tokens = max(w.usage.total_tokens for w in windows)
+    if budget.kind == "window_tokens":
+        return BudgetState(budget, tokens, "the largest window")
+    if not limit.tokens:
+        return BudgetState(budget, None, limit.basis)
+    return BudgetState(budget, tokens * 100 / limit.tokens, f"the largest window, estimated: {limit.basis}")
+
+
+def plan_price(settings):
+    """(US dollars a month the plan costs, where that figure comes from), or (None, why not)."""
+    if settings.plan_price is not None:
+        return settings.plan_price, "your plan_price"
+    if settings.plan in PLAN_LIST_PRICES:
+        return PLAN_LIST_PRICES[settings.plan], f"Anthropic's list price of {PLAN_NAMES[settings.plan]}"
+    return None, "set plan (pro, max5, max20) or plan_price to compare"
+
+
+# A month's share of a year, for a plan's price of a day or a week.
+DAYS_PER_MONTH = 365.25 / 12
+TOP_SESSIONS = 5
+
+
+def summary_period(kind, anchor, today, start_index):
+    """(first, last day) of the day, week or month kind: the one holding anchor, else the last before today."""
+    if kind == "day":
+        day = anchor or today - timedelta(days=1)
+        return day, day
+    if kind == "week":
+        first = week_start(anchor, start_index) if anchor else week_start(today, start_index) - timedelta(days=7)
+        return first, first + timedelta(days=6)
+    first = (anchor or today.replace(day=1) - timedelta(days=1)).replace(day=1)
+    return first, month_end(first)
+
+
+def previous_period(kind, first):
+    if kind == "month":
+        last = first - timedelta(days=1)
+        return last.replace(day=1), last
+    days = 1 if kind == "day" else 7
+    return first - timedelta(days=days), first - timedelta(days=1)
+
+
+class Summary:
+    """What `report` says of a period: totals, where the cost went, windows, budgets, the change."""
+
+    def __init__(self, kind, first, last, tz_name):
+        self.kind, self.first, self.last, self.tz_name = kind, first, last, tz_name
+        self.total = Usage()
+        self.models = {}
+        self.projects = {}
+        self.sessions = []
+        self.windows = []
+        self.window_limit = None
+        # Whether a window at the limit reached one: not when the limit is only a share of past windows.
+        self.limit_is_known = False
+        self.official = None
+        self.budgets = []
+        self.previous = None
+        self.plan_price, self.plan_basis = None, ""
+
+    @property
+    def days(self):
+        return (self.last - self.first).days + 1
+
+    @property
+    def plan_share(self):
+        """What the plan costs for this period: its monthly price, or a share of it by days."""
+        if self.plan_price is None:
+            return None
+        return self.plan_price if self.kind == "month" else self.plan_price * self.days / DAYS_PER_MONTH
+
+
+def build_summary(query, settings, kind, first, last, tz_name, now_ms):
+    summary = Summary(kind, first, last, tz_name)
+    for row in rows_by_project(query, first, last):
+        summary.total.add(row.total)
+        summary.projects.setdefault(row.project, Usage()).add(row.total)
+        for model, usage in row.models.items():
+            summary.models.setdefault(model, Usage()).add(usage)
+    if not summary.total.calls:
+        return summary
+    sessions = sessions_between(query, first, last)
+    summary.sessions = sorted(sessions, key=lambda r: (-r.total.cost, r.key))[:TOP_SESSIONS]
+    summary.windows, summary.window_limit, limits_hit = windows_between(query, settings, first, last, now_ms)
+    summary.limit_is_known = isinstance(settings.token_limit, int) or settings.plan in PLAN_ESTIMATES or limits_hit
+    summary.official = official_five_hour(query)
+    summary.budgets = evaluate_budgets(query, settings, now_ms, period=(first, last))
+    before = previous_period(kind, first)
+    summary.previous = (before, usage_between(query, *before))
+    summary.plan_price, summary.plan_basis = plan_price(settings)
+    return summary
+
+
+def window_limit_reached(window, summary):
+    """How a window of a summary reached its limit: the official figure at 100%, Claude Code's message,
+    the estimate, or not at all (None)."""
+    limit, official = summary.window_limit, summary.official
+    if official and official[1] >= 100 and window.start <= official[0] < window.end:
+        return "official"
+    if window.limit_hit:
+        return "limit message"
+    if summary.limit_is_known and limit.tokens and not limit.official and window.usage.total_tokens >= limit.tokens:
+        return "estimated"
+    return None
+
 # ---------------------------------------------------------------------------
 # Rendering
 # ---------------------------------------------------------------------------
 
 # Control characters, the invisible ones that reorder or hide text, and lone
 # surrogates (no encoding can write them).
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ud800-\udfff\ufeff]")
+_CONTROL = LazyPattern("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ud800-\udfff\ufeff]")
 
 
-_JSON_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ud800-\udfff\ufeff]")
+_JSON_UNSAFE = LazyPattern("[\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ud800-\udfff\ufeff]")
 
 
 def _escape(match):
@@ -2621,7 +2992,10 @@ def _escape(match):
 
 def clean(text):
     """Text from the logs or the user, safe for a terminal: control characters shown as escapes."""
-    return _CONTROL.sub(_escape, str(text))
+    text = str(text)
+    if text.isascii() and text.isprintable():
+        return text
+    return _CONTROL.sub(_escape, text)
 
 
 def to_json(data, out):
@@ -2631,6 +3005,8 @@ def to_json(data, out):
     several times quicker to produce.
     """
     text = json.dumps(data, indent=2 if out.isatty() else None, ensure_ascii=ascii_only(out))
+    if text.isascii() and "\x7f" not in text:
+        return text
     return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
@@ -2713,19 +3089,7 @@ def escape_unencodable(stream):
         stream.reconfigure(errors="backslashreplace")
 
 
-# ok is left plain: colour marks what needs attention.
-THRESHOLD_STYLES = {"ok": "", "warning": "33", "over": "1;31"}
-
-
-THRESHOLDS = (80, 100)
-
-
-def threshold_state(percent, thresholds=THRESHOLDS):
-    """'ok', 'warning' (from thresholds[0] percent of a limit) or 'over' (from thresholds[1]): how every
-    view colours a share of a limit, as THRESHOLD_STYLES says."""
-    if percent is None or percent < thresholds[0]:
-        return "ok"
-    return "warning" if percent < thresholds[1] else "over"
+THRESHOLD_STYLES = {"ok": "32", "warning": "33", "over": "1;31"}
 
 
 class Style:
@@ -2910,29 +3274,35 @@ def _models_cell(row):
     return ", ".join(short_model(model) for model, _ in _models_by_cost(row))
 
 
-def render_period_table(rows, period, breakdown, by_project, width, style):
+def render_period_table(rows, period, breakdown, by_project, width, style, plan_price=None):
+    """plan_price (US dollars a month): a column of each month's API value as a multiple of it."""
     label = {"daily": "Date", "weekly": "Week", "monthly": "Month"}[period]
+    extra = [""] if plan_price else []
     # The models, where there is room, unless the breakdown lists them.
-    headers = [label] + USAGE_HEADERS + ([] if breakdown else ["Models"])
+    models = [] if breakdown else [""]
+    headers = [label] + USAGE_HEADERS + (["Vs plan"] if plan_price else []) + (["Models"] if models else [])
+    models_column = len(headers) - 1 if models else None
     # Narrow: give up the models, abbreviate, then the token columns least
     # looked at; Total and Cost stay.
-    table = Table(headers, ["<"] + [">"] * 6 + ["<"],
-                  shrink=(() if breakdown else (7,)) + (Table.NUMBERS, 3, 4, 1, 2),
-                  compact_columns=(1, 2, 3, 4, 5), cut=None if breakdown else 7, optional=(7,), cut_min=20)
-    models = [] if breakdown else [""]
+    table = Table(headers, ["<"] + [">"] * (len(headers) - 1 - len(models)) + ["<"] * len(models),
+                  shrink=((models_column,) if models else ()) + (Table.NUMBERS, 3, 4, 1, 2),
+                  compact_columns=(1, 2, 3, 4, 5), cut=models_column, optional=(models_column,), cut_min=20)
     current_project = object()
     total = Usage()
     for row in rows:
         if by_project and row.project != current_project:
             current_project = row.project
-            table.add([clean(_home(row.project))] + [""] * 6 + models, "section")
-        table.add([row.key] + usage_cells(row.total) + ([] if breakdown else [_models_cell(row)]))
+            table.add([clean(_home(row.project))] + [""] * (len(headers) - 1), "section")
+        multiple = [fmt_multiple(row.total.cost / plan_price)] if plan_price else []
+        table.add([row.key] + usage_cells(row.total) + multiple + ([_models_cell(row)] if models else []))
         total.add(row.total)
         if breakdown:
             for model, usage in _models_by_cost(row):
-                table.add(["  " + short_model(model)] + usage_cells(usage), "detail")
-    table.add([""] * 7 + models, "rule")
-    table.add(["Total"] + usage_cells(total) + models, "total")
+                table.add(["  " + short_model(model)] + usage_cells(usage) + extra, "detail")
+    table.add([""] * len(headers), "rule")
+    months = len({row.key for row in rows}) or 1
+    table.add(["Total"] + usage_cells(total) + ([fmt_multiple(total.cost / plan_price / months)] if plan_price else [])
+              + models, "total")
     return table.render(width, style)
 
 
@@ -3206,13 +3576,235 @@ def status_json(status, limit, weekly, now_ms):
     return data
 
 
+def fmt_budget(unit, value):
+    if value is None:
+        return "?"
+    if unit == "usd":
+        return f"${value:,.2f}"
+    if unit == "tokens":
+        return fmt_int(round(value))
+    return f"{value:.1f}%"
+
+
+def fmt_multiple(value):
+    """A multiple of a plan's price: 4.2x, or 0.04x below one."""
+    return f"{value:.1f}x" if value >= 1 else f"{value:.2f}x"
+
+
+def fmt_percent(percent):
+    """A percent rounded down to a tenth: a figure just below a threshold never shows as the threshold."""
+    return "" if percent is None else f"{int(percent * 10 + 1e-7) / 10:.1f}%"
+
+
+STATE_COLORS = {"ok": THRESHOLD_STYLES["ok"], "warning": THRESHOLD_STYLES["warning"],
+                "exceeded": THRESHOLD_STYLES["over"], "unknown": "2"}
+
+
+def budget_lines(states, style, width=None):
+    """One aligned line per budget: name, state, used of limit, percent of the limit, and a note.
+
+    width: a note that would pass it goes below its line, wrapped.
+    """
+    cells = [(clean(s.budget.name), s.state, fmt_budget(s.budget.unit, s.used),
+              fmt_budget(s.budget.unit, s.budget.limit), fmt_percent(s.percent), clean(s.note)) for s in states]
+    widths = [max(len(row[i]) for row in cells) for i in range(5)]
+    lines = []
+    for name, state, used, limit, percent, note in cells:
+        head = (f"{name.ljust(widths[0])}  {style(state.ljust(widths[1]), STATE_COLORS[state])}  "
+                f"{used.rjust(widths[2])} of {limit.ljust(widths[3])}  {percent.rjust(widths[4])}")
+        bare = len(name.ljust(widths[0])) + sum(widths[1:]) + 10
+        if width is None or bare + 2 + len(note) <= width:
+            lines.append(f"{head}  {note}".rstrip())
+        else:
+            import textwrap
+            lines += [head.rstrip()] + textwrap.wrap(note, width, initial_indent=" " * 4, subsequent_indent=" " * 4)
+    return lines
+
+
+def _budget_value_json(unit, value):
+    if value is None:
+        return None
+    return round_cost(value) if unit == "usd" else round(value) if unit == "tokens" else round(value, 3)
+
+
+def budget_json(state):
+    budget = state.budget
+    return {"name": budget.name, "kind": budget.kind, "project": budget.project, "unit": budget.unit,
+            "state": state.state, "used": _budget_value_json(budget.unit, state.used),
+            "limit": budget.limit, "percent": None if state.percent is None else round(state.percent, 3),
+            "threshold": budget.threshold, "note": state.note}
+
+
+def budget_env_value(unit, value):
+    """A budget's figure for a notify command's environment: a plain number."""
+    return f"{value:.2f}" if unit == "usd" else str(round(value)) if unit == "tokens" else f"{value:.1f}"
+
+
+def period_title(summary):
+    if summary.kind == "day":
+        return f"{summary.first.strftime('%A')} {summary.first.isoformat()}"
+    if summary.kind == "week":
+        return f"the week {summary.first.isoformat()} to {summary.last.isoformat()}"
+    return summary.first.strftime("%B %Y")
+
+
+def _change(cost, before, label):
+    if not before:
+        return f"nothing on {label}"
+    return f"{(cost - before) * 100 / before:+.1f}% on {label}: {fmt_budget('usd', before)}"
+
+
+def api_value_line(summary):
+    """"API value $843.10 on a $200 plan (4.2x)", a day or week taking its share of the monthly price."""
+    value = fmt_budget("usd", summary.total.cost)
+    if summary.plan_price is None:
+        return f"API value {value} ({summary.plan_basis})"
+    share = summary.plan_share
+    multiple = fmt_multiple(summary.total.cost / share)
+    price = f"${summary.plan_price:,.0f}" if summary.plan_price == int(summary.plan_price) else \
+        fmt_budget("usd", summary.plan_price)
+    if summary.kind == "month":
+        return f"API value {value} on a {price} plan ({multiple})"
+    return f"API value {value} on a {price} plan, {fmt_budget('usd', share)} of it for this {summary.kind} ({multiple})"
+
+
+def _share(part, whole):
+    return f"{part * 100 / whole:.1f}%" if whole else ""
+
+
+def summary_sections(summary, tz):
+    """The tables of a summary: [(title, headers, aligns, rows)], their texts cleaned of what logs may hold."""
+    total = summary.total.cost
+    sections = []
+    models = sorted(summary.models.items(), key=lambda item: (-item[1].cost, item[0]))
+    sections.append(("Cost by model", ["Model", "Tokens", "Cost", "Share"], "<>>>",
+                     [[short_model(m), fmt_int(u.total_tokens), fmt_cost(u), _share(u.cost, total)]
+                      for m, u in models]))
+    projects = sorted(summary.projects.items(), key=lambda item: (-item[1].cost, item[0] or ""))
+    sections.append(("Cost by project", ["Project", "Tokens", "Cost", "Share"], "<>>>",
+                     [[clean(_home(p)), fmt_int(u.total_tokens), fmt_cost(u), _share(u.cost, total)]
+                      for p, u in projects]))
+    sections.append(("Top sessions", ["Session", "Project", "First", "Last", "Tokens", "Cost"], "<<<<>>",
+                     [[clean(r.session[:8]), clean(os.path.basename(r.project.rstrip("/")) or r.project)[:24],
+                       _clock(r.total.first, tz, True), _clock(r.total.last, tz, summary.kind != "day"),
+                       fmt_int(r.total.total_tokens), fmt_cost(r.total)] for r in summary.sessions]))
+    limit = summary.window_limit
+    rows = []
+    for window in summary.windows:
+        reached = window_limit_reached(window, summary)
+        if summary.kind != "day" and not reached:
+            continue
+        percent = f"{window.usage.total_tokens * 100 / limit.tokens:.0f}%" if limit and limit.tokens else ""
+        rows.append([f"{_clock(window.start, tz, True)}-{_clock(window.end, tz)}", fmt_int(window.usage.total_tokens),
+                     fmt_cost(window.usage), percent, f"reached ({reached})" if reached else ""])
+    sections.append(("5-hour windows", ["Window", "Tokens", "Cost", "% limit", "Limit"], "<>>><", rows))
+    return sections
+
+
+def summary_head(summary):
+    """The lines above the tables: [(label, text)]."""
+    total, (before, previous) = summary.total, summary.previous
+    label = before[0].isoformat() + ("" if summary.kind == "day" else f" to {before[1].isoformat()}")
+    return [
+        ("Cost", f"{fmt_cost(total)} ({_change(total.cost, previous.cost, label)})"),
+        ("Calls", fmt_int(total.calls)),
+        ("Tokens", f"{fmt_int(total.total_tokens)}: input {fmt_int(total.input)}, output {fmt_int(total.output)}, "
+                   f"cache write {fmt_int(total.cache_write)}, cache read {fmt_int(total.cache_read)}"),
+        ("Value", api_value_line(summary)),
+    ] + ([("", f"plan price: {summary.plan_basis}, a month")] if summary.plan_price else [])
+
+
+def _windows_note(summary):
+    limit = summary.window_limit
+    reached = sum(1 for w in summary.windows if window_limit_reached(w, summary))
+    basis = f"; limit {fmt_int(limit.tokens)} tokens, {limit.basis}" if limit and limit.tokens else ""
+    count = len(summary.windows)
+    return f"{count} window{'' if count == 1 else 's'}, {reached} reached a limit{basis}"
+
+
+def render_summary_text(summary, tz, width, style):
+    lines = [style(f"Usage report for {period_title(summary)} ({clean(summary.tz_name)})", "1"), ""]
+    import textwrap
+    for label, text in summary_head(summary):
+        lines += textwrap.wrap(clean(text), width, initial_indent=label.ljust(8), subsequent_indent=" " * 8)
+    for title, headers, aligns, rows in summary_sections(summary, tz):
+        lines += ["", style(title, "1")]
+        if title == "5-hour windows":
+            lines += textwrap.wrap(_windows_note(summary), width)
+        if rows:
+            table = Table(headers, list(aligns), cut=0)
+            for row in rows:
+                table.add(row)
+            lines.append(table.render(width, style))
+    if summary.budgets:
+        lines += ["", style(f"Budgets (as of {summary.last.isoformat()})", "1")]
+        lines += budget_lines(summary.budgets, style, width)
+    return "\n".join(lines) + "\n"
+
+
+def _md(text):
+    return clean(text).replace("|", "\\|")
+
+
+def md_table(headers, aligns, rows):
+    rule = ["---:" if a == ">" else "---" for a in aligns]
+    return ["| " + " | ".join(cells) + " |" for cells in [headers, rule] + [[_md(c) for c in r] for r in rows]]
+
+
+def render_summary_markdown(summary, tz):
+    lines = [f"# Usage report for {period_title(summary)} ({_md(summary.tz_name)})", ""]
+    lines += [f"- **{label}**: {_md(text)}" if label else f"  {_md(text)}" for label, text in summary_head(summary)]
+    for title, headers, aligns, rows in summary_sections(summary, tz):
+        lines += ["", f"## {title}", ""]
+        if title == "5-hour windows":
+            lines += [_md(_windows_note(summary))] + ([""] if rows else [])
+        if rows:
+            lines += md_table(headers, aligns, rows)
+    if summary.budgets:
+        lines += ["", f"## Budgets (as of {summary.last.isoformat()})", ""]
+        lines += md_table(["Budget", "State", "Used", "Limit", "Percent", "Note"], "<<>>><",
+                          [[s.budget.name, s.state, fmt_budget(s.budget.unit, s.used),
+                            fmt_budget(s.budget.unit, s.budget.limit), fmt_percent(s.percent), s.note]
+                           for s in summary.budgets])
+    return "\n".join(lines) + "\n"
+
+
+def summary_json(summary):
+    total, (before, previous) = summary.total, summary.previous
+    limit = summary.window_limit
+    share = summary.plan_share
+    return {"period": {"kind": summary.kind, "first": summary.first.isoformat(), "last": summary.last.isoformat(),
+                       "timezone": summary.tz_name},
+            "totals": dict(usage_json(total), calls=total.calls),
+            "previous": {"first": before[0].isoformat(), "last": before[1].isoformat(),
+                         "totalCost": json_cost(previous), "totalTokens": previous.total_tokens,
+                         "costChangePercent": round((total.cost - previous.cost) * 100 / previous.cost, 3)
+                         if previous.cost else None},
+            "apiValue": {"cost": json_cost(total), "planPrice": summary.plan_price,
+                         "planPriceBasis": summary.plan_basis,
+                         "planShare": None if share is None else round_cost(share),
+                         "multiple": round(total.cost / share, 3) if share else None},
+            "models": [dict(modelName=m, totalTokens=u.total_tokens, cost=json_cost(u))
+                       for m, u in sorted(summary.models.items(), key=lambda item: (-item[1].cost, item[0]))],
+            "projects": [dict(projectPath=p, totalTokens=u.total_tokens, cost=json_cost(u))
+                         for p, u in sorted(summary.projects.items(), key=lambda item: (-item[1].cost, item[0] or ""))],
+            "topSessions": [session_json(r) for r in summary.sessions],
+            "windows": [{"startTime": _iso(w.start), "endTime": _iso(w.end), "entries": w.usage.calls,
+                         "totalTokens": w.usage.total_tokens, "costUSD": json_cost(w.usage),
+                         "limitReached": window_limit_reached(w, summary)} for w in summary.windows],
+            "windowLimit": None if limit is None else {"tokens": limit.tokens, "basis": limit.basis,
+                                                       "official": limit.official},
+            "budgets": [budget_json(s) for s in summary.budgets]}
+
+
 # ---------------------------------------------------------------------------
 # Configuration
 # ---------------------------------------------------------------------------
 
 REPORTS = ("daily", "weekly", "monthly", "session", "today")
 WINDOW_COMMANDS = ("blocks", "status")
-COMMANDS = REPORTS + WINDOW_COMMANDS + ("config",)
+BUDGET_COMMANDS = ("check", "report")
+COMMANDS = REPORTS + WINDOW_COMMANDS + BUDGET_COMMANDS + ("config",)
 MODES = ("auto", "calculate", "display")
 COLORS = ("auto", "always", "never")
 ORDERS = ("asc", "desc")
@@ -3274,6 +3866,17 @@ def _hours(value, textual):
     raise ValueError("a number of hours above 0, at most 168")
 
 
+def _usd(value, textual):
+    if textual and isinstance(value, str):
+        try:
+            value = float(value.strip().lstrip("$"))
+        except ValueError:
+            pass
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < MAX_COST_USD:
+        return value
+    raise ValueError(f"a number of US dollars above 0, below {MAX_COST_USD:,.0f}")
+
+
 def _text(value, textual):
     if not isinstance(value, str):
         raise ValueError("a string")
@@ -3313,6 +3916,8 @@ SETTINGS = (
             "tokens a 5-hour window allows, for plan custom (or \"max\": the largest past window)"),
     Setting("session_length", _hours, 5, ("CCUSAGE_SESSION_LENGTH",), "session_length", "--session-length",
             "hours in a usage window"),
+    Setting("plan_price", _usd, None, ("CCUSAGE_PLAN_PRICE",), "plan_price", None,
+            "US dollars a month your plan costs (default: Anthropic's list price of the plan)"),
     Setting("prompt_format", _text, DEFAULT_PROMPT_FORMAT, ("CCUSAGE_PROMPT_FORMAT",), "format", None,
             "the prompt segment's format"),
 )
@@ -3410,6 +4015,7 @@ class Settings:
         self.values = {}
         self.sources = {}
         self.prices = {}
+        self.budgets = BudgetSettings()
 
     def __getattr__(self, name):
         try:
@@ -3427,6 +4033,8 @@ def _check_file(data, path):
     for key, value in data.items():
         if key == "prices":
             price_entries(value, f"config file {path}: prices")
+        elif key == "budgets":
+            budget_entries(value, path)
         elif key in COMMANDS and isinstance(value, dict):
             for inner, inner_value in value.items():
                 if inner not in SETTING_BY_NAME:
@@ -3437,7 +4045,7 @@ def _check_file(data, path):
             _check_value(SETTING_BY_NAME[key], value, f"config file {path}: {key}")
         else:
             raise CcusageError(f"config file {path}: unknown key {key!r} (settings: {', '.join(SETTING_BY_NAME)}, "
-                               f"prices, and a table per command)", EXIT_USAGE)
+                               f"prices, budgets, and a table per command)", EXIT_USAGE)
 
 
 def _check_value(setting, value, where, textual=False):
@@ -3485,7 +4093,119 @@ def resolve_settings(args, environ, command, warn, creating=False):
         settings.sources[setting.name] = source
     if "prices" in data:
         settings.prices = price_entries(data["prices"], f"config file {path}: prices")
+    if "budgets" in data:
+        settings.budgets = budget_entries(data["budgets"], path)
     return settings
+
+
+# What each budget measures, in which unit ("usd", "tokens" or "percent").
+BUDGET_KINDS = {
+    "daily": "usd",              # the cost of today
+    "weekly": "usd",             # of this week (start_of_week)
+    "monthly": "usd",            # of this month
+    "session": "usd",            # of the dearest session still going
+    "window_tokens": "tokens",   # the tokens of the current 5-hour window
+    "window_cost": "usd",        # its cost
+    "window_percent": "percent",  # the percent of its limit used: official, else estimated
+    "seven_day_percent": "percent",  # the official percent of the 7-day limit used
+}
+# Plan limits are the account's, not a project's: a project budgets its own cost.
+PROJECT_BUDGET_KINDS = ("daily", "weekly", "monthly", "session")
+BUDGET_OPTIONS = ("threshold", "cooldown", "notify_timeout", "projects")
+DEFAULT_THRESHOLD = 80
+DEFAULT_COOLDOWN_MINUTES = 60
+DEFAULT_NOTIFY_TIMEOUT = 10
+
+
+class Budget:
+    """A limit on one measure of use, and the percent of it at which it warns."""
+
+    __slots__ = ("kind", "limit", "threshold", "project")
+
+    def __init__(self, kind, limit, threshold, project=None):
+        self.kind, self.limit, self.threshold, self.project = kind, limit, threshold, project
+
+    @property
+    def name(self):
+        """daily, or daily@api-server for a project's."""
+        return self.kind if self.project is None else f"{self.kind}@{self.project}"
+
+    @property
+    def unit(self):
+        return BUDGET_KINDS[self.kind]
+
+
+class BudgetSettings:
+    """The [budgets] table: every budget, and how often and how long alerts may run."""
+
+    def __init__(self, budgets=(), cooldown_minutes=DEFAULT_COOLDOWN_MINUTES, notify_timeout=DEFAULT_NOTIFY_TIMEOUT):
+        self.budgets = list(budgets)
+        self.cooldown_minutes = cooldown_minutes
+        self.notify_timeout = notify_timeout
+
+
+def _budget_number(value, where, low, high, what, low_included=False):
+    if type(value) in (int, float) and (low <= value if low_included else low < value) and value <= high:
+        return value
+    raise CcusageError(f"{where}: expected {what}", EXIT_USAGE)
+
+
+def _threshold(value, where):
+    return _budget_number(value, where, 0, 100, "a percent of the limit above 0, at most 100")
+
+
+def _budget(kind, value, threshold, where, project=None):
+    """A Budget from `kind = LIMIT` or `kind = {limit = LIMIT, threshold = PERCENT}`."""
+    if isinstance(value, dict):
+        unknown = sorted(set(value) - {"limit", "threshold"})
+        if unknown:
+            raise CcusageError(f"{where}: unknown key {unknown[0]!r} (expected limit, threshold)", EXIT_USAGE)
+        if "limit" not in value:
+            raise CcusageError(f"{where}: limit is required", EXIT_USAGE)
+        threshold = _threshold(value.get("threshold", threshold), f"{where}.threshold")
+        value, where = value["limit"], f"{where}.limit"
+    unit = BUDGET_KINDS[kind]
+    if unit == "usd":
+        limit = _budget_number(value, where, 0, MAX_COST_USD, f"US dollars above 0, below {MAX_COST_USD:,.0f}")
+    elif unit == "tokens":
+        limit = _budget_number(value, where, 0, 1e15, "a positive whole number of tokens")
+        if not isinstance(limit, int):
+            raise CcusageError(f"{where}: expected a positive whole number of tokens", EXIT_USAGE)
+    else:
+        limit = _budget_number(value, where, 0, 100, "a percent above 0, at most 100")
+    return Budget(kind, limit, threshold, project)
+
+
+def budget_entries(data, path):
+    """The [budgets] table of the config file at path as BudgetSettings, or a usage error naming the key."""
+    where = f"config file {path}: [budgets]"
+    if not isinstance(data, dict):
+        raise CcusageError(f"{where}: expected a table of budgets", EXIT_USAGE)
+    unknown = sorted(set(data) - set(BUDGET_KINDS) - set(BUDGET_OPTIONS))
+    if unknown:
+        raise CcusageError(f"{where}: unknown key {unknown[0]!r} (budgets: {', '.join(BUDGET_KINDS)}; "
+                           f"options: {', '.join(BUDGET_OPTIONS)})", EXIT_USAGE)
+    threshold = _threshold(data.get("threshold", DEFAULT_THRESHOLD), f"{where} threshold")
+    cooldown = _budget_number(data.get("cooldown", DEFAULT_COOLDOWN_MINUTES), f"{where} cooldown", 0, 7 * 24 * 60,
+                              "minutes from 0 to 10080", low_included=True)
+    timeout = _budget_number(data.get("notify_timeout", DEFAULT_NOTIFY_TIMEOUT), f"{where} notify_timeout", 0, 600,
+                             "seconds above 0, at most 600")
+    budgets = [_budget(kind, data[kind], threshold, f"{where} {kind}") for kind in BUDGET_KINDS if kind in data]
+    projects = data.get("projects", {})
+    if not isinstance(projects, dict):
+        raise CcusageError(f"{where} projects: expected a table of projects, each a table of budgets", EXIT_USAGE)
+    for project, table in projects.items():
+        at = f"config file {path}: [budgets.projects.{json.dumps(project, ensure_ascii=False)}]"
+        if not isinstance(table, dict) or not project.strip():
+            raise CcusageError(f"{at}: expected a table of budgets ({', '.join(PROJECT_BUDGET_KINDS)})", EXIT_USAGE)
+        unknown = sorted(set(table) - set(PROJECT_BUDGET_KINDS) - {"threshold"})
+        if unknown:
+            raise CcusageError(f"{at}: unknown key {unknown[0]!r} (a project's budgets: "
+                               f"{', '.join(PROJECT_BUDGET_KINDS)}; and threshold)", EXIT_USAGE)
+        own = _threshold(table.get("threshold", threshold), f"{at} threshold")
+        budgets += [_budget(kind, table[kind], own, f"{at} {kind}", project)
+                    for kind in PROJECT_BUDGET_KINDS if kind in table]
+    return BudgetSettings(budgets, cooldown, timeout)
 
 
 STARTER_CONFIG = """\
@@ -3516,6 +4236,9 @@ STARTER_CONFIG = """\
 # plan = "auto"                # auto, pro, max5, max20, custom
 # token_limit = 50000000       # for plan = "custom"; or "max"
 # session_length = 5           # hours in a window
+# What the plan costs, US dollars a month, for the "API value" of `ccusage
+# report` (default: Anthropic's list price: pro 20, max5 100, max20 200).
+# plan_price = 200
 
 # The prompt segment, for a prompt command ccusage does not have yet.
 # prompt_format = "{today_cost} today"
@@ -3529,6 +4252,22 @@ STARTER_CONFIG = """\
 # cache_write_1h = 6
 # cache_read = 0.3
 # web_search = 0.01
+
+# Budgets, for `ccusage check` and `ccusage report` (see `man ccusage`).
+# [budgets]
+# daily = 30                   # US dollars of today
+# weekly = 150                 # of this week
+# monthly = {limit = 500, threshold = 90}
+# session = 20                 # of the dearest session still going
+# window_tokens = 150000000    # of the current 5-hour window
+# window_cost = 40
+# window_percent = 90          # percent of its limit: official, else estimated
+# seven_day_percent = 80       # the official percent of the 7-day limit
+# threshold = 80               # percent of a limit at which a budget warns
+# cooldown = 60                # minutes before a budget alerts again
+# notify_timeout = 10          # seconds a --notify command may run
+# [budgets.projects."api-server"]
+# daily = 10
 
 # [weekly]
 # start_of_week = "monday"
@@ -3566,7 +4305,11 @@ def run_config(args, settings, environ, out, messages):
     if args.json:
         data = {"file": settings.path, "settings": shown,
                 "prices": {model: dict(zip(RATE_FIELDS, price.bands[-1][2]), web_search=price.web_search)
-                           for model, price in sorted(settings.prices.items())}}
+                           for model, price in sorted(settings.prices.items())},
+                "budgets": [{"name": b.name, "kind": b.kind, "project": b.project, "unit": b.unit,
+                             "limit": b.limit, "threshold": b.threshold} for b in settings.budgets.budgets],
+                "alerts": {"cooldownMinutes": settings.budgets.cooldown_minutes,
+                           "notifyTimeoutSeconds": settings.budgets.notify_timeout}}
         out.write(to_json(data, out) + "\n")
         return EXIT_OK
     width = max(len(name) for name in shown)
@@ -3578,6 +4321,9 @@ def run_config(args, settings, environ, out, messages):
         out.write(f"{name.ljust(width)}  {clean(text)}  [{clean(item['source'])}]\n")
     for model in sorted(settings.prices):
         out.write(f"{'price'.ljust(width)}  {clean(model)}  [{clean(settings.path)}]\n")
+    for budget in settings.budgets.budgets:
+        out.write(f"{'budget'.ljust(width)}  {clean(budget.name)}: {fmt_budget(budget.unit, budget.limit)}, "
+                  f"warning at {budget.threshold:g}%  [{clean(settings.path)}]\n")
     return EXIT_OK
 
 
@@ -3670,14 +4416,14 @@ def terminal_columns():
 
 class HelpFormatter(argparse.HelpFormatter):
     """argparse's formatter, told the width itself (argparse builds one per option, importing
-    shutil); descriptions wrapped to it, the examples of an epilog kept line by line."""
+    shutil); descriptions wrapped to it, an epilog's indented examples kept line by line."""
 
     def __init__(self, prog, **options):
         options.setdefault("width", max(terminal_columns(), MIN_WIDTH) - 2)
         super().__init__(prog, **options)
 
     def _fill_text(self, text, width, indent):
-        if text.startswith("examples:"):
+        if "\n  " in text:   # indented lines: examples, a table of exit statuses
             return "".join(indent + line for line in text.splitlines(keepends=True))
         return super()._fill_text(text, width, indent)
 
@@ -3740,7 +4486,7 @@ class _QuickParser(ArgumentParser):
         raise _Unparsed(message)
 
 
-_DAY = re.compile(r"([0-9]{4})-?([0-9]{2})-?([0-9]{2})")
+_DAY = LazyPattern(r"([0-9]{4})-?([0-9]{2})-?([0-9]{2})")
 
 
 def parse_day(text):
@@ -3784,7 +4530,8 @@ def _add_command_options(parser, command):
         group.add_argument("-u", "--until", type=parse_day, default=s, metavar="DATE",
                            help=s if command == "today" else "last day to include, YYYY-MM-DD or YYYYMMDD")
     group.add_argument("-z", "--timezone", default=s, metavar="TZ",
-                       help=("IANA time zone deciding which day a call belongs to" if report else
+                       help=("IANA time zone deciding which day a call belongs to"
+                             if report or command in BUDGET_COMMANDS else
                              "IANA time zone to show times in") + " (default: the system's)")
     if report:
         group.add_argument("-p", "--project", default=s, metavar="NAME",
@@ -3796,7 +4543,7 @@ def _add_command_options(parser, command):
     group.add_argument("--prices", default=s, metavar="FILE",
                        help="JSON file of extra or overriding model prices "
                             "(default: prices.json beside the settings file)")
-    if command in ("blocks", "status"):
+    if command in WINDOW_COMMANDS + BUDGET_COMMANDS:
         group = parser.add_argument_group("usage windows")
         group.add_argument("--plan", choices=PLANS, default=s, type=str.lower,
                            help="plan whose limit to measure against; auto learns it from your history, "
@@ -3813,20 +4560,22 @@ def _add_command_options(parser, command):
         which.add_argument("-r", "--recent", action="store_true", default=s,
                            help=f"only the windows of the last {RECENT_DAYS} days")
     group = parser.add_argument_group("how to show it")
-    if command in (None, "weekly"):
+    if command in (None, "weekly") + BUDGET_COMMANDS:
         group.add_argument("--start-of-week", choices=WEEKDAYS, default=s, type=str.lower, metavar="DAY",
                            help="first day of a week: monday ... sunday (default: sunday)")
     if report:
         group.add_argument("-b", "--breakdown", action="store_true", default=s, help="add a row per model")
     if report and command != "session":
         group.add_argument("--by-project", action="store_true", default=s, help="group the rows by project")
-    if command != "status":
+    if command not in ("status",) + BUDGET_COMMANDS:
         group.add_argument("-o", "--order", choices=ORDERS, default=s, type=str.lower,
                            help="row order (default: asc)")
     output = group.add_mutually_exclusive_group()
     output.add_argument("-j", "--json", action="store_true", default=s, help="print JSON")
     if report:
         output.add_argument("--csv", action="store_true", default=s, help="print CSV")
+    if command == "report":
+        output.add_argument("--markdown", action="store_true", default=s, help="print Markdown")
     group.add_argument("--color", choices=COLORS, default=s, type=str.lower,
                        help="colour the output: auto colours a terminal unless NO_COLOR is set (default: auto)")
     group = parser.add_argument_group("where the data is")
@@ -3844,9 +4593,59 @@ def _add_command_options(parser, command):
                        help="say what was read and skipped, on stderr")
 
 
+def _add_budget_options(parser, command):
+    """The options of check (alerts) and report (which period)."""
+    s = argparse.SUPPRESS
+    if command == "check":
+        group = parser.add_argument_group("alerts")
+        group.add_argument("--notify", default=s, metavar="CMD",
+                           help="run CMD (split as a shell splits words, but run without one) once each time a "
+                                "budget's state changes, with CCUSAGE_BUDGET, CCUSAGE_BUDGET_STATE, "
+                                "CCUSAGE_BUDGET_USED, CCUSAGE_BUDGET_LIMIT and CCUSAGE_BUDGET_PERCENT set")
+        group.add_argument("--desktop", action="store_true", default=s,
+                           help="show a desktop notification of each change (notify-send or osascript)")
+        return
+    group = parser.add_argument_group("which period")
+    group.add_argument("--date", type=parse_day, default=s, metavar="DATE",
+                       help="the day to report, or with --week or --month a day of it "
+                            "(default: yesterday, the last week or the last month)")
+    which = group.add_mutually_exclusive_group()
+    which.add_argument("--week", action="store_true", default=s, help="report a week (see --start-of-week)")
+    which.add_argument("--month", action="store_true", default=s, help="report a month")
+
+
+CHECK_EPILOG = """\
+exit status:
+  0 every budget is ok, 4 one is at its warning threshold and none over,
+  3 one is exceeded; 1 a failure, 2 a usage error
+
+examples:
+  ccusage check
+  ccusage check --json | jq -r '.budgets[] | select(.state != "ok") | .name'
+  ccusage check --notify 'notify-send "Claude budget"' --desktop
+  if ccusage check >/dev/null; then echo "within budget"; fi
+"""
+REPORT_EPILOG = """\
+examples:
+  ccusage report                      yesterday
+  ccusage report --week               the last whole week
+  ccusage report --month --date 2026-10-01 --markdown
+  ccusage report --json | jq .apiValue
+"""
+COMMAND_DESCRIPTIONS = {
+    "check": "Evaluate every budget of the settings file now: one line each with its state\n"
+             "(ok, warning, exceeded, or unknown when nothing tells), used, limit and percent.\n"
+             "Made for cron, CI and `if ccusage check; then ...`.",
+    "report": "A summary of a day, week or month for mail or a chat: totals, cost by model and\n"
+              "project, the top sessions, the 5-hour windows that reached a limit, budgets, the\n"
+              "change on the period before, and what the usage is worth at API prices against\n"
+              "what the plan costs.",
+}
+
 # Options that are not settings: what the parser leaves out means this.
 FLAG_DEFAULTS = {"since": None, "until": None, "project": None, "breakdown": False, "by_project": False,
-                 "json": False, "csv": False, "verbose": False, "active": False, "recent": False, "no_wait": False}
+                 "json": False, "csv": False, "verbose": False, "active": False, "recent": False, "no_wait": False,
+                 "notify": None, "desktop": False, "date": None, "week": False, "month": False, "markdown": False}
 
 
 def build_parser(only=None, parser_class=ArgumentParser):
@@ -3873,12 +4672,18 @@ def build_parser(only=None, parser_class=ArgumentParser):
         "today": "today's usage",
         "blocks": "usage per 5-hour window, with burn rate and limits",
         "status": "the current 5-hour window: used, limit, pace, reset (exit 3 at the limit)",
+        "check": "every budget now: ok, warning or exceeded (exit 0, 4 or 3)",
+        "report": "a summary of yesterday, a week or a month, for mail",
     }
-    for name in REPORTS + WINDOW_COMMANDS:
+    epilogs = {"check": CHECK_EPILOG, "report": REPORT_EPILOG}
+    for name in REPORTS + WINDOW_COMMANDS + BUDGET_COMMANDS:
         if only in (None, name):
-            sub = commands.add_parser(name, help=helps[name], description=helps[name].capitalize() + ".",
-                                      epilog=EPILOGS[name], formatter_class=HelpFormatter)
+            sub = commands.add_parser(name, help=helps[name],
+                                      description=COMMAND_DESCRIPTIONS.get(name, helps[name].capitalize() + "."),
+                                      epilog=epilogs.get(name) or EPILOGS[name], formatter_class=HelpFormatter)
             _add_command_options(sub, name)
+            if name in BUDGET_COMMANDS:
+                _add_budget_options(sub, name)
     if only not in (None, "config"):
         return parser
     config = commands.add_parser(
@@ -3897,10 +4702,50 @@ def build_parser(only=None, parser_class=ArgumentParser):
     return parser
 
 
-def check_args(parser, args):
+# The usual command lines of the commands that run on every prompt or every
+# few seconds are read without building argparse's parser, which costs a
+# good part of such a run: option string -> (dest, what it takes: True for
+# a value, "append" for a repeatable value, False for none).  Anything else
+# on the line goes to argparse; a test holds every entry to build_parser().
+QUICK_COMMANDS = ("status", "today", "blocks")
+QUICK_OPTIONS = {
+    "-j": ("json", False), "--json": ("json", False), "--no-wait": ("no_wait", False),
+    "-d": ("data_dir", "append"), "--data-dir": ("data_dir", "append"), "--db": ("db", True),
+    "-z": ("timezone", True), "--timezone": ("timezone", True), "--config": ("config", True),
+    "-a": ("active", False), "--active": ("active", False),
+}
+
+
+def quick_args(argv):
+    """The namespace argparse makes of a usual command line of a quick command, or None for any other."""
+    if not argv or argv[0] not in QUICK_COMMANDS:
+        return None
+    command = argv[0]
+    values = {"command": command}
+    words = iter(argv[1:])
+    for word in words:
+        dest, takes = QUICK_OPTIONS.get(word, (None, None))
+        if dest is None or (dest == "active" and command != "blocks") or (dest in values and takes != "append"):
+            return None
+        if not takes:
+            values[dest] = True
+            continue
+        value = next(words, None)
+        if value is None or value.startswith("-"):
+            return None
+        if takes == "append":
+            values.setdefault(dest, []).append(value)
+        else:
+            values[dest] = value
+    import types
+    return types.SimpleNamespace(**values)
+
+
+def check_args(args):
     """Fill in the options that are not settings, then check what the parser alone cannot."""
     def error(message):
-        parser.exit(EXIT_USAGE, f"{PROG}: error: {clean(message)} (see '{PROG} {args.command} --help')\n")
+        sys.stderr.write(f"{PROG}: error: {clean(message)} (see '{PROG} {args.command} --help')\n")
+        raise SystemExit(EXIT_USAGE)
 
     args.command = args.command or "daily"
     if args.command == "config":
@@ -3912,6 +4757,14 @@ def check_args(parser, args):
         error(f"argument -s/--since: {args.since} is after --until {args.until}")
     if args.command == "today" and (args.since or args.until):
         error("argument -s/--since, -u/--until: today covers today alone; use daily for a range")
+    if args.notify is not None:
+        import shlex
+        try:
+            args.notify = shlex.split(args.notify)
+        except ValueError as exc:
+            error(f"argument --notify: {exc}; quote the command as a shell would")
+        if not args.notify:
+            error("argument --notify: expected a command, got an empty string")
     for flag, dest in (("--data-dir", "data_dir"), ("--db", "db"), ("--prices", "prices"), ("--config", "config")):
         values = getattr(args, dest, [])
         for item in values if isinstance(values, list) else [values]:
@@ -4008,6 +4861,9 @@ class Session:
                 if self.report.busy:
                     messages.note("the store is busy (another ccusage is writing to it): "
                                   "showing what it already holds")
+                if self.report.readonly:
+                    messages.note(f"the store {self.path} is read-only: new logs were not recorded "
+                                  f"(make it writable: chmod u+w {self.path})")
                 root_ids = list(self.store.root_ids(roots).values())
                 break
             except STORE_DAMAGE as exc:
@@ -4083,7 +4939,8 @@ def _warn_unpriced(query, messages):
 
 def run_report(args, settings, environ, out, messages):
     """daily, weekly, monthly, session and today."""
-    with Session(args, settings, environ, messages) as session:
+    # Today's calls are in the logs written today: these need no walk of every old log.
+    with Session(args, settings, environ, messages, quick=args.command == "today") as session:
         query = session.query
         tz = query.tz
         if args.command == "today":
@@ -4158,6 +5015,146 @@ def run_windows(args, settings, environ, out, messages):
     return EXIT_OK
 
 
+def run_check(args, settings, environ, out, messages):
+    """check: every budget now, then the alerts of those whose state changed; exit 0, 4 or 3."""
+    if not settings.budgets.budgets:
+        if args.json:
+            out.write(to_json({"state": "ok", "budgets": []}, out) + "\n")
+        else:
+            out.write(f"No budgets are set: add a [budgets] table to {clean(settings.path)} (see man ccusage).\n")
+        return EXIT_OK
+    with Session(args, settings, environ, messages) as session:
+        query = session.query
+        now_ms = int(time.time() * 1000)
+        states = evaluate_budgets(query, settings, now_ms)
+        _warn_unpriced(query, messages)
+        worst = worst_state(states)
+        if args.json:
+            out.write(to_json({"state": worst, "budgets": [budget_json(s) for s in states]}, out) + "\n")
+        else:
+            out.write("\n".join(budget_lines(states, Style(use_color(settings.color, out)))) + "\n")
+        out.flush()
+        if args.notify or args.desktop:
+            send_alerts(session.store, states, now_ms, args, settings.budgets, environ, messages)
+    return {"ok": EXIT_OK, "warning": EXIT_BUDGET_WARNING, "exceeded": EXIT_BUDGET_EXCEEDED}[worst]
+
+
+def send_alerts(store, states, now_ms, args, budgets, environ, messages):
+    """Alert of each budget whose state changed since its last alert (and outside the cooldown)."""
+    by_name = {s.budget.name: s for s in states}
+    due = claim_alerts(store.conn, [(s.budget.name, s.state) for s in states if s.state != "unknown"], now_ms,
+                       budgets.cooldown_minutes * MINUTE_MS)
+    desktop = args.desktop and due and desktop_notifier()
+    if args.desktop and due and not desktop:
+        messages.warn("no notify-send or osascript found: no desktop notification shown")
+    for name, previous, state in due:
+        budget_state = by_name[name]
+        delivered = False
+        if args.notify:
+            delivered |= run_alert_command(args.notify, alert_environment(budget_state, previous, environ),
+                                           budgets.notify_timeout, name, messages)
+        if desktop:
+            delivered |= run_alert_command(desktop_notification(desktop, budget_state), None,
+                                           budgets.notify_timeout, name, messages)
+        if not delivered:
+            release_alert(store.conn, name, previous, now_ms)
+
+
+def alert_environment(state, previous, environ):
+    """The environment of a notify command: ours, and the budget's figures."""
+    unit = state.budget.unit
+    return dict(environ, CCUSAGE_BUDGET=state.budget.name, CCUSAGE_BUDGET_STATE=state.state,
+                CCUSAGE_BUDGET_PREVIOUS_STATE=previous, CCUSAGE_BUDGET_UNIT=unit,
+                CCUSAGE_BUDGET_USED=budget_env_value(unit, state.used),
+                CCUSAGE_BUDGET_LIMIT=budget_env_value(unit, state.budget.limit),
+                CCUSAGE_BUDGET_PERCENT=f"{state.percent:.1f}",
+                CCUSAGE_BUDGET_MESSAGE=budget_lines([state], Style(False))[0])
+
+
+def desktop_notifier():
+    """The path of notify-send, else of osascript (macOS), else None."""
+    import shutil
+    return shutil.which("notify-send") or shutil.which("osascript")
+
+
+def _applescript_text(text):
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def desktop_notification(program, state):
+    """The argv that shows a budget's change with notify-send or osascript."""
+    budget = state.budget
+    title = f"ccusage: budget {budget.name} {state.state}"
+    body = (f"{fmt_budget(budget.unit, state.used)} of {fmt_budget(budget.unit, budget.limit)} "
+            f"({fmt_percent(state.percent)})")
+    if os.path.basename(program) == "osascript":
+        return [program, "-e", f"display notification {_applescript_text(body)} with title {_applescript_text(title)}"]
+    return [program, "--app-name=ccusage", title, body]
+
+
+def run_alert_command(argv, env, timeout, budget, messages):
+    """Run an alert's argv (no shell) for at most timeout seconds; False, with a warning, if it fails or hangs.
+
+    Its output is not shown; the last line of its stderr says why it failed.
+    It runs in a process group of its own, so that what it started is
+    stopped with it.
+    """
+    import signal
+    import subprocess
+    what = f"notify command {argv[0]!r} for budget {budget}"
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                env=env, start_new_session=True)
+    except (OSError, ValueError) as exc:
+        messages.warn(f"cannot run {what}: {_reason(exc)}")
+        return False
+    try:
+        _, errors = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        proc.stderr.close()
+        proc.wait()
+        messages.warn(f"{what} did not finish within {timeout:g} seconds: stopped it")
+        return False
+    if proc.returncode != 0:
+        last = errors.decode("utf-8", "replace").strip().splitlines()[-1:]
+        messages.warn(f"{what} failed (exit status {proc.returncode})" + (f": {last[0]}" if last else ""))
+        return False
+    return True
+
+
+def run_summary(args, settings, environ, out, messages):
+    """report: the summary of a day, week or month."""
+    with Session(args, settings, environ, messages) as session:
+        query = session.query
+        now_ms = int(time.time() * 1000)
+        today = datetime.fromtimestamp(now_ms / 1000, query.tz).date()
+        kind = "week" if args.week else "month" if args.month else "day"
+        first, last = summary_period(kind, args.date, today, WEEKDAYS.index(settings.start_of_week))
+        tz_name = settings.timezone or system_timezone_name()
+        summary = build_summary(query, settings, kind, first, last, tz_name, now_ms)
+    _warn_unpriced(query, messages)
+    if not summary.total.calls:
+        if args.json:
+            out.write(to_json({"period": {"kind": kind, "first": first.isoformat(), "last": last.isoformat(),
+                                          "timezone": tz_name}, "totals": dict(usage_json(Usage()), calls=0)},
+                              out) + "\n")
+        else:
+            out.write(f"No usage {'on' if kind == 'day' else 'in'} {period_title(summary)} ({clean(tz_name)}).\n")
+        return EXIT_OK
+    if args.json:
+        out.write(to_json(summary_json(summary), out) + "\n")
+    elif args.markdown:
+        out.write(render_summary_markdown(summary, query.tz))
+    else:
+        width, style = _terminal(out, settings)
+        out.write(render_summary_text(summary, query.tz, width, style))
+    return EXIT_OK
+
+
 def _terminal(out, settings):
     """(width, Style) for tables written to out: $COLUMNS, else a terminal's own width, else 80 columns."""
     width = max(MIN_WIDTH, terminal_columns()) if out.isatty() or _columns_variable() else 80
@@ -4210,10 +5207,15 @@ def _print_report(args, settings, rows, query, tz, out, environ):
         if period == "session":
             out.write(render_session_table(rows, args.breakdown, width, style, tz) + "\n")
         else:
-            out.write(render_period_table(rows, period, args.breakdown, args.by_project, width, style) + "\n")
+            out.write(render_period_table(rows, period, args.breakdown, args.by_project, width, style,
+                                          plan_price(settings)[0] if period == "monthly" else None) + "\n")
         footnote = unpriced_footnote(_shown_usages(rows, args.breakdown), query.unpriced_models)
         if footnote:
             out.write("\n".join(wrap_words(footnote.split(" "), width)) + "\n")
+        if period == "monthly" and plan_price(settings)[0]:
+            price, basis = plan_price(settings)
+            words = f"Vs plan: API value as a multiple of ${price:,.2f} a month ({clean(basis)})".split(" ")
+            out.write("\n".join(wrap_words(words, width)) + "\n")
 
 
 def _shown_usages(rows, breakdown):
@@ -4262,7 +5264,7 @@ def _print_csv(period, rows, args, out):
 
 # Each command's run_* function: (args, settings, environ, out, messages) -> exit status.
 RUNNERS = {**{name: run_report for name in REPORTS}, **{name: run_windows for name in WINDOW_COMMANDS},
-           "config": run_config}
+           "check": run_check, "report": run_summary, "config": run_config}
 
 
 def _subparser(parser, command):
@@ -4326,15 +5328,17 @@ def main(argv=None):
     # The first word that names a command is the command, unless it is an
     # option's value; then the quick parser fails and the whole one decides.
     named = next((word for word in argv if word in COMMANDS), "daily")
+    args = quick_args(argv)
     try:
-        if "-h" in argv or "--help" in argv:
-            raise _Unparsed("help lists every command")
-        parser = build_parser(named, _QuickParser)
-        args = parser.parse_args(arrange_argv(parser, argv))
+        if args is None:
+            if "-h" in argv or "--help" in argv:
+                raise _Unparsed("help lists every command")
+            parser = build_parser(named, _QuickParser)
+            args = parser.parse_args(arrange_argv(parser, argv))
     except _Unparsed:
         parser = build_parser()
         args = parser.parse_args(arrange_argv(parser, argv))
-    args = check_args(parser, args)
+    args = check_args(args)
     try:
         if args.command == "config" and args.action == "path":
             sys.stdout.write(clean(config_path(environ, getattr(args, "config", None))[0]) + "\n")

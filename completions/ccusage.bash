@@ -18,16 +18,19 @@ _ccusage_common_options="-h --help -z --timezone -m --mode --prices -j --json --
 _ccusage_report_options="-p --project -b --breakdown -o --order --csv"
 _ccusage_range_options="-s --since -u --until"
 _ccusage_window_options="--plan -t --token-limit -l --session-length"
+# Those of check and report (which take the window options and --start-of-week too).
+_ccusage_check_options="--notify --desktop"
+_ccusage_summary_options="--date --week --month --markdown"
 
 # Options followed by a value: the word after one is never a command.
 _ccusage_value_options="-s --since -u --until -z --timezone -p --project -m --mode --prices
     --plan -t --token-limit -l --session-length --start-of-week -o --order --color -d --data-dir
-    --db --config --for"
+    --db --config --for --notify --date"
 
 # The commands, or a command's words, that may follow "ccusage $1".
 _ccusage_commands_of() {
     case $1 in
-        "") echo "$_ccusage_reports blocks status config" ;;
+        "") echo "$_ccusage_reports blocks status check report config" ;;
         config) echo "show path init" ;;
     esac
 }
@@ -43,6 +46,8 @@ _ccusage_options_of() {
         session) echo "$common $report" ;;
         blocks) echo "$common $_ccusage_window_options -o --order -a --active -r --recent" ;;
         status) echo "$common $_ccusage_window_options" ;;
+        check) echo "$common $_ccusage_window_options --start-of-week $_ccusage_check_options" ;;
+        report) echo "$common $_ccusage_window_options --start-of-week $_ccusage_summary_options" ;;
         config*) echo "-h --help --for -j --json --config" ;;
     esac
 }
@@ -109,7 +114,9 @@ _ccusage() {
             _ccusage_reply < <(compgen -f -- "$cur")
             return ;;
         # A date, a project name or hours: nothing to offer, and no command either.
-        -s | --since | -u | --until | -p | --project | -l | --session-length) COMPREPLY=(); return ;;
+        -s | --since | -u | --until | -p | --project | -l | --session-length | --date) COMPREPLY=(); return ;;
+        # A command line of its own: nothing to offer.
+        --notify) COMPREPLY=(); return ;;
     esac
 
     local commands

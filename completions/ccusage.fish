@@ -11,7 +11,7 @@
 function __ccusage_value_options
     printf '%s\n' -s --since -u --until -z --timezone -p --project -m --mode --prices \
         --plan -t --token-limit -l --session-length --start-of-week -o --order --color \
-        -d --data-dir --db --config --for
+        -d --data-dir --db --config --for --notify --date
 end
 
 # The words on the line that are not options or options' values: the
@@ -52,11 +52,12 @@ end
 
 set -l reports daily weekly monthly session today
 set -l windows blocks status
+set -l budgets check report
 # Who takes an option: every command but config (and ccusage before its
 # command), the reports alone, blocks and status alone.
-set -l common "__ccusage_command_is '' $reports $windows"
+set -l common "__ccusage_command_is '' $reports $windows $budgets"
 set -l report "__ccusage_command_is '' $reports"
-set -l window "__ccusage_command_is $windows"
+set -l window "__ccusage_command_is $windows $budgets"
 
 # Nothing takes file names but the options that ask for them.
 complete -c ccusage -f
@@ -68,6 +69,8 @@ complete -c ccusage -n __ccusage_at -a session -d 'usage per Claude Code session
 complete -c ccusage -n __ccusage_at -a today -d 'usage of today'
 complete -c ccusage -n __ccusage_at -a blocks -d 'usage per 5-hour window, with burn rate and limits'
 complete -c ccusage -n __ccusage_at -a status -d 'the current 5-hour window (exit 3 at the limit)'
+complete -c ccusage -n __ccusage_at -a check -d 'every budget now: ok, warning or exceeded (exit 0, 4 or 3)'
+complete -c ccusage -n __ccusage_at -a report -d 'a summary of yesterday, a week or a month, for mail'
 complete -c ccusage -n __ccusage_at -a config -d 'show or start the settings file'
 
 complete -c ccusage -s h -l help -d 'show the help and exit'
@@ -85,7 +88,7 @@ complete -c ccusage -n $common -l color -x -a 'auto always never' -d 'colour the
 complete -c ccusage -n $common -s d -l data-dir -x -a '(__fish_complete_directories)' \
     -d 'Claude config dir to read (repeatable)'
 complete -c ccusage -n $common -l db -r -F -d 'the store'
-complete -c ccusage -n "__ccusage_command_is '' $reports $windows config" -l config -r -F \
+complete -c ccusage -n "__ccusage_command_is '' $reports $windows $budgets config" -l config -r -F \
     -d 'settings file to read'
 complete -c ccusage -n $common -l no-wait -d 'answer from what the store holds when another ccusage is busy with it'
 complete -c ccusage -n $common -s v -l verbose -d 'say what was read and skipped, on stderr'
@@ -99,7 +102,7 @@ complete -c ccusage -n $report -s b -l breakdown -d 'add a row per model'
 complete -c ccusage -n $report -l csv -d 'print CSV'
 complete -c ccusage -n "__ccusage_command_is '' daily weekly monthly today" -l by-project \
     -d 'group the rows by project'
-complete -c ccusage -n "__ccusage_command_is '' weekly" -l start-of-week -x \
+complete -c ccusage -n "__ccusage_command_is '' weekly $budgets" -l start-of-week -x \
     -a 'monday tuesday wednesday thursday friday saturday sunday' -d 'first day of a week'
 complete -c ccusage -n "__ccusage_command_is '' $reports blocks" -s o -l order -x -a 'asc desc' -d 'row order'
 
@@ -115,11 +118,18 @@ complete -c ccusage -n $window -s l -l session-length -x -d 'hours in a window'
 complete -c ccusage -n '__ccusage_command_is blocks' -s a -l active -d 'only the active window'
 complete -c ccusage -n '__ccusage_command_is blocks' -s r -l recent -d 'only the windows of the last 3 days'
 
+complete -c ccusage -n '__ccusage_command_is check' -l notify -x -d 'run this command once per budget state change'
+complete -c ccusage -n '__ccusage_command_is check' -l desktop -d 'show a desktop notification of each change'
+complete -c ccusage -n '__ccusage_command_is report' -l date -x -d 'the day to report, or a day of the week or month'
+complete -c ccusage -n '__ccusage_command_is report' -l week -d 'report a week'
+complete -c ccusage -n '__ccusage_command_is report' -l month -d 'report a month'
+complete -c ccusage -n '__ccusage_command_is report' -l markdown -d 'print Markdown'
+
 # config [show|path|init]
 complete -c ccusage -n '__ccusage_at config' -a show \
     -d 'the settings and where each comes from (the default)'
 complete -c ccusage -n '__ccusage_at config' -a path -d "print the settings file's path"
 complete -c ccusage -n '__ccusage_at config' -a init -d 'write a commented starter file'
-complete -c ccusage -n '__ccusage_command_is config' -l for -x -a "$reports $windows config" \
+complete -c ccusage -n '__ccusage_command_is config' -l for -x -a "$reports $windows $budgets config" \
     -d 'show the settings as this command sees them'
 complete -c ccusage -n '__ccusage_command_is config' -s j -l json -d 'print JSON'

@@ -132,23 +132,28 @@ def man_option_entries():
     return entries
 
 
+def _named(text):
+    """The commands of "X", "X and Y", "X, Y and Z", "X, Y or Z"."""
+    return set(re.split(r"\s*,\s*|\s+and\s+|\s+or\s+", text.strip()))
+
+
 def commands_a_man_entry_allows(words, commands):
     """The commands an option's entry says take it, from its closing phrase: "Reports only",
-    "Reports only, and not X", "X and Y only", "X only", "Accepted only by X ...", "Not for X";
-    with none of them, every command."""
+    "Reports only, and not X", "X and Y only", "X only", "Accepted only by X, Y and Z",
+    "Not for X, Y or Z"; with none of them, every command."""
     reports = set(ccusage.REPORTS)
     match = re.search(r"Reports only(?:, and not (\w+))?\s*\.", words)
     if match:
         return reports - {match.group(1)}
-    match = re.search(r"Accepted only by (\w+)", words) or re.search(r"(?:^|\. )(\w+) only\s*\.", words)
+    match = re.search(r"Accepted only by ([\w ,]+?)(?:\s*,)? and before a command", words)
     if match:
-        return {match.group(1)}
-    match = re.search(r"(\w+) and (\w+) only\s*\.", words)
+        return _named(match.group(1))
+    match = re.search(r"(?:^|\. )([\w ,]+?) only\s*\.", words)
     if match:
-        return {match.group(1), match.group(2)}
-    match = re.search(r"Not for (\w+)\s*\.", words)
+        return _named(match.group(1))
+    match = re.search(r"Not for ([\w ,]+?)\s*\.", words)
     if match:
-        return set(commands) - {match.group(1)}
+        return set(commands) - _named(match.group(1))
     return set(commands)
 
 
@@ -166,17 +171,28 @@ def refused_by(argv):
     """Does the command line end in a usage error?"""
     parser = ccusage.build_parser()
     try:
-        ccusage.check_args(parser, parser.parse_args(argv))
+        ccusage.check_args(parser.parse_args(argv))
     except SystemExit as exc:
         return exc.code == 2
     return False
 
 
+def man_command_entries():
+    """{command: the words of its entry} of the COMMANDS section."""
+    text = MAN.read_text(encoding="utf-8").split(".SH COMMANDS", 1)[1].split(".SH", 1)[0]
+    entries = {}
+    for block in text.split("\n.TP\n")[1:]:
+        head, _, body = block.partition("\n")
+        body = re.split(r"\n\.(?:PP|RS)\n", body)[0]   # what follows the entry is about no one command
+        entries[plain(head).split()[0].strip('"')] = " ".join(plain(line) for line in body.splitlines())
+    return entries
+
+
 def test_man_page_says_which_commands_take_each_option(capsys):
     # Options before the command apply to it: every one of them is probed with every command.
-    everything = cli_model.commands()
-    top = everything[0]
-    names = [c.name.split()[1] for c in everything[1:] if c.name != "ccusage config"]
+    everything = {c.name: c for c in cli_model.commands()}
+    top = everything["ccusage"]
+    names = [name.split()[1] for name in everything if name.count(" ") == 1 and name != "ccusage config"]
     entries = man_option_entries()
     wrong = []
     for option in [o for o in top.options if o.startswith("--") and o not in ("--help", "--version")]:
@@ -186,12 +202,13 @@ def test_man_page_says_which_commands_take_each_option(capsys):
             wrong.append(f"{option}: taken by {sorted(taken)}, the page says {sorted(said)}")
     # And an option named in a command's entry under COMMANDS that the command refuses is named only to
     # say so ("is not accepted", "takes no"), never as "accepted but has no effect".
-    commands = man_sections()["COMMANDS"]
-    for name in names:
-        entry = re.search(rf"(?:^|\n){name}\n(.*?)(?=\n(?:{'|'.join(names)})\n|$)", commands, re.S)
-        for sentence in re.split(r"(?<=\.)\s", entry.group(1) if entry else ""):
+    for name, entry in man_command_entries().items():
+        if name not in names:
+            continue
+        own = everything[f"ccusage {name}"]
+        for sentence in re.split(r"(?<=\.)\s", entry):
             for option in re.findall(r"--[a-z][a-z-]*", sentence):
-                if refused_by([name, option] + sample_value(option, top)) and \
+                if refused_by([name, option] + sample_value(option, own if option in own.options else top)) and \
                         not re.search(r"\b(not accepted|not taken|takes no|refuses|refused)\b", sentence):
                     wrong.append(f"COMMANDS, {name}: {sentence.strip()!r} but {name} refuses {option}")
     capsys.readouterr()
