@@ -4444,7 +4444,7 @@ class ArgumentParser(argparse.ArgumentParser):
     def _explain(self, message):
         unknown = [word for word in self._words if word.startswith("-") and not self._knows(word)]
         refused = re.match(r"argument (-\S+): the \w+ command does not take it", message)
-        if refused and not self._knows(refused.group(1)):
+        if refused and not self._knows(refused.group(1)) and not self._takers(refused.group(1)):
             return self._unknown_option(refused.group(1))
         if message.startswith("argument [command]: invalid choice:"):
             # An unknown option took no value, so its value was read as the command.
@@ -4466,9 +4466,22 @@ class ArgumentParser(argparse.ArgumentParser):
             option.startswith("--") and [o for o in self._option_string_actions if o.startswith(option)]) or (
             option[:2] in self._option_string_actions and not option.startswith("--"))
 
+    def _commands(self):
+        return next((a.choices for a in self._actions if isinstance(a, argparse._SubParsersAction)), {})
+
+    def _takers(self, option):
+        """The commands that take option."""
+        return [name for name, sub in self._commands().items() if option in sub._option_string_actions]
+
     def _unknown_option(self, word):
         option = word.split("=", 1)[0]
-        return f"unknown option {option!r}" + _did_you_mean(option, self._option_string_actions)
+        takers = self._takers(option)
+        command = next((w for w in self._words if w in self._commands()), None)
+        if takers and command:
+            return f"argument {option}: the {command} command does not take it ({', '.join(takers)} do)"
+        known = set(self._option_string_actions).union(*(sub._option_string_actions
+                                                         for sub in self._commands().values()))
+        return f"unknown option {option!r}" + _did_you_mean(option, known)
 
 
 def _did_you_mean(word, choices):

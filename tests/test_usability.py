@@ -351,3 +351,12 @@ def test_an_empty_answer_from_directories_with_calls_points_nowhere_else(env):
     bare.mkdir()
     err = env.run("today", data_dirs=[bare]).err
     assert f"{bare} has no projects/ directory" in err and f"--data-dir {env.claude}" in err
+
+
+def test_an_option_of_other_commands_names_them(env):
+    result = env.run_raw("monthly", "--plan", "max20")
+    assert result.code == 2
+    first_line_is_one_error(result)
+    assert result.err.startswith("ccusage: error: argument --plan: the monthly command does not take it (blocks, ")
+    assert env.run_raw("monthly", "--pla", "max20").err.startswith(
+        "ccusage: error: unknown option '--pla'; did you mean '--plan'?")
