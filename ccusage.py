@@ -3161,7 +3161,8 @@ class Table:
     shrink: a column's index drops that column; NUMBERS abbreviates the
     numbers of compact_columns (1.2M).  What is still too wide after that is
     cut, in column cut, to no fewer than cut_min characters (its texts end in
-    an ellipsis); cutting is preferred to giving up a column.  Row kinds: body,
+    an ellipsis, or begin in one with cut_start); cutting is preferred to giving up a column, not to
+    abbreviating.  Row kinds: body,
     detail (dim), total (bold), rule (a line), section (one text across the
     table), gap (the same, dim).  A line under the table names the columns
     given up, but for the optional ones, shown only where there is room.
@@ -3170,7 +3171,8 @@ class Table:
     NUMBERS = "numbers"
     ROW_STYLES = {"total": "1;33", "detail": "2"}
 
-    def __init__(self, headers, aligns, shrink=(), compact_columns=(), cut=None, optional=(), cut_min=8):
+    def __init__(self, headers, aligns, shrink=(), compact_columns=(), cut=None, optional=(), cut_min=8,
+                 cut_start=False):
         self.headers = headers
         self.aligns = aligns
         self.shrink = shrink
@@ -3178,6 +3180,7 @@ class Table:
         self.cut = cut
         self.optional = optional
         self.cut_min = cut_min
+        self.cut_start = cut_start
         self.rows = []
 
     def add(self, cells, kind="body", codes=None):
@@ -3197,7 +3200,8 @@ class Table:
                                                      if kind not in ("section", "gap")])
                       for i in keep]
             slack = max(widths[keep.index(self.cut)] - self.cut_min, 0) if self.cut in keep else 0
-            if sum(widths) + 2 * (len(keep) - 1) - slack <= width or not steps:
+            needed = sum(widths) + 2 * (len(keep) - 1)
+            if needed <= width or not steps or (steps[0] != self.NUMBERS and needed - slack <= width):
                 break
             step = steps.pop(0)
             if step == self.NUMBERS:
@@ -3214,7 +3218,11 @@ class Table:
         def line(cells, row_code=None, codes=None):
             parts = []
             for w, i in zip(widths, keep):
-                text = cells[i] if len(cells[i]) <= w else cells[i][:max(w - len(style.ellipsis), 1)] + style.ellipsis
+                text = cells[i]
+                if len(text) > w:
+                    keep_chars = max(w - len(style.ellipsis), 1)
+                    text = (style.ellipsis + text[-keep_chars:] if self.cut_start and i == self.cut
+                            else text[:keep_chars] + style.ellipsis)
                 text = text.ljust(w) if self.aligns[i] == "<" else text.rjust(w)
                 if codes and i in codes and text.strip():
                     # The text alone coloured, then the row's own style resumed.
@@ -3603,7 +3611,8 @@ STATE_COLORS = {"ok": THRESHOLD_STYLES["ok"], "warning": THRESHOLD_STYLES["warni
 def budget_lines(states, style, width=None):
     """One aligned line per budget: name, state, used of limit, percent of the limit, and a note.
 
-    width: a note that would pass it goes below its line, wrapped.
+    width: a note that would pass it goes below its line, wrapped; a line that would pass it
+    goes on below its name and state.
     """
     cells = [(clean(s.budget.name), s.state, fmt_budget(s.budget.unit, s.used),
               fmt_budget(s.budget.unit, s.budget.limit), fmt_percent(s.percent), clean(s.note)) for s in states]
@@ -3613,6 +3622,13 @@ def budget_lines(states, style, width=None):
         head = (f"{name.ljust(widths[0])}  {style(state.ljust(widths[1]), STATE_COLORS[state])}  "
                 f"{used.rjust(widths[2])} of {limit.ljust(widths[3])}  {percent.rjust(widths[4])}")
         bare = len(name.ljust(widths[0])) + sum(widths[1:]) + 10
+        if width is not None and bare > width:
+            lines += [f"{name}  {style(state, STATE_COLORS[state])}",
+                      f"    {used} of {limit}  {percent}".rstrip()]
+            if note:
+                import textwrap
+                lines += textwrap.wrap(note, width, initial_indent=" " * 4, subsequent_indent=" " * 4)
+            continue
         if width is None or bare + 2 + len(note) <= width:
             lines.append(f"{head}  {note}".rstrip())
         else:
@@ -3722,8 +3738,16 @@ def _windows_note(summary):
     return f"{count} window{'' if count == 1 else 's'}, {reached} reached a limit{basis}"
 
 
+# How each table of a summary fits a narrow width: (what it gives up, in order; the columns abbreviated; the column cut).
+SUMMARY_TABLE_FIT = {"Cost by model": ((Table.NUMBERS,), (1,), 0),
+                     "Cost by project": ((Table.NUMBERS,), (1,), 0),   # paths: cut at their start
+                     "Top sessions": ((Table.NUMBERS, 2, 3), (4,), 1),
+                     "5-hour windows": ((Table.NUMBERS, 2, 3), (1,), 4)}
+
+
 def render_summary_text(summary, tz, width, style):
-    lines = [style(f"Usage report for {period_title(summary)} ({clean(summary.tz_name)})", "1"), ""]
+    title = f"Usage report for {period_title(summary)} ({clean(summary.tz_name)})"
+    lines = [style(line, "1") for line in wrap_words(title.split(" "), width)] + [""]
     import textwrap
     for label, text in summary_head(summary):
         lines += textwrap.wrap(clean(text), width, initial_indent=label.ljust(8), subsequent_indent=" " * 8)
@@ -3732,7 +3756,9 @@ def render_summary_text(summary, tz, width, style):
         if title == "5-hour windows":
             lines += textwrap.wrap(_windows_note(summary), width)
         if rows:
-            table = Table(headers, list(aligns), cut=0)
+            shrink, compact, cut = SUMMARY_TABLE_FIT[title]
+            table = Table(headers, list(aligns), shrink=shrink, compact_columns=compact, cut=cut,
+                          cut_start=title == "Cost by project")
             for row in rows:
                 table.add(row)
             lines.append(table.render(width, style))
@@ -5045,7 +5071,8 @@ def run_check(args, settings, environ, out, messages):
         if args.json:
             out.write(to_json({"state": worst, "budgets": [budget_json(s) for s in states]}, out) + "\n")
         else:
-            out.write("\n".join(budget_lines(states, Style(use_color(settings.color, out)))) + "\n")
+            width, style = _terminal(out, settings)
+            out.write("\n".join(budget_lines(states, style, width)) + "\n")
         out.flush()
         if args.notify or args.desktop:
             send_alerts(session.store, states, now_ms, args, settings.budgets, environ, messages)

@@ -82,9 +82,13 @@ def varied_history(env):
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("argv", [("daily",), ("daily", "--breakdown", "--by-project"), ("weekly",), ("monthly",),
                                   ("session",), ("session", "--breakdown"), ("today",), ("blocks",),
-                                  ("blocks", "-t", "150000000"), ("status", "-t", "150000000"), ("status",)])
+                                  ("blocks", "-t", "150000000"), ("status", "-t", "150000000"), ("status",),
+                                  ("check",), ("report",), ("report", "--month", "--date", "2026-11-01")])
 def test_every_output_fits_its_width(env, monkeypatch, width, argv):
     varied_history(env)
+    settings = env.config_home / "ccusage" / "config.toml"
+    settings.parent.mkdir(parents=True)
+    settings.write_text("[budgets]\ndaily = 5\nmonthly = 100\nwindow_tokens = 5000000\n")
     monkeypatch.setenv("COLUMNS", str(width))
     with freeze_time("2026-11-20T11:20:00Z"):
         result = env.run(*argv, "-z", "UTC")
