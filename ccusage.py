@@ -171,7 +171,9 @@ MODEL_ALIASES = {
 # Bedrock cross-region prefixes that are regional (every one but "global").
 _BEDROCK_ID = LazyPattern(r"^(?:([a-z]+(?:-[a-z]+)?)\.)?anthropic\.(.+)$")
 _DOTTED_VERSION = LazyPattern(r"(?<=\d)\.(?=\d)")
-_ID_SUFFIXES = LazyPattern(r"(?:-v\d+(?::\d+)?|@[\w.-]*|-\d{8}|-latest|-fast)+$")
+_ID_SUFFIXES = LazyPattern(r"(?:-v\d+(?::\d+)?|@[\w.-]*|-\d{8}|-latest|-fast|-thinking)+$")
+# Routers' spelling, the version before the family: claude-4-7-opus.
+_VERSION_FIRST = LazyPattern(r"^claude-(\d+(?:-\d+)*)-(opus|sonnet|haiku|fable|mythos)$")
 
 
 def canonical_model(model_id):
@@ -193,7 +195,12 @@ def canonical_model(model_id):
     if name in MODEL_ALIASES:
         return MODEL_ALIASES[name], regional
     name = _ID_SUFFIXES.sub("", _DOTTED_VERSION.sub("-", name))
-    return MODEL_ALIASES.get(name, name), regional
+    if name in MODEL_ALIASES:
+        return MODEL_ALIASES[name], regional
+    if name not in MODEL_PRICES:
+        swapped = _VERSION_FIRST.sub(r"claude-\2-\1", name)
+        name = swapped if swapped in MODEL_PRICES else name
+    return name, regional
 
 
 class PriceBook:
@@ -1179,6 +1186,13 @@ SCHEMA = (
         bulk INTEGER NOT NULL,
         dropped TEXT NOT NULL
     );
+    -- The state each budget last alerted of (check --notify, --desktop), so
+    -- that a check run every minute alerts once per change.
+    CREATE TABLE budget_alerts (
+        budget TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        alerted_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
     DELETE FROM report_cache;
     """,
 )
@@ -1233,6 +1247,11 @@ PARALLEL_MIN_BYTES = 16 * 1024 * 1024
 # if they are at least as many as the store has read before: rebuilding
 # sums all of history, so a small addition to a long one is kept call by call.
 BULK_MIN_BYTES = 16 * 1024 * 1024
+# A log larger than this is no transcript (the largest seen are a few
+# hundred MB), and one larger than SPARSE_CHECK_BYTES that is mostly holes
+# is a sparse file of NULs: both are passed over, not read.
+MAX_LOG_BYTES = 4 * 2 ** 30
+SPARSE_CHECK_BYTES = 64 * 2 ** 20
 # How long a caller that must not wait (a prompt) waits for the write lock.
 NO_WAIT_MS = 20
 # A claim to be reading logs whose heartbeat is older than this is a dead
@@ -1482,12 +1501,13 @@ class Store:
         try:
             # Another process may have read the same logs while this one waited.
             changed = self._changed(on_disk, [path for path, _ in changed])
+            ingest = Ingest(self, claim)
+            changed = self._pass_over_unlikely_logs(changed, on_disk, ingest, report)
             rows = dict(changed)
             unread = _unread(on_disk, changed)
             jobs = [(path,) + (row[1:6] if row else (None, 0, 0, 0, 0)) for path, row in changed]
             helpers = reader_processes(sum(unread.values()), len(jobs)) if parallel and deadline is None else 0
             results = read_in_parallel(jobs, unread, helpers) if helpers else map(read_log, jobs)
-            ingest = Ingest(self, claim)
             for path, state, positions, reader in results:
                 root_id = on_disk[path][0]
                 if state is None:
@@ -1509,6 +1529,33 @@ class Store:
             if helpers:
                 results.close()
             self._release(claim)
+
+    def _pass_over_unlikely_logs(self, changed, on_disk, ingest, report):
+        """changed without the logs no transcript could be: too large, or mostly holes (a sparse file of NULs).
+
+        Each is recorded as read to its end with one skipped line, so that
+        it costs nothing until it changes again, and named in a note.
+        """
+        kept = []
+        for path, row in changed:
+            root_id, state = on_disk[path]
+            size = state[2]
+            reason = None
+            if size > MAX_LOG_BYTES:
+                reason = f"larger than {MAX_LOG_BYTES // 2 ** 30} GiB"
+            elif size > SPARSE_CHECK_BYTES:
+                try:
+                    if os.stat(path).st_blocks * 512 < size // 2:
+                        reason = "mostly holes (NUL bytes)"
+                except (OSError, AttributeError):
+                    pass
+            if reason is None:
+                kept.append((path, row))
+                continue
+            self.messages.note(f"passed over {path}: {reason}, not a Claude Code transcript")
+            ingest.files.append((os.fsencode(path), root_id) + state + (size, 0, 0, (row[9] if row else 0) + 1,
+                                                                         None))
+        return kept
 
     def _walks_unchanged(self, digests):
         marks = ",".join("?" * len(digests))
@@ -1633,7 +1680,7 @@ class Store:
                 conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             try:
                 row = conn.execute("SELECT owner, heartbeat, bulk, dropped FROM ingest_claim").fetchone()
-                if row is not None and _now_ms() - row[1] < CLAIM_STALE_MS:
+                if row is not None and _now_ms() - row[1] < CLAIM_STALE_MS and _claimant_lives(row[0]):
                     conn.execute("COMMIT")
                     if time.monotonic() >= deadline:
                         if wait:
@@ -1690,6 +1737,20 @@ class Store:
             f"SELECT path, skipped FROM files WHERE skipped > 0 AND root_id IN ({marks}) ORDER BY path", root_ids)]
 
 
+def _claimant_lives(owner):
+    """Whether the process that made a claim may still be running: not if it was on this machine and is gone."""
+    host, pid, _ = owner.rsplit(":", 2)
+    if host != os.uname().nodename:
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, ValueError):
+        pass
+    return True
+
+
 class Claim:
     """This process's claim to be reading logs into the store."""
 
@@ -1733,16 +1794,6 @@ def write_unless_busy(conn, write):
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
 
-# The state each budget last alerted of (`check --notify`, `--desktop`), so
-# that a check run every minute alerts once per change.  Kept apart from
-# SCHEMA and created where it is used, until the schema takes it in.
-BUDGET_ALERTS_TABLE = """CREATE TABLE IF NOT EXISTS budget_alerts (
-    budget TEXT PRIMARY KEY,
-    state TEXT NOT NULL,
-    alerted_at INTEGER NOT NULL
-) WITHOUT ROWID"""
-
-
 def claim_alerts(conn, states, now_ms, cooldown_ms):
     """Of [(budget name, state)], those to alert of now, as [(name, previous state, state)], recorded as alerted.
 
@@ -1752,7 +1803,6 @@ def claim_alerts(conn, states, now_ms, cooldown_ms):
     """
     conn.execute("BEGIN IMMEDIATE")
     try:
-        conn.execute(BUDGET_ALERTS_TABLE)
         known = {name: (state, at) for name, state, at in
                  conn.execute("SELECT budget, state, alerted_at FROM budget_alerts")}
         due = []

@@ -418,3 +418,16 @@ def test_another_programs_database_is_never_written(env):
     result = env.run("daily", "--json")
     assert result.code == 1 and "another program" in result.err
     assert other.read_bytes() == before
+
+
+def test_a_huge_sparse_file_is_passed_over_once_with_a_note(env):
+    path = env.log()
+    write_lines(path, [assistant_line(input=1, output=10)])
+    sparse = env.log("sparse")
+    with open(sparse, "wb") as f:
+        f.truncate(20 * 2 ** 30)   # 20 GB of holes: no disk, and no transcript
+    first = env.run("daily", "--json", "--verbose")
+    assert first.code == 0 and first.json()["totals"]["outputTokens"] == 10, first
+    assert "passed over" in first.err and "sparse.jsonl" in first.err
+    again = env.run("daily", "--json")
+    assert again.code == 0 and "passed over" not in again.err
