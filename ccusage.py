@@ -2006,6 +2006,53 @@ class Ingest:
         return ref
 
 
+def prune_calls(conn, before_ms):
+    """Delete the calls made before before_ms, and the limit messages and official figures of then.
+
+    The rollups lose the calls by their trigger (or are rebuilt by a bulk
+    ingest that has dropped it); the kept windows are computed again from
+    the first call deleted, and the report cache is emptied.  Returns how
+    many calls went.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        first = conn.execute("SELECT min(ts) FROM calls WHERE ts < ?", (before_ms,)).fetchone()[0]
+        deleted = conn.execute("DELETE FROM calls WHERE ts < ?", (before_ms,)).rowcount
+        conn.execute("DELETE FROM limit_resets WHERE ts < ?", (before_ms,))
+        conn.execute("DELETE FROM rate_limits WHERE captured_at < ?", (before_ms,))
+        if deleted:
+            for table in ("hourly", "hourly_models"):
+                conn.execute(f"DELETE FROM {table} WHERE calls = 0")
+            conn.execute("UPDATE window_state SET changed_from = min(ifnull(changed_from, ?1), ?1)", (first,))
+            conn.execute("DELETE FROM report_cache")
+            conn.execute("UPDATE generation SET value = value + 1")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return deleted
+
+
+def compact_store(store):
+    """VACUUM the store and empty its write-ahead log, so that deleted calls give their space back.
+
+    Returns the bytes the store's files took before and after; a store
+    another process is reading stays as it is (and a warning says so).
+    """
+    def size():
+        return sum(os.path.getsize(store.path + suffix) for suffix in ("", "-wal")
+                   if os.path.exists(store.path + suffix))
+    before = size()
+    try:
+        store.conn.execute("VACUUM")
+        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    except sqlite3.OperationalError as exc:
+        store.messages.warn(f"the store {store.path} was not compacted ({exc}); "
+                            "the next prune that deletes calls compacts it")
+    return before, size()
+
+
 # ---------------------------------------------------------------------------
 # Aggregation
 # ---------------------------------------------------------------------------
@@ -2750,6 +2797,136 @@ def current_status(query, settings, now_ms):
     return WindowStatus(query, window, limit, now_ms, five_hour, seven_day), windows, limit, seven_day
 
 
+# The tool that wrote a call's log: every call read today is Claude Code's.
+CALL_SOURCE = "claude-code"
+TIERS = ("opus", "sonnet", "haiku")
+
+
+def model_tier(model_id):
+    """opus, sonnet, haiku or other: the family of a logged model id."""
+    name = canonical_model(model_id)[0]
+    return next((tier for tier in TIERS if tier in name), "other")
+
+
+class ExportRow:
+    """A row of `export`: one call (time, session), or the calls of a period (calls > 1 possible)."""
+
+    __slots__ = ("ts", "session", "project", "model", "usage")
+
+    def __init__(self, ts, session, project, model, usage):
+        self.ts, self.session, self.project, self.model, self.usage = ts, session, project, model, usage
+
+
+def export_calls(query, filters):
+    """Every call filters cover as an ExportRow, oldest first, each priced as the reports price it."""
+    where, params = query._where(filters, "ts")
+    # The names are joined in, not looked up: one statement reads one state of the store (and the
+    # model names query.price reads while it runs, the same).
+    for row in query.conn.execute(
+            f"SELECT ts, session_name, project_path, model_id, fast, us_geo, {BAND_SQL}, {query.era_sql()}, "
+            "cost_usd IS NOT NULL, input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, "
+            "cost_usd FROM calls JOIN (SELECT id AS sid, session_id AS session_name FROM sessions) ON sid = session_id "
+            "JOIN (SELECT id AS pid, path AS project_path FROM projects) ON pid = project_id "
+            f"WHERE {where} ORDER BY ts, key", params):
+        usage = Usage()
+        usage.calls = 1
+        (usage.input, usage.output, usage.cache_write_5m, usage.cache_write_1h, usage.cache_read,
+         usage.web_searches) = row[9:15]
+        usage.first = usage.last = row[0]
+        query.price(usage, *row[3:9], row[15] or 0.0)
+        yield ExportRow(row[0], row[1], row[2], query.model_name(row[3]), usage)
+
+
+def aggregate_export(rows, period, tz):
+    """ExportRows summed per project, model and UTC hour (period "hour") or day in tz ("day").
+
+    An hour row's time is its first millisecond; a day row's is its local
+    midnight.  In order of time, project and model.
+    """
+    sums = {}
+    for row in rows:
+        if period == "hour":
+            start = row.ts - row.ts % HOUR_MS
+        else:
+            start = local_midnight_ms(datetime.fromtimestamp(row.ts / 1000, tz).date(), tz)
+        key = (start, row.project, row.model)
+        usage = sums.get(key)
+        if usage is None:
+            usage = sums[key] = Usage()
+        usage.add(row.usage)
+    return [ExportRow(start, None, project, model, sums[(start, project, model)])
+            for start, project, model in sorted(sums)]
+
+
+def usage_by_project_model(query, filters):
+    """{(project path, model name): priced Usage} of the calls filters cover."""
+    projects = dict(query.conn.execute("SELECT id, path FROM projects"))
+    return {(projects[project_id], query.model_name(model_id)): usage
+            for (project_id, model_id), usage in query.grouped(["project"], filters).items()}
+
+
+class WindowFigures:
+    """The current window as `serve` and the Prometheus gauges give it (None: not known).
+
+    percent_estimated measures the window against the limit the settings or
+    the history give; percent_official is Claude Code's own figure.
+    """
+
+    def __init__(self):
+        self.active = False
+        self.start = self.resets_at = None
+        self.usage = Usage()
+        self.percent_estimated = self.percent_official = None
+        self.tokens_per_minute = self.cost_per_hour = None
+        self.weekly_percent = self.weekly_resets_at = None
+
+
+def active_window_figures(query, settings, now_ms):
+    """WindowFigures at now_ms, from the windows current_status builds."""
+    figures = WindowFigures()
+    status, windows, limit, weekly = current_status(query, settings, now_ms)
+    if weekly:
+        figures.weekly_percent, figures.weekly_resets_at = weekly[1], weekly[2]
+    if status is None:
+        return figures
+    window = status.window
+    figures.active = True
+    figures.start, figures.resets_at = window.start, status.resets_at
+    figures.usage = window.usage
+    figures.tokens_per_minute, figures.cost_per_hour = status.tokens_per_minute, status.cost_per_hour
+    if status.official:
+        figures.percent_official = status.official[1]
+        limit = resolve_limit(settings, windows, now_ms, int(settings.session_length * HOUR_MS))
+    if limit.tokens and not limit.official:
+        figures.percent_estimated = 100.0 * window.usage.total_tokens / limit.tokens
+    return figures
+
+
+def store_activity(query):
+    """(sessions with calls, (time, session id, project path) of the latest call or None)."""
+    where, params = query._where(Filters(), "ts")
+    count = query.conn.execute(f"SELECT count(DISTINCT session_id) FROM calls WHERE {where}", params).fetchone()[0]
+    latest = query.conn.execute(
+        f"SELECT ts, sessions.session_id, projects.path FROM (SELECT ts, session_id AS sid FROM calls "
+        f"WHERE {where} ORDER BY ts DESC LIMIT 1) JOIN sessions ON sessions.id = sid "
+        "JOIN projects ON projects.id = sessions.project_id", params).fetchone()
+    return count, latest
+
+
+def prune_plan(query, before_ms):
+    """[(day, model name, calls, tokens)] of the store's calls before before_ms, by day in the query's zone."""
+    conn = query.conn
+    first = conn.execute("SELECT min(ts) FROM calls WHERE ts < ?", (before_ms,)).fetchone()[0]
+    if first is None:
+        return []
+    day = local_day_sql(offset_segments(query.tz, first, before_ms), "ts")
+    rows = conn.execute(f"SELECT {day}, model_id, count(*), "
+                        "sum(input + output + cache_write_5m + cache_write_1h + cache_read) "
+                        "FROM calls WHERE ts < ? GROUP BY 1, 2", (before_ms,)).fetchall()
+    return sorted((day_of_number(number), query.model_name(model_id), calls, tokens)
+                  for number, model_id, calls, tokens in rows)
+
+
 # -- budgets and the period summary --
 #
 # They read the store only through the six functions just below, which use
@@ -3058,6 +3235,11 @@ def to_json(data, out):
     if text.isascii() and "\x7f" not in text:
         return text
     return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def json_line(data):
+    """Compact JSON on one line (JSON lines, HTTP answers), escaped as to_json escapes."""
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(data, ensure_ascii=False))
 
 
 def round_cost(value):
@@ -3634,6 +3816,170 @@ def status_json(status, limit, weekly, now_ms):
     return data
 
 
+EXPORT_LISTS = {None: "calls", "hour": "hourly", "day": "daily"}
+
+
+def _export_lead(row, period, tz):
+    """(field, value) pairs that say what an export row is: its call, or its period."""
+    if period is None:
+        return [("timestamp", _iso(row.ts)), ("sessionId", row.session)]
+    if period == "hour":
+        return [("hour", _iso(row.ts))]
+    return [("date", datetime.fromtimestamp(row.ts / 1000, tz).date().isoformat())]
+
+
+def export_row_json(row, period, tz):
+    entry = dict(_export_lead(row, period, tz))
+    entry["projectPath"], entry["modelName"] = row.project, row.model
+    if period:
+        entry["calls"] = row.usage.calls
+    entry.update(usage_json(row.usage))
+    entry["webSearches"] = row.usage.web_searches
+    entry["source"] = CALL_SOURCE
+    return entry
+
+
+def write_export(out, rows, export_format, period, tz, unpriced_models):
+    """Export rows as csv, jsonl or json (the latter with totals, as the reports give them)."""
+    if export_format == "csv":
+        lead = {None: ["timestamp", "session_id"], "hour": ["hour"], "day": ["date"]}[period]
+        headers = lead + ["project_path", "model"] + (["calls"] if period else []) + CSV_USAGE + [
+            "web_searches", "source"]
+        # write_csv neutralises the cells a spreadsheet would run.
+        write_csv(out, headers, (
+            [value for _, value in _export_lead(row, period, tz)] + [row.project, row.model]
+            + ([row.usage.calls] if period else []) + _csv_usage(row.usage) + [row.usage.web_searches, CALL_SOURCE]
+            for row in rows))
+    elif export_format == "jsonl":
+        for row in rows:
+            out.write(json_line(export_row_json(row, period, tz)) + "\n")
+    else:
+        total = Usage()
+        entries = []
+        for row in rows:
+            total.add(row.usage)
+            entries.append(export_row_json(row, period, tz))
+        totals = usage_json(total)
+        totals["webSearches"] = total.web_searches
+        if unpriced_models:
+            totals["unpricedModels"] = sorted(unpriced_models)
+        out.write(to_json({EXPORT_LISTS[period]: entries, "totals": totals}, out) + "\n")
+
+
+# The token kinds as Claude Code's own OpenTelemetry metrics name them.
+PROMETHEUS_TOKEN_TYPES = (("input", "input"), ("output", "output"), ("cacheRead", "cache_read"),
+                          ("cacheCreation", "cache_write"))
+
+
+def _prometheus_label(text):
+    # clean() leaves no newline, so backslashes and quotes are all the format has to escape.
+    return clean(text).replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _prometheus_number(value):
+    return str(value) if isinstance(value, int) else repr(float(value))
+
+
+def prometheus_text(usage, figures, latest_ms, now_ms):
+    """The Prometheus text exposition (format 0.0.4) of usage {(project path, model name): Usage}.
+
+    Tokens, calls and web searches are counters; the cost is a gauge, since
+    prices apply when the figures are made and a corrected price can lower it.
+    Labels are few by design: no session ids.
+    """
+    series = {}
+    for (project, model), part in usage.items():
+        labels = (f'source="{CALL_SOURCE}",project="{_prometheus_label(project)}",'
+                  f'model="{_prometheus_label(model)}",tier="{model_tier(model)}"')
+        # Two names can clean to the same text: one series holds both.
+        merged = series.get(labels)
+        if merged is None:
+            merged = series[labels] = Usage()
+        merged.add(part)
+    lines = []
+
+    def family(name, kind, text, samples):
+        lines.append(f"# HELP {name} {text}")
+        lines.append(f"# TYPE {name} {kind}")
+        lines.extend(f"{name}{{{labels}}} {_prometheus_number(value)}" if labels else
+                     f"{name} {_prometheus_number(value)}" for labels, value in samples)
+
+    ordered = sorted(series.items())
+    family("ccusage_tokens_total", "counter", "Tokens of Claude Code's API calls, by type.",
+           [(f'{labels},type="{kind}"', getattr(part, field))
+            for labels, part in ordered for kind, field in PROMETHEUS_TOKEN_TYPES])
+    family("ccusage_calls_total", "counter", "Claude Code API calls.",
+           [(labels, part.calls) for labels, part in ordered])
+    family("ccusage_web_searches_total", "counter", "Web searches of Claude Code's API calls.",
+           [(labels, part.web_searches) for labels, part in ordered])
+    family("ccusage_cost_usd", "gauge",
+           "Cost in US dollars at today's prices (a gauge: a corrected price can lower it); "
+           "models without a price are left out.",
+           [(labels, round_cost(part.cost)) for labels, part in ordered if part.unpriced < part.calls])
+    family("ccusage_last_call_timestamp_seconds", "gauge", "When the latest call was made (Unix time).",
+           [("", latest_ms / 1000)] if latest_ms is not None else [])
+    family("ccusage_window_active", "gauge", "1 while a usage window is active, else 0.",
+           [("", int(figures.active))])
+    active = figures.active
+    family("ccusage_window_tokens", "gauge", "Tokens used in the active window.",
+           [("", figures.usage.total_tokens)] if active else [])
+    family("ccusage_window_estimated_used_ratio", "gauge",
+           "Share of the active window's limit used, against the estimated limit (1 is 100%).",
+           [("", figures.percent_estimated / 100)] if figures.percent_estimated is not None else [])
+    family("ccusage_window_official_used_ratio", "gauge",
+           "Share of the active window used, as Claude Code last reported it (1 is 100%).",
+           [("", figures.percent_official / 100)] if figures.percent_official is not None else [])
+    family("ccusage_window_reset_seconds", "gauge", "Seconds until the active window resets.",
+           [("", max(figures.resets_at - now_ms, 0) / 1000)] if active else [])
+    family("ccusage_window_burn_rate_tokens_per_second", "gauge",
+           "Tokens a second over the active window's latest hour.",
+           [("", figures.tokens_per_minute / 60)] if active else [])
+    family("ccusage_week_official_used_ratio", "gauge",
+           "Share of the 7-day limit used, as Claude Code last reported it (1 is 100%).",
+           [("", figures.weekly_percent / 100)] if figures.weekly_percent is not None else [])
+    return "\n".join(lines) + "\n"
+
+
+def serve_summary_json(figures, totals, sessions, latest, now_ms):
+    """serve's /api/summary: the active window, its pace, the totals and the latest activity."""
+    window = burn = active_session = None
+    if figures.active:
+        official = figures.percent_official
+        percent = official if official is not None else figures.percent_estimated
+        window = {"startTime": _iso(figures.start), "resetsAt": _iso(figures.resets_at),
+                  "hoursUsed": round((now_ms - figures.start) / HOUR_MS, 2),
+                  "hoursLeft": round(max(figures.resets_at - now_ms, 0) / HOUR_MS, 2),
+                  "totalTokens": figures.usage.total_tokens, "costUSD": json_cost(figures.usage),
+                  "percentUsed": None if percent is None else round(percent, 1),
+                  "percentUsedEstimated": None if figures.percent_estimated is None else
+                  round(figures.percent_estimated, 1),
+                  "percentUsedOfficial": official}
+        burn = {"tokensPerMinute": round(figures.tokens_per_minute, 1),
+                "costPerHour": round_cost(figures.cost_per_hour)}
+        if latest is not None:
+            active_session = {"sessionId": latest[1], "projectPath": latest[2], "lastActivity": _iso(latest[0])}
+    weekly = None
+    if figures.weekly_percent is not None:
+        weekly = {"usedPercentage": figures.weekly_percent, "resetsAt": _iso(figures.weekly_resets_at)}
+    entry = usage_json(totals)
+    entry["calls"] = totals.calls
+    return {"generatedAt": _iso(now_ms), "window": window, "burnRate": burn, "weekly": weekly, "totals": entry,
+            "sessionCount": sessions, "activeSession": active_session,
+            "lastActivity": _iso(latest[0]) if latest is not None else None}
+
+
+def render_prune_table(plan, width, style):
+    table = Table(["Day", "Model", "Calls", "Tokens"], ["<", "<", ">", ">"], cut=1)
+    calls = tokens = 0
+    for day, model, day_calls, day_tokens in plan:
+        table.add([day.isoformat(), clean(model), fmt_int(day_calls), fmt_int(day_tokens)])
+        calls += day_calls
+        tokens += day_tokens
+    table.add([""] * 4, "rule")
+    table.add(["Total", "", fmt_int(calls), fmt_int(tokens)], "total")
+    return table.render(width, style)
+
+
 def fmt_budget(unit, value):
     if value is None:
         return "?"
@@ -3874,13 +4220,274 @@ def summary_json(summary):
 
 
 # ---------------------------------------------------------------------------
+# Live view
+# ---------------------------------------------------------------------------
+
+SERVE_HOST, SERVE_PORT = "127.0.0.1", 9247
+# However many requests come, the store is synced at most this often.
+REFRESH_SECONDS = 1.0
+# A request waits this long for the refresh it asked for, then has the figures it already had.
+FRESH_WAIT_SECONDS = 1.0
+# A connection quiet this long (reading its request, or taking the answer) is closed.
+CONNECTION_TIMEOUT_SECONDS = 10
+MAX_REQUEST_LINE = 4096
+HISTORY_DAYS, MAX_HISTORY_DAYS = 7, 366
+METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# Each path, and the query parameters it takes.
+SERVE_ROUTES = {"/metrics": (), "/api/summary": (), "/api/history": ("days",), "/healthz": ()}
+JSON_TYPE = "application/json"
+
+
+class Snapshot:
+    """Everything serve answers with, made from the store at one moment."""
+
+    def __init__(self, made, metrics, summary, history, today, unpriced_models):
+        self.made = made  # time.monotonic() when the refresh began
+        self.metrics = metrics
+        self.summary = summary
+        self.history = history  # [(day, ReportRow)] of the last MAX_HISTORY_DAYS days
+        self.today = today
+        self.unpriced_models = unpriced_models
+
+
+def make_snapshot(query, settings, made):
+    """A Snapshot of what the query covers, now."""
+    now_ms = int(time.time() * 1000)
+    usage = usage_by_project_model(query, Filters())
+    figures = active_window_figures(query, settings, now_ms)
+    sessions, latest = store_activity(query)
+    totals = Usage()
+    for part in usage.values():
+        totals.add(part)
+    today = datetime.now(query.tz).date()
+    rows = period_report(query, "daily", Filters(since=today - timedelta(days=MAX_HISTORY_DAYS - 1)),
+                         WEEKDAYS.index(settings.start_of_week), False)
+    metrics = prometheus_text(usage, figures, latest[0] if latest else None, now_ms)
+    return Snapshot(made, metrics.encode("utf-8"), serve_summary_json(figures, totals, sessions, latest, now_ms),
+                    [(date.fromisoformat(row.key), row) for row in rows], today, dict(query.unpriced_models))
+
+
+class UsageServer:
+    """serve's state: the latest Snapshot, and the thread that refreshes it when asked.
+
+    Requests never touch the store: they answer from the snapshot, so an
+    ingest (this process's or another's) never keeps them waiting long.  A
+    request that finds the snapshot a second old asks for a refresh and waits
+    a little for it; requests that find it fresher ask for nothing.
+    """
+
+    def __init__(self, args, settings, environ, messages):
+        import threading
+        self.args, self.settings, self.environ, self.messages = args, settings, environ, messages
+        self.cond = threading.Condition()
+        self.snapshot = None
+        self.error = None
+        self.attempts = self.refreshes = 0
+        self.wanted = self.stopping = False
+        self.thread = None
+
+    def start(self):
+        """Start refreshing and wait for the first snapshot; raise what keeps it from being made."""
+        import threading
+        self.thread = threading.Thread(target=self._run, name="ccusage-refresh", daemon=True)
+        self.thread.start()
+        with self.cond:
+            while self.snapshot is None and self.error is None:
+                self.cond.wait(0.5)  # a short wait lets a signal stop the start
+            if self.snapshot is None:
+                raise self.error
+
+    def stop(self):
+        with self.cond:
+            self.stopping = True
+            self.cond.notify_all()
+        if self.thread is not None:
+            self.thread.join(2)
+
+    def current(self):
+        """(the freshest snapshot, the last refresh's error or None)."""
+        with self.cond:
+            if time.monotonic() - self.snapshot.made >= REFRESH_SECONDS:
+                self.wanted = True
+                self.cond.notify_all()
+                attempts = self.attempts
+                self.cond.wait_for(lambda: self.attempts != attempts or self.stopping, FRESH_WAIT_SECONDS)
+            return self.snapshot, self.error
+
+    def _run(self):
+        args, said = self.args, []
+        while True:
+            made = time.monotonic()
+            # What a refresh says is said once, not every second while it holds.
+            heard = Messages(stream=None)
+            try:
+                # Never waiting for another process's ingest: the store as it stands is the answer.
+                with Session(args, self.settings, self.environ, heard, wait=False) as session:
+                    snapshot = make_snapshot(session.query, self.settings, made)
+                error = None
+            except Exception as exc:  # kept for /healthz and the log: the server goes on
+                snapshot, error = None, exc
+            for line in heard.lines:
+                if line not in said:
+                    self.messages.say(line[len(PROG) + 2:])
+            said = heard.lines
+            # --verbose says what the first refresh read; the later ones would say it every second.
+            args = argparse.Namespace(**dict(vars(args), verbose=False))
+            with self.cond:
+                if error is not None and self.snapshot is not None:
+                    self.messages.warn(f"the figures were not refreshed: {error}")
+                self.error = error
+                self.attempts += 1
+                if snapshot is not None:
+                    self.snapshot = snapshot
+                    self.refreshes += 1
+                self.cond.notify_all()
+                if self.snapshot is None:
+                    return
+                # Asked for by a request, and a second after the last refresh began.
+                while not self.stopping and not (self.wanted and time.monotonic() - made >= REFRESH_SECONDS):
+                    self.wanted = False
+                    self.cond.wait()
+                if self.stopping:
+                    return
+                self.wanted = False
+
+    def respond(self, target):
+        """(status, content type, body) answering a GET of target."""
+        from urllib.parse import parse_qs, urlsplit
+        parts = urlsplit(target)
+        try:
+            params = parse_qs(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query),
+                              max_num_fields=8)
+        except ValueError:
+            return _json_answer(400, {"error": "malformed query string"})
+        if parts.path not in SERVE_ROUTES:
+            return _json_answer(404, {"error": "no such path; try " + ", ".join(SERVE_ROUTES)})
+        taken = SERVE_ROUTES[parts.path]
+        if set(params) - set(taken) or any(len(values) > 1 for values in params.values()):
+            return _json_answer(400, {"error": f"{parts.path} takes " + (", ".join(taken) or "no parameters")
+                                      + ", once each"})
+        snapshot, error = self.current()
+        if parts.path == "/healthz":
+            health = {"status": "ok" if error is None else "error", "refreshes": self.refreshes,
+                      "error": None if error is None else str(error)}
+            return _json_answer(200 if error is None else 503, health)
+        if parts.path == "/metrics":
+            return 200, METRICS_TYPE, snapshot.metrics
+        if parts.path == "/api/summary":
+            return _json_answer(200, snapshot.summary)
+        days = params.get("days", [str(HISTORY_DAYS)])[0]
+        if not re.fullmatch("[0-9]{1,4}", days) or not 1 <= int(days) <= MAX_HISTORY_DAYS:
+            return _json_answer(400, {"error": f"days must be a whole number from 1 to {MAX_HISTORY_DAYS}"})
+        since = snapshot.today - timedelta(days=int(days) - 1)
+        rows = [row for day, row in snapshot.history if day >= since]
+        return _json_answer(200, {"daily": [row_json(row, date=row.key) for row in rows],
+                                  "totals": totals_json(rows, snapshot.unpriced_models)})
+
+
+def _json_answer(status, data):
+    return status, JSON_TYPE, (json_line(data) + "\n").encode("utf-8")
+
+
+def is_loopback(host):
+    """Is host an address (or the name localhost) that only this machine reaches?"""
+    import ipaddress
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def http_server(host, port, usage):
+    """A threading HTTP server bound to host:port, answering from usage (a UsageServer), read-only."""
+    import socket
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        # A request line of one word is garbage, not HTTP/0.9: it is answered with a status line.
+        default_request_version = "HTTP/1.1"
+        timeout = CONNECTION_TIMEOUT_SECONDS
+
+        def version_string(self):
+            return f"{PROG}/{__version__}"
+
+        def parse_request(self):
+            if len(self.raw_requestline) > MAX_REQUEST_LINE:
+                self.command, self.request_version = None, self.default_request_version
+                self.requestline = "(a request line too long to log)"
+                self.send_error(400, f"request line over {MAX_REQUEST_LINE} bytes")
+                return False
+            if not super().parse_request():
+                return False
+            if self.command not in ("GET", "HEAD"):
+                self.close_connection = True
+                self._answer(*_json_answer(405, {"error": "read-only: GET and HEAD only"}),
+                             extra=(("Allow", "GET, HEAD"),))
+                return False
+            if self.headers.get("Content-Length", "0").strip() not in ("", "0") or "Transfer-Encoding" in self.headers:
+                self.send_error(400, "a GET or HEAD request has no body")
+                return False
+            return True
+
+        def send_error(self, code, message=None, explain=None):
+            from http import HTTPStatus
+            self.close_connection = True
+            self._answer(*_json_answer(code, {"error": message or HTTPStatus(code).phrase}))
+
+        def do_GET(self):
+            self._answer(*usage.respond(self.path))
+
+        do_HEAD = do_GET
+
+        def _answer(self, status, kind, body, extra=()):
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            for name, value in extra:
+                self.send_header(name, value)
+            if self.close_connection:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        def log_request(self, code="-", size="-"):
+            if usage.args.verbose or str(code)[:1] in ("4", "5"):
+                self.log_message("%s %s", self.requestline, code)
+
+        def log_message(self, format, *args):
+            text = f"{self.client_address[0]} " + format % args
+            usage.messages.note(text if len(text) <= 300 else text[:300] + "…")
+
+    class Server(ThreadingHTTPServer):
+        address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+
+        def handle_error(self, request, client_address):
+            usage.messages.note(f"{client_address[0]}: connection dropped: {_reason(sys.exc_info()[1])}")
+
+    try:
+        return Server((host.strip("[]"), port), Handler)
+    except OSError as exc:
+        raise CcusageError(f"cannot listen on {host}:{port}: {_reason(exc)}")
+
+
+class ServeStopped(BaseException):
+    """SIGTERM or SIGINT: serve stops answering and returns."""
+
+
+# ---------------------------------------------------------------------------
 # Configuration
 # ---------------------------------------------------------------------------
 
 REPORTS = ("daily", "weekly", "monthly", "session", "today")
 WINDOW_COMMANDS = ("blocks", "status")
 BUDGET_COMMANDS = ("check", "report")
-COMMANDS = REPORTS + WINDOW_COMMANDS + BUDGET_COMMANDS + ("config",)
+DATA_COMMANDS = ("export", "serve", "prune")
+COMMANDS = REPORTS + WINDOW_COMMANDS + BUDGET_COMMANDS + DATA_COMMANDS + ("config",)
 MODES = ("auto", "calculate", "display")
 COLORS = ("auto", "always", "never")
 ORDERS = ("asc", "desc")
@@ -4518,22 +5125,24 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{PROG}: error: {clean(self._explain(message))} (see '{self.prog} --help')\n")
 
     def _explain(self, message):
-        unknown = [word for word in self._words if word.startswith("-") and not self._knows(word)]
         refused = re.match(r"argument (-\S+): the \w+ command does not take it", message)
         if refused and not self._knows(refused.group(1)) and not self._takers(refused.group(1)):
             return self._unknown_option(refused.group(1))
         if message.startswith("argument [command]: invalid choice:"):
-            # An unknown option took no value, so its value was read as the command.
-            if unknown:
-                return self._unknown_option(unknown[0])
-            commands = next(a.choices for a in self._actions if isinstance(a, argparse._SubParsersAction))
             import ast
             quoted = re.match(r"argument \[command\]: invalid choice: (.*?) \(choose from", message).group(1)
             word = ast.literal_eval(quoted)
+            # After an unknown option, its value was read as the command.
+            at = self._words.index(word) if word in self._words else 0
+            if at and self._words[at - 1].startswith("-") and not self._knows(self._words[at - 1]):
+                return self._unknown_option(self._words[at - 1])
+            commands = self._commands()
             return (f"unknown command {word!r}" + _did_you_mean(word, commands)
                     + " (choose from " + ", ".join(repr(c) for c in commands) + ")")
-        if message.startswith("unrecognized arguments:") and unknown:
-            return self._unknown_option(unknown[0])
+        if message.startswith("unrecognized arguments: "):
+            options = [w for w in message[len("unrecognized arguments: "):].split(" ") if w.startswith("-")]
+            if options:
+                return self._unknown_option(options[0])
         return message
 
     def _knows(self, word):
@@ -4547,7 +5156,8 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def _takers(self, option):
         """The commands that take option."""
-        return [name for name, sub in self._commands().items() if option in sub._option_string_actions]
+        return [name for name, sub in self._commands().items() if option in sub._option_string_actions
+                and sub._option_string_actions[option].help != argparse.SUPPRESS]
 
     def _unknown_option(self, word):
         option = word.split("=", 1)[0]
@@ -4611,8 +5221,9 @@ def _add_command_options(parser, command):
     """
     s = argparse.SUPPRESS
     report = command in REPORTS or command is None
+    ranged = report or command == "export"
     group = parser.add_argument_group("what to count")
-    if report:
+    if ranged:
         # today takes them only to refuse them with a reason (check_args): they are not offered.
         group.add_argument("-s", "--since", type=parse_day, default=s, metavar="DATE",
                            help=s if command == "today" else "first day to include, YYYY-MM-DD or YYYYMMDD")
@@ -4620,18 +5231,19 @@ def _add_command_options(parser, command):
                            help=s if command == "today" else "last day to include, YYYY-MM-DD or YYYYMMDD")
     group.add_argument("-z", "--timezone", default=s, metavar="TZ",
                        help=("IANA time zone deciding which day a call belongs to"
-                             if report or command in BUDGET_COMMANDS else
+                             if report or command in BUDGET_COMMANDS + DATA_COMMANDS else
                              "IANA time zone to show times in") + " (default: the system's)")
-    if report:
+    if ranged:
         group.add_argument("-p", "--project", default=s, metavar="NAME",
                            help="only the project with this path, last path component or directory name "
                                 "(with or without its leading -)")
-    group.add_argument("-m", "--mode", choices=MODES, default=s, type=str.lower,
-                       help="cost source: auto uses costUSD from old logs where present, calculate "
-                            "always prices tokens, display only shows costUSD (default: auto)")
-    group.add_argument("--prices", default=s, metavar="FILE",
-                       help="JSON file of extra or overriding model prices "
-                            "(default: prices.json beside the settings file)")
+    if command != "prune":
+        group.add_argument("-m", "--mode", choices=MODES, default=s, type=str.lower,
+                           help="cost source: auto uses costUSD from old logs where present, calculate "
+                                "always prices tokens, display only shows costUSD (default: auto)")
+        group.add_argument("--prices", default=s, metavar="FILE",
+                           help="JSON file of extra or overriding model prices "
+                                "(default: prices.json beside the settings file)")
     if command in WINDOW_COMMANDS + BUDGET_COMMANDS:
         group = parser.add_argument_group("usage windows")
         group.add_argument("--plan", choices=PLANS, default=s, type=str.lower,
@@ -4648,6 +5260,9 @@ def _add_command_options(parser, command):
         which.add_argument("-a", "--active", action="store_true", default=s, help="only the active window")
         which.add_argument("-r", "--recent", action="store_true", default=s,
                            help=f"only the windows of the last {RECENT_DAYS} days")
+    if command in DATA_COMMANDS:
+        _add_data_options(parser)
+        return
     group = parser.add_argument_group("how to show it")
     if command in (None, "weekly") + BUDGET_COMMANDS:
         group.add_argument("--start-of-week", choices=WEEKDAYS, default=s, type=str.lower, metavar="DAY",
@@ -4667,6 +5282,12 @@ def _add_command_options(parser, command):
         output.add_argument("--markdown", action="store_true", default=s, help="print Markdown")
     group.add_argument("--color", choices=COLORS, default=s, type=str.lower,
                        help="colour the output: auto colours a terminal unless NO_COLOR is set (default: auto)")
+    _add_data_options(parser)
+
+
+def _add_data_options(parser):
+    """Where the logs, the store and the settings are, and --verbose."""
+    s = argparse.SUPPRESS
     group = parser.add_argument_group("where the data is")
     group.add_argument("-d", "--data-dir", action="append", default=s, metavar="DIR",
                        help="Claude config dir to read (repeatable; default: $CCUSAGE_DATA_DIR, "
@@ -4773,6 +5394,7 @@ def build_parser(only=None, parser_class=ArgumentParser):
             _add_command_options(sub, name)
             if name in BUDGET_COMMANDS:
                 _add_budget_options(sub, name)
+    _add_data_commands(commands, only)
     if only not in (None, "config"):
         return parser
     config = commands.add_parser(
@@ -4789,6 +5411,74 @@ def build_parser(only=None, parser_class=ArgumentParser):
     config.add_argument("-j", "--json", action="store_true", help="print JSON")
     _add_config_option(config)
     return parser
+
+
+EXPORT_FORMATS = ("csv", "jsonl", "json", "prometheus")
+AGGREGATES = ("hour", "day")
+
+
+def _port(text):
+    if re.fullmatch("[0-9]{1,5}", text) and int(text) <= 65535:
+        return int(text)
+    raise argparse.ArgumentTypeError(f"invalid port {text!r}: expected a number from 0 (any free port) to 65535")
+
+
+def _add_data_commands(commands, only):
+    """export, serve and prune: the store's calls for other tools, and pruning."""
+    if only in (None, "export"):
+        sub = commands.add_parser(
+            "export", help="every call (or hour or day) as CSV, JSON lines, JSON or Prometheus text",
+            description="Write the calls in the store, one row per call or summed per hour or day, as\n"
+                        "CSV, JSON lines or JSON; or the totals and the current window as Prometheus\n"
+                        "text, for a node_exporter textfile collector.",
+            epilog="examples:\n  ccusage export --since 2026-11-01 > calls.csv\n"
+                   "  ccusage export --format jsonl --aggregate day -p api-server\n"
+                   "  ccusage export -f prometheus --output /var/lib/node-exporter/ccusage.prom\n",
+            formatter_class=HelpFormatter)
+        group = sub.add_argument_group("what to write")
+        group.add_argument("-f", "--format", choices=EXPORT_FORMATS, default="csv", type=str.lower,
+                           help="csv, jsonl (a JSON object a line), json, or prometheus: the text "
+                                "exposition format (default: %(default)s)")
+        group.add_argument("--aggregate", choices=AGGREGATES, type=str.lower,
+                           help="a row per project, model and UTC hour, or day of --timezone, "
+                                "instead of one per call")
+        group.add_argument("--output", metavar="FILE",
+                           help="write to FILE, replacing it whole once written (default: standard output)")
+        _add_command_options(sub, "export")
+    if only in (None, "serve"):
+        sub = commands.add_parser(
+            "serve", help="answer HTTP: Prometheus metrics, a JSON summary and history (read-only)",
+            description="Serve the store's figures over HTTP, read-only, until stopped: /metrics\n"
+                        "(Prometheus text), /api/summary, /api/history?days=N and /healthz.  The logs\n"
+                        "are read again at most once a second, when a request asks.",
+            epilog="examples:\n  ccusage serve\n  ccusage serve --port 9300\n"
+                   "  curl -s localhost:9247/api/summary | jq .window\n",
+            formatter_class=HelpFormatter)
+        group = sub.add_argument_group("where to listen")
+        group.add_argument("--host", default=SERVE_HOST, metavar="ADDRESS",
+                           help="address to listen on; one other machines reach needs --allow-remote "
+                                "(default: %(default)s)")
+        group.add_argument("--port", type=_port, default=SERVE_PORT,
+                           help="port to listen on, 0 for any free one (default: %(default)s)")
+        group.add_argument("--allow-remote", action="store_true",
+                           help="listen on an address other machines reach: anyone who reaches it reads "
+                                "your usage, project paths included")
+        _add_command_options(sub, "serve")
+    if only in (None, "prune"):
+        sub = commands.add_parser(
+            "prune", help="delete the calls before a day from the store",
+            description="Delete from the store every call made before a day (in --timezone), whichever\n"
+                        "data directory it was read from, then compact the store.  Nothing is ever\n"
+                        "deleted but by this command.",
+            epilog="examples:\n  ccusage prune --before 2026-01-01 --dry-run\n"
+                   "  ccusage prune --before 2026-01-01\n",
+            formatter_class=HelpFormatter)
+        group = sub.add_argument_group("what to delete")
+        group.add_argument("--before", type=parse_day, required=True, metavar="DATE",
+                           help="delete the calls before this day, YYYY-MM-DD or YYYYMMDD")
+        group.add_argument("-n", "--dry-run", action="store_true",
+                           help="show what would be deleted, per day and model, and delete nothing")
+        _add_command_options(sub, "prune")
 
 
 # The usual command lines of the commands that run on every prompt or every
@@ -4864,7 +5554,21 @@ def check_args(args):
             load_timezone(args.timezone)
         except CcusageError as exc:
             error(f"argument -z/--timezone: {exc}")
+    if args.command in DATA_COMMANDS:
+        _check_data_args(args, error)
     return args
+
+
+def _check_data_args(args, error):
+    """The checks of export's and serve's options."""
+    if args.command == "export":
+        if args.format == "prometheus" and args.aggregate:
+            error("argument --aggregate: the prometheus format has no rows to sum; leave --aggregate out")
+        if args.output is not None and (not args.output.strip() or os.path.isdir(args.output)):
+            error(f"argument --output: expected a file name, got {'a directory' if args.output.strip() else 'nothing'}")
+    if args.command == "serve" and not args.allow_remote and not is_loopback(args.host):
+        error(f"argument --host: other machines can reach {args.host}, and anyone who does reads your usage; "
+              "add --allow-remote to listen there anyway")
 
 
 class Messages:
@@ -5026,6 +5730,13 @@ def _warn_unpriced(query, messages):
                       "add it to the price file (see --prices)")
 
 
+def _warn_unknown_project(query, project, messages):
+    if project is not None and not query.project_ids(project):
+        known = query.project_names()
+        messages.warn(f"no project is called {project!r}; known: " + (", ".join(known[:12]) or "none")
+                      + (", ..." if len(known) > 12 else ""))
+
+
 def run_report(args, settings, environ, out, messages):
     """daily, weekly, monthly, session and today."""
     # Today's calls are in the logs written today: these need no walk of every old log.
@@ -5044,10 +5755,7 @@ def run_report(args, settings, environ, out, messages):
             rows = period_report(query, period, filters, WEEKDAYS.index(settings.start_of_week), args.by_project)
         if settings.order == "desc":
             rows.reverse()
-        if args.project is not None and not query.project_ids(args.project):
-            known = query.project_names()
-            messages.warn(f"no project is called {args.project!r}; known: " + (", ".join(known[:12]) or "none")
-                          + (", ..." if len(known) > 12 else ""))
+        _warn_unknown_project(query, args.project, messages)
         if not rows:
             for reason in explain_no_usage(query):
                 messages.warn(reason)
@@ -5245,6 +5953,139 @@ def run_summary(args, settings, environ, out, messages):
     return EXIT_OK
 
 
+class AtomicOutput:
+    """A text file written under a temporary name beside path, then renamed over it whole.
+
+    A reader of path (a node_exporter textfile collector, which reads *.prom
+    only) sees the old file or the new one, never part of one.  A new file
+    takes the mode the umask gives; a replaced one keeps its own.
+    """
+
+    def __init__(self, path):
+        self.path = path
+        self.temp = self.file = None
+
+    def __enter__(self):
+        import tempfile
+        directory = os.path.dirname(os.path.abspath(self.path))
+        try:
+            mode = os.stat(self.path).st_mode & 0o7777
+        except FileNotFoundError:
+            mask = os.umask(0)
+            os.umask(mask)
+            mode = 0o666 & ~mask
+        except OSError as exc:
+            raise CcusageError(f"cannot write {self.path}: {_reason(exc)}")
+        try:
+            fd, self.temp = tempfile.mkstemp(prefix=f".{os.path.basename(self.path)}.", suffix=".tmp",
+                                             dir=directory)
+            os.fchmod(fd, mode)
+        except OSError as exc:
+            raise CcusageError(f"cannot write {self.path}: {_reason(exc)}")
+        self.file = os.fdopen(fd, "w", encoding="utf-8", newline="")
+        return self.file
+
+    def __exit__(self, kind, exc, traceback):
+        try:
+            if kind is None:
+                self.file.flush()
+                os.fsync(self.file.fileno())
+            self.file.close()
+            if kind is None:
+                os.replace(self.temp, self.path)
+                self.temp = None
+        except OSError as err:
+            raise CcusageError(f"cannot write {self.path}: {_reason(err)}")
+        finally:
+            if self.temp is not None:
+                try:
+                    os.remove(self.temp)
+                except OSError:
+                    pass
+        return False
+
+
+def run_export(args, settings, environ, out, messages):
+    with Session(args, settings, environ, messages) as session:
+        query = session.query
+        filters = Filters(args.since, args.until, args.project)
+        _warn_unknown_project(query, args.project, messages)
+        if args.output:
+            with AtomicOutput(args.output) as stream:
+                _export(stream, args, settings, query, filters)
+        else:
+            _export(out, args, settings, query, filters)
+        _warn_unpriced(query, messages)
+    return EXIT_OK
+
+
+def _export(out, args, settings, query, filters):
+    if args.format == "prometheus":
+        _, latest = store_activity(query)
+        now_ms = int(time.time() * 1000)
+        out.write(prometheus_text(usage_by_project_model(query, filters),
+                                  active_window_figures(query, settings, now_ms), latest[0] if latest else None,
+                                  now_ms))
+        return
+    rows = export_calls(query, filters)
+    if args.aggregate:
+        rows = aggregate_export(rows, args.aggregate, query.tz)
+    write_export(out, rows, args.format, args.aggregate, query.tz, query.unpriced_models)
+
+
+def run_serve(args, settings, environ, out, messages):
+    """serve: answer HTTP from the store until SIGTERM or SIGINT."""
+    import signal
+    usage = UsageServer(args, settings, environ, messages)
+    server = http_server(args.host, args.port, usage)
+
+    def stop(signum, frame):
+        raise ServeStopped()
+
+    previous = {number: signal.signal(number, stop) for number in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        if not is_loopback(args.host):
+            messages.warn(f"listening on {args.host}, which other machines can reach: anyone who reaches it "
+                          "reads your usage, project paths and activity included, with no password")
+        usage.start()
+        host, port = server.server_address[:2]
+        shown = f"[{host}]" if ":" in host else host
+        messages.note(f"serving http://{shown}:{port}/metrics, /api/summary, /api/history and /healthz")
+        server.serve_forever(poll_interval=0.5)
+    except ServeStopped:
+        pass
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        usage.stop()
+        server.server_close()
+    messages.note("stopped")
+    return EXIT_OK
+
+
+def run_prune(args, settings, environ, out, messages):
+    """prune: delete the calls before a day (after reading what is new, so that none come back)."""
+    with Session(args, settings, environ, messages) as session:
+        query, store = session.query, session.store
+        before_ms = local_midnight_ms(args.before, query.tz)
+        plan = prune_plan(query, before_ms)
+        when = f"before {args.before.isoformat()} ({clean(settings.timezone or system_timezone_name())})"
+        if not plan:
+            out.write(f"No calls {when}: nothing to delete.\n")
+            return EXIT_OK
+        width, style = _terminal(out, settings)
+        out.write(render_prune_table(plan, width, style) + "\n")
+        calls = sum(row[2] for row in plan)
+        if args.dry_run:
+            out.write(f"Would delete {fmt_int(calls)} calls {when}; nothing was deleted (--dry-run).\n")
+            return EXIT_OK
+        deleted = prune_calls(store.conn, before_ms)
+        size_before, size_after = compact_store(store)
+        out.write(f"Deleted {fmt_int(deleted)} calls {when}; the store went from "
+                  f"{size_before / 1e6:,.1f} MB to {size_after / 1e6:,.1f} MB.\n")
+    return EXIT_OK
+
+
 def _terminal(out, settings):
     """(width, Style) for tables written to out: $COLUMNS, else a terminal's own width, else 80 columns."""
     width = max(MIN_WIDTH, terminal_columns()) if out.isatty() or _columns_variable() else 80
@@ -5354,7 +6195,8 @@ def _print_csv(period, rows, args, out):
 
 # Each command's run_* function: (args, settings, environ, out, messages) -> exit status.
 RUNNERS = {**{name: run_report for name in REPORTS}, **{name: run_windows for name in WINDOW_COMMANDS},
-           "check": run_check, "report": run_summary, "config": run_config}
+           "check": run_check, "report": run_summary, "export": run_export, "serve": run_serve,
+           "prune": run_prune, "config": run_config}
 
 
 def _subparser(parser, command):

@@ -5,6 +5,7 @@ under completions/; a new command, option or choice fails here, naming what
 is missing from which file, until it is documented and completed.
 """
 
+import argparse
 import re
 import shlex
 import shutil
@@ -139,12 +140,15 @@ def _named(text):
 
 def commands_a_man_entry_allows(words, commands):
     """The commands an option's entry says take it, from its closing phrase: "Reports only",
-    "Reports only, and not X", "X and Y only", "X only", "Accepted only by X, Y and Z",
-    "Not for X, Y or Z"; with none of them, every command."""
+    "Reports only, and not X", "Reports (but not X) and Y only", "X and Y only", "X only",
+    "Accepted only by X, Y and Z", "Not for X, Y or Z"; with none of them, every command."""
     reports = set(ccusage.REPORTS)
     match = re.search(r"Reports only(?:, and not (\w+))?\s*\.", words)
     if match:
         return reports - {match.group(1)}
+    match = re.search(r"Reports(?: \(but not (\w+)\s*\))?(?: and ([\w ,]+?))? only\s*\.", words)
+    if match:
+        return (reports - {match.group(1)}) | (_named(match.group(2)) if match.group(2) else set())
     match = re.search(r"Accepted only by ([\w ,]+?)(?:\s*,)? and before a command", words)
     if match:
         return _named(match.group(1))
@@ -163,17 +167,31 @@ def sample_value(option, command):
         return [command.choices[option][0]]
     if option not in command.metavars:
         return []
-    return [{"DATE": "2026-11-01", "TZ": "UTC", "N|max": "1000", "HOURS": "5", "DIR": "/tmp",
-             "PATH": "/tmp/ccusage-test.db"}.get(command.metavars[option], "x")]
+    return [SAMPLES.get(command.metavars[option], "x")]
+
+
+SAMPLES = {"DATE": "2026-11-01", "TZ": "UTC", "N|max": "1000", "HOURS": "5", "DIR": "/tmp",
+           "PATH": "/tmp/ccusage-test.db"}
 
 
 def refused_by(argv):
-    """Does the command line end in a usage error?"""
+    """Does the command line end in a usage error naming its option (argv[1])?  An error about
+    something else, such as an option the command requires, is not a refusal of this one."""
+    import contextlib
+    import io
     parser = ccusage.build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    # What the command requires, given, so that only the option probed can be objected to.
+    required = [action for action in commands[argv[0]]._actions if action.required and action.option_strings]
+    for action in required:
+        argv = argv + [action.option_strings[-1]] + ([] if action.nargs == 0 else
+                                                     [SAMPLES.get(action.metavar, "x")])
+    said = io.StringIO()
     try:
-        ccusage.check_args(parser.parse_args(argv))
+        with contextlib.redirect_stderr(said):
+            ccusage.check_args(parser.parse_args(argv))
     except SystemExit as exc:
-        return exc.code == 2
+        return exc.code == 2 and argv[1] in said.getvalue()
     return False
 
 

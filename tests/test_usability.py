@@ -250,9 +250,9 @@ def test_help_fits_80_columns_in_a_pipe_and_shows_the_commands_own_examples(env,
     assert result.code == 0
     assert [line for line in result.out.splitlines() if len(line) > 80] == []
     examples = result.out.split("\nexamples:\n")[1].splitlines()
-    assert examples and all(line.startswith("  ") and "ccusage" in line for line in examples)
+    assert examples and all(line.startswith("  ") for line in examples)
     parser = ccusage.build_parser()
-    for line in examples:
+    for line in [line for line in examples if "ccusage" in line]:
         # From ccusage up to a pipe, a redirection, a ";" or the comment after two spaces.
         words = shlex.split(re.split(r" {2,}|#|\||>|;", line.strip()[line.strip().index("ccusage"):])[0])[1:]
         if command:
