@@ -364,3 +364,7 @@ def test_an_option_of_other_commands_names_them(env):
     assert result.err.startswith("ccusage: error: argument --plan: the monthly command does not take it (blocks, ")
     assert env.run_raw("monthly", "--pla", "max20").err.startswith(
         "ccusage: error: unknown option '--pla'; did you mean '--plan'?")
+    # The option named is the one refused, not another the command does take.
+    refused = env.run_raw("prune", "--since", "2026-11-01", "--before", "2026-10-01")
+    assert refused.err.startswith("ccusage: error: argument --since: the prune command does not take it (daily, ")
+    assert "today" not in refused.err.split("(")[1]   # today takes no range
