@@ -3346,6 +3346,17 @@ def month_end(day):
     return following - timedelta(days=1)
 
 
+THRESHOLDS = (80, 100)
+
+
+def threshold_state(percent, thresholds=THRESHOLDS):
+    """'ok', 'warning' (from thresholds[0] percent of a limit) or 'over' (from thresholds[1]): how every
+    view colours a share of a limit, as THRESHOLD_STYLES says."""
+    if percent is None or percent < thresholds[0]:
+        return "ok"
+    return "warning" if percent < thresholds[1] else "over"
+
+
 BUDGET_STATES = ("ok", "warning", "exceeded")
 
 
@@ -3366,7 +3377,8 @@ class BudgetState:
             return "unknown"
         # Rounded so that a cost summed in binary fractions meets a threshold it equals.
         percent = round(percent, 9)
-        return "exceeded" if percent >= 100 else "warning" if percent >= self.budget.threshold else "ok"
+        return {"over": "exceeded"}.get(threshold_state(percent, (self.budget.threshold, 100)),
+                                        threshold_state(percent, (self.budget.threshold, 100)))
 
 
 def worst_state(states):
@@ -3586,7 +3598,7 @@ def to_json(data, out):
     several times quicker to produce.
     """
     import json
-    text = json.dumps(data, indent=2 if out.isatty() else None, ensure_ascii=False)
+    text = json.dumps(data, indent=2 if out.isatty() else None, ensure_ascii=ascii_only(out))
     if text.isascii() and "\x7f" not in text:
         return text
     return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
@@ -3662,14 +3674,39 @@ def totals_json(rows, unpriced_models):
     return entry
 
 
-class Style:
-    """ANSI styling, or none."""
+def ascii_only(stream):
+    """Whether stream's encoding lacks the table's box-drawing characters: the one place that decides."""
+    try:
+        "─…".encode(getattr(stream, "encoding", None) or "ascii")
+    except (UnicodeEncodeError, LookupError):
+        return True
+    return False
 
-    def __init__(self, enabled):
+
+def escape_unencodable(stream):
+    """Make stream write what its encoding cannot hold as escapes (\\u2500), not raise."""
+    if ascii_only(stream) and hasattr(stream, "reconfigure"):
+        stream.reconfigure(errors="backslashreplace")
+
+
+THRESHOLD_STYLES = {"ok": "32", "warning": "33", "over": "1;31"}
+
+
+class Style:
+    """ANSI styling, or none; and the rules and ellipsis a stream can carry."""
+
+    def __init__(self, enabled, ascii_rules=False):
         self.enabled = enabled
+        self.ascii = ascii_rules
+        self.rule = "-" if ascii_rules else "─"
+        self.ellipsis = "..." if ascii_rules else "…"
 
     def __call__(self, text, code):
-        return f"\x1b[{code}m{text}\x1b[0m" if self.enabled else text
+        return f"\x1b[{code}m{text}\x1b[0m" if self.enabled and code else text
+
+    def start(self, code):
+        """The escape that turns code on (for text already inside a styled span)."""
+        return f"\x1b[{code}m" if self.enabled and code else ""
 
 
 def use_color(choice, stream):
@@ -3677,6 +3714,28 @@ def use_color(choice, stream):
     if choice != "auto":
         return choice == "always"
     return stream.isatty() and os.environ.get("TERM") != "dumb"
+
+
+def wrap_words(words, width, indent=""):
+    """words joined by spaces into lines of at most width, the later ones indented; a word is never
+    broken unless it alone is wider than a line."""
+    lines, line = [], None
+    for word in words:
+        if line is not None and len(line) + 1 + len(word) <= width:
+            line += " " + word
+            continue
+        if line is not None:
+            lines.append(line)
+        line = (indent if lines else "") + word
+    lines.append(line or "")
+    return [part for line in lines for part in _cut(line, width, indent)]
+
+
+def _cut(line, width, indent):
+    while len(line) > width > len(indent):
+        yield line[:width]
+        line = indent + line[width:]
+    yield line
 
 
 def fmt_int(n):
@@ -3701,62 +3760,102 @@ class Table:
 
     shrink: a column's index drops that column; NUMBERS abbreviates the
     numbers of compact_columns (1.2M).  What is still too wide after that is
-    cut, in column cut (its texts end in "…").  Row kinds: body, detail (dim),
-    total (bold), rule (a line), section (one text across the table).
+    cut, in column cut, to no fewer than cut_min characters (its texts end in
+    an ellipsis, or begin in one with cut_start); cutting is preferred to giving up a column, not to
+    abbreviating.  Row kinds: body,
+    detail (dim), total (bold), rule (a line), section (one text across the
+    table), gap (the same, dim).  A line under the table names the columns
+    given up, but for the optional ones, shown only where there is room.
     """
 
     NUMBERS = "numbers"
+    ROW_STYLES = {"total": "1;33", "detail": "2"}
 
-    def __init__(self, headers, aligns, shrink=(), compact_columns=(), cut=None):
+    def __init__(self, headers, aligns, shrink=(), compact_columns=(), cut=None, optional=(), cut_min=8,
+                 cut_start=False):
         self.headers = headers
         self.aligns = aligns
         self.shrink = shrink
         self.compact_columns = compact_columns
         self.cut = cut
+        self.optional = optional
+        self.cut_min = cut_min
+        self.cut_start = cut_start
         self.rows = []
 
-    def add(self, cells, kind="body"):
-        self.rows.append((cells, kind))
+    def add(self, cells, kind="body", codes=None):
+        """A row; codes: {column: ANSI style} for cells coloured on their own."""
+        self.rows.append((cells, kind, codes or {}))
 
     def render(self, width, style):
         keep = list(range(len(self.headers)))
-        rows = self.rows
+        source = self.rows
+        if style.ascii:
+            # Escaped here, not by the stream, so that the columns are measured as printed.
+            source = [([_ascii(c) for c in cells], kind, codes) for cells, kind, codes in source]
+        rows = source
         steps = list(self.shrink)
         while True:
-            widths = [max([len(self.headers[i])] + [len(c[i]) for c, kind in rows if kind != "section"])
+            widths = [max([len(self.headers[i])] + [len(c[i]) for c, kind, _ in rows
+                                                     if kind not in ("section", "gap")])
                       for i in keep]
-            if sum(widths) + 2 * (len(keep) - 1) <= width or not steps:
+            slack = max(widths[keep.index(self.cut)] - self.cut_min, 0) if self.cut in keep else 0
+            needed = sum(widths) + 2 * (len(keep) - 1)
+            if needed <= width or not steps or (steps[0] != self.NUMBERS and needed - slack <= width):
                 break
             step = steps.pop(0)
             if step == self.NUMBERS:
-                rows = [([_compact_cell(c, i, self.compact_columns) for i, c in enumerate(cells)], kind)
-                        for cells, kind in self.rows]
+                rows = [([_compact_cell(c, i, self.compact_columns) for i, c in enumerate(cells)], kind, codes)
+                        for cells, kind, codes in source]
             else:
                 keep.remove(step)
         overflow = sum(widths) + 2 * (len(keep) - 1) - width
         if overflow > 0 and self.cut in keep:
             column = keep.index(self.cut)
-            widths[column] = max(widths[column] - overflow, 8)
+            widths[column] = min(widths[column], max(widths[column] - overflow, self.cut_min))
         lines = []
 
-        def line(cells, code=None):
+        def line(cells, row_code=None, codes=None):
             parts = []
             for w, i in zip(widths, keep):
-                text = cells[i] if len(cells[i]) <= w else cells[i][:w - 1] + "…"
-                parts.append(text.ljust(w) if self.aligns[i] == "<" else text.rjust(w))
+                text = cells[i]
+                if len(text) > w:
+                    keep_chars = max(w - len(style.ellipsis), 1)
+                    text = (style.ellipsis + text[-keep_chars:] if self.cut_start and i == self.cut
+                            else text[:keep_chars] + style.ellipsis)
+                text = text.ljust(w) if self.aligns[i] == "<" else text.rjust(w)
+                if codes and i in codes and text.strip():
+                    # The text alone coloured, then the row's own style resumed.
+                    start = len(text) - len(text.lstrip())
+                    end = len(text.rstrip())
+                    text = (text[:start] + style(text[start:end], codes[i]) + style.start(row_code)
+                            + text[end:])
+                parts.append(text)
             text = "  ".join(parts).rstrip()
-            return style(text, code) if code else text
+            return style(text, row_code) if row_code else text
 
+        rule = style(style.rule * (sum(widths) + 2 * (len(keep) - 1)), "2")
         lines.append(line(self.headers, "1"))
-        lines.append(style("─" * (sum(widths) + 2 * (len(keep) - 1)), "2"))
-        for cells, kind in rows:
+        lines.append(rule)
+        for cells, kind, codes in rows:
             if kind == "rule":
-                lines.append(style("─" * (sum(widths) + 2 * (len(keep) - 1)), "2"))
-            elif kind == "section":
-                lines.append(style(cells[0][:width], "1"))
+                lines.append(rule)
+            elif kind in ("section", "gap"):
+                text = cells[0] if len(cells[0]) <= width else cells[0][:width - len(style.ellipsis)] + style.ellipsis
+                lines.append(style(text, "1" if kind == "section" else "2"))
             else:
-                lines.append(line(cells, {"total": "1;33", "detail": "2"}.get(kind)))
+                lines.append(line(cells, self.ROW_STYLES.get(kind), codes))
+        hidden = [self.headers[i] for i in range(len(self.headers)) if i not in keep and i not in self.optional]
+        if hidden:
+            names = [name + "," for name in hidden[:-1]] + [hidden[-1] + ";"]
+            note = (f"Not shown at {width} columns:".split(" ") + names
+                    + "a wider terminal or --json shows them.".split(" "))
+            lines.extend(style(text, "2") for text in wrap_words(note, width))
         return "\n".join(lines)
+
+
+def _ascii(text):
+    return text.encode("ascii", "backslashreplace").decode("ascii")
 
 
 def _compact_cell(text, index, columns):
@@ -3782,7 +3881,7 @@ def short_model(name):
 SEGMENT_FIELDS = {
     "today_cost": "today's cost",
     "window_cost": "the active 5-hour window's cost",
-    "used": "the window's used percent: official (47%), else estimated (~47%)",
+    "used": "the window's used percent: official 47%, estimated ~47%",
     "used_official": "the official used percent alone",
     "used_kind": "official or estimated",
     "tokens": "the window's tokens",
@@ -3939,13 +4038,23 @@ def render_segment(parts, fields, shell, colour):
     return "".join(out).strip(" \u00b7") if any_value else ""
 
 
+def _models_cell(row):
+    return ", ".join(short_model(model) for model, _ in _models_by_cost(row))
+
+
 def render_period_table(rows, period, breakdown, by_project, width, style, plan_price=None):
     """plan_price (US dollars a month): a column of each month's API value as a multiple of it."""
     label = {"daily": "Date", "weekly": "Week", "monthly": "Month"}[period]
-    headers = [label] + USAGE_HEADERS + (["Vs plan"] if plan_price else [])
     extra = [""] if plan_price else []
-    table = Table(headers, ["<"] + [">"] * (len(headers) - 1), shrink=(5, Table.NUMBERS),
-                  compact_columns=(1, 2, 3, 4, 5), cut=0)
+    # The models, where there is room, unless the breakdown lists them.
+    models = [] if breakdown else [""]
+    headers = [label] + USAGE_HEADERS + (["Vs plan"] if plan_price else []) + (["Models"] if models else [])
+    models_column = len(headers) - 1 if models else None
+    # Narrow: give up the models, abbreviate, then the token columns least
+    # looked at; Total and Cost stay.
+    table = Table(headers, ["<"] + [">"] * (len(headers) - 1 - len(models)) + ["<"] * len(models),
+                  shrink=((models_column,) if models else ()) + (Table.NUMBERS, 3, 4, 1, 2),
+                  compact_columns=(1, 2, 3, 4, 5), cut=models_column, optional=(models_column,), cut_min=20)
     current_project = object()
     total = Usage()
     for row in rows:
@@ -3953,22 +4062,23 @@ def render_period_table(rows, period, breakdown, by_project, width, style, plan_
             current_project = row.project
             table.add([clean(_home(row.project))] + [""] * (len(headers) - 1), "section")
         multiple = [fmt_multiple(row.total.cost / plan_price)] if plan_price else []
-        table.add([row.key] + usage_cells(row.total) + multiple)
+        table.add([row.key] + usage_cells(row.total) + multiple + ([_models_cell(row)] if models else []))
         total.add(row.total)
         if breakdown:
             for model, usage in _models_by_cost(row):
                 table.add(["  " + short_model(model)] + usage_cells(usage) + extra, "detail")
     table.add([""] * len(headers), "rule")
     months = len({row.key for row in rows}) or 1
-    table.add(["Total"] + usage_cells(total) + ([fmt_multiple(total.cost / plan_price / months)] if plan_price else []),
-              "total")
+    table.add(["Total"] + usage_cells(total) + ([fmt_multiple(total.cost / plan_price / months)] if plan_price else [])
+              + models, "total")
     return table.render(width, style)
 
 
 def render_session_table(rows, breakdown, width, style, tz):
     headers = ["Session", "Project", "Last activity"] + USAGE_HEADERS
-    # Narrow: abbreviate, then give up the token columns the Total column sums, then cut the project.
-    table = Table(headers, ["<", "<", "<"] + [">"] * 6, shrink=(Table.NUMBERS, 3, 4, 5, 6),
+    # Narrow: abbreviate, give up the token columns the Total column sums,
+    # then the time; the project is cut rather than given up.
+    table = Table(headers, ["<", "<", "<"] + [">"] * 6, shrink=(Table.NUMBERS, 3, 4, 5, 6, 2),
                   compact_columns=(3, 4, 5, 6, 7), cut=1)
     total = Usage()
     for row in rows:
@@ -3982,6 +4092,20 @@ def render_session_table(rows, breakdown, width, style, tz):
     table.add([""] * 9, "rule")
     table.add(["Total", "", ""] + usage_cells(total), "total")
     return table.render(width, style)
+
+
+def unpriced_footnote(usages, unpriced_models):
+    """The line under a table whose costs leave out unpriced models, explaining the marks its cost
+    cells (those of usages) carry; None when there is nothing to explain."""
+    if not unpriced_models:
+        return None
+    names = ", ".join(clean(m) for m in sorted(unpriced_models))
+    marks = {fmt_cost(usage)[-1] for usage in usages} & {"*", "?"}
+    if marks == {"?"}:
+        return f"? no price for: {names}"
+    if marks == {"*", "?"}:
+        return f"* excludes models with no price, ? has no priced call: {names}"
+    return f"* excludes models with no price: {names}"
 
 
 def _home(path):
@@ -4067,8 +4191,10 @@ def window_json(window, now_ms, length_ms, limit):
              "weeklyLimitReached": window.weekly_hit, "resetsAt": _iso(window.resets_at())}
     if active:
         rate = _npm_burn_rate(window)
-        entry["burnRate"] = rate
         if rate:
+            # Rounded as status rounds its rates; the projection is made from the exact ones.
+            entry["burnRate"] = dict(rate, tokensPerMinute=round(rate["tokensPerMinute"], 1),
+                                     tokensPerMinuteForIndicator=round(rate["tokensPerMinuteForIndicator"], 1))
             remaining = max((window.end - now_ms) / MINUTE_MS, 0)
             projected = round(usage.total_tokens + rate["tokensPerMinute"] * remaining)
             entry["projection"] = {"totalTokens": projected,
@@ -4078,75 +4204,122 @@ def window_json(window, now_ms, length_ms, limit):
                 percent = projected / limit.tokens * 100
                 entry["tokenLimitStatus"] = {"limit": limit.tokens, "projectedUsage": projected,
                                              "percentUsed": round(percent, 1),
-                                             "status": "exceeds" if percent > 100 else
-                                             "warning" if percent > 80 else "ok"}
+                                             "status": {"over": "exceeds"}.get(threshold_state(percent),
+                                                                                threshold_state(percent))}
     return entry
 
 
 def render_blocks_table(windows, now_ms, length_ms, limit, width, style, tz):
     table = Table(["Window", "Last call", "Calls", "Tokens", "% limit", "Cost", "Models"],
-                  ["<", "<", ">", ">", ">", ">", "<"], cut=6)
+                  ["<", "<", ">", ">", ">", ">", "<"], shrink=(2, 6, Table.NUMBERS, 1, 5),
+                  compact_columns=(3,), cut=6)
     for window in windows:
         if window.is_gap:
-            table.add([f"  (no calls for {_duration(window.end - window.start + length_ms)})"], "section")
+            table.add([f"  (no calls for {_duration(window.end - window.start + length_ms)})"], "gap")
             continue
         usage = window.usage
-        percent = f"{100 * usage.total_tokens / limit.tokens:.0f}%" if limit.tokens else ""
+        share = 100 * usage.total_tokens / limit.tokens if limit.tokens else None
         last = _clock(window.last, tz) + (" now" if window.is_active(now_ms, length_ms) else "") \
             + (" limit" if window.limit_hit else "") + (" weekly limit" if window.weekly_hit else "")
-        table.add([_clock(window.start, tz, True), last, fmt_int(usage.calls), fmt_int(usage.total_tokens), percent,
-                   fmt_cost(usage), ", ".join(short_model(m) for m in sorted(window.models))],
-                  "total" if window.is_active(now_ms, length_ms) else "body")
+        table.add([_clock(window.start, tz, True), last, fmt_int(usage.calls), fmt_int(usage.total_tokens),
+                   "" if share is None else f"{share:.0f}%", fmt_cost(usage),
+                   ", ".join(short_model(m) for m in sorted(window.models))],
+                  "total" if window.is_active(now_ms, length_ms) else "body",
+                  {4: THRESHOLD_STYLES[threshold_state(share)]})
     return table.render(width, style)
 
 
-def status_lines(status, tz):
-    """The few lines of `status` for an active window."""
+def render_limit(limit, width):
+    """The line under the blocks table: the limit and where it comes from."""
+    words = ["Limit:"] + ([f"{fmt_int(limit.tokens)} tokens,"] if limit.tokens else []) + clean(limit.basis).split(" ")
+    return "\n".join(wrap_words(words, width, "       "))
+
+
+def status_fields(status, tz):
+    """The lines of `status` for an active window: (label, phrases, state), where a phrase is never
+    broken across lines and state, when not None, is the threshold state the line is coloured by."""
     window, limit = status.window, status.limit
     usage = window.usage
-    lines = [f"Window  {_clock(window.start, tz, True)} to {_clock(window.end, tz)}, "
-             f"{_duration(status.resets_at - status.now)} left (resets {_clock(status.resets_at, tz)}"
-             + (", from a limit message" if window.reset_at and not status.official else "") + ")"]
+    end_has_day = _clock(window.end, tz, True)[:10] != _clock(window.start, tz, True)[:10]
+    reset = [f"(resets {_clock(status.resets_at, tz)}" + (")" if not window.reset_at or status.official else ",")]
+    if window.reset_at and not status.official:
+        reset += ["from a", "limit message)"]
+    fields = [("Window", [_clock(window.start, tz, True), f"to {_clock(window.end, tz, end_has_day)},",
+                          f"{_duration(status.resets_at - status.now)} left"] + reset, None)]
     if status.official:
         age = _duration(status.now - status.official[0])
-        lines.append(f"Used    {status.percent_used:.0f}% (official, {age} ago); "
-                     f"{fmt_int(usage.total_tokens)} tokens counted here")
+        fields.append(("Used", [f"{status.percent_used:.0f}%", f"(official, {age} ago);",
+                                f"{fmt_int(usage.total_tokens)} tokens", "counted here"],
+                       threshold_state(status.percent_used)))
     elif limit.tokens:
-        lines.append(f"Used    {fmt_int(usage.total_tokens)} of {fmt_int(limit.tokens)} tokens "
-                     f"({status.percent_used:.0f}%, estimated)")
-        lines.append(f"        limit: {limit.basis}")
+        fields.append(("Used", [f"{fmt_int(usage.total_tokens)} of {fmt_int(limit.tokens)} tokens",
+                                f"({status.percent_used:.0f}%, estimated)"], threshold_state(status.percent_used)))
+        fields.append(("", ["limit:"] + limit.basis.split(" "), None))
     else:
-        lines.append(f"Used    {fmt_int(usage.total_tokens)} tokens")
-        lines.append(f"        {limit.basis}")
-    lines.append(f"Cost    {fmt_cost(usage)}")
-    lines.append(f"Rate    {fmt_int(round(status.tokens_per_minute))} tokens/min, ${status.cost_per_hour:,.2f}/hour "
-                 f"(over the last {status.span_minutes:.0f} min)")
+        fields.append(("Used", [f"{fmt_int(usage.total_tokens)} tokens"], None))
+        fields.append(("", limit.basis.split(" "), None))
+    fields.append(("Cost", [fmt_cost(usage)], None))
+    fields.append(("Rate", [f"{fmt_int(round(status.tokens_per_minute))} tokens/min,",
+                            f"${status.cost_per_hour:,.2f}/hour",
+                            f"(over the last {status.span_minutes:.0f} min)"], None))
     prediction = status.prediction
     if status.reached:
-        lines.append("Limit   reached")
+        fields.append(("Limit", ["reached"], "over"))
     elif prediction is not None and prediction.span_ms:
-        basis = f"official {prediction.rate_per_hour:+.0f}%/hour over the last {_duration(prediction.span_ms)}"
+        rate = [f"official {prediction.rate_per_hour:+.0f}%/hour", f"over the last {_duration(prediction.span_ms)})"]
         if prediction.at is None:
-            lines.append(f"Limit   not before the reset ({basis})")
+            fields.append(("Limit", ["not before the reset", "(" + rate[0]] + rate[1:], None))
         else:
-            lines.append(f"Limit   at {_clock(prediction.at, tz)} (in {_duration(prediction.at - status.now)}; "
-                         f"{basis})")
+            fields.append(("Limit", [f"at {_clock(prediction.at, tz)}", f"(in {_duration(prediction.at - status.now)};"]
+                           + rate, "warning" if prediction.at < status.resets_at else None))
     elif status.limit_at is None:
-        lines.append("Limit   " + ("unknown" if not limit.tokens else "not reached at the current rate"))
+        fields.append(("Limit", ["unknown"] if not limit.tokens else ["not reached", "at the current rate"], None))
     elif status.before_reset:
-        lines.append(f"Limit   at {_clock(status.limit_at, tz)} at this rate "
-                     f"(in {_duration(status.limit_at - status.now)})")
+        fields.append(("Limit", [f"at {_clock(status.limit_at, tz)}", "at this rate",
+                                 f"(in {_duration(status.limit_at - status.now)})"], "warning"))
     else:
-        lines.append("Limit   not before the reset at this rate")
+        fields.append(("Limit", ["not before the reset", "at this rate"], None))
     if status.weekly:
-        lines.append(weekly_line(status.weekly, status.now, tz))
-    return lines
+        fields.append(weekly_field(status.weekly, status.now, tz))
+    return fields
+
+
+def render_fields(fields, width, style):
+    """Labelled lines (as status_fields gives them; label None: none, no indent) wrapped to width
+    between phrases, cleaned, and coloured by their threshold state."""
+    lines = []
+    for label, phrases, state in fields:
+        words = [clean(p) for p in phrases]
+        if label is not None:
+            words[0] = clean(label.ljust(7)) + " " + words[0]
+        for text in wrap_words(words, width, "" if label is None else " " * 8):
+            lines.append(style(text, THRESHOLD_STYLES[state]) if state else text)
+    return "\n".join(lines)
+
+
+def render_status(status, tz, width, style):
+    return render_fields(status_fields(status, tz), width, style)
+
+
+def weekly_field(weekly, now_ms, tz):
+    captured, used, resets = weekly
+    return ("Week", [f"{used:.0f}% used", f"(official, {_duration(now_ms - captured)} ago),",
+                     f"resets {datetime.fromtimestamp(resets / 1000, tz).strftime('%a %H:%M')}"], threshold_state(used))
 
 
 def weekly_line(weekly, now_ms, tz):
-    captured, used, resets = weekly
-    return (f"Week    {used:.0f}% used (official, {_duration(now_ms - captured)} ago), "
-            f"resets {datetime.fromtimestamp(resets / 1000, tz).strftime('%a %H:%M')}")
+    label, phrases, _ = weekly_field(weekly, now_ms, tz)
+    return label.ljust(7) + " " + " ".join(phrases)
+
+
+def render_status_answer(status, weekly, now_ms, length_ms, tz, width, style):
+    """What `status` prints: the active window, or that there is none (and the week)."""
+    if status is not None:
+        return render_status(status, tz, width, style) + "\n"
+    fields = [(None, f"No active window: no calls in the last {_duration(length_ms)}.".split(" "), None)]
+    if weekly:
+        fields.append(weekly_field(weekly, now_ms, tz))
+    return render_fields(fields, width, style) + "\n"
 
 
 def official_json(status, weekly, now_ms):
@@ -4381,13 +4554,15 @@ def fmt_percent(percent):
     return "" if percent is None else f"{int(percent * 10 + 1e-7) / 10:.1f}%"
 
 
-STATE_COLORS = {"ok": "32", "warning": "33", "exceeded": "1;31", "unknown": "2"}
+STATE_COLORS = {"ok": THRESHOLD_STYLES["ok"], "warning": THRESHOLD_STYLES["warning"],
+                "exceeded": THRESHOLD_STYLES["over"], "unknown": "2"}
 
 
 def budget_lines(states, style, width=None):
     """One aligned line per budget: name, state, used of limit, percent of the limit, and a note.
 
-    width: a note that would pass it goes below its line, wrapped.
+    width: a note that would pass it goes below its line, wrapped; a line that would pass it
+    goes on below its name and state.
     """
     cells = [(clean(s.budget.name), s.state, fmt_budget(s.budget.unit, s.used),
               fmt_budget(s.budget.unit, s.budget.limit), fmt_percent(s.percent), clean(s.note)) for s in states]
@@ -4397,6 +4572,13 @@ def budget_lines(states, style, width=None):
         head = (f"{name.ljust(widths[0])}  {style(state.ljust(widths[1]), STATE_COLORS[state])}  "
                 f"{used.rjust(widths[2])} of {limit.ljust(widths[3])}  {percent.rjust(widths[4])}")
         bare = len(name.ljust(widths[0])) + sum(widths[1:]) + 10
+        if width is not None and bare > width:
+            lines += [f"{name}  {style(state, STATE_COLORS[state])}",
+                      f"    {used} of {limit}  {percent}".rstrip()]
+            if note:
+                import textwrap
+                lines += textwrap.wrap(note, width, initial_indent=" " * 4, subsequent_indent=" " * 4)
+            continue
         if width is None or bare + 2 + len(note) <= width:
             lines.append(f"{head}  {note}".rstrip())
         else:
@@ -4506,8 +4688,16 @@ def _windows_note(summary):
     return f"{count} window{'' if count == 1 else 's'}, {reached} reached a limit{basis}"
 
 
+# How each table of a summary fits a narrow width: (what it gives up, in order; the columns abbreviated; the column cut).
+SUMMARY_TABLE_FIT = {"Cost by model": ((Table.NUMBERS,), (1,), 0),
+                     "Cost by project": ((Table.NUMBERS,), (1,), 0),   # paths: cut at their start
+                     "Top sessions": ((Table.NUMBERS, 2, 3), (4,), 1),
+                     "5-hour windows": ((Table.NUMBERS, 2, 3), (1,), 4)}
+
+
 def render_summary_text(summary, tz, width, style):
-    lines = [style(f"Usage report for {period_title(summary)} ({clean(summary.tz_name)})", "1"), ""]
+    title = f"Usage report for {period_title(summary)} ({clean(summary.tz_name)})"
+    lines = [style(line, "1") for line in wrap_words(title.split(" "), width)] + [""]
     import textwrap
     for label, text in summary_head(summary):
         lines += textwrap.wrap(clean(text), width, initial_indent=label.ljust(8), subsequent_indent=" " * 8)
@@ -4516,7 +4706,9 @@ def render_summary_text(summary, tz, width, style):
         if title == "5-hour windows":
             lines += textwrap.wrap(_windows_note(summary), width)
         if rows:
-            table = Table(headers, list(aligns), cut=0)
+            shrink, compact, cut = SUMMARY_TABLE_FIT[title]
+            table = Table(headers, list(aligns), shrink=shrink, compact_columns=compact, cut=cut,
+                          cut_start=title == "Cost by project")
             for row in rows:
                 table.add(row)
             lines.append(table.render(width, style))
@@ -5356,7 +5548,9 @@ def run_config(args, settings, environ, out, messages):
             with open(settings.path, "x", encoding="utf-8") as f:
                 f.write(text)
         except FileExistsError:
-            raise CcusageError(f"{settings.path} already exists; edit it, or remove it to start afresh")
+            out.write(f"{clean(settings.path)} already exists and is left as it is; "
+                      "edit it, or remove it to start afresh\n")
+            return EXIT_OK
         except OSError as exc:
             raise CcusageError(f"cannot write {settings.path}: {_reason(exc)}")
         out.write(f"wrote {clean(settings.path)}\n")
@@ -5399,7 +5593,8 @@ def run_config(args, settings, environ, out, messages):
 # CLI
 # ---------------------------------------------------------------------------
 
-EPILOG = """\
+EPILOGS = {
+    None: """\
 examples:
   ccusage                           daily report of ~/.claude
   ccusage today --json | jq .totals.totalCost
@@ -5407,16 +5602,73 @@ examples:
   ccusage session --since 2026-11-01 -z UTC
   ccusage daily --data-dir ~/work/claude --csv > usage.csv
   ccusage config show
-"""
+""",
+    "daily": """\
+examples:
+  ccusage daily --since 2026-11-01 --until 2026-11-30
+  ccusage daily --breakdown --by-project
+  ccusage daily --csv > usage.csv
+""",
+    "weekly": """\
+examples:
+  ccusage weekly --start-of-week monday
+  ccusage weekly --json | jq '.weekly[-1].totalCost'
+""",
+    "monthly": """\
+examples:
+  ccusage monthly --breakdown
+  ccusage monthly --order desc --since 20260101
+""",
+    "session": """\
+examples:
+  ccusage session --since 2026-11-01 -z UTC
+  ccusage session -p myproject --breakdown
+  ccusage session --json | jq '.sessions[0].totalCost'
+""",
+    "today": """\
+examples:
+  ccusage today
+  ccusage today --json | jq .totals.totalCost
+""",
+    "blocks": """\
+examples:
+  ccusage blocks --recent
+  ccusage blocks --active --plan max5
+  ccusage blocks --token-limit max --json
+""",
+    "status": """\
+examples:
+  ccusage status
+  ccusage status --plan max20 -z Europe/Berlin
+  ccusage status --json | jq .percentUsed
+  ccusage status >/dev/null || echo 'limit reached'   # exit status 3
+""",
+    "config": """\
+examples:
+  ccusage config init
+  ccusage config show --for weekly --json
+  ccusage config path
+""",
+}
+
+
+# Narrower than this, no table can show a date and a cost.
+MIN_WIDTH = 30
+
+
+def _columns_variable():
+    """The width $COLUMNS sets, if it is one."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        return None
+    return columns if columns > 0 else None
 
 
 def terminal_columns():
     """The terminal's width as shutil would tell it ($COLUMNS first), without the cost of importing shutil."""
-    try:
-        columns = int(os.environ["COLUMNS"])
-    except (KeyError, ValueError):
-        columns = 0
-    if columns > 0:
+    columns = _columns_variable()
+    if columns:
         return columns
     try:
         return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80
@@ -5424,19 +5676,83 @@ def terminal_columns():
         return 80
 
 
-class HelpFormatter(argparse.RawDescriptionHelpFormatter):
-    """argparse's formatter, told the width itself: argparse builds one per option, importing shutil."""
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter, told the width itself (argparse builds one per option, importing
+    shutil); descriptions wrapped to it, an epilog's indented examples kept line by line."""
 
     def __init__(self, prog, **options):
-        options.setdefault("width", terminal_columns() - 2)
+        options.setdefault("width", max(terminal_columns(), MIN_WIDTH) - 2)
         super().__init__(prog, **options)
+
+    def _fill_text(self, text, width, indent):
+        if "\n  " in text:   # indented lines: examples, a table of exit statuses
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
 
 
 class ArgumentParser(argparse.ArgumentParser):
-    """Usage errors as one line on stderr and exit status 2."""
+    """Usage errors as one line on stderr and exit status 2, naming a mistyped option or command
+    and what was probably meant."""
+
+    _words = ()
+
+    def parse_known_args(self, args=None, namespace=None):
+        self._words = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(args, namespace)
 
     def error(self, message):
-        self.exit(EXIT_USAGE, f"{PROG}: error: {clean(message)} (see '{self.prog} --help')\n")
+        self.exit(EXIT_USAGE, f"{PROG}: error: {clean(self._explain(message))} (see '{self.prog} --help')\n")
+
+    def _explain(self, message):
+        refused = re.match(r"argument (-\S+): the \w+ command does not take it", message)
+        if refused and not self._knows(refused.group(1)) and not self._takers(refused.group(1)):
+            return self._unknown_option(refused.group(1))
+        if message.startswith("argument [command]: invalid choice:"):
+            import ast
+            quoted = re.match(r"argument \[command\]: invalid choice: (.*?) \(choose from", message).group(1)
+            word = ast.literal_eval(quoted)
+            # After an unknown option, its value was read as the command.
+            at = self._words.index(word) if word in self._words else 0
+            if at and self._words[at - 1].startswith("-") and not self._knows(self._words[at - 1]):
+                return self._unknown_option(self._words[at - 1])
+            commands = self._commands()
+            return (f"unknown command {word!r}" + _did_you_mean(word, commands)
+                    + " (choose from " + ", ".join(repr(c) for c in commands) + ")")
+        if message.startswith("unrecognized arguments: "):
+            options = [w for w in message[len("unrecognized arguments: "):].split(" ") if w.startswith("-")]
+            if options:
+                return self._unknown_option(options[0])
+        return message
+
+    def _knows(self, word):
+        option = word.split("=", 1)[0]
+        return option in ("-", "--") or option in self._option_string_actions or bool(
+            option.startswith("--") and [o for o in self._option_string_actions if o.startswith(option)]) or (
+            option[:2] in self._option_string_actions and not option.startswith("--"))
+
+    def _commands(self):
+        return next((a.choices for a in self._actions if isinstance(a, argparse._SubParsersAction)), {})
+
+    def _takers(self, option):
+        """The commands that take option."""
+        return [name for name, sub in self._commands().items() if option in sub._option_string_actions
+                and sub._option_string_actions[option].help != argparse.SUPPRESS]
+
+    def _unknown_option(self, word):
+        option = word.split("=", 1)[0]
+        takers = self._takers(option)
+        command = next((w for w in self._words if w in self._commands()), None)
+        if takers and command:
+            return f"argument {option}: the {command} command does not take it ({', '.join(takers)} do)"
+        known = set(self._option_string_actions).union(*(sub._option_string_actions
+                                                         for sub in self._commands().values()))
+        return f"unknown option {option!r}" + _did_you_mean(option, known)
+
+
+def _did_you_mean(word, choices):
+    import difflib
+    close = difflib.get_close_matches(word or "", list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 class _Unparsed(Exception):
@@ -5487,10 +5803,11 @@ def _add_command_options(parser, command):
     ranged = report or command == "export"
     group = parser.add_argument_group("what to count")
     if ranged:
+        # today takes them only to refuse them with a reason (check_args): they are not offered.
         group.add_argument("-s", "--since", type=parse_day, default=s, metavar="DATE",
-                           help="first day to include, YYYY-MM-DD or YYYYMMDD")
+                           help=s if command == "today" else "first day to include, YYYY-MM-DD or YYYYMMDD")
         group.add_argument("-u", "--until", type=parse_day, default=s, metavar="DATE",
-                           help="last day to include, YYYY-MM-DD or YYYYMMDD")
+                           help=s if command == "today" else "last day to include, YYYY-MM-DD or YYYYMMDD")
     group.add_argument("-z", "--timezone", default=s, metavar="TZ",
                        help=("IANA time zone deciding which day a call belongs to"
                              if report or command in BUDGET_COMMANDS + DATA_COMMANDS else
@@ -5527,8 +5844,8 @@ def _add_command_options(parser, command):
         return
     group = parser.add_argument_group("how to show it")
     if command in (None, "weekly") + BUDGET_COMMANDS:
-        group.add_argument("--start-of-week", choices=WEEKDAYS, default=s, type=str.lower,
-                           help="first day of a week (default: sunday)")
+        group.add_argument("--start-of-week", choices=WEEKDAYS, default=s, type=str.lower, metavar="DAY",
+                           help="first day of a week: monday ... sunday (default: sunday)")
     if report:
         group.add_argument("-b", "--breakdown", action="store_true", default=s, help="add a row per model")
     if report and command != "session":
@@ -5665,7 +5982,7 @@ def build_parser(only=None, parser_class=ArgumentParser):
         prog=PROG,
         description="Report what Claude Code usage costs, from the logs it writes. "
                     "With no command, shows the daily report.",
-        epilog=EPILOG, formatter_class=HelpFormatter)
+        epilog=EPILOGS[None], formatter_class=HelpFormatter)
     parser.add_argument("-V", "--version", action="version",
                         version=f"%(prog)s {__version__} (prices checked {PRICES_CHECKED})")
     _add_command_options(parser, None)
@@ -5685,16 +6002,17 @@ def build_parser(only=None, parser_class=ArgumentParser):
     }
     epilogs = {
         "check": CHECK_EPILOG, "report": REPORT_EPILOG,
-        "prompt": SEGMENT_EPILOG + "\nexamples:\n  PS1='$(ccusage prompt --shell bash) '\"$PS1\"\n"
+        "prompt": SEGMENT_EPILOG + "\nexamples:\n"
+                  "  ccusage prompt --shell bash     in PS1 or PROMPT_COMMAND (see man ccusage)\n"
                   "  ccusage prompt --format '{today_cost} · {used} · {limit_in}'\n",
-        "statusline": SEGMENT_EPILOG + "\nexamples (~/.claude/settings.json):\n"
-                      "  \"statusLine\": {\"type\": \"command\", \"command\": \"ccusage statusline\"}\n",
+        "statusline": SEGMENT_EPILOG + "\nexamples:\n"
+                      "  ccusage statusline     the statusLine command in ~/.claude/settings.json\n",
     }
     for name in REPORTS + WINDOW_COMMANDS + BUDGET_COMMANDS + SEGMENT_COMMANDS:
         if only in (None, name):
             sub = commands.add_parser(name, help=helps[name],
                                       description=COMMAND_DESCRIPTIONS.get(name, helps[name].capitalize() + "."),
-                                      epilog=epilogs.get(name, EPILOG), formatter_class=HelpFormatter)
+                                      epilog=epilogs.get(name) or EPILOGS[name], formatter_class=HelpFormatter)
             _add_command_options(sub, name)
             if name in BUDGET_COMMANDS:
                 _add_budget_options(sub, name)
@@ -5705,7 +6023,7 @@ def build_parser(only=None, parser_class=ArgumentParser):
         "config", help="show or start the settings file",
         description="Show the effective settings and where each comes from, print the settings "
                     "file's path, or write a commented starter file.",
-        epilog="examples:\n  ccusage config init\n  ccusage config show --for weekly --json\n",
+        epilog=EPILOGS["config"],
         formatter_class=HelpFormatter)
     config.add_argument("action", choices=("show", "path", "init"), nargs="?", default="show",
                         help="show the settings, print the file's path, or write a starter file "
@@ -5737,7 +6055,7 @@ def _add_data_commands(commands, only):
                         "text, for a node_exporter textfile collector.",
             epilog="examples:\n  ccusage export --since 2026-11-01 > calls.csv\n"
                    "  ccusage export --format jsonl --aggregate day -p api-server\n"
-                   "  ccusage export -f prometheus --output /var/lib/prometheus/node-exporter/ccusage.prom\n",
+                   "  ccusage export -f prometheus --output /var/lib/node-exporter/ccusage.prom\n",
             formatter_class=HelpFormatter)
         group = sub.add_argument_group("what to write")
         group.add_argument("-f", "--format", choices=EXPORT_FORMATS, default="csv", type=str.lower,
@@ -5999,6 +6317,41 @@ class Session:
         return False
 
 
+def calls_elsewhere(query):
+    """[(data directory, calls)] of the store's calls read from none of the query's directories."""
+    found = []
+    for root_id, path in query.conn.execute("SELECT id, path FROM roots ORDER BY id").fetchall():
+        if root_id not in query.root_ids:
+            (calls,) = query.conn.execute("SELECT count(*) FROM calls WHERE roots & ? != 0 AND roots & ? = 0",
+                                          (1 << (root_id - 1), query.roots_mask)).fetchone()
+            if calls:
+                found.append((os.fsdecode(path), calls))
+    return found
+
+
+def explain_no_usage(query):
+    """Why an empty answer is empty when the data directories in use have no calls at all: those
+    that hold no projects/, and the calls the store holds from other directories, with how to
+    include them.  (When they have calls, the filters or the time explain it.)"""
+    if query.conn.execute("SELECT 1 FROM calls WHERE roots & ? != 0 LIMIT 1", (query.roots_mask,)).fetchone():
+        return []
+    reasons = []
+    roots = [os.fsdecode(path) for root_id, path in query.conn.execute("SELECT id, path FROM roots")
+             if root_id in query.root_ids]
+    for root in roots:
+        if os.path.isdir(root) and not os.path.isdir(os.path.join(root, "projects")):
+            reasons.append(f"{_home(root)} has no projects/ directory, where Claude Code keeps its transcripts; "
+                           "--data-dir names a Claude config directory such as ~/.claude")
+    elsewhere = calls_elsewhere(query)
+    if elsewhere:
+        import shlex
+        reasons.append(f"the store holds {sum(n for _, n in elsewhere):,} calls read from other data directories ("
+                       + ", ".join(f"{_home(path)}: {n:,}" for path, n in elsewhere[:3])
+                       + (", ..." if len(elsewhere) > 3 else "") + "); include them with "
+                       + " ".join(f"--data-dir {shlex.quote(path)}" for path, _ in elsewhere[:3]))
+    return reasons
+
+
 def _warn_unpriced(query, messages):
     for model, calls in sorted(query.unpriced_models.items()):
         messages.warn(f"no price for model {model!r} ({calls:,} calls): its cost is left out of the totals; "
@@ -6031,7 +6384,11 @@ def run_report(args, settings, environ, out, messages):
         if settings.order == "desc":
             rows.reverse()
         _warn_unknown_project(query, args.project, messages)
+        if not rows:
+            for reason in explain_no_usage(query):
+                messages.warn(reason)
         _warn_unpriced(query, messages)
+        _warn_no_logged_costs(settings, [row.total for row in rows], messages)
         _print_report(args, settings, rows, query, tz, out, environ)
     return EXIT_OK
 
@@ -6052,15 +6409,18 @@ def run_windows(args, settings, environ, out, messages):
                 windows = [w for w in windows if w.end > now_ms - RECENT_DAYS * MS_PER_DAY]
             price_windows(query, windows)
             windows = with_gaps(windows, length_ms)
+        if not windows:
+            for reason in explain_no_usage(query):
+                messages.warn(reason)
     _warn_unpriced(query, messages)
+    shown = [w.usage for w in windows if not w.is_gap] if args.command == "blocks" else \
+        [status.window.usage] if status is not None else []
+    _warn_no_logged_costs(settings, shown, messages)
     if args.command == "status":
         if args.json:
             out.write(to_json(status_json(status, limit, weekly, now_ms), out) + "\n")
-        elif status is None:
-            out.write("No active window: no calls in the last "
-                      f"{_duration(length_ms)}.\n" + (weekly_line(weekly, now_ms, query.tz) + "\n" if weekly else ""))
         else:
-            out.write("\n".join(clean(line) for line in status_lines(status, query.tz)) + "\n")
+            out.write(render_status_answer(status, weekly, now_ms, length_ms, query.tz, *_terminal(out, settings)))
         return EXIT_LIMIT_REACHED if status is not None and status.reached else EXIT_OK
     if settings.order == "desc":
         windows.reverse()
@@ -6074,9 +6434,9 @@ def run_windows(args, settings, environ, out, messages):
         return EXIT_OK
     width, style = _terminal(out, settings)
     out.write(render_blocks_table(windows, now_ms, length_ms, limit, width, style, query.tz) + "\n")
-    out.write(clean(f"Limit: {fmt_int(limit.tokens) + ' tokens, ' if limit.tokens else ''}{limit.basis}") + "\n")
+    out.write(render_limit(limit, width) + "\n")
     if status is not None:
-        out.write("\n" + "\n".join(clean(line) for line in status_lines(status, query.tz)) + "\n")
+        out.write("\n" + render_status(status, query.tz, width, style) + "\n")
     elif weekly:
         out.write(weekly_line(weekly, now_ms, query.tz) + "\n")
     return EXIT_OK
@@ -6372,7 +6732,8 @@ def run_check(args, settings, environ, out, messages):
         if args.json:
             out.write(to_json({"state": worst, "budgets": [budget_json(s) for s in states]}, out) + "\n")
         else:
-            out.write("\n".join(budget_lines(states, Style(use_color(settings.color, out)))) + "\n")
+            width, style = _terminal(out, settings)
+            out.write("\n".join(budget_lines(states, style, width)) + "\n")
         out.flush()
         if args.notify or args.desktop:
             send_alerts(session.store, states, now_ms, args, settings.budgets, environ, messages)
@@ -6629,9 +6990,9 @@ def run_prune(args, settings, environ, out, messages):
 
 
 def _terminal(out, settings):
-    """(width, Style) for tables written to out: a terminal's own width, else 80 columns."""
-    width = max(60, terminal_columns()) if out.isatty() else 80
-    return width, Style(use_color(settings.color, out))
+    """(width, Style) for tables written to out: $COLUMNS, else a terminal's own width, else 80 columns."""
+    width = max(MIN_WIDTH, terminal_columns()) if out.isatty() or _columns_variable() else 80
+    return width, Style(use_color(settings.color, out), ascii_only(out))
 
 
 def _note_unreadable(report, messages):
@@ -6682,11 +7043,31 @@ def _print_report(args, settings, rows, query, tz, out, environ):
         else:
             out.write(render_period_table(rows, period, args.breakdown, args.by_project, width, style,
                                           plan_price(settings)[0] if period == "monthly" else None) + "\n")
-        if query.unpriced_models:
-            out.write(f"* excludes models with no price: {', '.join(clean(m) for m in sorted(query.unpriced_models))}\n")
+        footnote = unpriced_footnote(_shown_usages(rows, args.breakdown), query.unpriced_models)
+        if footnote:
+            out.write("\n".join(wrap_words(footnote.split(" "), width)) + "\n")
         if period == "monthly" and plan_price(settings)[0]:
             price, basis = plan_price(settings)
-            out.write(f"Vs plan: API value as a multiple of ${price:,.2f} a month ({basis})\n")
+            words = f"Vs plan: API value as a multiple of ${price:,.2f} a month ({clean(basis)})".split(" ")
+            out.write("\n".join(wrap_words(words, width)) + "\n")
+
+
+def _shown_usages(rows, breakdown):
+    """The usages whose costs a report's table shows, its total among them."""
+    total = Usage()
+    for row in rows:
+        total.add(row.total)
+        yield row.total
+        if breakdown:
+            yield from row.models.values()
+    yield total
+
+
+def _warn_no_logged_costs(settings, usages, messages):
+    """-m display shows only the costs Claude Code logged; say so when there are none to show."""
+    if settings.mode == "display" and any(u.calls for u in usages) and not any(u.cost for u in usages):
+        messages.warn("-m display found no logged costs (costUSD, which Claude Code wrote up to version 1.0.8) "
+                      "in these calls, so every cost is $0.00; -m auto or -m calculate prices them")
 
 
 def _print_csv(period, rows, args, out):
@@ -6778,6 +7159,7 @@ def main(argv=None):
     """Run ccusage with argv (default: sys.argv[1:]); return the exit status."""
     environ = os.environ
     argv = sys.argv[1:] if argv is None else list(argv)
+    escape_unencodable(sys.stdout)
     messages = Messages()
     # The first word that names a command is the command, unless it is an
     # option's value; then the quick parser fails and the whole one decides.

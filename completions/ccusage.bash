@@ -11,10 +11,12 @@
 _ccusage_reports="daily weekly monthly session today"
 
 # Options of every command but config, and of ccusage itself before its
-# command; then those of the reports alone, and of blocks and status alone.
+# command; then those of the reports alone (and of those but today), and of
+# blocks and status alone.
 _ccusage_common_options="-h --help -z --timezone -m --mode --prices -j --json --color -d --data-dir
     --db --config --no-wait -v --verbose"
-_ccusage_report_options="-s --since -u --until -p --project -b --breakdown -o --order --csv"
+_ccusage_report_options="-p --project -b --breakdown -o --order --csv"
+_ccusage_range_options="-s --since -u --until"
 _ccusage_window_options="--plan -t --token-limit -l --session-length"
 # Those of export, serve and prune (beside their own).
 _ccusage_data_options="-h --help -z --timezone -d --data-dir --db --config --no-wait -v --verbose"
@@ -40,11 +42,12 @@ _ccusage_commands_of() {
 
 # The options "ccusage $1" takes ("config show" takes those of config).
 _ccusage_options_of() {
-    local common="$_ccusage_common_options" report="$_ccusage_report_options"
+    local common="$_ccusage_common_options" report="$_ccusage_report_options $_ccusage_range_options"
     case $1 in
         "") echo "$common $report --by-project --start-of-week -V --version" ;;
         weekly) echo "$common $report --by-project --start-of-week" ;;
-        daily | monthly | today) echo "$common $report --by-project" ;;
+        daily | monthly) echo "$common $report --by-project" ;;
+        today) echo "$common $_ccusage_report_options --by-project" ;;
         session) echo "$common $report" ;;
         blocks) echo "$common $_ccusage_window_options -o --order -a --active -r --recent" ;;
         status) echo "$common $_ccusage_window_options" ;;

@@ -105,8 +105,10 @@ complete -c ccusage -n "__ccusage_command_is '' $reports $windows $budgets $segm
 complete -c ccusage -n "$tabular $data" -l no-wait -d 'answer from what the store holds when another ccusage is busy with it'
 complete -c ccusage -n "$tabular $data" -s v -l verbose -d 'say what was read and skipped, on stderr'
 
-complete -c ccusage -n "$report export" -s s -l since -x -d 'first day to include (YYYY-MM-DD)'
-complete -c ccusage -n "$report export" -s u -l until -x -d 'last day to include (YYYY-MM-DD)'
+# today covers today alone: no range.
+set -l ranged "__ccusage_command_is '' daily weekly monthly session export"
+complete -c ccusage -n $ranged -s s -l since -x -d 'first day to include (YYYY-MM-DD)'
+complete -c ccusage -n $ranged -s u -l until -x -d 'last day to include (YYYY-MM-DD)'
 complete -c ccusage -n "$report export" -s p -l project -x -d 'only this project'
 complete -c ccusage -n $report -s b -l breakdown -d 'add a row per model'
 complete -c ccusage -n $report -l csv -d 'print CSV'

@@ -5,6 +5,7 @@ under completions/; a new command, option or choice fails here, naming what
 is missing from which file, until it is documented and completed.
 """
 
+import argparse
 import re
 import shlex
 import shutil
@@ -118,6 +119,118 @@ def test_man_page_names_no_option_the_parser_lacks():
     text = "\n".join(man_sections().values())
     named = set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", text))
     assert named - cli_model.all_options() == set()
+
+
+def man_option_entries():
+    """{option: the words of its entry} of the OPTIONS subsection on the reports, blocks and status."""
+    text = MAN.read_text(encoding="utf-8").split(".SS Options of the reports", 1)[1].split(".SS", 1)[0]
+    entries = {}
+    for block in text.split("\n.TP\n")[1:]:
+        head, _, body = block.partition("\n")
+        words = " ".join(plain(line) for line in body.splitlines())
+        for option in re.findall(r"(?<![\w-])--?[a-z][a-z-]*", plain(head)):
+            entries[option] = words
+    return entries
+
+
+def _named(text):
+    """The commands of "X", "X and Y", "X, Y and Z", "X, Y or Z"."""
+    return set(re.split(r"\s*,\s*|\s+and\s+|\s+or\s+", text.strip()))
+
+
+def commands_a_man_entry_allows(words, commands):
+    """The commands an option's entry says take it, from its closing phrase: "Reports only",
+    "Reports only, and not X", "Reports (but not X) and Y only", "X and Y only", "X only",
+    "Accepted only by X, Y and Z", "Not for X, Y or Z"; with none of them, every command."""
+    reports = set(ccusage.REPORTS)
+    match = re.search(r"Reports only(?:, and not (\w+))?\s*\.", words)
+    if match:
+        return reports - {match.group(1)}
+    match = re.search(r"Reports(?: \(but not (\w+)\s*\))?(?: and ([\w ,]+?))? only\s*\.", words)
+    if match:
+        return (reports - {match.group(1)}) | (_named(match.group(2)) if match.group(2) else set())
+    match = re.search(r"Accepted only by ([\w ,]+?)(?:\s*,)? and before a command", words)
+    if match:
+        return _named(match.group(1))
+    match = re.search(r"(?:^|\. )([\w ,]+?) only\s*\.", words)
+    if match:
+        return _named(match.group(1))
+    match = re.search(r"Not for ([\w ,]+?)\s*\.", words)
+    if match:
+        return set(commands) - _named(match.group(1))
+    return set(commands)
+
+
+def sample_value(option, command):
+    """A value the option takes, so that only the command can object to it."""
+    if option in command.choices:
+        return [command.choices[option][0]]
+    if option not in command.metavars:
+        return []
+    return [SAMPLES.get(command.metavars[option], "x")]
+
+
+SAMPLES = {"DATE": "2026-11-01", "TZ": "UTC", "N|max": "1000", "HOURS": "5", "DIR": "/tmp",
+           "PATH": "/tmp/ccusage-test.db"}
+
+
+def refused_by(argv):
+    """Does the command line end in a usage error naming its option (argv[1])?  An error about
+    something else, such as an option the command requires, is not a refusal of this one."""
+    import contextlib
+    import io
+    parser = ccusage.build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    # What the command requires, given, so that only the option probed can be objected to.
+    required = [action for action in commands[argv[0]]._actions if action.required and action.option_strings]
+    for action in required:
+        argv = argv + [action.option_strings[-1]] + ([] if action.nargs == 0 else
+                                                     [SAMPLES.get(action.metavar, "x")])
+    said = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(said):
+            ccusage.check_args(parser.parse_args(argv))
+    except SystemExit as exc:
+        return exc.code == 2 and argv[1] in said.getvalue()
+    return False
+
+
+def man_command_entries():
+    """{command: the words of its entry} of the COMMANDS section."""
+    text = MAN.read_text(encoding="utf-8").split(".SH COMMANDS", 1)[1].split(".SH", 1)[0]
+    entries = {}
+    for block in text.split("\n.TP\n")[1:]:
+        head, _, body = block.partition("\n")
+        body = re.split(r"\n\.(?:PP|RS)\n", body)[0]   # what follows the entry is about no one command
+        entries[plain(head).split()[0].strip('"')] = " ".join(plain(line) for line in body.splitlines())
+    return entries
+
+
+def test_man_page_says_which_commands_take_each_option(capsys):
+    # Options before the command apply to it: every one of them is probed with every command.
+    everything = {c.name: c for c in cli_model.commands()}
+    top = everything["ccusage"]
+    names = [name.split()[1] for name in everything if name.count(" ") == 1 and name != "ccusage config"]
+    entries = man_option_entries()
+    wrong = []
+    for option in [o for o in top.options if o.startswith("--") and o not in ("--help", "--version")]:
+        taken = {name for name in names if not refused_by([name, option] + sample_value(option, top))}
+        said = commands_a_man_entry_allows(entries.get(option, ""), names)
+        if taken != said:
+            wrong.append(f"{option}: taken by {sorted(taken)}, the page says {sorted(said)}")
+    # And an option named in a command's entry under COMMANDS that the command refuses is named only to
+    # say so ("is not accepted", "takes no"), never as "accepted but has no effect".
+    for name, entry in man_command_entries().items():
+        if name not in names:
+            continue
+        own = everything[f"ccusage {name}"]
+        for sentence in re.split(r"(?<=\.)\s", entry):
+            for option in re.findall(r"--[a-z][a-z-]*", sentence):
+                if refused_by([name, option] + sample_value(option, own if option in own.options else top)) and \
+                        not re.search(r"\b(not accepted|not taken|takes no|refuses|refused)\b", sentence):
+                    wrong.append(f"COMMANDS, {name}: {sentence.strip()!r} but {name} refuses {option}")
+    capsys.readouterr()
+    assert wrong == [], "man/ccusage.1 disagrees with the parser:\n" + "\n".join(wrong)
 
 
 def test_man_page_examples_run_as_written():

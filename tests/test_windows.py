@@ -377,7 +377,7 @@ def test_a_window_across_midnight_in_new_york_is_one_window(env):
     subset(data["window"], {"startTime": "2026-11-20T03:00:00.000Z", "endTime": "2026-11-20T08:00:00.000Z",
                             "entries": 2, "totalTokens": 300})
     # 03:00Z is 22:00 on the 19th in New York, 08:00Z is 03:00; 06:00 to 08:00 is 2 hours
-    assert text[0].startswith("Window  2026-11-19 22:00 to 03:00, 2h 00m left (resets 03:00")
+    assert text[0].startswith("Window  2026-11-19 22:00 to 2026-11-20 03:00, 2h 00m left (resets 03:00")
     assert [(b["startTime"], b["entries"], b["totalTokens"]) for b in report["blocks"]] == \
         [("2026-11-20T03:00:00.000Z", 2, 300)]
     # the days split it; the window counts each call once
@@ -398,7 +398,7 @@ def test_a_limit_message_sets_when_the_window_resets(env):
     assert data["window"]["endTime"] == "2026-11-20T15:00:00.000Z"
     assert (data["window"]["entries"], data["window"]["totalTokens"]) == (2, 1500)   # the message bills nothing
     assert text[0].startswith("Window  2026-11-20 10:00 to 15:00, 1h 30m left (resets 14:30")
-    assert "limit message" in text[0]
+    assert "limit message" in " ".join(line.strip() for line in text[:2])   # 84 characters: wrapped at 80
     assert window["limitReached"] is True and window["resetsAt"] == "2026-11-20T14:30:00.000Z"
     assert (window["entries"], window["totalTokens"]) == (2, 1500)
 
