@@ -2387,12 +2387,876 @@ def status_json(status, limit, weekly, now_ms):
 
 
 # ---------------------------------------------------------------------------
+# Live view
+# ---------------------------------------------------------------------------
+
+LIVE_VIEWS = ("overview", "sessions", "models", "history", "help")
+LIVE_VIEW_TITLES = {"overview": "Overview", "sessions": "Sessions", "models": "Models", "history": "History",
+                    "help": "Help"}
+# A call this recent makes the view say Active.
+ACTIVE_MINUTES = 5
+RECENT_CALLS = 25
+SPARK_BUCKET_MS = 5 * MINUTE_MS
+SPARK_BUCKETS = 24
+HISTORY_DAYS = 30
+# A refresh waits no longer than this for another process writing the store:
+# the view shows what it has and tries again at the next interval.
+LIVE_BUSY_TIMEOUT_MS = 200
+TIERS = ("Opus", "Sonnet", "Haiku", "other")
+WARN_PERCENT = 80
+# Below this the view gives up its panels for a one-line message.
+LIVE_MIN_ROWS, LIVE_MIN_COLUMNS = 8, 40
+# Periods beside the tiers from this width on.
+LIVE_SIDE_BY_SIDE_COLUMNS = 110
+PERIODS_WIDTH = 44
+WINDOW_ROWS, WINDOW_COMPACT_ROWS, PERIODS_ROWS, TIERS_ROWS, RECENT_MIN_ROWS = 6, 3, 4, 6, 3
+SPARK_CHARS = " ▁▂▃▄▅▆▇█"
+
+
+def model_tier(name):
+    lowered = name.lower()
+    return next((tier for tier in TIERS[:-1] if tier.lower() in lowered), "other")
+
+
+class LiveData:
+    """What the live view shows, read from the store at one moment (see load)."""
+
+    def __init__(self, now_ms, tz, settings):
+        self.now = now_ms
+        self.tz = tz
+        self.settings = settings
+        self.length_ms = int(settings.session_length * HOUR_MS)
+        self.status = self.limit = self.weekly = None
+        self.windows = []
+        self.periods = []
+        self.days = {}
+        self.tiers = []
+        self.models_today = {}
+        self.models_month = {}
+        self.sessions = []
+        self.recent = []
+        self.spark = [0] * SPARK_BUCKETS
+        self.official_trend = None
+        self.last_call = None
+        self.unpriced = {}
+
+    @classmethod
+    def load(cls, query, settings, now_ms):
+        """Everything on every view, from the existing queries and a few small SELECTs over the calls."""
+        data = cls(now_ms, query.tz, settings)
+        tz = query.tz
+        data.status, data.windows, data.limit, data.weekly = current_status(query, settings, now_ms)
+        today = datetime.fromtimestamp(now_ms / 1000, tz).date()
+        week_start = today - timedelta(days=(today.weekday() - WEEKDAYS.index(settings.start_of_week)) % 7)
+        month_start = today.replace(day=1)
+        first = min(today - timedelta(days=HISTORY_DAYS - 1), week_start, month_start)
+        data.days = {date.fromisoformat(row.key): row
+                     for row in period_report(query, "daily", Filters(first, today), 0, False)}
+        for label, start in (("Today", today), ("This week", week_start), ("This month", month_start)):
+            total = Usage()
+            for day, row in data.days.items():
+                if day >= start:
+                    total.add(row.total)
+            data.periods.append((label, total))
+        for day, row in data.days.items():
+            for model, usage in row.models.items():
+                if day >= month_start:
+                    data.models_month.setdefault(model, Usage()).add(usage)
+                if day == today:
+                    data.models_today.setdefault(model, Usage()).add(usage)
+        tiers = {}
+        for model, usage in data.models_today.items():
+            tiers.setdefault(model_tier(model), Usage()).add(usage)
+        data.tiers = sorted(tiers.items(), key=lambda item: (-item[1].cost, TIERS.index(item[0])))
+        since = min(local_midnight_ms(today, tz), now_ms - data.length_ms)
+        data.sessions = sorted((row for row in session_report(
+            query, Filters(datetime.fromtimestamp(since / 1000, tz).date())) if row.total.last >= since),
+            key=lambda row: -row.total.last)
+        data.recent = recent_calls(query, RECENT_CALLS)
+        data.last_call = data.recent[0][0] if data.recent else None
+        data.spark = token_buckets(query, now_ms)
+        if data.status is not None and data.status.official:
+            data.official_trend = official_trend(query, data.status.official, now_ms)
+        data.unpriced = dict(query.unpriced_models)
+        return data
+
+    @property
+    def active(self):
+        return self.last_call is not None and self.now - self.last_call < ACTIVE_MINUTES * MINUTE_MS
+
+    def window_peaks(self):
+        """{local day: the most tokens a window that started that day used}."""
+        peaks = {}
+        for window in self.windows:
+            if not window.is_gap:
+                day = datetime.fromtimestamp(window.start / 1000, self.tz).date()
+                peaks[day] = max(peaks.get(day, 0), window.usage.total_tokens)
+        return peaks
+
+
+def recent_calls(query, count):
+    """[(ts, model name, priced Usage, project path)] of the latest count calls, newest first."""
+    where, params = query._where(Filters(), "ts")
+    era = " + ".join(f"(ts >= {int(_date_ms(d))})" for d in query.prices.change_dates()) or "0"
+    rows = query.conn.execute(
+        f"SELECT ts, model_id, fast, us_geo, {_BAND_SQL.format(row='calls')}, {era}, cost_usd IS NOT NULL, "
+        "input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd, projects.path "
+        f"FROM calls JOIN projects ON projects.id = calls.project_id WHERE {where} ORDER BY ts DESC LIMIT ?",
+        params + [count]).fetchall()
+    return [(row[0], query.model_name(row[1]), price_calls(query, [row[:14]]), row[14]) for row in rows]
+
+
+def token_buckets(query, now_ms):
+    """Tokens per SPARK_BUCKET_MS of the last SPARK_BUCKETS of them, the last holding now."""
+    where, params = query._where(Filters(), "ts")
+    start = (now_ms // SPARK_BUCKET_MS - SPARK_BUCKETS + 1) * SPARK_BUCKET_MS
+    buckets = [0] * SPARK_BUCKETS
+    for index, tokens in query.conn.execute(
+            f"SELECT (ts - ?) / {SPARK_BUCKET_MS}, sum(input + output + cache_write_5m + cache_write_1h + cache_read) "
+            f"FROM calls WHERE {where} AND ts >= ? AND ts <= ? GROUP BY 1", [start] + params + [start, now_ms]):
+        buckets[index] = tokens
+    return buckets
+
+
+def official_trend(query, official, now_ms):
+    """When the official 5-hour figure reaches 100% at its pace over the last BURN_SPAN_MINUTES, or None."""
+    captured, used, resets = official
+    points = query.conn.execute(
+        "SELECT captured_at, used_percentage FROM rate_limits WHERE window = 'five_hour' AND resets_at = ? "
+        "AND captured_at >= ? ORDER BY captured_at",
+        (resets // 1000, now_ms - BURN_SPAN_MINUTES * MINUTE_MS)).fetchall()
+    if len(points) < 2 or points[-1][1] <= points[0][1] or points[-1][0] == points[0][0]:
+        return None
+    per_ms = (points[-1][1] - points[0][1]) / (points[-1][0] - points[0][0])
+    return points[-1][0] + int((100 - points[-1][1]) / per_ms) if points[-1][1] < 100 else points[-1][0]
+
+
+class LiveSource:
+    """The live view's one way into the store: open it, read what is new in the logs, load a LiveData."""
+
+    def __init__(self, settings, environ):
+        self.settings = settings
+        self.environ = environ
+        self.prices = _price_book(settings)
+        self.tz = load_timezone(settings.timezone)
+        self.roots, self.existing = _roots(settings, environ)
+        self.store = None
+        self.source_ids = []
+        self._open()
+
+    def _open(self):
+        self.store = open_store(self.settings, self.environ)
+        self.source_ids = list(self.store.source_ids(self.roots).values())
+
+    def _short_waits(self):
+        # The store's writers reset the wait to theirs after a write: set it again every time.
+        self.store.conn.execute(f"PRAGMA busy_timeout = {LIVE_BUSY_TIMEOUT_MS}")
+
+    def sync(self):
+        """Read the logs' new bytes; return what tells one state of the store from the next."""
+        if self.store is None:
+            self._open()
+        self._short_waits()
+        self.store.sync(self.existing, ScanReport())
+        return self.store.conn.execute(
+            "SELECT (SELECT value FROM generation), (SELECT max(captured_at) FROM rate_limits), "
+            "(SELECT count(*) FROM rate_limits)").fetchone()
+
+    def load(self, settings, now_ms):
+        self._short_waits()
+        query = UsageQuery(self.store, self.source_ids, self.prices, self.tz, settings.mode)
+        return LiveData.load(query, settings, now_ms)
+
+    def reset(self):
+        """Drop the connection after a failure: the next sync opens the store again (set aside if damaged)."""
+        if self.store is not None:
+            self.store.close()
+        self.store = None
+
+    def close(self):
+        if self.store is not None:
+            self.store.close()
+
+
+# -- layout and drawing: pure functions of the state and a size --
+
+class Box:
+    __slots__ = ("top", "left", "height", "width")
+
+    def __init__(self, top, left, height, width):
+        self.top, self.left, self.height, self.width = top, left, height, width
+
+    def __repr__(self):
+        return f"Box({self.top}, {self.left}, {self.height}, {self.width})"
+
+
+def layout(h, w):
+    """{panel: Box} of an h-row, w-column screen.
+
+    "small" alone when the screen is too small for the view; else a header
+    and a footer row around "body" (where every view but the overview draws),
+    and the overview's panels in the body as they fit: the window first, then
+    the day/week/month sums, the model tiers, and the recent calls in what
+    is left.  Side by side at LIVE_SIDE_BY_SIDE_COLUMNS, periods and tiers
+    share their rows.
+    """
+    if h < LIVE_MIN_ROWS or w < LIVE_MIN_COLUMNS:
+        return {"small": Box(0, 0, 1, w)} if h > 0 and w > 0 else {}
+    boxes = {"header": Box(0, 0, 1, w), "footer": Box(h - 1, 0, 1, w), "body": Box(1, 0, h - 2, w)}
+    top, bottom = 1, h - 1
+    rows = WINDOW_ROWS if bottom - top >= WINDOW_ROWS else WINDOW_COMPACT_ROWS
+    boxes["window"] = Box(top, 0, rows, w)
+    top += rows
+    if w >= LIVE_SIDE_BY_SIDE_COLUMNS and bottom - top >= TIERS_ROWS:
+        boxes["periods"] = Box(top, 0, PERIODS_ROWS, PERIODS_WIDTH)
+        boxes["tiers"] = Box(top, PERIODS_WIDTH + 2, TIERS_ROWS, w - PERIODS_WIDTH - 2)
+        top += TIERS_ROWS
+    else:
+        for name, rows in (("periods", PERIODS_ROWS), ("tiers", TIERS_ROWS)):
+            if bottom - top >= rows:
+                boxes[name] = Box(top, 0, rows, w)
+                top += rows
+    if bottom - top >= RECENT_MIN_ROWS:
+        boxes["recent"] = Box(top, 0, bottom - top, w)
+    return boxes
+
+
+class LiveState:
+    """What the user has chosen (view, scroll, plan) and the data shown."""
+
+    def __init__(self, settings, interval, view, unicode=True):
+        self.base_settings = settings
+        self.interval = interval
+        self.view = view
+        self.unicode = unicode
+        self.scroll = dict.fromkeys(LIVE_VIEWS, 0)
+        # None: as configured; then the plans not configured, each with its estimated limit.
+        self.plans = [None] + [plan for plan in ("auto", "pro", "max5", "max20")
+                               if plan != settings.plan or settings.token_limit is not None]
+        self.plan_index = 0
+        self.data = None
+        self.message = ""
+        self.version = __version__
+
+    @property
+    def settings(self):
+        """The settings with the plan chosen by p (None: as configured)."""
+        plan = self.plans[self.plan_index]
+        if plan is None:
+            return self.base_settings
+        chosen = Settings(self.base_settings.path)
+        chosen.values = dict(self.base_settings.values, plan=plan, token_limit=None)
+        chosen.sources = dict(self.base_settings.sources, plan="key p", token_limit="key p")
+        chosen.prices = self.base_settings.prices
+        return chosen
+
+    def handle(self, action, page):
+        """Apply an input action (see live_keys); page: rows a page scrolls.  Returns what the loop must do."""
+        if action in ("quit", "refresh", "export"):
+            return action
+        views = LIVE_VIEWS.index(self.view)
+        if action in ("next", "prev"):
+            self.view = LIVE_VIEWS[(views + (1 if action == "next" else -1)) % len(LIVE_VIEWS)]
+        elif action == "help":
+            self.view = "overview" if self.view == "help" else "help"
+        elif action == "plan":
+            self.plan_index = (self.plan_index + 1) % len(self.plans)
+            self.message = f"plan: {self.plan_label()}"
+            return "reload"
+        elif action in SCROLLS:
+            offset = self.scroll[self.view]
+            self.scroll[self.view] = max(0, {"up": offset - 1, "down": offset + 1, "page_up": offset - page,
+                                             "page_down": offset + page, "home": 0, "end": 10 ** 9}[action])
+        return "draw"
+
+    def plan_label(self):
+        settings = self.settings
+        if settings.token_limit is not None and settings.plan in ("auto", "custom"):
+            return "custom" if settings.token_limit != "max" else "largest window"
+        return PLAN_NAMES.get(settings.plan, settings.plan)
+
+
+SCROLLS = ("up", "down", "page_up", "page_down", "home", "end")
+
+
+def live_keys(curses):
+    """{key code: action} of the live view."""
+    keys = {ord("q"): "quit", ord("Q"): "quit", 3: "quit", 9: "next", curses.KEY_BTAB: "prev",
+            ord("r"): "refresh", ord("p"): "plan", ord("e"): "export", ord("?"): "help", ord("h"): "help",
+            curses.KEY_UP: "up", curses.KEY_DOWN: "down", ord("k"): "up", ord("j"): "down",
+            curses.KEY_PPAGE: "page_up", curses.KEY_NPAGE: "page_down",
+            curses.KEY_HOME: "home", curses.KEY_END: "end"}
+    return keys
+
+
+def _fit(text, width):
+    return text if len(text) <= width else text[:max(width - 1, 0)] + "…"
+
+
+def _table_lines(table, width):
+    """A Table's lines without its rule, for a panel short of rows."""
+    lines = table.render(width, Style(False)).split("\n")
+    return [lines[0]] + lines[2:]
+
+
+def _percent_kind(percent):
+    if percent is None:
+        return None
+    return "over" if percent >= 100 else "warn" if percent >= WARN_PERCENT else "ok"
+
+
+def _gauge(percent, width, unicode, empty=True):
+    filled = min(width, int(round(width * min(percent, 100) / 100)))
+    full, rest = ("█", "░") if unicode else ("#", "-")
+    return full * filled + (rest if empty else " ") * (width - filled)
+
+
+def sparkline(buckets, unicode):
+    top = max(buckets) or 1
+    chars = SPARK_CHARS if unicode else " .:-=+*#@"
+    return "".join(chars[0 if not n else max(1, round(n / top * (len(chars) - 1)))] for n in buckets)
+
+
+def draw_header(state, width):
+    data = state.data
+    parts = [(f"ccusage {state.version} live", "title")]
+    if data is None:
+        return [parts + [("  reading the logs…", "dim")]]
+    parts.append(("  Active" if data.active else "  Idle", "ok" if data.active else "dim"))
+    interval = f"{state.interval:g}s"
+    parts.append((f"  every {interval}  plan {state.plan_label()}  {clean(_zone_label(data))}", None))
+    status = data.status
+    if status is not None and status.official:
+        parts.append((f"  official, {_duration(data.now - status.official[0])} old", "ok"))
+    else:
+        parts.append(("  estimated", "warn"))
+    clock = _clock(data.now, data.tz)
+    used = sum(len(text) for text, _ in parts)
+    if used + len(clock) + 2 <= width:
+        parts.append((" " * (width - used - len(clock)) + clock, None))
+    return [parts]
+
+
+def _zone_label(data):
+    return data.settings.timezone or system_timezone_name()
+
+
+def draw_window(data, box, unicode):
+    """The current window: gauge, tokens, cost, time left, burn rate, the limit's moment, the last two hours."""
+    status, width = data.status, box.width
+    tz = data.tz
+    spark = [("Last 2h ", "dim"), (sparkline(data.spark, unicode), "ok"), (" (5 min a bar)", "dim")]
+    weekly = [("   7-day " + weekly_line(data.weekly, data.now, tz)[8:], None)] if data.weekly else []
+    if status is None:
+        lines = [[(f"5-hour window: none active (no calls in the last {_duration(data.length_ms)})", "title")],
+                 spark + weekly]
+        return lines[:box.height]
+    window, limit, usage = status.window, status.limit, status.window.usage
+    reset_note = " (official)" if status.official else " (from a limit message)" if window.reset_at else ""
+    title = [(f"5-hour window {_clock(window.start, tz)}–{_clock(window.end, tz)}", "title"),
+             (f"   resets {_clock(status.resets_at, tz)}{reset_note}, in {_duration(status.resets_at - data.now)}",
+              None)]
+    percent = status.percent_used
+    if percent is None:
+        gauge = [(f"{fmt_int(usage.total_tokens)} tokens; {limit.basis}", "dim")]
+    else:
+        of = "official" if status.official else f"of {fmt_compact(limit.tokens)} tokens, {limit.basis}"
+        bar = max(10, min(60, width - 30))
+        gauge = [("[" + _gauge(percent, bar, unicode) + "]", _percent_kind(percent)),
+                 (f" {percent:3.0f}%", _percent_kind(percent)), (f"  {of}", "dim")]
+    figures = [(f"Tokens {fmt_int(usage.total_tokens)}   Cost {fmt_cost(usage)}   Calls {fmt_int(usage.calls)}   "
+                f"Models {', '.join(short_model(m) for m in sorted(window.models))}", None)]
+    burn = [(f"Burn   {fmt_int(round(status.tokens_per_minute))} tokens/min, ${status.cost_per_hour:,.2f}/h "
+             f"(last {status.span_minutes:.0f} min)", None)]
+    if box.height < WINDOW_ROWS:
+        return [title, gauge, figures + [("   ", None)] + burn[:1]][:box.height]
+    return [title, gauge, figures, burn, _limit_line(data), spark + weekly]
+
+
+def _limit_line(data):
+    status, tz = data.status, data.tz
+    if status.reached:
+        return [("Limit  reached", "over")]
+    at, source = status.limit_at, "at this rate"
+    if data.official_trend is not None:
+        at, source = data.official_trend, "at the official figure's pace"
+    if at is None:
+        return [("Limit  " + ("unknown" if not status.limit.tokens and not status.official else
+                              "not reached at the current rate"), "dim")]
+    if at < status.resets_at:
+        return [(f"Limit  at {_clock(at, tz)} {source} (in {_duration(at - data.now)})", "warn")]
+    return [(f"Limit  not before the reset {source}", "ok")]
+
+
+def draw_periods(data, box):
+    table = Table(["Spent", "Cost", "Tokens", "Calls"], ["<", ">", ">", ">"], shrink=[3, Table.NUMBERS],
+                  compact_columns=(2,))
+    for label, usage in data.periods:
+        table.add([label, fmt_cost(usage), fmt_int(usage.total_tokens), fmt_int(usage.calls)])
+    return [[(line, "head" if i == 0 else None)] for i, line in enumerate(_table_lines(table, box.width))]
+
+
+def _usage_table(first, rows, width):
+    """A table of (label cells, Usage, share) rows: cost, share, calls and the four kinds of tokens."""
+    table = Table(first + ["Cost", "Share", "Calls", "In", "Out", "Cache wr", "Cache rd"],
+                  ["<"] * len(first) + [">"] * 7, shrink=[Table.NUMBERS] + [len(first) + i for i in (6, 5, 3, 2)],
+                  compact_columns=tuple(range(len(first) + 3, len(first) + 7)), cut=0)
+    for labels, usage, share in rows:
+        table.add(labels + [fmt_cost(usage), f"{share:.0f}%", fmt_int(usage.calls), fmt_int(usage.input),
+                            fmt_int(usage.output), fmt_int(usage.cache_write), fmt_int(usage.cache_read)])
+    return _table_lines(table, width)
+
+
+def _shares(items):
+    total = sum(usage.cost for _, usage in items) or 1
+    return [(usage.cost * 100 / total) for _, usage in items]
+
+
+def draw_tiers(data, box):
+    title = [[("Today by model tier", "title")]]
+    if not data.tiers:
+        return title + [[("No calls today.", "dim")]]
+    rows = [([tier], usage, share) for (tier, usage), share in zip(data.tiers, _shares(data.tiers))]
+    lines = _usage_table(["Tier"], rows, box.width)
+    return title + [[(line, "head" if i == 0 else None)] for i, line in enumerate(lines)]
+
+
+def draw_recent(data, box, scroll):
+    """The title, header and the recent calls from scroll on, as many as box holds."""
+    title = [[(f"Recent calls (the last {len(data.recent)})", "title")]]
+    if not data.recent:
+        return title + [[("No calls yet.", "dim")]]
+    rows = data.recent[scroll:scroll + box.height - 2]
+    table = Table(["Time", "Model", "Tokens", "Cost", "Project"], ["<", "<", ">", ">", "<"],
+                  shrink=[4], cut=4)
+    for ts, model, usage, project in rows:
+        table.add([_clock(ts, data.tz) + datetime.fromtimestamp(ts / 1000, data.tz).strftime(":%S"),
+                   short_model(model), fmt_int(usage.total_tokens), fmt_cost(usage),
+                   clean(os.path.basename(project.rstrip("/")) or project)])
+    lines = _table_lines(table, box.width)
+    return title + [[(line, "head" if i == 0 else None)] for i, line in enumerate(lines)]
+
+
+def view_lines(state, width):
+    """(pinned lines, scrolled lines) of a view other than the overview."""
+    data, view = state.data, state.view
+    if view == "help":
+        return [[("Keys", "title")]], [[(line, None)] for line in LIVE_HELP]
+    if view == "sessions":
+        table = Table(["Session", "Project", "Models", "Calls", "Tokens", "Cost", "Last"],
+                      ["<", "<", "<", ">", ">", ">", "<"], shrink=[2, Table.NUMBERS], compact_columns=(4,), cut=1)
+        for row in data.sessions:
+            active = data.now - row.total.last < data.length_ms
+            table.add([clean(row.session[:8]), clean(os.path.basename((row.project or "").rstrip("/"))),
+                       ", ".join(short_model(m) for m in sorted(row.models)), fmt_int(row.total.calls),
+                       fmt_int(row.total.total_tokens), fmt_cost(row.total),
+                       _clock(row.total.last, data.tz) + (" active" if active else "")])
+        title = [[(f"Sessions of today and the last {_duration(data.length_ms)} ({len(data.sessions)})", "title")]]
+        if not data.sessions:
+            return title, [[("No sessions today.", "dim")]]
+        return _pinned(title, _table_lines(table, width))
+    if view == "models":
+        items = sorted(data.models_month.items(), key=lambda item: (-item[1].cost, item[0]))
+        title = [[("Models this month (Today: today's cost)", "title")]]
+        if not items:
+            return title, [[("No calls this month.", "dim")]]
+        rows = [([short_model(model), model_tier(model), fmt_cost(data.models_today.get(model, Usage()))],
+                 usage, share) for (model, usage), share in zip(items, _shares(items))]
+        return _pinned(title, _usage_table(["Model", "Tier", "Today"], rows, width))
+    return history_lines(data, width, state.unicode)
+
+
+def _pinned(title, lines):
+    return title + [[(lines[0], "head")]], [[(line, None)] for line in lines[1:]]
+
+
+def history_lines(data, width, unicode):
+    today = datetime.fromtimestamp(data.now / 1000, data.tz).date()
+    days = [today - timedelta(days=n) for n in range(HISTORY_DAYS)]
+    peaks = data.window_peaks()
+    limit = data.limit.tokens if data.limit is not None else None
+    top = max([data.days[d].total.cost for d in days if d in data.days] + [0.0]) or 1.0
+    title = [[(f"Daily cost, the last {HISTORY_DAYS} days, and each day's largest window"
+               + (f" (share of {fmt_compact(limit)} tokens)" if limit else " (tokens)"), "title")]]
+    bar_width = max(5, min(50, width - 40))
+    lines = []
+    for day in days:
+        usage = data.days[day].total if day in data.days else Usage()
+        bar = _gauge(usage.cost * 100 / top, bar_width, unicode, empty=False)
+        peak = peaks.get(day)
+        peak_text = "" if not peak else f"{peak * 100 / limit:4.0f}%" if limit else fmt_compact(peak)
+        lines.append([(day.strftime("%a %m-%d "), None), (bar, "ok"), (f" {fmt_cost(usage):>10}", None),
+                      (f"  peak {peak_text}" if peak_text else "", _percent_kind(peak * 100 / limit)
+                       if peak and limit else "dim")])
+    return title, lines
+
+
+LIVE_HELP = [
+    "q, Ctrl-C          quit",
+    "Tab, Shift-Tab     next, previous view: Overview, Sessions, Models, History, Help",
+    "r                  refresh now",
+    "Up, Down, j, k     scroll a line (the recent calls on the overview)",
+    "PgUp, PgDn         scroll a page",
+    "Home, End          to the top, to the end",
+    "p                  next plan to measure the window against (auto, pro, max5, max20)",
+    "e                  write the data on screen to a JSON file, and say where",
+    "?, h               this help, and back",
+    "",
+    "The window's percent is official when Claude Code's status line has recorded",
+    "it (its age is in the header), else an estimate against the plan's limit.",
+    "Every interval the view reads only what is new in the logs.",
+]
+
+
+def draw_footer(state, width):
+    if state.message:
+        return [[(clean(state.message), "warn")]]
+    tabs = []
+    for view in LIVE_VIEWS:
+        tabs.append((f" {LIVE_VIEW_TITLES[view]} ", "selected" if view == state.view else None))
+    keys = "  q quit  Tab view  r refresh  p plan  e export  ? help"
+    return [tabs + [(keys, "dim")]]
+
+
+def compose(state, h, w):
+    """The screen as rows of (column, text, kind) pieces: what curses paints and --once prints."""
+    boxes = layout(h, w)
+    frame = [[] for _ in range(max(h, 0))]
+    if "small" in boxes:
+        text = f"too small ({w}x{h}); needs {LIVE_MIN_COLUMNS}x{LIVE_MIN_ROWS}"
+        frame[0].append((0, _fit(text if len(text) <= w else f"too small ({w}x{h})", w), "warn"))
+        return frame
+    if not boxes:
+        return frame
+    _place(frame, boxes["header"], draw_header(state, w))
+    _place(frame, boxes["footer"], draw_footer(state, w))
+    data = state.data
+    if data is None:
+        return frame
+    if state.view == "overview":
+        _place(frame, boxes["window"], draw_window(data, boxes["window"], state.unicode))
+        if "periods" in boxes:
+            _place(frame, boxes["periods"], draw_periods(data, boxes["periods"]))
+        if "tiers" in boxes:
+            _place(frame, boxes["tiers"], draw_tiers(data, boxes["tiers"]))
+        if "recent" in boxes:
+            box = boxes["recent"]
+            state.scroll["overview"] = min(state.scroll["overview"], max(0, len(data.recent) - (box.height - 2)))
+            _place(frame, box, draw_recent(data, box, state.scroll["overview"]))
+        return frame
+    box = boxes["body"]
+    pinned, lines = view_lines(state, w)
+    room = max(box.height - len(pinned), 0)
+    state.scroll[state.view] = min(state.scroll[state.view], max(0, len(lines) - room))
+    start = state.scroll[state.view]
+    shown = lines[start:start + room]
+    if start + room < len(lines) and shown:
+        shown[-1] = [(f"… {len(lines) - start - room + 1} more (PgDn)", "dim")]
+    _place(frame, box, pinned + shown)
+    return frame
+
+
+def page_rows(state, h, w):
+    boxes = layout(h, w)
+    box = boxes.get("recent" if state.view == "overview" else "body")
+    return max((box.height - 3) if box else 1, 1)
+
+
+def _place(frame, box, lines):
+    for row, segments in zip(range(box.top, box.top + box.height), lines):
+        column = box.left
+        for text, kind in segments:
+            room = box.left + box.width - column
+            if room <= 0:
+                break
+            text = _fit(text, room)
+            if text:
+                frame[row].append((column, text, kind))
+            column += len(text)
+
+
+def frame_text(frame):
+    """The plain text of a composed frame, one string per row."""
+    rows = []
+    for pieces in frame:
+        line = ""
+        for column, text, _ in pieces:
+            line = line.ljust(column) + text
+        rows.append(line.rstrip())
+    return rows
+
+
+def live_snapshot(state):
+    """The data on screen as JSON-ready dicts (the `e` key)."""
+    data = state.data
+    status = data.status
+    usage = lambda u: dict(usage_json(u), calls=u.calls)  # noqa: E731
+    return {
+        "capturedAt": _iso(data.now), "view": state.view, "plan": state.plan_label(), "active": data.active,
+        "window": status_json(status, data.limit, data.weekly, data.now),
+        "periods": {label: usage(u) for label, u in data.periods},
+        "tiersToday": [dict(usage(u), tier=tier) for tier, u in data.tiers],
+        "modelsThisMonth": [dict(usage(u), model=m) for m, u in sorted(data.models_month.items())],
+        "sessions": [session_json(row) for row in data.sessions],
+        "recentCalls": [dict(usage(u), time=_iso(ts), model=model, projectPath=project)
+                        for ts, model, u, project in data.recent],
+        "history": [dict(usage(row.total), date=day.isoformat()) for day, row in sorted(data.days.items())],
+        "lastTwoHoursTokens": data.spark,
+    }
+
+
+def write_snapshot(state, environ):
+    """Write live_snapshot to a file in the working directory (else the temporary one); return its path."""
+    name = datetime.fromtimestamp(state.data.now / 1000).strftime("ccusage-live-%Y%m%d-%H%M%S.json")
+    text = json.dumps(live_snapshot(state), indent=2, ensure_ascii=False)
+    text = _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n"
+    for directory in (os.getcwd(), environ.get("TMPDIR") or "/tmp"):
+        path = os.path.join(directory, name)
+        try:
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+            return path
+        except OSError as exc:
+            error = exc
+    raise CcusageError(f"cannot write the snapshot {name}: {_reason(error)}")
+
+
+# -- the loop: load, draw, handle input --
+
+class LiveStop(Exception):
+    """A signal that ends the live view (SIGTERM, SIGHUP)."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
+class LiveMessages:
+    """Stands in for stderr while curses owns the terminal: warnings go to the footer, not over the screen."""
+
+    def __init__(self, state):
+        self.state = state
+
+    def write(self, text):
+        for line in text.splitlines():
+            line = line.strip()
+            if line:
+                self.state.message = line[len(f"{PROG}: "):] if line.startswith(f"{PROG}: ") else line
+        return len(text)
+
+    def flush(self):
+        pass
+
+
+class LiveLoop:
+    """Polls the store every interval, redraws when the data or a shown minute changed, handles keys."""
+
+    def __init__(self, source, state, environ):
+        self.source = source
+        self.state = state
+        self.environ = environ
+        self.token = None
+        self.minute = None
+
+    def refresh(self, force=False, first=False):
+        """Read what is new; reload when the store or the minute changed.  True: there is more to draw.
+
+        first: the first load, whose errors end the command.
+        """
+        state = self.state
+        if first:
+            self.token = self.source.sync()
+            self.minute = int(time.time() // 60)
+            state.data = self.source.load(state.settings, int(time.time() * 1000))
+            return True
+        try:
+            token = self.source.sync()
+            minute = int(time.time() // 60)
+            if not force and token == self.token and minute == self.minute and state.data is not None:
+                return False
+            state.data = self.source.load(state.settings, int(time.time() * 1000))
+            self.token, self.minute = token, minute
+            if state.data.unpriced and not state.message:
+                state.message = "no price for " + ", ".join(sorted(state.data.unpriced)) + ": left out of the costs"
+        except sqlite3.OperationalError as exc:
+            state.message = f"the store is busy ({exc}); trying again in {state.interval:g}s"
+        except (sqlite3.DatabaseError, UnicodeDecodeError, CcusageError) as exc:
+            state.message = f"the store is unavailable ({exc}); trying again in {state.interval:g}s"
+            self.source.reset()
+        return True
+
+    def run(self, screen, curses):
+        state = self.state
+        keys = live_keys(curses)
+        paint = Painter(screen, curses, state.base_settings.color != "never")
+        next_poll = time.monotonic() + state.interval
+        dirty = True
+        while True:
+            if dirty:
+                h, w = screen.getmaxyx()
+                paint(compose(state, h, w))
+                dirty = False
+            screen.timeout(max(0, int((next_poll - time.monotonic()) * 1000)))
+            key = screen.getch()
+            if key == -1:
+                early = next_poll - time.monotonic()
+                if early > 0.01:
+                    # No wait at all: the terminal is gone (a hangup ignored).  Never spin.
+                    time.sleep(early)
+                next_poll = time.monotonic() + state.interval
+                dirty = self.refresh()
+                continue
+            if key == curses.KEY_RESIZE:
+                curses.update_lines_cols()
+                dirty = True
+                continue
+            action = keys.get(key)
+            if action is None:
+                continue
+            state.message = ""
+            h, w = screen.getmaxyx()
+            todo = state.handle(action, page_rows(state, h, w))
+            if todo == "quit":
+                return
+            if todo in ("refresh", "reload"):
+                self.refresh(force=True)
+            elif todo == "export" and state.data is not None:
+                try:
+                    state.message = f"wrote {write_snapshot(state, self.environ)}"
+                except CcusageError as exc:
+                    state.message = str(exc)
+            dirty = True
+
+
+class Painter:
+    """Paints composed frames with curses attributes: colours where the terminal has them and colour is wanted."""
+
+    def __init__(self, screen, curses, color):
+        self.screen = screen
+        self.curses = curses
+        bold, reverse, dim = curses.A_BOLD, curses.A_REVERSE, getattr(curses, "A_DIM", 0)
+        self.attrs = {None: 0, "title": bold, "head": bold, "dim": dim, "selected": reverse,
+                      "ok": 0, "warn": bold, "over": bold | reverse}
+        if color and curses.has_colors():
+            curses.start_color()
+            try:
+                curses.use_default_colors()
+                background = -1
+            except curses.error:
+                background = curses.COLOR_BLACK
+            for number, (kind, fg) in enumerate((("ok", curses.COLOR_GREEN), ("warn", curses.COLOR_YELLOW),
+                                                 ("over", curses.COLOR_RED)), 1):
+                curses.init_pair(number, fg, background)
+                self.attrs[kind] = curses.color_pair(number) | (bold if kind != "ok" else 0)
+
+    def __call__(self, frame):
+        screen = self.screen
+        screen.erase()
+        h, w = screen.getmaxyx()
+        for row, pieces in enumerate(frame[:h]):
+            for column, text, kind in pieces:
+                try:
+                    # addnstr leaves the last cell of the last row alone: writing it would scroll.
+                    screen.addnstr(row, column, text, max(0, w - column - (row == h - 1)), self.attrs.get(kind, 0))
+                except self.curses.error:
+                    pass
+        screen.refresh()
+
+
+def _stop(signum, frame):
+    raise LiveStop(signum)
+
+
+def run_live(args, settings, environ, out, err):
+    """live: the curses view (or one frame as text with --once)."""
+    state = LiveState(settings, args.interval, args.view,
+                      unicode=(getattr(out, "encoding", "") or "").lower().replace("-", "") == "utf8")
+    if args.once:
+        source = LiveSource(settings, environ)
+        try:
+            source.sync()
+            state.data = source.load(state.settings, int(time.time() * 1000))
+        finally:
+            source.close()
+        for model, calls in sorted(state.data.unpriced.items()):
+            _warn(f"no price for model {model!r} ({calls:,} calls): its cost is left out")
+        try:
+            height = int(environ.get("LINES", ""))
+        except ValueError:
+            height = 0
+        width = terminal_columns()
+        out.write("\n".join(frame_text(compose(state, height if height > 0 else 40, width))).rstrip("\n") + "\n")
+        return EXIT_OK
+    if not (out.isatty() and sys.stdin.isatty()):
+        raise CcusageError("live needs a terminal; use --once to print one frame as text", EXIT_USAGE)
+    if environ.get("TERM", "dumb") in ("dumb", "", "unknown"):
+        raise CcusageError(f"live needs a terminal that can move the cursor (TERM={environ.get('TERM', '')!r}); "
+                           "use --once to print one frame as text", EXIT_USAGE)
+    source = LiveSource(settings, environ)
+    try:
+        # The first load before the terminal is taken: what is wrong with the settings is said as usual.
+        loop = LiveLoop(source, state, environ)
+        loop.refresh(force=True, first=True)
+        return _run_curses(loop)
+    finally:
+        source.close()
+
+
+def _run_curses(loop):
+    """Run loop in curses, the terminal restored however it ends; the exit status."""
+    import curses
+    import locale
+    import signal
+    locale.setlocale(locale.LC_ALL, "")
+    loop.state.unicode = locale.getpreferredencoding(False).lower().replace("-", "") == "utf8"
+    previous = {signum: signal.signal(signum, _stop) for signum in (signal.SIGTERM, signal.SIGHUP)}
+    stderr = sys.stderr
+    try:
+        try:
+            screen = curses.initscr()
+        except curses.error as exc:
+            raise CcusageError(f"live cannot use this terminal ({exc}); use --once to print one frame as text",
+                               EXIT_USAGE)
+        try:
+            sys.stderr = LiveMessages(loop.state)
+            curses.noecho()
+            curses.cbreak()
+            screen.keypad(True)
+            try:
+                curses.curs_set(0)
+            except curses.error:
+                pass
+            loop.run(screen, curses)
+            return EXIT_OK
+        finally:
+            sys.stderr = stderr
+            try:
+                screen.keypad(False)
+                curses.nocbreak()
+                curses.echo()
+                curses.endwin()
+            except curses.error:
+                pass
+    except KeyboardInterrupt:
+        return EXIT_OK
+    except LiveStop as stop:
+        return 128 + stop.signum
+    except CcusageError:
+        raise
+    except Exception as exc:
+        raise CcusageError(f"the live view stopped: {type(exc).__name__}: {exc}")
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+# ---------------------------------------------------------------------------
 # Configuration
 # ---------------------------------------------------------------------------
 
 REPORTS = ("daily", "weekly", "monthly", "session", "today")
 WINDOW_COMMANDS = ("blocks", "status")
-COMMANDS = REPORTS + WINDOW_COMMANDS + ("config",)
+COMMANDS = REPORTS + WINDOW_COMMANDS + ("live", "config")
 MODES = ("auto", "calculate", "display")
 COLORS = ("auto", "always", "never")
 ORDERS = ("asc", "desc")
@@ -2452,6 +3316,17 @@ def _hours(value, textual):
     if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= 24 * 7:
         return value
     raise ValueError("a number of hours above 0, at most 168")
+
+
+def _interval(value, textual):
+    if textual and isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            pass
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0.1 <= value <= 3600:
+        return value
+    raise ValueError("a number of seconds from 0.1 to 3600")
 
 
 def _text(value, textual):
@@ -2767,6 +3642,7 @@ examples:
   ccusage monthly --breakdown
   ccusage session --since 2026-11-01 -z UTC
   ccusage daily --data-dir ~/work/claude --csv > usage.csv
+  ccusage live --plan max5 -n 2
   ccusage config show
 """
 
@@ -2864,7 +3740,7 @@ def _add_command_options(parser, command):
     group.add_argument("--prices", default=s, metavar="FILE",
                        help="JSON file of extra or overriding model prices "
                             "(default: prices.json beside the settings file)")
-    if command in ("blocks", "status"):
+    if command in ("blocks", "status", "live"):
         group = parser.add_argument_group("usage windows")
         group.add_argument("--plan", choices=PLANS, default=s, type=str.lower,
                            help="plan whose limit to measure against; auto learns it from your history, "
@@ -2880,6 +3756,14 @@ def _add_command_options(parser, command):
         which.add_argument("-a", "--active", action="store_true", default=s, help="only the active window")
         which.add_argument("-r", "--recent", action="store_true", default=s,
                            help=f"only the windows of the last {RECENT_DAYS} days")
+    if command == "live":
+        group = parser.add_argument_group("the live view")
+        group.add_argument("-n", "--interval", type=_flag_type(_interval, "interval"), default=s, metavar="SECONDS",
+                           help="seconds between looks for new calls (default: 1)")
+        group.add_argument("--once", action="store_true", default=s,
+                           help="print one frame as text, COLUMNS wide, and exit")
+        group.add_argument("--view", choices=LIVE_VIEWS, default=s, type=str.lower,
+                           help="view to start on (default: overview)")
     group = parser.add_argument_group("how to show it")
     if command in (None, "weekly"):
         group.add_argument("--start-of-week", choices=WEEKDAYS, default=s, type=str.lower,
@@ -2888,11 +3772,12 @@ def _add_command_options(parser, command):
         group.add_argument("-b", "--breakdown", action="store_true", default=s, help="add a row per model")
     if report and command != "session":
         group.add_argument("--by-project", action="store_true", default=s, help="group the rows by project")
-    if command != "status":
+    if command not in ("status", "live"):
         group.add_argument("-o", "--order", choices=ORDERS, default=s, type=str.lower,
                            help="row order (default: asc)")
     output = group.add_mutually_exclusive_group()
-    output.add_argument("-j", "--json", action="store_true", default=s, help="print JSON")
+    if command != "live":
+        output.add_argument("-j", "--json", action="store_true", default=s, help="print JSON")
     if report:
         output.add_argument("--csv", action="store_true", default=s, help="print CSV")
     group.add_argument("--color", choices=COLORS, default=s, type=str.lower,
@@ -2905,13 +3790,15 @@ def _add_command_options(parser, command):
                        help="the store (default: $CCUSAGE_DB or the settings' db, "
                             "else $XDG_DATA_HOME/ccusage/usage.db)")
     _add_config_option(group)
-    group.add_argument("-v", "--verbose", action="store_true", default=s,
-                       help="say what was read and skipped, on stderr")
+    if command != "live":
+        group.add_argument("-v", "--verbose", action="store_true", default=s,
+                           help="say what was read and skipped, on stderr")
 
 
 # Options that are not settings: what the parser leaves out means this.
 FLAG_DEFAULTS = {"since": None, "until": None, "project": None, "breakdown": False, "by_project": False,
-                 "json": False, "csv": False, "verbose": False, "active": False, "recent": False}
+                 "json": False, "csv": False, "verbose": False, "active": False, "recent": False,
+                 "interval": 1.0, "once": False, "view": "overview"}
 
 
 def build_parser(only=None, parser_class=ArgumentParser):
@@ -2938,8 +3825,9 @@ def build_parser(only=None, parser_class=ArgumentParser):
         "today": "today's usage",
         "blocks": "usage per 5-hour window, with burn rate and limits",
         "status": "the current 5-hour window: used, limit, pace, reset (exit 3 at the limit)",
+        "live": "a full-screen view of the window, the day and the calls as they land",
     }
-    for name in REPORTS + WINDOW_COMMANDS:
+    for name in REPORTS + WINDOW_COMMANDS + ("live",):
         if only in (None, name):
             sub = commands.add_parser(name, help=helps[name], description=helps[name].capitalize() + ".",
                                       epilog=EPILOG, formatter_class=HelpFormatter)
@@ -3215,7 +4103,7 @@ def main(argv=None):
                                     creating=args.command == "config" and args.action == "init")
         if args.command == "config":
             return run_config(args, settings, environ, sys.stdout)
-        run = run_windows if args.command in WINDOW_COMMANDS else run_report
+        run = run_live if args.command == "live" else run_windows if args.command in WINDOW_COMMANDS else run_report
         store_path = settings.db or default_db_path(environ)
         try:
             return run(args, settings, environ, sys.stdout, sys.stderr)
