@@ -2405,7 +2405,7 @@ LIVE_BUSY_TIMEOUT_MS = 200
 TIERS = ("Opus", "Sonnet", "Haiku", "other")
 WARN_PERCENT = 80
 # Below this the view gives up its panels for a one-line message.
-LIVE_MIN_ROWS, LIVE_MIN_COLUMNS = 8, 40
+LIVE_MIN_ROWS, LIVE_MIN_COLUMNS = 6, 40
 # Periods beside the tiers from this width on.
 LIVE_SIDE_BY_SIDE_COLUMNS = 110
 PERIODS_WIDTH = 44
@@ -2595,10 +2595,11 @@ def layout(h, w):
 
     "small" alone when the screen is too small for the view; else a header
     and a footer row around "body" (where every view but the overview draws),
-    and the overview's panels in the body as they fit: the window first, then
-    the day/week/month sums, the model tiers, and the recent calls in what
-    is left.  Side by side at LIVE_SIDE_BY_SIDE_COLUMNS, periods and tiers
-    share their rows.
+    and the overview's panels in the body, each only when it and all before
+    it fit: the window (compact when short of rows), the day, week and month
+    sums, the model tiers, and the recent calls in what is left.  So as the
+    screen shrinks they give way one by one, the recent calls first.  From
+    LIVE_SIDE_BY_SIDE_COLUMNS on, the sums and the tiers share their rows.
     """
     if h < LIVE_MIN_ROWS or w < LIVE_MIN_COLUMNS:
         return {"small": Box(0, 0, 1, w)} if h > 0 and w > 0 else {}
@@ -2611,11 +2612,14 @@ def layout(h, w):
         boxes["periods"] = Box(top, 0, PERIODS_ROWS, PERIODS_WIDTH)
         boxes["tiers"] = Box(top, PERIODS_WIDTH + 2, TIERS_ROWS, w - PERIODS_WIDTH - 2)
         top += TIERS_ROWS
+    elif bottom - top >= PERIODS_ROWS + TIERS_ROWS:
+        boxes["periods"] = Box(top, 0, PERIODS_ROWS, w)
+        boxes["tiers"] = Box(top + PERIODS_ROWS, 0, TIERS_ROWS, w)
+        top += PERIODS_ROWS + TIERS_ROWS
     else:
-        for name, rows in (("periods", PERIODS_ROWS), ("tiers", TIERS_ROWS)):
-            if bottom - top >= rows:
-                boxes[name] = Box(top, 0, rows, w)
-                top += rows
+        if bottom - top >= PERIODS_ROWS:
+            boxes["periods"] = Box(top, 0, PERIODS_ROWS, w)
+        return boxes
     if bottom - top >= RECENT_MIN_ROWS:
         boxes["recent"] = Box(top, 0, bottom - top, w)
     return boxes
@@ -3007,7 +3011,7 @@ def live_snapshot(state):
 
 def write_snapshot(state, environ):
     """Write live_snapshot to a file in the working directory (else the temporary one); return its path."""
-    name = datetime.fromtimestamp(state.data.now / 1000).strftime("ccusage-live-%Y%m%d-%H%M%S.json")
+    name = datetime.fromtimestamp(state.data.now / 1000, state.data.tz).strftime("ccusage-live-%Y%m%d-%H%M%S.json")
     text = json.dumps(live_snapshot(state), indent=2, ensure_ascii=False)
     text = _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n"
     for directory in (os.getcwd(), environ.get("TMPDIR") or "/tmp"):
