@@ -2757,7 +2757,7 @@ def draw_window(data, box, unicode):
         return lines[:box.height]
     window, limit, usage = status.window, status.limit, status.window.usage
     reset_note = " (official)" if status.official else " (from a limit message)" if window.reset_at else ""
-    title = [(f"5-hour window {_clock(window.start, tz)}–{_clock(window.end, tz)}", "title"),
+    title = [(f"5-hour window {_clock(window.start, tz)} to {_clock(window.end, tz)}", "title"),
              (f"   resets {_clock(status.resets_at, tz)}{reset_note}, in {_duration(status.resets_at - data.now)}",
               None)]
     percent = status.percent_used
@@ -2765,7 +2765,7 @@ def draw_window(data, box, unicode):
         gauge = [(f"{fmt_int(usage.total_tokens)} tokens; {limit.basis}", "dim")]
     else:
         of = "official" if status.official else f"of {fmt_compact(limit.tokens)} tokens, {limit.basis}"
-        bar = max(10, min(60, width - 30))
+        bar = max(10, min(40, width // 3))
         gauge = [("[" + _gauge(percent, bar, unicode) + "]", _percent_kind(percent)),
                  (f" {percent:3.0f}%", _percent_kind(percent)), (f"  {of}", "dim")]
     figures = [(f"Tokens {fmt_int(usage.total_tokens)}   Cost {fmt_cost(usage)}   Calls {fmt_int(usage.calls)}   "
@@ -2880,8 +2880,8 @@ def history_lines(data, width, unicode):
     peaks = data.window_peaks()
     limit = data.limit.tokens if data.limit is not None else None
     top = max([data.days[d].total.cost for d in days if d in data.days] + [0.0]) or 1.0
-    title = [[(f"Daily cost, the last {HISTORY_DAYS} days, and each day's largest window"
-               + (f" (share of {fmt_compact(limit)} tokens)" if limit else " (tokens)"), "title")]]
+    title = [[(f"Daily cost, the last {HISTORY_DAYS} days; peak: the day's largest window"
+               + (f" (of {fmt_compact(limit)})" if limit else ""), "title")]]
     bar_width = max(5, min(50, width - 40))
     lines = []
     for day in days:
@@ -2897,18 +2897,18 @@ def history_lines(data, width, unicode):
 
 LIVE_HELP = [
     "q, Ctrl-C          quit",
-    "Tab, Shift-Tab     next, previous view: Overview, Sessions, Models, History, Help",
+    "Tab, Shift-Tab     the next, the previous view",
     "r                  refresh now",
     "Up, Down, j, k     scroll a line (the recent calls on the overview)",
     "PgUp, PgDn         scroll a page",
     "Home, End          to the top, to the end",
-    "p                  next plan to measure the window against (auto, pro, max5, max20)",
-    "e                  write the data on screen to a JSON file, and say where",
+    "p                  the next plan to measure the window against",
+    "e                  write the data on screen to a JSON file",
     "?, h               this help, and back",
     "",
-    "The window's percent is official when Claude Code's status line has recorded",
-    "it (its age is in the header), else an estimate against the plan's limit.",
-    "Every interval the view reads only what is new in the logs.",
+    "The window's percent is official when Claude Code's status line has",
+    "recorded it (the header says how old), else an estimate against the",
+    "plan's limit.  Every interval the view reads only what is new in the logs.",
 ]
 
 
@@ -2918,8 +2918,14 @@ def draw_footer(state, width):
     tabs = []
     for view in LIVE_VIEWS:
         tabs.append((f" {LIVE_VIEW_TITLES[view]} ", "selected" if view == state.view else None))
-    keys = "  q quit  Tab view  r refresh  p plan  e export  ? help"
+    room = width - sum(len(text) for text, _ in tabs)
+    keys = next((keys for keys in FOOTER_KEYS if len(keys) <= room), "")
     return [tabs + [(keys, "dim")]]
+
+
+# The footer's keys, the longest that fits.
+FOOTER_KEYS = ("  q quit  Tab view  r refresh  p plan  e export  ? help", "  q quit  Tab view  ? help",
+               "  q quit  ? help")
 
 
 def compose(state, h, w):

@@ -16,16 +16,19 @@ _ccusage_common_options="-h --help -z --timezone -m --mode --prices -j --json --
     --db --config -v --verbose"
 _ccusage_report_options="-s --since -u --until -p --project -b --breakdown -o --order --csv"
 _ccusage_window_options="--plan -t --token-limit -l --session-length"
+# live: the common options but -j and -v, those of blocks and status, its own.
+_ccusage_live_options="-h --help -z --timezone -m --mode --prices --color -d --data-dir --db --config
+    $_ccusage_window_options -n --interval --once --view"
 
 # Options followed by a value: the word after one is never a command.
 _ccusage_value_options="-s --since -u --until -z --timezone -p --project -m --mode --prices
     --plan -t --token-limit -l --session-length --start-of-week -o --order --color -d --data-dir
-    --db --config --for"
+    --db --config --for -n --interval --view"
 
 # The commands, or a command's words, that may follow "ccusage $1".
 _ccusage_commands_of() {
     case $1 in
-        "") echo "$_ccusage_reports blocks status config" ;;
+        "") echo "$_ccusage_reports blocks status live config" ;;
         config) echo "show path init" ;;
     esac
 }
@@ -40,6 +43,7 @@ _ccusage_options_of() {
         session) echo "$common $report" ;;
         blocks) echo "$common $_ccusage_window_options -o --order -a --active -r --recent" ;;
         status) echo "$common $_ccusage_window_options" ;;
+        live) echo "$_ccusage_live_options" ;;
         config*) echo "-h --help --for -j --json --config" ;;
     esac
 }
@@ -93,6 +97,7 @@ _ccusage() {
         --start-of-week)
             _ccusage_reply < <(compgen -W "monday tuesday wednesday thursday friday saturday sunday" -- "$cur")
             return ;;
+        --view) _ccusage_reply < <(compgen -W "overview sessions models history help" -- "$cur"); return ;;
         --plan) _ccusage_reply < <(compgen -W "auto pro max5 max20 custom" -- "$cur"); return ;;
         -t | --token-limit) _ccusage_reply < <(compgen -W "max" -- "$cur"); return ;;
         --for) _ccusage_reply < <(compgen -W "$(_ccusage_commands_of "")" -- "$cur"); return ;;
@@ -106,7 +111,8 @@ _ccusage() {
             _ccusage_reply < <(compgen -f -- "$cur")
             return ;;
         # A date, a project name or hours: nothing to offer, and no command either.
-        -s | --since | -u | --until | -p | --project | -l | --session-length) COMPREPLY=(); return ;;
+        -s | --since | -u | --until | -p | --project | -l | --session-length | -n | --interval)
+            COMPREPLY=(); return ;;
     esac
 
     local commands

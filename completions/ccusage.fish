@@ -11,7 +11,7 @@
 function __ccusage_value_options
     printf '%s\n' -s --since -u --until -z --timezone -p --project -m --mode --prices \
         --plan -t --token-limit -l --session-length --start-of-week -o --order --color \
-        -d --data-dir --db --config --for
+        -d --data-dir --db --config --for -n --interval --view
 end
 
 # The words on the line that are not options or options' values: the
@@ -55,8 +55,10 @@ set -l windows blocks status
 # Who takes an option: every command but config (and ccusage before its
 # command), the reports alone, blocks and status alone.
 set -l common "__ccusage_command_is '' $reports $windows"
+# live takes the common options but -j and -v, and those of blocks and status.
+set -l shared "__ccusage_command_is '' $reports $windows live"
 set -l report "__ccusage_command_is '' $reports"
-set -l window "__ccusage_command_is $windows"
+set -l window "__ccusage_command_is $windows live"
 
 # Nothing takes file names but the options that ask for them.
 complete -c ccusage -f
@@ -68,24 +70,25 @@ complete -c ccusage -n __ccusage_at -a session -d 'usage per Claude Code session
 complete -c ccusage -n __ccusage_at -a today -d 'usage of today'
 complete -c ccusage -n __ccusage_at -a blocks -d 'usage per 5-hour window, with burn rate and limits'
 complete -c ccusage -n __ccusage_at -a status -d 'the current 5-hour window (exit 3 at the limit)'
+complete -c ccusage -n __ccusage_at -a live -d 'a full-screen view of the window, the day and the calls as they land'
 complete -c ccusage -n __ccusage_at -a config -d 'show or start the settings file'
 
 complete -c ccusage -s h -l help -d 'show the help and exit'
 complete -c ccusage -n "__ccusage_command_is ''" -s V -l version -d 'show the version and exit'
 
-complete -c ccusage -n $common -s z -l timezone -x -a '(__ccusage_timezones)' \
+complete -c ccusage -n $shared -s z -l timezone -x -a '(__ccusage_timezones)' \
     -d 'IANA time zone deciding which day a call belongs to'
-complete -c ccusage -n $common -s m -l mode -x -d 'where costs come from' -a '
+complete -c ccusage -n $shared -s m -l mode -x -d 'where costs come from' -a '
     auto\t"costUSD where a line has it, else the price"
     calculate\t"price every call"
     display\t"only the costUSD Claude Code wrote"'
-complete -c ccusage -n $common -l prices -r -F -d 'JSON file of extra or overriding prices'
+complete -c ccusage -n $shared -l prices -r -F -d 'JSON file of extra or overriding prices'
 complete -c ccusage -n $common -s j -l json -d 'print JSON'
-complete -c ccusage -n $common -l color -x -a 'auto always never' -d 'colour the output'
-complete -c ccusage -n $common -s d -l data-dir -x -a '(__fish_complete_directories)' \
+complete -c ccusage -n $shared -l color -x -a 'auto always never' -d 'colour the output'
+complete -c ccusage -n $shared -s d -l data-dir -x -a '(__fish_complete_directories)' \
     -d 'Claude config dir to read (repeatable)'
-complete -c ccusage -n $common -l db -r -F -d 'the store'
-complete -c ccusage -n "__ccusage_command_is '' $reports $windows config" -l config -r -F \
+complete -c ccusage -n $shared -l db -r -F -d 'the store'
+complete -c ccusage -n "__ccusage_command_is '' $reports $windows live config" -l config -r -F \
     -d 'settings file to read'
 complete -c ccusage -n $common -s v -l verbose -d 'say what was read and skipped, on stderr'
 
@@ -111,12 +114,16 @@ complete -c ccusage -n $window -s t -l token-limit -x -a max \
 complete -c ccusage -n $window -s l -l session-length -x -d 'hours in a window'
 complete -c ccusage -n '__ccusage_command_is blocks' -s a -l active -d 'only the active window'
 complete -c ccusage -n '__ccusage_command_is blocks' -s r -l recent -d 'only the windows of the last 3 days'
+complete -c ccusage -n '__ccusage_command_is live' -s n -l interval -x -d 'seconds between looks for new calls'
+complete -c ccusage -n '__ccusage_command_is live' -l once -d 'print one frame as text and exit'
+complete -c ccusage -n '__ccusage_command_is live' -l view -x -a 'overview sessions models history help' \
+    -d 'view to start on'
 
 # config [show|path|init]
 complete -c ccusage -n '__ccusage_at config' -a show \
     -d 'the settings and where each comes from (the default)'
 complete -c ccusage -n '__ccusage_at config' -a path -d "print the settings file's path"
 complete -c ccusage -n '__ccusage_at config' -a init -d 'write a commented starter file'
-complete -c ccusage -n '__ccusage_command_is config' -l for -x -a "$reports $windows config" \
+complete -c ccusage -n '__ccusage_command_is config' -l for -x -a "$reports $windows live config" \
     -d 'show the settings as this command sees them'
 complete -c ccusage -n '__ccusage_command_is config' -s j -l json -d 'print JSON'

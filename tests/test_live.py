@@ -136,7 +136,7 @@ def test_overview_frame_shows_the_window_the_sums_the_tiers_and_the_recent_calls
     month_of_calls(env)
     out = frame(env, "-t", "1000000")
     assert re.search(r"^ccusage \S+ live  Idle  every 1s  plan custom  UTC  estimated +11:30$", out, re.M)
-    assert "5-hour window 10:00–15:00   resets 15:00, in 3h 30m" in out
+    assert "5-hour window 10:00 to 15:00   resets 15:00, in 3h 30m" in out
     assert re.search(r"\] +33%  of 1\.0M tokens, your limit", out)          # 330,000 of 1,000,000
     assert "Tokens 330,000   Cost $4.95   Calls 2   Models opus-4-1, sonnet-4-5" in out
     # Over the last 60 minutes (10:30 to 11:30): the Opus call alone.
@@ -214,7 +214,7 @@ def test_help_frame_lists_the_keys(env):
     out = frame(env, "--view", "help")
     for key in ("q, Ctrl-C", "Tab, Shift-Tab", "PgUp, PgDn", "Home, End"):
         assert key in out
-    assert re.search(r"^p +next plan", out, re.M) and re.search(r"^e +write the data", out, re.M)
+    assert re.search(r"^p +the next plan", out, re.M) and re.search(r"^e +write the data", out, re.M)
 
 
 def test_official_figures_and_their_pace_say_when_the_limit_comes(env):
@@ -472,7 +472,7 @@ def test_tab_reaches_every_view_and_each_shows_its_data(env, pane):
     p.wait_for(lambda s: "Recent calls" in s)
     expected = [("Sessions of today", r"^s1 +proj +opus-4-1, sonnet-4-5 +2 +330,000 +\$4\.95"),
                 ("Models this month", r"^sonnet-4-5 +Sonnet +\$3\.30"),
-                ("Daily cost, the last 30 days", r"\$4\.95  peak   33%"),
+                ("Daily cost, the last 30 days; peak", r"\$4\.95  peak   33%"),
                 ("Keys", r"^q, Ctrl-C +quit"),
                 ("5-hour window", r"Cost \$4\.95")]
     for title, data in expected:
