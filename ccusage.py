@@ -2764,7 +2764,7 @@ def draw_window(data, box, unicode):
     if percent is None:
         gauge = [(f"{fmt_int(usage.total_tokens)} tokens; {limit.basis}", "dim")]
     else:
-        of = "official" if status.official else f"of {fmt_compact(limit.tokens)} tokens, {limit.basis}"
+        of = "official" if status.official else f"of {fmt_compact(limit.tokens)} tokens"
         bar = max(10, min(40, width // 3))
         gauge = [("[" + _gauge(percent, bar, unicode) + "]", _percent_kind(percent)),
                  (f" {percent:3.0f}%", _percent_kind(percent)), (f"  {of}", "dim")]
@@ -2774,7 +2774,8 @@ def draw_window(data, box, unicode):
              f"(last {status.span_minutes:.0f} min)", None)]
     if box.height < WINDOW_ROWS:
         return [title, gauge, figures + [("   ", None)] + burn[:1]][:box.height]
-    return [title, gauge, figures, burn, _limit_line(data), spark + weekly]
+    basis = [] if status.official or percent is None else [(f"   limit: {limit.basis}", "dim")]
+    return [title, gauge, figures, burn, _limit_line(data) + basis, spark + weekly]
 
 
 def _limit_line(data):
@@ -2953,7 +2954,7 @@ def compose(state, h, w):
             box = boxes["recent"]
             state.scroll["overview"] = min(state.scroll["overview"], max(0, len(data.recent) - (box.height - 2)))
             _place(frame, box, draw_recent(data, box, state.scroll["overview"]))
-        return frame
+        return frame if state.unicode else _ascii(frame)
     box = boxes["body"]
     pinned, lines = view_lines(state, w)
     room = max(box.height - len(pinned), 0)
@@ -2963,7 +2964,12 @@ def compose(state, h, w):
     if start + room < len(lines) and shown:
         shown[-1] = [(f"… {len(lines) - start - room + 1} more (PgDn)", "dim")]
     _place(frame, box, pinned + shown)
-    return frame
+    return frame if state.unicode else _ascii(frame)
+
+
+def _ascii(frame):
+    """A frame for a terminal without Unicode: the ellipses of cut texts as ~ (one cell, as they were)."""
+    return [[(column, text.replace("…", "~"), kind) for column, text, kind in row] for row in frame]
 
 
 def page_rows(state, h, w):

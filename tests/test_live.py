@@ -137,11 +137,12 @@ def test_overview_frame_shows_the_window_the_sums_the_tiers_and_the_recent_calls
     out = frame(env, "-t", "1000000")
     assert re.search(r"^ccusage \S+ live  Idle  every 1s  plan custom  UTC  estimated +11:30$", out, re.M)
     assert "5-hour window 10:00 to 15:00   resets 15:00, in 3h 30m" in out
-    assert re.search(r"\] +33%  of 1\.0M tokens, your limit", out)          # 330,000 of 1,000,000
+    assert re.search(r"\] +33%  of 1\.0M tokens$", out, re.M)          # 330,000 of 1,000,000
     assert "Tokens 330,000   Cost $4.95   Calls 2   Models opus-4-1, sonnet-4-5" in out
     # Over the last 60 minutes (10:30 to 11:30): the Opus call alone.
     assert "Burn   500 tokens/min, $1.65/h (last 60 min)" in out
-    assert "Limit  not before the reset at this rate" in out               # 670,000 more at 500 a minute
+    # 670,000 more at 500 a minute
+    assert "Limit  not before the reset at this rate   limit: your limit" in out
     for label, cost, tokens, calls in (("Today", "$4.95", "330,000", 2), ("This week", "$7.95", "1,330,000", 3),
                                        ("This month", "$9.45", "1,430,000", 4)):
         assert re.search(rf"^{label} +{re.escape(cost)} +{tokens} +{calls}\b", out, re.M), label
