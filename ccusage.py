@@ -2540,13 +2540,20 @@ class LiveSource:
         self.prices = _price_book(settings)
         self.tz = load_timezone(settings.timezone)
         self.roots, self.existing = _roots(settings, environ)
-        self.store = None
+        self.store = self.inode = None
         self.source_ids = []
         self._open()
 
     def _open(self):
         self.store = open_store(self.settings, self.environ)
         self.source_ids = list(self.store.source_ids(self.roots).values())
+        self.inode = self._inode()
+
+    def _inode(self):
+        try:
+            return os.stat(self.store.path).st_ino
+        except OSError:
+            return None
 
     def _short_waits(self):
         # The store's writers reset the wait to theirs after a write: set it again every time.
@@ -2554,6 +2561,9 @@ class LiveSource:
 
     def sync(self):
         """Read the logs' new bytes; return what tells one state of the store from the next."""
+        if self.store is not None and self._inode() != self.inode:
+            # Another process set the store aside and began a new one: read that.
+            self.reset()
         if self.store is None:
             self._open()
         self._short_waits()
@@ -2685,7 +2695,7 @@ SCROLLS = ("up", "down", "page_up", "page_down", "home", "end")
 
 def live_keys(curses):
     """{key code: action} of the live view."""
-    keys = {ord("q"): "quit", ord("Q"): "quit", 3: "quit", 9: "next", curses.KEY_BTAB: "prev",
+    keys = {ord("q"): "quit", ord("Q"): "quit", 9: "next", curses.KEY_BTAB: "prev",
             ord("r"): "refresh", ord("p"): "plan", ord("e"): "export", ord("?"): "help", ord("h"): "help",
             curses.KEY_UP: "up", curses.KEY_DOWN: "down", ord("k"): "up", ord("j"): "down",
             curses.KEY_PPAGE: "page_up", curses.KEY_NPAGE: "page_down",

@@ -547,3 +547,26 @@ def test_no_color_paints_without_colours(env, pane):
     p.wait_for(lambda s: "Recent calls" in s)
     assert not sgr_colour.search(p.screen(escapes=True))
     p.keys("q")
+
+
+@needs_tmux
+def test_a_store_locked_by_another_process_neither_freezes_nor_ends_the_view(env, pane):
+    calls_just_now(env)
+    p = pane()
+    p.start(live_command(env, "-n", "0.5"))
+    p.wait_for(lambda s: "Recent calls" in s)
+    writer = sqlite3.connect(env.db, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        write_lines(env.log("s1"), [call(now_minus(0), output=123_457)])
+        p.wait_for(lambda s: "the store is busy" in s)
+        p.keys("Tab")
+        p.wait_for(lambda s: "Sessions of today" in s)        # keys still work
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    p.keys("BTab")
+    p.wait_for(lambda s: "123,457" in s)
+    p.keys("q")
+    p.wait_for(lambda s: s.rstrip().endswith(PROMPT.strip()))
+    assert p.last_status() == 0
