@@ -2520,7 +2520,7 @@ def token_buckets(query, now_ms):
 
 def official_trend(query, official, now_ms):
     """When the official 5-hour figure reaches 100% at its pace over the last BURN_SPAN_MINUTES, or None."""
-    captured, used, resets = official
+    resets = official[2]
     points = query.conn.execute(
         "SELECT captured_at, used_percentage FROM rate_limits WHERE window = 'five_hour' AND resets_at = ? "
         "AND captured_at >= ? ORDER BY captured_at",
@@ -2685,7 +2685,7 @@ class LiveState:
 
     def plan_label(self):
         settings = self.settings
-        if settings.token_limit is not None and settings.plan in ("auto", "custom"):
+        if settings.token_limit is not None:
             return "custom" if settings.token_limit != "max" else "largest window"
         return PLAN_NAMES.get(settings.plan, settings.plan)
 
@@ -2695,12 +2695,11 @@ SCROLLS = ("up", "down", "page_up", "page_down", "home", "end")
 
 def live_keys(curses):
     """{key code: action} of the live view."""
-    keys = {ord("q"): "quit", ord("Q"): "quit", 9: "next", curses.KEY_BTAB: "prev",
+    return {ord("q"): "quit", ord("Q"): "quit", 9: "next", curses.KEY_BTAB: "prev",
             ord("r"): "refresh", ord("p"): "plan", ord("e"): "export", ord("?"): "help", ord("h"): "help",
             curses.KEY_UP: "up", curses.KEY_DOWN: "down", ord("k"): "up", ord("j"): "down",
             curses.KEY_PPAGE: "page_up", curses.KEY_NPAGE: "page_down",
             curses.KEY_HOME: "home", curses.KEY_END: "end"}
-    return keys
 
 
 def _fit(text, width):
@@ -2734,11 +2733,10 @@ def sparkline(buckets, unicode):
 def draw_header(state, width):
     data = state.data
     parts = [(f"ccusage {state.version} live", "title")]
-    if data is None:
-        return [parts + [("  reading the logs…", "dim")]]
     parts.append(("  Active" if data.active else "  Idle", "ok" if data.active else "dim"))
     interval = f"{state.interval:g}s"
-    parts.append((f"  every {interval}  plan {state.plan_label()}  {clean(_zone_label(data))}", None))
+    zone = data.settings.timezone or system_timezone_name()
+    parts.append((f"  every {interval}  plan {state.plan_label()}  {clean(zone)}", None))
     status = data.status
     if status is not None and status.official:
         parts.append((f"  official, {_duration(data.now - status.official[0])} old", "ok"))
@@ -2749,10 +2747,6 @@ def draw_header(state, width):
     if used + len(clock) + 2 <= width:
         parts.append((" " * (width - used - len(clock)) + clock, None))
     return [parts]
-
-
-def _zone_label(data):
-    return data.settings.timezone or system_timezone_name()
 
 
 def draw_window(data, box, unicode):
@@ -2952,8 +2946,6 @@ def compose(state, h, w):
     _place(frame, boxes["header"], draw_header(state, w))
     _place(frame, boxes["footer"], draw_footer(state, w))
     data = state.data
-    if data is None:
-        return frame
     if state.view == "overview":
         _place(frame, boxes["window"], draw_window(data, boxes["window"], state.unicode))
         if "periods" in boxes:
@@ -3084,26 +3076,24 @@ class LiveLoop:
         self.token = None
         self.minute = None
 
-    def refresh(self, force=False, first=False):
-        """Read what is new; reload when the store or the minute changed.  True: there is more to draw.
-
-        first: the first load, whose errors end the command.
-        """
+    def update(self, force=False):
+        """Read what is new; reload when the store or the shown minute changed, or force.  True: reloaded."""
         state = self.state
-        if first:
-            self.token = self.source.sync()
-            self.minute = int(time.time() // 60)
-            state.data = self.source.load(state.settings, int(time.time() * 1000))
-            return True
+        token = self.source.sync()
+        minute = int(time.time() // 60)
+        if not force and token == self.token and minute == self.minute:
+            return False
+        state.data = self.source.load(state.settings, int(time.time() * 1000))
+        self.token, self.minute = token, minute
+        if state.data.unpriced and not state.message:
+            state.message = "no price for " + ", ".join(sorted(state.data.unpriced)) + ": left out of the costs"
+        return True
+
+    def refresh(self, force=False):
+        """update, a failing store said in the footer and tried again at the next interval.  True: to redraw."""
+        state = self.state
         try:
-            token = self.source.sync()
-            minute = int(time.time() // 60)
-            if not force and token == self.token and minute == self.minute and state.data is not None:
-                return False
-            state.data = self.source.load(state.settings, int(time.time() * 1000))
-            self.token, self.minute = token, minute
-            if state.data.unpriced and not state.message:
-                state.message = "no price for " + ", ".join(sorted(state.data.unpriced)) + ": left out of the costs"
+            return self.update(force)
         except sqlite3.OperationalError as exc:
             state.message = f"the store is busy ({exc}); trying again in {state.interval:g}s"
         except (sqlite3.DatabaseError, UnicodeDecodeError, CcusageError) as exc:
@@ -3222,7 +3212,7 @@ def run_live(args, settings, environ, out, err):
     try:
         # The first load before the terminal is taken: what is wrong with the settings is said as usual.
         loop = LiveLoop(source, state, environ)
-        loop.refresh(force=True, first=True)
+        loop.update(force=True)
         return _run_curses(loop)
     finally:
         source.close()
