@@ -66,7 +66,8 @@ RATE_FIELDS = ("input", "cache_write_5m", "cache_write_1h", "cache_read", "outpu
 WEB_SEARCH_USD = 10 / 1000
 # Calls whose prompt (input + cache writes + cache reads) exceeds a band's
 # threshold are billed at that band's rates.  The store sums calls per band,
-# so every threshold a price uses must be one of CONTEXT_BANDS.
+# so every threshold a price uses must be one of CONTEXT_BANDS; its rollups
+# count the bands a call's prompt exceeds of these two (schema version 1).
 CONTEXT_BANDS = (100_000, 200_000)
 LONG_CONTEXT_UNTIL = "2026-03-28"
 
@@ -244,17 +245,52 @@ def price_entries(data, where):
     return prices
 
 
+# Settings and price files are a few kilobytes; one larger is not one of them.
+MAX_SETTINGS_BYTES = 4 * 1024 * 1024
+
+
+def read_settings_file(path, what):
+    """The bytes of a settings or price file, which must be a regular file of at most MAX_SETTINGS_BYTES.
+
+    Opened without blocking, so a FIFO or a device named by mistake is
+    refused at once instead of read forever.  FileNotFoundError is left to
+    the caller: whether a missing file is an error depends on who named it.
+    """
+    import stat
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise CcusageError(f"{what} {path} is not a regular file", EXIT_USAGE)
+        chunks, size = [], 0
+        while size <= MAX_SETTINGS_BYTES:
+            chunk = os.read(fd, MAX_SETTINGS_BYTES + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    if size > MAX_SETTINGS_BYTES:
+        raise CcusageError(f"{what} {path} is larger than {MAX_SETTINGS_BYTES // (1024 * 1024)} MB", EXIT_USAGE)
+    return b"".join(chunks)
+
+
 def load_price_file(path, required):
     """Prices from a JSON price file; a missing file is an error only when the user named it."""
     try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
+        raw = read_settings_file(path, "price file")
     except FileNotFoundError:
         if required:
             raise CcusageError(f"price file {path} does not exist", EXIT_USAGE)
         return {}
     except (OSError, ValueError) as exc:
         raise CcusageError(f"price file {path}: {_reason(exc)}", EXIT_USAGE)
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise CcusageError(f"price file {path}: invalid JSON: {exc}", EXIT_USAGE)
+    except RecursionError:
+        raise CcusageError(f"price file {path}: nested too deeply to read", EXIT_USAGE)
     return price_entries(data, f"price file {path}")
 
 
@@ -278,7 +314,7 @@ def default_roots(environ):
 
 
 class ScanReport:
-    """What one run found and read, for --verbose."""
+    """What one sync found and read (for --verbose), and whether it could read it all."""
 
     def __init__(self):
         self.files = 0
@@ -286,20 +322,24 @@ class ScanReport:
         self.bytes_read = 0
         self.calls_seen = 0
         self.unreadable = []
+        # busy: another process held the store and the caller would not wait;
+        # complete: everything new was read (not so when a time budget ran out).
+        self.busy = False
+        self.complete = True
 
     def add_unreadable(self, path, exc):
         self.unreadable.append((path, _reason(exc)))
 
 
-def find_logs(root, report):
-    """[(path, (dev, inode, size, mtime_ns))] of every *.jsonl below root/projects.
+def find_logs(root, report, directory=None, recursive=True):
+    """[(path, (dev, inode, size, mtime_ns))] of every *.jsonl below root/projects (or below directory).
 
     Directory links are followed but never round a loop, and a file reachable
-    by two paths is listed once.
+    by two paths is listed once.  recursive=False: directory's own entries.
     """
     found = []
     seen_links, seen_files = set(), set()
-    top = os.path.join(root, "projects")
+    top = directory or os.path.join(root, "projects")
     try:
         st = os.stat(top)
         seen_links.add((st.st_dev, st.st_ino))
@@ -318,6 +358,8 @@ def find_logs(root, report):
         for entry in entries:
             try:
                 if entry.is_dir():
+                    if not recursive:
+                        continue
                     if entry.is_symlink():
                         # Only a link can lead round a loop.
                         target = os.stat(entry.path)
@@ -404,9 +446,14 @@ def _count(usage, key):
 LIMIT_MARK = "usage limit reached|"
 
 
-# A call as read: a tuple, cheap to build and to pass between processes.
+# A call as the reader makes it: a plain tuple of these fields, cheap to build
+# and to pass between processes.  The store keeps the usage fields as they
+# are and the names (session, cwd, model) as ids; queries read them by name.
+USAGE_FIELDS = ("input", "output", "cache_write_5m", "cache_write_1h", "cache_read", "web_searches", "fast",
+                "us_geo", "cost_usd")
+CALL_FIELDS = ("key", "ts", "session", "cwd", "model") + USAGE_FIELDS
 (C_KEY, C_TS, C_SESSION, C_CWD, C_MODEL, C_INPUT, C_OUTPUT, C_CACHE_5M, C_CACHE_1H, C_CACHE_READ,
- C_SEARCHES, C_FAST, C_US_GEO, C_COST) = range(14)
+ C_SEARCHES, C_FAST, C_US_GEO, C_COST) = range(len(CALL_FIELDS))
 _scan_json = json.scanner.make_scanner(json.JSONDecoder())
 
 
@@ -814,6 +861,11 @@ def _file_state(st):
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
+def _is_regular(st):
+    import stat
+    return stat.S_ISREG(st.st_mode)
+
+
 def _crc(data):
     import zlib
     return zlib.crc32(data)
@@ -823,69 +875,11 @@ def _crc(data):
 # The store
 # ---------------------------------------------------------------------------
 
-# Sums of calls per UTC hour and everything a price depends on, so that
-# reports by day need not read every call: one table by project (for the
-# reports that filter or group by it), one across projects.
-ROLLUPS = {
-    "hourly": ("hour", "sources", "project_id", "model_id", "fast", "us_geo", "band", "has_cost"),
-    "hourly_models": ("hour", "sources", "model_id", "fast", "us_geo", "band", "has_cost"),
-}
-ROLLUP_BY_PROJECT = "hourly"
-_ROLLUP_SUMS = ("input", "output", "cache_write_5m", "cache_write_1h", "cache_read", "web_searches", "cost_usd")
-_BAND_SQL = " + ".join(f"({{row}}.input + {{row}}.cache_write_5m + {{row}}.cache_write_1h + {{row}}.cache_read "
-                       f"> {over})" for over in CONTEXT_BANDS)
-
-
-def _rollup_key_values(table, row):
-    """SQL of the rollup key of a call row (row: the call table's name or new/old in a trigger)."""
-    values = {"hour": f"{row}.ts / 3600000", "band": _BAND_SQL.format(row=row),
-              "has_cost": f"{row}.cost_usd IS NOT NULL"}
-    return tuple(values.get(column, f"{row}.{column}") for column in ROLLUPS[table])
-
-
-def _rollup_table(table):
-    key = ROLLUPS[table]
-    columns = ", ".join(f"{c} INTEGER NOT NULL" for c in key + ("calls",) + _ROLLUP_SUMS[:-1])
-    return (f"CREATE TABLE {table} ({columns}, cost_usd REAL NOT NULL, PRIMARY KEY ({', '.join(key)})) "
-            "WITHOUT ROWID;")
-
-
-def _rollup_change(table, row, sign):
-    """SQL adding (sign "+") or taking away (sign "-") a call row's sums in its rollup row."""
-    key = ROLLUPS[table]
-    values = ", ".join(_rollup_key_values(table, row) + (f"{sign}1",) + tuple(
-        f"{sign}ifnull({row}.{c}, 0)" if c == "cost_usd" else f"{sign}{row}.{c}" for c in _ROLLUP_SUMS))
-    updates = ", ".join(f"{c} = {c} + excluded.{c}" for c in ("calls",) + _ROLLUP_SUMS)
-    return (f"INSERT INTO {table} ({', '.join(key + ('calls',) + _ROLLUP_SUMS)}) VALUES ({values}) "
-            f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates};")
-
-
-def rebuild_rollup(table):
-    """SQL filling an empty rollup table: the first from every call, the others from the first."""
-    key = ROLLUPS[table]
-    if table == ROLLUP_BY_PROJECT:
-        source, keys, count, cost = "calls", _rollup_key_values(table, "calls"), "count(*)", "total(cost_usd)"
-    else:
-        source, keys, count, cost = ROLLUP_BY_PROJECT, key, "sum(calls)", "sum(cost_usd)"
-    return (f"INSERT INTO {table} ({', '.join(key + ('calls',) + _ROLLUP_SUMS)}) "
-            f"SELECT {', '.join(keys)}, {count}, "
-            + ", ".join(cost if c == "cost_usd" else f"sum({c})" for c in _ROLLUP_SUMS)
-            + f" FROM {source} GROUP BY {', '.join(str(i + 1) for i in range(len(key)))}")
-
-
-CALLS_BY_TIME = "CREATE INDEX calls_by_time ON calls(ts)"
-# The triggers that keep the rollups.  A large ingest drops them and
-# rebuilds the sums at its end, within its transaction: several times
-# quicker than call by call.
-ROLLUP_TRIGGERS = {
-    "calls_added": "CREATE TRIGGER calls_added AFTER INSERT ON calls BEGIN "
-                   + "".join(_rollup_change(table, "new", "+") for table in ROLLUPS) + " END",
-    "calls_changed": "CREATE TRIGGER calls_changed AFTER UPDATE ON calls BEGIN "
-                     + "".join(_rollup_change(table, "old", "-") + _rollup_change(table, "new", "+")
-                               for table in ROLLUPS) + " END",
-}
-
-SCHEMA = [
+# The store's schema, version by version: each text upgrades the version
+# before it to its own.  A version's text never changes once released (a test
+# keeps each one's checksum), so a change to what the store keeps is a new
+# version that migrates, and rebuilds what it must.
+SCHEMA = (
     # version 1
     """
     CREATE TABLE sources (
@@ -936,18 +930,74 @@ SCHEMA = [
         us_geo INTEGER NOT NULL,
         cost_usd REAL
     ) WITHOUT ROWID;
-    """ + CALLS_BY_TIME + """;
-    """ + "".join(_rollup_table(table) for table in ROLLUPS) + """
+    CREATE INDEX calls_by_time ON calls(ts);
+    CREATE TABLE hourly (
+        hour INTEGER NOT NULL,
+        sources INTEGER NOT NULL,
+        project_id INTEGER NOT NULL,
+        model_id INTEGER NOT NULL,
+        fast INTEGER NOT NULL,
+        us_geo INTEGER NOT NULL,
+        band INTEGER NOT NULL,
+        has_cost INTEGER NOT NULL,
+        calls INTEGER NOT NULL,
+        input INTEGER NOT NULL,
+        output INTEGER NOT NULL,
+        cache_write_5m INTEGER NOT NULL,
+        cache_write_1h INTEGER NOT NULL,
+        cache_read INTEGER NOT NULL,
+        web_searches INTEGER NOT NULL,
+        cost_usd REAL NOT NULL,
+        PRIMARY KEY (hour, sources, project_id, model_id, fast, us_geo, band, has_cost)) WITHOUT ROWID;
+    CREATE TABLE hourly_models (
+        hour INTEGER NOT NULL,
+        sources INTEGER NOT NULL,
+        model_id INTEGER NOT NULL,
+        fast INTEGER NOT NULL,
+        us_geo INTEGER NOT NULL,
+        band INTEGER NOT NULL,
+        has_cost INTEGER NOT NULL,
+        calls INTEGER NOT NULL,
+        input INTEGER NOT NULL,
+        output INTEGER NOT NULL,
+        cache_write_5m INTEGER NOT NULL,
+        cache_write_1h INTEGER NOT NULL,
+        cache_read INTEGER NOT NULL,
+        web_searches INTEGER NOT NULL,
+        cost_usd REAL NOT NULL,
+        PRIMARY KEY (hour, sources, model_id, fast, us_geo, band, has_cost)) WITHOUT ROWID;
     -- A large ingest pauses the triggers and rebuilds the sums at its end,
     -- within its transaction: several times quicker than call by call.
     CREATE TABLE rollup_paused (paused INTEGER NOT NULL);
     CREATE TRIGGER calls_added AFTER INSERT ON calls
     WHEN NOT EXISTS (SELECT 1 FROM rollup_paused) BEGIN
-    """ + "".join(_rollup_change(table, "new", "+") for table in ROLLUPS) + """
+    INSERT INTO hourly (hour, sources, project_id, model_id, fast, us_geo, band, has_cost, calls, input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd)
+      VALUES (new.ts / 3600000, new.sources, new.project_id, new.model_id, new.fast, new.us_geo, (new.input + new.cache_write_5m + new.cache_write_1h + new.cache_read > 100000) + (new.input + new.cache_write_5m + new.cache_write_1h + new.cache_read > 200000), new.cost_usd IS NOT NULL, +1, +new.input, +new.output, +new.cache_write_5m, +new.cache_write_1h, +new.cache_read, +new.web_searches, +ifnull(new.cost_usd, 0))
+      ON CONFLICT (hour, sources, project_id, model_id, fast, us_geo, band, has_cost)
+      DO UPDATE SET calls = calls + excluded.calls, input = input + excluded.input, output = output + excluded.output, cache_write_5m = cache_write_5m + excluded.cache_write_5m, cache_write_1h = cache_write_1h + excluded.cache_write_1h, cache_read = cache_read + excluded.cache_read, web_searches = web_searches + excluded.web_searches, cost_usd = cost_usd + excluded.cost_usd;
+    INSERT INTO hourly_models (hour, sources, model_id, fast, us_geo, band, has_cost, calls, input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd)
+      VALUES (new.ts / 3600000, new.sources, new.model_id, new.fast, new.us_geo, (new.input + new.cache_write_5m + new.cache_write_1h + new.cache_read > 100000) + (new.input + new.cache_write_5m + new.cache_write_1h + new.cache_read > 200000), new.cost_usd IS NOT NULL, +1, +new.input, +new.output, +new.cache_write_5m, +new.cache_write_1h, +new.cache_read, +new.web_searches, +ifnull(new.cost_usd, 0))
+      ON CONFLICT (hour, sources, model_id, fast, us_geo, band, has_cost)
+      DO UPDATE SET calls = calls + excluded.calls, input = input + excluded.input, output = output + excluded.output, cache_write_5m = cache_write_5m + excluded.cache_write_5m, cache_write_1h = cache_write_1h + excluded.cache_write_1h, cache_read = cache_read + excluded.cache_read, web_searches = web_searches + excluded.web_searches, cost_usd = cost_usd + excluded.cost_usd;
     END;
     CREATE TRIGGER calls_changed AFTER UPDATE ON calls
     WHEN NOT EXISTS (SELECT 1 FROM rollup_paused) BEGIN
-    """ + "".join(_rollup_change(table, "old", "-") + _rollup_change(table, "new", "+") for table in ROLLUPS) + """
+    INSERT INTO hourly (hour, sources, project_id, model_id, fast, us_geo, band, has_cost, calls, input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd)
+      VALUES (old.ts / 3600000, old.sources, old.project_id, old.model_id, old.fast, old.us_geo, (old.input + old.cache_write_5m + old.cache_write_1h + old.cache_read > 100000) + (old.input + old.cache_write_5m + old.cache_write_1h + old.cache_read > 200000), old.cost_usd IS NOT NULL, -1, -old.input, -old.output, -old.cache_write_5m, -old.cache_write_1h, -old.cache_read, -old.web_searches, -ifnull(old.cost_usd, 0))
+      ON CONFLICT (hour, sources, project_id, model_id, fast, us_geo, band, has_cost)
+      DO UPDATE SET calls = calls + excluded.calls, input = input + excluded.input, output = output + excluded.output, cache_write_5m = cache_write_5m + excluded.cache_write_5m, cache_write_1h = cache_write_1h + excluded.cache_write_1h, cache_read = cache_read + excluded.cache_read, web_searches = web_searches + excluded.web_searches, cost_usd = cost_usd + excluded.cost_usd;
+    INSERT INTO hourly (hour, sources, project_id, model_id, fast, us_geo, band, has_cost, calls, input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd)
+      VALUES (new.ts / 3600000, new.sources, new.project_id, new.model_id, new.fast, new.us_geo, (new.input + new.cache_write_5m + new.cache_write_1h + new.cache_read > 100000) + (new.input + new.cache_write_5m + new.cache_write_1h + new.cache_read > 200000), new.cost_usd IS NOT NULL, +1, +new.input, +new.output, +new.cache_write_5m, +new.cache_write_1h, +new.cache_read, +new.web_searches, +ifnull(new.cost_usd, 0))
+      ON CONFLICT (hour, sources, project_id, model_id, fast, us_geo, band, has_cost)
+      DO UPDATE SET calls = calls + excluded.calls, input = input + excluded.input, output = output + excluded.output, cache_write_5m = cache_write_5m + excluded.cache_write_5m, cache_write_1h = cache_write_1h + excluded.cache_write_1h, cache_read = cache_read + excluded.cache_read, web_searches = web_searches + excluded.web_searches, cost_usd = cost_usd + excluded.cost_usd;
+    INSERT INTO hourly_models (hour, sources, model_id, fast, us_geo, band, has_cost, calls, input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd)
+      VALUES (old.ts / 3600000, old.sources, old.model_id, old.fast, old.us_geo, (old.input + old.cache_write_5m + old.cache_write_1h + old.cache_read > 100000) + (old.input + old.cache_write_5m + old.cache_write_1h + old.cache_read > 200000), old.cost_usd IS NOT NULL, -1, -old.input, -old.output, -old.cache_write_5m, -old.cache_write_1h, -old.cache_read, -old.web_searches, -ifnull(old.cost_usd, 0))
+      ON CONFLICT (hour, sources, model_id, fast, us_geo, band, has_cost)
+      DO UPDATE SET calls = calls + excluded.calls, input = input + excluded.input, output = output + excluded.output, cache_write_5m = cache_write_5m + excluded.cache_write_5m, cache_write_1h = cache_write_1h + excluded.cache_write_1h, cache_read = cache_read + excluded.cache_read, web_searches = web_searches + excluded.web_searches, cost_usd = cost_usd + excluded.cost_usd;
+    INSERT INTO hourly_models (hour, sources, model_id, fast, us_geo, band, has_cost, calls, input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd)
+      VALUES (new.ts / 3600000, new.sources, new.model_id, new.fast, new.us_geo, (new.input + new.cache_write_5m + new.cache_write_1h + new.cache_read > 100000) + (new.input + new.cache_write_5m + new.cache_write_1h + new.cache_read > 200000), new.cost_usd IS NOT NULL, +1, +new.input, +new.output, +new.cache_write_5m, +new.cache_write_1h, +new.cache_read, +new.web_searches, +ifnull(new.cost_usd, 0))
+      ON CONFLICT (hour, sources, model_id, fast, us_geo, band, has_cost)
+      DO UPDATE SET calls = calls + excluded.calls, input = input + excluded.input, output = output + excluded.output, cache_write_5m = cache_write_5m + excluded.cache_write_5m, cache_write_1h = cache_write_1h + excluded.cache_write_1h, cache_read = cache_read + excluded.cache_read, web_searches = web_searches + excluded.web_searches, cost_usd = cost_usd + excluded.cost_usd;
     END;
     -- "Claude AI usage limit reached|<reset_at>" lines: when a plan limit was hit.
     CREATE TABLE limit_resets (
@@ -970,7 +1020,35 @@ SCHEMA = [
     DROP TRIGGER calls_added;
     DROP TRIGGER calls_changed;
     DROP TABLE rollup_paused;
-    """ + "".join(trigger + ";\n" for trigger in ROLLUP_TRIGGERS.values()) + """
+    CREATE TRIGGER calls_added AFTER INSERT ON calls BEGIN
+    INSERT INTO hourly (hour, sources, project_id, model_id, fast, us_geo, band, has_cost, calls, input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd)
+      VALUES (new.ts / 3600000, new.sources, new.project_id, new.model_id, new.fast, new.us_geo, (new.input + new.cache_write_5m + new.cache_write_1h + new.cache_read > 100000) + (new.input + new.cache_write_5m + new.cache_write_1h + new.cache_read > 200000), new.cost_usd IS NOT NULL, +1, +new.input, +new.output, +new.cache_write_5m, +new.cache_write_1h, +new.cache_read, +new.web_searches, +ifnull(new.cost_usd, 0))
+      ON CONFLICT (hour, sources, project_id, model_id, fast, us_geo, band, has_cost)
+      DO UPDATE SET calls = calls + excluded.calls, input = input + excluded.input, output = output + excluded.output, cache_write_5m = cache_write_5m + excluded.cache_write_5m, cache_write_1h = cache_write_1h + excluded.cache_write_1h, cache_read = cache_read + excluded.cache_read, web_searches = web_searches + excluded.web_searches, cost_usd = cost_usd + excluded.cost_usd;
+    INSERT INTO hourly_models (hour, sources, model_id, fast, us_geo, band, has_cost, calls, input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd)
+      VALUES (new.ts / 3600000, new.sources, new.model_id, new.fast, new.us_geo, (new.input + new.cache_write_5m + new.cache_write_1h + new.cache_read > 100000) + (new.input + new.cache_write_5m + new.cache_write_1h + new.cache_read > 200000), new.cost_usd IS NOT NULL, +1, +new.input, +new.output, +new.cache_write_5m, +new.cache_write_1h, +new.cache_read, +new.web_searches, +ifnull(new.cost_usd, 0))
+      ON CONFLICT (hour, sources, model_id, fast, us_geo, band, has_cost)
+      DO UPDATE SET calls = calls + excluded.calls, input = input + excluded.input, output = output + excluded.output, cache_write_5m = cache_write_5m + excluded.cache_write_5m, cache_write_1h = cache_write_1h + excluded.cache_write_1h, cache_read = cache_read + excluded.cache_read, web_searches = web_searches + excluded.web_searches, cost_usd = cost_usd + excluded.cost_usd;
+    END;
+    CREATE TRIGGER calls_changed AFTER UPDATE ON calls BEGIN
+    INSERT INTO hourly (hour, sources, project_id, model_id, fast, us_geo, band, has_cost, calls, input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd)
+      VALUES (old.ts / 3600000, old.sources, old.project_id, old.model_id, old.fast, old.us_geo, (old.input + old.cache_write_5m + old.cache_write_1h + old.cache_read > 100000) + (old.input + old.cache_write_5m + old.cache_write_1h + old.cache_read > 200000), old.cost_usd IS NOT NULL, -1, -old.input, -old.output, -old.cache_write_5m, -old.cache_write_1h, -old.cache_read, -old.web_searches, -ifnull(old.cost_usd, 0))
+      ON CONFLICT (hour, sources, project_id, model_id, fast, us_geo, band, has_cost)
+      DO UPDATE SET calls = calls + excluded.calls, input = input + excluded.input, output = output + excluded.output, cache_write_5m = cache_write_5m + excluded.cache_write_5m, cache_write_1h = cache_write_1h + excluded.cache_write_1h, cache_read = cache_read + excluded.cache_read, web_searches = web_searches + excluded.web_searches, cost_usd = cost_usd + excluded.cost_usd;
+    INSERT INTO hourly (hour, sources, project_id, model_id, fast, us_geo, band, has_cost, calls, input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd)
+      VALUES (new.ts / 3600000, new.sources, new.project_id, new.model_id, new.fast, new.us_geo, (new.input + new.cache_write_5m + new.cache_write_1h + new.cache_read > 100000) + (new.input + new.cache_write_5m + new.cache_write_1h + new.cache_read > 200000), new.cost_usd IS NOT NULL, +1, +new.input, +new.output, +new.cache_write_5m, +new.cache_write_1h, +new.cache_read, +new.web_searches, +ifnull(new.cost_usd, 0))
+      ON CONFLICT (hour, sources, project_id, model_id, fast, us_geo, band, has_cost)
+      DO UPDATE SET calls = calls + excluded.calls, input = input + excluded.input, output = output + excluded.output, cache_write_5m = cache_write_5m + excluded.cache_write_5m, cache_write_1h = cache_write_1h + excluded.cache_write_1h, cache_read = cache_read + excluded.cache_read, web_searches = web_searches + excluded.web_searches, cost_usd = cost_usd + excluded.cost_usd;
+    INSERT INTO hourly_models (hour, sources, model_id, fast, us_geo, band, has_cost, calls, input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd)
+      VALUES (old.ts / 3600000, old.sources, old.model_id, old.fast, old.us_geo, (old.input + old.cache_write_5m + old.cache_write_1h + old.cache_read > 100000) + (old.input + old.cache_write_5m + old.cache_write_1h + old.cache_read > 200000), old.cost_usd IS NOT NULL, -1, -old.input, -old.output, -old.cache_write_5m, -old.cache_write_1h, -old.cache_read, -old.web_searches, -ifnull(old.cost_usd, 0))
+      ON CONFLICT (hour, sources, model_id, fast, us_geo, band, has_cost)
+      DO UPDATE SET calls = calls + excluded.calls, input = input + excluded.input, output = output + excluded.output, cache_write_5m = cache_write_5m + excluded.cache_write_5m, cache_write_1h = cache_write_1h + excluded.cache_write_1h, cache_read = cache_read + excluded.cache_read, web_searches = web_searches + excluded.web_searches, cost_usd = cost_usd + excluded.cost_usd;
+    INSERT INTO hourly_models (hour, sources, model_id, fast, us_geo, band, has_cost, calls, input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd)
+      VALUES (new.ts / 3600000, new.sources, new.model_id, new.fast, new.us_geo, (new.input + new.cache_write_5m + new.cache_write_1h + new.cache_read > 100000) + (new.input + new.cache_write_5m + new.cache_write_1h + new.cache_read > 200000), new.cost_usd IS NOT NULL, +1, +new.input, +new.output, +new.cache_write_5m, +new.cache_write_1h, +new.cache_read, +new.web_searches, +ifnull(new.cost_usd, 0))
+      ON CONFLICT (hour, sources, model_id, fast, us_geo, band, has_cost)
+      DO UPDATE SET calls = calls + excluded.calls, input = input + excluded.input, output = output + excluded.output, cache_write_5m = cache_write_5m + excluded.cache_write_5m, cache_write_1h = cache_write_1h + excluded.cache_write_1h, cache_read = cache_read + excluded.cache_read, web_searches = web_searches + excluded.web_searches, cost_usd = cost_usd + excluded.cost_usd;
+    END;
+
     -- Counts the ingests that wrote anything: a cached report holds for one generation.
     CREATE TABLE generation (value INTEGER NOT NULL);
     INSERT INTO generation VALUES (0);
@@ -984,37 +1062,166 @@ SCHEMA = [
         rows TEXT NOT NULL
     ) WITHOUT ROWID;
     """,
-]
+    # version 3
+    """
+    -- Names that say what they are: the data directories (and later other log
+    -- locations) are roots, a call's bits say which roots it was read from.
+    DROP TRIGGER calls_added;
+    DROP TRIGGER calls_changed;
+    ALTER TABLE sources RENAME TO roots;
+    ALTER TABLE files RENAME COLUMN source_id TO root_id;
+    ALTER TABLE limit_resets RENAME COLUMN source_id TO root_id;
+    ALTER TABLE calls RENAME COLUMN sources TO roots;
+    ALTER TABLE hourly RENAME COLUMN sources TO roots;
+    ALTER TABLE hourly_models RENAME COLUMN sources TO roots;
+    -- The kind of log a call was read from: 0 is a Claude Code transcript.
+    ALTER TABLE calls ADD COLUMN kind INTEGER NOT NULL DEFAULT 0;
+    -- Paths are the bytes the system names them by, which need not be UTF-8.
+    UPDATE roots SET path = CAST(path AS BLOB);
+    UPDATE files SET path = CAST(path AS BLOB);
+    -- When a walk last found every log below a root read (time_ns), and the
+    -- time of each log's newest call: until a minute after such a walk,
+    -- quick commands look only at the logs with calls of the last day (and
+    -- at directories changed since).
+    ALTER TABLE roots ADD COLUMN full_walk_ns INTEGER;
+    ALTER TABLE files ADD COLUMN last_call INTEGER;
+    CREATE INDEX files_by_last_call ON files(root_id, last_call);
+    CREATE TRIGGER calls_added AFTER INSERT ON calls BEGIN
+    INSERT INTO hourly (hour, roots, project_id, model_id, fast, us_geo, band, has_cost, calls, input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd)
+      VALUES (new.ts / 3600000, new.roots, new.project_id, new.model_id, new.fast, new.us_geo, (new.input + new.cache_write_5m + new.cache_write_1h + new.cache_read > 100000) + (new.input + new.cache_write_5m + new.cache_write_1h + new.cache_read > 200000), new.cost_usd IS NOT NULL, +1, +new.input, +new.output, +new.cache_write_5m, +new.cache_write_1h, +new.cache_read, +new.web_searches, +ifnull(new.cost_usd, 0))
+      ON CONFLICT (hour, roots, project_id, model_id, fast, us_geo, band, has_cost)
+      DO UPDATE SET calls = calls + excluded.calls, input = input + excluded.input, output = output + excluded.output, cache_write_5m = cache_write_5m + excluded.cache_write_5m, cache_write_1h = cache_write_1h + excluded.cache_write_1h, cache_read = cache_read + excluded.cache_read, web_searches = web_searches + excluded.web_searches, cost_usd = cost_usd + excluded.cost_usd;
+    INSERT INTO hourly_models (hour, roots, model_id, fast, us_geo, band, has_cost, calls, input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd)
+      VALUES (new.ts / 3600000, new.roots, new.model_id, new.fast, new.us_geo, (new.input + new.cache_write_5m + new.cache_write_1h + new.cache_read > 100000) + (new.input + new.cache_write_5m + new.cache_write_1h + new.cache_read > 200000), new.cost_usd IS NOT NULL, +1, +new.input, +new.output, +new.cache_write_5m, +new.cache_write_1h, +new.cache_read, +new.web_searches, +ifnull(new.cost_usd, 0))
+      ON CONFLICT (hour, roots, model_id, fast, us_geo, band, has_cost)
+      DO UPDATE SET calls = calls + excluded.calls, input = input + excluded.input, output = output + excluded.output, cache_write_5m = cache_write_5m + excluded.cache_write_5m, cache_write_1h = cache_write_1h + excluded.cache_write_1h, cache_read = cache_read + excluded.cache_read, web_searches = web_searches + excluded.web_searches, cost_usd = cost_usd + excluded.cost_usd;
+    END;
+    CREATE TRIGGER calls_changed AFTER UPDATE ON calls BEGIN
+    INSERT INTO hourly (hour, roots, project_id, model_id, fast, us_geo, band, has_cost, calls, input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd)
+      VALUES (old.ts / 3600000, old.roots, old.project_id, old.model_id, old.fast, old.us_geo, (old.input + old.cache_write_5m + old.cache_write_1h + old.cache_read > 100000) + (old.input + old.cache_write_5m + old.cache_write_1h + old.cache_read > 200000), old.cost_usd IS NOT NULL, -1, -old.input, -old.output, -old.cache_write_5m, -old.cache_write_1h, -old.cache_read, -old.web_searches, -ifnull(old.cost_usd, 0))
+      ON CONFLICT (hour, roots, project_id, model_id, fast, us_geo, band, has_cost)
+      DO UPDATE SET calls = calls + excluded.calls, input = input + excluded.input, output = output + excluded.output, cache_write_5m = cache_write_5m + excluded.cache_write_5m, cache_write_1h = cache_write_1h + excluded.cache_write_1h, cache_read = cache_read + excluded.cache_read, web_searches = web_searches + excluded.web_searches, cost_usd = cost_usd + excluded.cost_usd;
+    INSERT INTO hourly (hour, roots, project_id, model_id, fast, us_geo, band, has_cost, calls, input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd)
+      VALUES (new.ts / 3600000, new.roots, new.project_id, new.model_id, new.fast, new.us_geo, (new.input + new.cache_write_5m + new.cache_write_1h + new.cache_read > 100000) + (new.input + new.cache_write_5m + new.cache_write_1h + new.cache_read > 200000), new.cost_usd IS NOT NULL, +1, +new.input, +new.output, +new.cache_write_5m, +new.cache_write_1h, +new.cache_read, +new.web_searches, +ifnull(new.cost_usd, 0))
+      ON CONFLICT (hour, roots, project_id, model_id, fast, us_geo, band, has_cost)
+      DO UPDATE SET calls = calls + excluded.calls, input = input + excluded.input, output = output + excluded.output, cache_write_5m = cache_write_5m + excluded.cache_write_5m, cache_write_1h = cache_write_1h + excluded.cache_write_1h, cache_read = cache_read + excluded.cache_read, web_searches = web_searches + excluded.web_searches, cost_usd = cost_usd + excluded.cost_usd;
+    INSERT INTO hourly_models (hour, roots, model_id, fast, us_geo, band, has_cost, calls, input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd)
+      VALUES (old.ts / 3600000, old.roots, old.model_id, old.fast, old.us_geo, (old.input + old.cache_write_5m + old.cache_write_1h + old.cache_read > 100000) + (old.input + old.cache_write_5m + old.cache_write_1h + old.cache_read > 200000), old.cost_usd IS NOT NULL, -1, -old.input, -old.output, -old.cache_write_5m, -old.cache_write_1h, -old.cache_read, -old.web_searches, -ifnull(old.cost_usd, 0))
+      ON CONFLICT (hour, roots, model_id, fast, us_geo, band, has_cost)
+      DO UPDATE SET calls = calls + excluded.calls, input = input + excluded.input, output = output + excluded.output, cache_write_5m = cache_write_5m + excluded.cache_write_5m, cache_write_1h = cache_write_1h + excluded.cache_write_1h, cache_read = cache_read + excluded.cache_read, web_searches = web_searches + excluded.web_searches, cost_usd = cost_usd + excluded.cost_usd;
+    INSERT INTO hourly_models (hour, roots, model_id, fast, us_geo, band, has_cost, calls, input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd)
+      VALUES (new.ts / 3600000, new.roots, new.model_id, new.fast, new.us_geo, (new.input + new.cache_write_5m + new.cache_write_1h + new.cache_read > 100000) + (new.input + new.cache_write_5m + new.cache_write_1h + new.cache_read > 200000), new.cost_usd IS NOT NULL, +1, +new.input, +new.output, +new.cache_write_5m, +new.cache_write_1h, +new.cache_read, +new.web_searches, +ifnull(new.cost_usd, 0))
+      ON CONFLICT (hour, roots, model_id, fast, us_geo, band, has_cost)
+      DO UPDATE SET calls = calls + excluded.calls, input = input + excluded.input, output = output + excluded.output, cache_write_5m = cache_write_5m + excluded.cache_write_5m, cache_write_1h = cache_write_1h + excluded.cache_write_1h, cache_read = cache_read + excluded.cache_read, web_searches = web_searches + excluded.web_searches, cost_usd = cost_usd + excluded.cost_usd;
+    END;
+    CREATE TRIGGER calls_removed AFTER DELETE ON calls BEGIN
+    INSERT INTO hourly (hour, roots, project_id, model_id, fast, us_geo, band, has_cost, calls, input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd)
+      VALUES (old.ts / 3600000, old.roots, old.project_id, old.model_id, old.fast, old.us_geo, (old.input + old.cache_write_5m + old.cache_write_1h + old.cache_read > 100000) + (old.input + old.cache_write_5m + old.cache_write_1h + old.cache_read > 200000), old.cost_usd IS NOT NULL, -1, -old.input, -old.output, -old.cache_write_5m, -old.cache_write_1h, -old.cache_read, -old.web_searches, -ifnull(old.cost_usd, 0))
+      ON CONFLICT (hour, roots, project_id, model_id, fast, us_geo, band, has_cost)
+      DO UPDATE SET calls = calls + excluded.calls, input = input + excluded.input, output = output + excluded.output, cache_write_5m = cache_write_5m + excluded.cache_write_5m, cache_write_1h = cache_write_1h + excluded.cache_write_1h, cache_read = cache_read + excluded.cache_read, web_searches = web_searches + excluded.web_searches, cost_usd = cost_usd + excluded.cost_usd;
+    INSERT INTO hourly_models (hour, roots, model_id, fast, us_geo, band, has_cost, calls, input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd)
+      VALUES (old.ts / 3600000, old.roots, old.model_id, old.fast, old.us_geo, (old.input + old.cache_write_5m + old.cache_write_1h + old.cache_read > 100000) + (old.input + old.cache_write_5m + old.cache_write_1h + old.cache_read > 200000), old.cost_usd IS NOT NULL, -1, -old.input, -old.output, -old.cache_write_5m, -old.cache_write_1h, -old.cache_read, -old.web_searches, -ifnull(old.cost_usd, 0))
+      ON CONFLICT (hour, roots, model_id, fast, us_geo, band, has_cost)
+      DO UPDATE SET calls = calls + excluded.calls, input = input + excluded.input, output = output + excluded.output, cache_write_5m = cache_write_5m + excluded.cache_write_5m, cache_write_1h = cache_write_1h + excluded.cache_write_1h, cache_read = cache_read + excluded.cache_read, web_searches = web_searches + excluded.web_searches, cost_usd = cost_usd + excluded.cost_usd;
+    END;
+    -- 5-hour windows (--session-length ones), as the calls of a set of roots
+    -- (roots: their bits) make them.  Every window but the last is final:
+    -- only the calls from the last one on are gone through again.
+    CREATE TABLE windows (
+        roots INTEGER NOT NULL,
+        length_ms INTEGER NOT NULL,
+        first INTEGER NOT NULL,
+        start INTEGER NOT NULL,
+        last INTEGER NOT NULL,
+        reset_at INTEGER,
+        limit_hit INTEGER NOT NULL,
+        calls INTEGER NOT NULL,
+        tokens INTEGER NOT NULL,
+        PRIMARY KEY (roots, length_ms, first)
+    ) WITHOUT ROWID;
+    -- The generation a set of roots' windows were kept in, and the earliest
+    -- time of a call or limit message written since: from there they are
+    -- computed again.
+    CREATE TABLE window_state (
+        roots INTEGER NOT NULL,
+        length_ms INTEGER NOT NULL,
+        generation INTEGER NOT NULL,
+        changed_from INTEGER,
+        PRIMARY KEY (roots, length_ms)
+    ) WITHOUT ROWID;
+    -- The process reading logs into the store, while it does (its heartbeat
+    -- goes stale if it dies).  bulk: it dropped the rollup triggers and the
+    -- index by time, whose SQL is in dropped, to rebuild them at its end.
+    CREATE TABLE ingest_claim (
+        owner TEXT NOT NULL,
+        heartbeat INTEGER NOT NULL,
+        bulk INTEGER NOT NULL,
+        dropped TEXT NOT NULL
+    );
+    DELETE FROM report_cache;
+    """,
+)
+# The store's mark, "ccus": a file with another, or with tables but no mark
+# and no schema version, is not a store of ours and is never written.
+APPLICATION_ID = 0x63637573
 
-_CALL_COLUMNS = ("key", "ts", "sources", "session_id", "project_id", "model_id", "input", "output",
-                 "cache_write_5m", "cache_write_1h", "cache_read", "web_searches", "fast", "us_geo",
-                 "cost_usd")
-_ROW_OUTPUT = _CALL_COLUMNS.index("output")
-_FINAL_LINE_COLUMNS = [c for c in _CALL_COLUMNS if c not in ("key", "ts", "sources", "output")]
+# The rollups from the calls, as a bulk ingest rebuilds them at its end: by
+# project, then across projects from that.
+REBUILD_ROLLUPS = (
+    "DELETE FROM hourly",
+    "INSERT INTO hourly (hour, roots, project_id, model_id, fast, us_geo, band, has_cost, calls, input, output, "
+    "cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd) "
+    "SELECT ts / 3600000, roots, project_id, model_id, fast, us_geo, "
+    "(input + cache_write_5m + cache_write_1h + cache_read > 100000) "
+    "+ (input + cache_write_5m + cache_write_1h + cache_read > 200000), cost_usd IS NOT NULL, count(*), "
+    "sum(input), sum(output), sum(cache_write_5m), sum(cache_write_1h), sum(cache_read), sum(web_searches), "
+    "total(cost_usd) FROM calls GROUP BY 1, 2, 3, 4, 5, 6, 7, 8",
+    "DELETE FROM hourly_models",
+    "INSERT INTO hourly_models (hour, roots, model_id, fast, us_geo, band, has_cost, calls, input, output, "
+    "cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd) "
+    "SELECT hour, roots, model_id, fast, us_geo, band, has_cost, sum(calls), sum(input), sum(output), "
+    "sum(cache_write_5m), sum(cache_write_1h), sum(cache_read), sum(web_searches), sum(cost_usd) "
+    "FROM hourly GROUP BY 1, 2, 3, 4, 5, 6, 7",
+)
+# A call as the store keeps it: the reader's usage fields as they are, the
+# names as ids, and the bits of the roots it was read from.
+STORED_CALL_COLUMNS = ("key", "ts", "roots", "session_id", "project_id", "model_id") + USAGE_FIELDS
 # One response may be written as several lines (and copied into progress
 # lines): the line with the most output tokens carries its final usage (on a
 # tie the later one), the earliest line its time.
 UPSERT_CALL = (
-    f"INSERT INTO calls ({', '.join(_CALL_COLUMNS)}) VALUES ({', '.join('?' * len(_CALL_COLUMNS))}) "
-    "ON CONFLICT(key) DO UPDATE SET ts = min(ts, excluded.ts), sources = sources | excluded.sources, "
+    f"INSERT INTO calls ({', '.join(STORED_CALL_COLUMNS)}) VALUES ({', '.join('?' * len(STORED_CALL_COLUMNS))}) "
+    "ON CONFLICT(key) DO UPDATE SET ts = min(ts, excluded.ts), roots = roots | excluded.roots, "
     + ", ".join(f"{c} = CASE WHEN excluded.output >= output THEN excluded.{c} ELSE {c} END"
-                for c in _FINAL_LINE_COLUMNS)
+                for c in STORED_CALL_COLUMNS[3:] if c != "output")
     + ", output = max(output, excluded.output)"
 )
 RECORD_FILE = (
-    "INSERT INTO files (path, source_id, dev, ino, size, mtime_ns, offset, tail_len, tail_crc, skipped) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET source_id = excluded.source_id, "
+    "INSERT INTO files (path, root_id, dev, ino, size, mtime_ns, offset, tail_len, tail_crc, skipped, last_call) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET root_id = excluded.root_id, "
     "dev = excluded.dev, ino = excluded.ino, size = excluded.size, mtime_ns = excluded.mtime_ns, "
-    "offset = excluded.offset, tail_len = excluded.tail_len, tail_crc = excluded.tail_crc, skipped = excluded.skipped"
+    "offset = excluded.offset, tail_len = excluded.tail_len, tail_crc = excluded.tail_crc, skipped = excluded.skipped, "
+    "last_call = coalesce(max(files.last_call, excluded.last_call), files.last_call, excluded.last_call)"
 )
-# A call's sources are bits of a 64-bit integer.
-MAX_SOURCES = 62
+FILE_COLUMNS = "path, offset, tail_len, tail_crc, dev, ino, size, mtime_ns, id, skipped"
+# A call's roots are bits of a 64-bit integer.
+MAX_ROOTS = 62
 # Below this many new bytes, forking helpers to read costs more than it saves.
 PARALLEL_MIN_BYTES = 16 * 1024 * 1024
 # A bulk ingest (rollups rebuilt at the end) starts at this many new bytes,
 # if they are at least as many as the store has read before: rebuilding
 # sums all of history, so a small addition to a long one is kept call by call.
 BULK_MIN_BYTES = 16 * 1024 * 1024
+# How long a caller that must not wait (a prompt) waits for the write lock.
+NO_WAIT_MS = 20
+# A claim to be reading logs whose heartbeat is older than this is a dead
+# process's (a live one beats at every batch it writes).
+CLAIM_STALE_MS = 30_000
+# How long after a walk that found every log read quick commands may look
+# only at the logs written lately (and at directories changed since).
+QUICK_WALK_FOR_NS = 60 * 10 ** 9
+# A log is "written lately" if its newest call is this recent.
+RECENT_LOG_MS = 24 * 3600 * 1000
 
 
 def default_db_path(environ):
@@ -1035,13 +1242,30 @@ def _is_corruption(exc):
     return isinstance(exc, STORE_DAMAGE) and not isinstance(exc, sqlite3.OperationalError)
 
 
-class Store:
-    """The SQLite record of every call ever read, safe to share between processes."""
+def _is_busy(exc):
+    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
 
-    def __init__(self, path, warn):
+
+def _now_ms():
+    return int(time.time() * 1000)
+
+
+class Store:
+    """The SQLite record of every call ever read, safe to share between processes.
+
+    messages: where warnings go (see Messages).  A store that is damaged
+    when opened or synced is set aside and built again from the logs.
+    """
+
+    def __init__(self, path, messages):
         self.path = path
-        self.warn = warn
+        self.messages = messages
         self.conn = None
+        self.identity = None
+        self.owner = f"{os.uname().nodename}:{os.getpid()}:{os.urandom(4).hex()}"
+        # path -> state of every log this process has synced: a live loop
+        # looks up only the logs that changed since its last round.
+        self.known = {}
         self._open()
 
     def _connect(self):
@@ -1051,9 +1275,11 @@ class Store:
             if not os.path.exists(self.path):
                 os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
             conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            st = os.stat(self.path)
         except (OSError, sqlite3.Error) as exc:
             raise CcusageError(f"cannot open the store {self.path}: {_reason(exc)}")
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        self.identity = (st.st_dev, st.st_ino)
         return conn
 
     def _open(self):
@@ -1065,18 +1291,23 @@ class Store:
                 conn.close()
                 if attempt == 2 or not _is_corruption(exc):
                     raise CcusageError(f"cannot use the store {self.path}: {exc}")
-                self._move_aside(exc)
+                move_store_aside(self.path, exc, self.messages)
                 continue
             self.conn = conn
             return
 
     def _prepare(self, conn):
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        mark = conn.execute("PRAGMA application_id").fetchone()[0]
+        if mark not in (0, APPLICATION_ID) or (version == 0 and conn.execute(
+                "SELECT count(*) FROM sqlite_master").fetchone()[0]):
+            raise CcusageError(f"{self.path} is an SQLite database of another program, not a ccusage store; "
+                               "name another with --db")
         if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
             conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA cache_size = -65536")
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version == len(SCHEMA):
+        if version == len(SCHEMA) and mark == APPLICATION_ID:
             return
         if version > len(SCHEMA):
             raise CcusageError(f"the store {self.path} was written by a newer ccusage "
@@ -1088,138 +1319,341 @@ class Store:
                 for statement in _statements(SCHEMA[number]):
                     conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {len(SCHEMA)}")
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-
-    def _move_aside(self, exc):
-        move_store_aside(self.path, exc, self.warn)
 
     def close(self):
         if self.conn is not None:
             self.conn.close()
             self.conn = None
 
+    def reopen_if_replaced(self):
+        """Open the store again if another process set it aside and built a new one (a long run sees it)."""
+        try:
+            st = os.stat(self.path)
+            same = (st.st_dev, st.st_ino) == self.identity
+        except OSError:
+            same = False
+        if not same:
+            self.close()
+            self.known = {}
+            self._open()
+        return not same
+
     # -- ingest --
 
-    def source_ids(self, paths):
-        """Ids of the given source paths, registering new ones."""
+    def root_ids(self, paths):
+        """Ids of the given root paths, registering new ones."""
         ids = {}
         for path in paths:
-            row = self.conn.execute("SELECT id FROM sources WHERE path = ?", (path,)).fetchone()
+            key = os.fsencode(path)
+            row = self.conn.execute("SELECT id FROM roots WHERE path = ?", (key,)).fetchone()
             if row is None:
-                if self.conn.execute("SELECT count(*) FROM sources").fetchone()[0] >= MAX_SOURCES:
-                    raise CcusageError(f"the store {self.path} has seen {MAX_SOURCES} data directories, as many "
+                if self.conn.execute("SELECT count(*) FROM roots").fetchone()[0] >= MAX_ROOTS:
+                    raise CcusageError(f"the store {self.path} has seen {MAX_ROOTS} data directories, as many "
                                        "as it can tell apart; use another store for more (--db)")
-                self.conn.execute("INSERT OR IGNORE INTO sources (path) VALUES (?)", (path,))
-                row = self.conn.execute("SELECT id FROM sources WHERE path = ?", (path,)).fetchone()
+                self.conn.execute("INSERT OR IGNORE INTO roots (path) VALUES (?)", (key,))
+                row = self.conn.execute("SELECT id FROM roots WHERE path = ?", (key,)).fetchone()
             ids[path] = row[0]
         return ids
 
-    def sync(self, roots, report):
-        """Read whatever is new in the logs below roots into the store.
+    def sync(self, roots, report, paths=None, wait=True, parallel=True, budget=None, quick=False):
+        """Read what is new in the logs below roots into the store; report says what was done.
 
-        A run over unchanged logs only stats the files: it takes no write lock
-        and reads no log bytes.
+        paths: read only these logs (each below one of roots), not the whole
+        walk.  wait=False: never wait on another process (its reading or its
+        write lock) for more than a few milliseconds; then report.busy is set
+        and the store answers with what it holds.  budget: seconds to read
+        for, after which what was read is kept and report.complete is unset.
+        quick: while a walk found every log read less than a minute ago, look
+        only at the logs written lately and the directories changed since.
+        parallel: fork helpers to read a large amount.
+
+        Logs are opened and read outside any write transaction: the write
+        lock is held only while rows are written, a batch at a time.
         """
-        sources = self.source_ids(roots)
-        on_disk, digests = {}, {}
-        for root in roots:
-            source_id = sources[root]
-            found = find_logs(root, report)
-            digests[source_id] = walk_digest(found)
-            for path, state in found:
-                on_disk[path] = (source_id, state)
-        report.files = len(on_disk)
-        marks = ",".join("?" * len(digests))
-        stored = dict(self.conn.execute(f"SELECT id, walk_digest FROM sources WHERE id IN ({marks})", list(digests)))
-        if all(digest is not None and stored[source] == digest for source, digest in digests.items()):
+        self.reopen_if_replaced()
+        try:
+            ids = self.root_ids(roots)
+        except sqlite3.OperationalError as exc:
+            if wait or not _is_busy(exc):
+                raise
+            report.busy = True
             return
+        deadline = None if budget is None else time.monotonic() + budget
+        walk_ns = time.time_ns()
+        digests = {}
+        if paths is not None:
+            on_disk = self._named_logs(roots, ids, paths, report)
+        else:
+            on_disk = {}
+            full = {root_id: ns for root_id, ns in self.conn.execute(
+                f"SELECT id, full_walk_ns FROM roots WHERE id IN ({','.join('?' * len(ids))})", list(ids.values()))}
+            for root, root_id in ids.items():
+                since = full.get(root_id)
+                if quick and since is not None and 0 <= walk_ns - since < QUICK_WALK_FOR_NS:
+                    found = self._recent_logs(root, root_id, since, walk_ns, report)
+                else:
+                    found = find_logs(root, report)
+                    digests[root_id] = walk_digest(found)
+                for path, state in found:
+                    on_disk[path] = (root_id, state)
+            report.files = len(on_disk)
+            if digests and len(digests) == len(ids) and self._walks_unchanged(digests):
+                self._note_walks(digests, walk_ns)
+                return
         changed = self._changed(on_disk)
         if not changed:
-            write_unless_busy(self.conn, lambda conn: _note_walks(conn, digests))
+            if digests:
+                self._note_walks(digests, walk_ns)
             return
-        conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        helpers = 0
+        unread = _unread(on_disk, changed)
+        new_bytes = sum(unread.values())
+        bulk = budget is None and paths is None and new_bytes >= BULK_MIN_BYTES and \
+            new_bytes >= self.conn.execute("SELECT total(offset) FROM files").fetchone()[0]
+        claim = self._claim(wait, bulk)
+        if claim is None:
+            report.busy = True
+            return
+        helpers, results = 0, ()
         try:
-            # Another process may have read the same files while this one waited.
+            # Another process may have read the same logs while this one waited.
             changed = self._changed(on_disk, [path for path, _ in changed])
             rows = dict(changed)
             unread = _unread(on_disk, changed)
-            new_bytes = sum(unread.values())
             jobs = [(path,) + (row[1:6] if row else (None, 0, 0, 0, 0)) for path, row in changed]
-            helpers = reader_processes(new_bytes, len(jobs))
+            helpers = reader_processes(sum(unread.values()), len(jobs)) if parallel and deadline is None else 0
             results = read_in_parallel(jobs, unread, helpers) if helpers else map(read_log, jobs)
-            bulk = new_bytes >= BULK_MIN_BYTES and \
-                new_bytes >= conn.execute("SELECT total(offset) FROM files").fetchone()[0]
-            ingest = Ingest(conn, bulk)
-            records = []
+            ingest = Ingest(self, claim)
             for path, state, positions, reader in results:
+                root_id = on_disk[path][0]
                 if state is None:
                     report.add_unreadable(path, positions)
                     # Its state would not change when it becomes readable: the walk must not seem done.
-                    digests[on_disk[path][0]] = None
+                    digests[root_id] = None
                     continue
                 report.files_read += 1
                 report.bytes_read += reader.bytes_read
                 report.calls_seen += reader.billable_lines
-                records.append(self._file_record(path, on_disk[path][0], state, positions, reader.skipped,
-                                                 rows[path]))
-                ingest.add(on_disk[path][0], path, reader)
-            ingest.finish()
-            conn.executemany(RECORD_FILE, records)
-            _note_walks(conn, digests)
-            if records:
-                conn.execute("UPDATE generation SET value = value + 1")
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+                ingest.add(root_id, path, reader, self._file_record(path, root_id, state, positions, reader, rows[path]))
+                self.known[path] = state
+                if deadline is not None and time.monotonic() > deadline:
+                    report.complete = False
+                    digests = {}
+                    break
+            ingest.finish(digests, walk_ns)
         finally:
             if helpers:
                 results.close()
+            self._release(claim)
+
+    def _walks_unchanged(self, digests):
+        marks = ",".join("?" * len(digests))
+        stored = dict(self.conn.execute(f"SELECT id, walk_digest FROM roots WHERE id IN ({marks})", list(digests)))
+        return all(digest is not None and stored[root] == digest for root, digest in digests.items())
+
+    def _note_walks(self, digests, walk_ns):
+        write_unless_busy(self.conn, lambda conn: _note_walks(conn, digests, walk_ns))
+
+    def _named_logs(self, roots, ids, paths, report):
+        """{path: (root id, state)} of the named logs that exist, each under the root it lies below."""
+        found = {}
+        for path in paths:
+            path = _expand(path)
+            root = next((r for r in sorted(roots, key=len, reverse=True)
+                         if path.startswith(r.rstrip(os.sep) + os.sep)), None)
+            if root is None:
+                continue
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
+            if path.endswith(".jsonl") and _is_regular(st):
+                found[path] = (ids[root], _file_state(st))
+        report.files = len(found)
+        return found
+
+    def _recent_logs(self, root, root_id, since_ns, now_ns, report):
+        """The logs a quick walk looks at: those written lately, and all in directories changed since since_ns.
+
+        A directory's time changes when a log is added to it (a new session,
+        a new subagent), not when a log grows: growing logs are the ones
+        written lately.  Checked: projects/, each project directory, and the
+        directories of the recent logs and of their sessions' subagents.
+        """
+        top = os.path.join(root, "projects")
+        recent = [os.fsdecode(path) for (path,) in self.conn.execute(
+            "SELECT path FROM files WHERE root_id = ? AND last_call >= ?", (root_id, now_ns // 10 ** 6 - RECENT_LOG_MS))]
+        directories = {top}
+        try:
+            directories.update(entry.path for entry in os.scandir(top) if entry.is_dir())
+        except OSError:
+            return []
+        for path in recent:
+            directories.add(os.path.dirname(path))
+            session_dir = os.path.splitext(path)[0]
+            directories.update((session_dir, os.path.join(session_dir, "subagents")))
+        found = {}
+        changed = []
+        for directory in directories:
+            try:
+                if os.stat(directory).st_mtime_ns >= since_ns - 2 * 10 ** 9:   # give or take the clock's steps
+                    changed.append(directory)
+            except OSError:
+                pass
+        for directory in changed:
+            found.update(find_logs(root, report, directory, recursive=directory != top))
+        for path in recent:
+            if path not in found:
+                try:
+                    found[path] = _file_state(os.stat(path))
+                except OSError:
+                    pass
+        return list(found.items())
 
     def _changed(self, on_disk, among=None):
         """[(path, stored row or None)] for files whose size, time or identity moved.
 
         among: only these paths can have (a few), so only their rows are read.
         """
-        columns = "path, offset, tail_len, tail_crc, dev, ino, size, mtime_ns, id, skipped"
-        if among is not None and len(among) < 100:
-            rows = {path: self.conn.execute(f"SELECT {columns} FROM files WHERE path = ?", (path,)).fetchone()
-                    for path in among}
-            return [(path, row) for path, row in rows.items() if row is None or row[4:8] != on_disk[path][1]]
-        known = {row[0]: row[1:] for row in self.conn.execute("SELECT path, dev, ino, size, mtime_ns FROM files")}
-        paths = [path for path, (_, state) in on_disk.items() if known.get(path) != state]
-        if not paths:
-            return []
-        rows = {row[0]: row for row in self.conn.execute(f"SELECT {columns} FROM files")}
+        if among is None:
+            among = [path for path, (_, state) in on_disk.items() if self.known.get(path) != state]
+            if not among:
+                return []
+        if len(among) < 100:
+            rows = {path: self.conn.execute(f"SELECT {FILE_COLUMNS} FROM files WHERE path = ?",
+                                            (os.fsencode(path),)).fetchone() for path in among}
+            stored = {path: row[4:8] if row else None for path, row in rows.items()}
+        else:
+            rows = None
+            stored = {os.fsdecode(row[0]): row[1:]
+                      for row in self.conn.execute("SELECT path, dev, ino, size, mtime_ns FROM files")}
+        paths = []
+        for path in among:
+            state = on_disk[path][1]
+            if stored.get(path) == state:
+                self.known[path] = state
+            else:
+                paths.append(path)
+        if paths and rows is None:
+            rows = {os.fsdecode(row[0]): row for row in self.conn.execute(f"SELECT {FILE_COLUMNS} FROM files")}
         return [(path, rows.get(path)) for path in paths]
 
     @staticmethod
-    def _file_record(path, source_id, state, positions, skipped, row):
+    def _file_record(path, root_id, state, positions, reader, row):
         """The files row (for RECORD_FILE) of a file read from positions[0] to positions[1]."""
         start, offset, tail_len, tail_crc = positions
         # Reading from the start again forgets what the old contents skipped.
-        skipped += row[9] if row is not None and start > 0 else 0
-        return (path, source_id) + state + (offset, tail_len, tail_crc, skipped)
+        skipped = reader.skipped + (row[9] if row is not None and start > 0 else 0)
+        last_call = max((call[C_TS] for call in reader.calls.values()), default=None)
+        return (os.fsencode(path), root_id) + state + (offset, tail_len, tail_crc, skipped, last_call)
+
+    def _claim(self, wait, bulk):
+        """Claim the reading of logs for this process (None: another has it and wait is off).
+
+        One process reads at a time, so that several starting at once do not
+        all read the same logs; the claim is a row, not the write lock, which
+        is taken only to write.  A dead claimant's claim goes stale; its bulk
+        ingest's dropped triggers and index are put back then.
+        """
+        conn = self.conn
+        deadline = time.monotonic() + (BUSY_TIMEOUT_MS / 1000 if wait else 0)
+        while True:
+            try:
+                conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS if wait else NO_WAIT_MS}")
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if wait or not _is_busy(exc):
+                    raise
+                return None
+            finally:
+                conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            try:
+                row = conn.execute("SELECT owner, heartbeat, bulk, dropped FROM ingest_claim").fetchone()
+                if row is not None and _now_ms() - row[1] < CLAIM_STALE_MS:
+                    conn.execute("COMMIT")
+                    if time.monotonic() >= deadline:
+                        if wait:
+                            raise CcusageError(f"the store {self.path} stayed busy (another ccusage is reading "
+                                               f"logs into it) for {BUSY_TIMEOUT_MS // 60000} minutes; "
+                                               "try again later")
+                        return None
+                    time.sleep(0.05)
+                    continue
+                if row is not None and row[2]:
+                    _restore_rollups(conn, row[3])
+                conn.execute("DELETE FROM ingest_claim")
+                dropped = ""
+                if bulk:
+                    objects = conn.execute("SELECT type, name, sql FROM sqlite_master WHERE tbl_name = 'calls' "
+                                           "AND (type = 'trigger' OR name = 'calls_by_time')").fetchall()
+                    dropped = ";\n".join(sql for _, _, sql in objects) + ";"
+                    for kind, name, _ in objects:
+                        conn.execute(f"DROP {kind.upper()} {name}")
+                conn.execute("INSERT INTO ingest_claim VALUES (?, ?, ?, ?)", (self.owner, _now_ms(), bulk, dropped))
+                conn.execute("COMMIT")
+                return Claim(self.owner, bulk, dropped)
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    def _release(self, claim):
+        """Give up the claim; a bulk ingest's rollups are rebuilt first if its end was not reached."""
+        if claim.released or self.conn is None:
+            return
+        conn = self.conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = conn.execute("SELECT bulk, dropped FROM ingest_claim WHERE owner = ?", (claim.owner,)).fetchone()
+                if row is not None and row[0]:
+                    _restore_rollups(conn, row[1])
+                conn.execute("DELETE FROM ingest_claim WHERE owner = ?", (claim.owner,))
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error:
+            pass   # the claim goes stale, and the next reader restores what it must
+        claim.released = True
 
     # -- queries --
 
-    def skipped_lines(self, source_ids):
-        marks = ",".join("?" * len(source_ids))
-        return self.conn.execute(f"SELECT path, skipped FROM files WHERE skipped > 0 AND source_id IN ({marks}) "
-                                 "ORDER BY path", source_ids).fetchall()
+    def skipped_lines(self, root_ids):
+        marks = ",".join("?" * len(root_ids))
+        return [(os.fsdecode(path), skipped) for path, skipped in self.conn.execute(
+            f"SELECT path, skipped FROM files WHERE skipped > 0 AND root_id IN ({marks}) ORDER BY path", root_ids)]
 
 
-def _note_walks(conn, digests):
-    """Store {source id: walk_digest or None}: what each source's logs were when last all read."""
-    conn.executemany("UPDATE sources SET walk_digest = ? WHERE id = ?",
-                     [(digest, source) for source, digest in digests.items()])
+class Claim:
+    """This process's claim to be reading logs into the store."""
+
+    def __init__(self, owner, bulk, dropped):
+        self.owner, self.bulk, self.dropped = owner, bulk, dropped
+        self.released = False
+
+
+def _restore_rollups(conn, dropped):
+    """Rebuild the rollups from the calls and put back the triggers and index a bulk ingest dropped."""
+    present = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE tbl_name = 'calls'")}
+    for statement in _statements(dropped):
+        name = statement.split()[2]
+        if name not in present:
+            conn.execute(statement)
+    for statement in REBUILD_ROLLUPS:
+        conn.execute(statement)
+
+
+def _note_walks(conn, digests, walk_ns):
+    """Store {root id: walk_digest or None}: what each root's logs were when last all read, and when."""
+    conn.executemany("UPDATE roots SET walk_digest = ?, full_walk_ns = ? WHERE id = ?",
+                     [(digest, walk_ns if digest is not None else None, root) for root, digest in digests.items()])
 
 
 def write_unless_busy(conn, write):
@@ -1249,7 +1683,7 @@ def _unread(on_disk, changed):
     return unread
 
 
-def move_store_aside(path, exc, warn):
+def move_store_aside(path, exc, messages):
     """Set an unreadable store aside (as PATH.corrupt-TIME) so that a new one is built from the logs.
 
     Only a file that is, or was meant to be, a store: an SQLite file or one
@@ -1276,7 +1710,7 @@ def move_store_aside(path, exc, warn):
             os.remove(path + suffix)
         except OSError:
             pass
-    warn(f"the store {path} was unreadable ({exc}); moved it to {aside} and rebuilding it from the logs")
+    messages.warn(f"the store {path} was unreadable ({exc}); moved it to {aside} and rebuilding it from the logs")
 
 
 def _statements(script):
@@ -1300,93 +1734,125 @@ def _project_dir(path):
     return ""
 
 
-# Calls are written in groups of about this many: enough for the writing to
-# be quick, few enough that little is left to write once the reading ends.
-FLUSH_CALLS = 1024
+# Calls are written in transactions of about this many: few enough that
+# the write lock is soon free again, enough for the writing to be quick.
+FLUSH_CALLS = 8192
 
 
 class Ingest:
-    """Writes calls read from files, within the caller's transaction.
+    """Writes the calls read from logs, a batch per write transaction, under this process's claim.
 
-    bulk: many calls are coming, so the hourly sums and the index by time are
-    rebuilt once at the end instead of being kept call by call.
+    A bulk claim has dropped the rollup triggers and the index by time:
+    they are rebuilt once at the end instead of being kept call by call.
     """
 
-    def __init__(self, conn, bulk):
-        self.conn = conn
-        self.bulk = bulk
-        self.models = dict(conn.execute("SELECT name, id FROM models"))
-        self.projects = dict(conn.execute("SELECT path, id FROM projects"))
-        self.sessions = dict(conn.execute("SELECT session_id, id FROM sessions")) if bulk else {}
-        self.refs = {}
+    def __init__(self, store, claim):
+        self.store = store
+        self.conn = store.conn
+        self.claim = claim
+        self.models, self.projects, self.sessions, self.refs = {}, {}, {}, {}
         self.pending = {}
-        if bulk:
-            for trigger in ROLLUP_TRIGGERS:
-                conn.execute(f"DROP TRIGGER {trigger}")
-            conn.execute("DROP INDEX calls_by_time")
+        # Models in the order the logs name them, which is the order they get ids in.
+        self.model_names = {}
+        self.files = []
+        self.resets = []
+        self.first_ts = None
+
+    def add(self, root_id, path, reader, file_record):
+        """Take in one log's calls and its files row; written once enough are pending."""
+        directory = _project_dir(path)
+        default_session = os.path.splitext(os.path.basename(path))[0]
+        pending, model_names = self.pending, self.model_names
+        root_bit = 1 << (root_id - 1)
+        first = self.first_ts
+        for key, call in reader.calls.items():
+            model_names[call[C_MODEL]] = None
+            who = (call[C_SESSION] or default_session, call[C_CWD] or directory or "(unknown)", directory)
+            entry = (call, root_bit, who)
+            previous = pending.get(key)
+            if previous is not None:
+                entry = (merge_lines(previous[0], call), root_bit | previous[1], who)
+            pending[key] = entry
+            ts = call[C_TS]
+            if first is None or ts < first:
+                first = ts
+        for ts, reset_at in reader.limit_resets:
+            self.resets.append((ts, reset_at, root_id))
+            if first is None or ts < first:
+                first = ts
+        self.first_ts = first
+        self.files.append(file_record)
+        if len(pending) >= FLUSH_CALLS:
+            self.flush()
+
+    def flush(self, digests=None, walk_ns=None):
+        """Write what is pending in one transaction (with the walk digests once every log is read)."""
+        if not self.pending and not self.files and digests is None:
+            return
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for name in self.model_names:
+                self._model(name)
+            rows = []
+            for key, (call, roots, who) in self.pending.items():
+                session_id, project_id = self._refs(who)
+                rows.append((key, call[C_TS], roots, session_id, project_id, self._model(call[C_MODEL]))
+                            + call[C_INPUT:])
+            # In key order the b-tree fills page by page instead of all over.
+            rows.sort()
+            conn.executemany(UPSERT_CALL, rows)
+            conn.executemany("INSERT OR IGNORE INTO limit_resets (ts, reset_at, root_id) VALUES (?, ?, ?)",
+                             self.resets)
+            conn.executemany(RECORD_FILE, self.files)
+            if self.first_ts is not None:
+                conn.execute("UPDATE window_state SET changed_from = min(ifnull(changed_from, ?1), ?1)",
+                             (self.first_ts,))
+            if rows or self.files:
+                conn.execute("UPDATE generation SET value = value + 1")
+            conn.execute("UPDATE ingest_claim SET heartbeat = ? WHERE owner = ?", (_now_ms(), self.claim.owner))
+            if digests is not None:
+                if self.claim.bulk:
+                    _restore_rollups(conn, self.claim.dropped)
+                    conn.execute("UPDATE ingest_claim SET bulk = 0 WHERE owner = ?", (self.claim.owner,))
+                _note_walks(conn, digests, walk_ns)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        self.pending, self.model_names, self.files, self.resets, self.first_ts = {}, {}, [], [], None
+
+    def finish(self, digests, walk_ns):
+        self.flush(digests, walk_ns)
 
     def _model(self, name):
         model_id = self.models.get(name)
         if model_id is None:
-            model_id = self.conn.execute("INSERT INTO models (name) VALUES (?)", (name,)).lastrowid
-            self.models[name] = model_id
+            self.conn.execute("INSERT OR IGNORE INTO models (name) VALUES (?)", (name,))
+            model_id = self.models[name] = self.conn.execute("SELECT id FROM models WHERE name = ?",
+                                                             (name,)).fetchone()[0]
         return model_id
 
-    def _refs(self, session, cwd, directory):
-        """(session id, project id) in the store, registering either when new."""
+    def _refs(self, who):
+        """(session id, project id) in the store of (session, cwd, directory), registering either when new."""
+        ref = self.refs.get(who)
+        if ref is not None:
+            return ref
+        session, cwd, directory = who
         project_id = self.projects.get(cwd)
         if project_id is None:
-            project_id = self.conn.execute("INSERT INTO projects (path, dir) VALUES (?, ?)",
-                                           (cwd, directory)).lastrowid
-            self.projects[cwd] = project_id
+            self.conn.execute("INSERT OR IGNORE INTO projects (path, dir) VALUES (?, ?)", (cwd, directory))
+            project_id = self.projects[cwd] = self.conn.execute("SELECT id FROM projects WHERE path = ?",
+                                                                (cwd,)).fetchone()[0]
         session_id = self.sessions.get(session)
         if session_id is None:
-            row = None if self.bulk else self.conn.execute("SELECT id FROM sessions WHERE session_id = ?",
-                                                           (session,)).fetchone()
-            session_id = row[0] if row else self.conn.execute(
-                "INSERT INTO sessions (session_id, project_id) VALUES (?, ?)", (session, project_id)).lastrowid
-            self.sessions[session] = session_id
-        return session_id, project_id
-
-    def add(self, source_id, path, reader):
-        directory = _project_dir(path)
-        default_session = os.path.splitext(os.path.basename(path))[0]
-        pending, refs, models = self.pending, self.refs, self.models
-        source_bit = 1 << (source_id - 1)
-        for key, call in reader.calls.items():
-            who = (call[C_SESSION] or default_session, call[C_CWD] or directory or "(unknown)")
-            ref = refs.get(who)
-            if ref is None:
-                ref = refs[who] = self._refs(who[0], who[1], directory)
-            model_id = models.get(call[C_MODEL]) or self._model(call[C_MODEL])
-            row = (key, call[C_TS], source_bit) + ref + (model_id,) + call[C_INPUT:]
-            previous = pending.get(key)
-            if previous is not None:
-                row = merge_lines(previous, row, 1, _ROW_OUTPUT)
-                if previous[2] & ~row[2]:
-                    row = row[:2] + (row[2] | previous[2],) + row[3:]
-            pending[key] = row
-        if reader.limit_resets:
-            self.conn.executemany("INSERT OR IGNORE INTO limit_resets (ts, reset_at, source_id) VALUES (?, ?, ?)",
-                                  [reset + (source_id,) for reset in reader.limit_resets])
-        # Written as they come, so that the writing overlaps the reading.
-        if len(pending) >= FLUSH_CALLS:
-            self._flush()
-
-    def _flush(self):
-        # In key order the b-tree fills page by page instead of all over.
-        self.conn.executemany(UPSERT_CALL, sorted(self.pending.values()))
-        self.pending = {}
-
-    def finish(self):
-        self._flush()
-        if self.bulk:
-            self.conn.execute(CALLS_BY_TIME)
-            for trigger in ROLLUP_TRIGGERS.values():
-                self.conn.execute(trigger)
-            for table in ROLLUPS:
-                self.conn.execute(f"DELETE FROM {table}")
-                self.conn.execute(rebuild_rollup(table))
+            self.conn.execute("INSERT OR IGNORE INTO sessions (session_id, project_id) VALUES (?, ?)",
+                              (session, project_id))
+            session_id = self.sessions[session] = self.conn.execute(
+                "SELECT id FROM sessions WHERE session_id = ?", (session,)).fetchone()[0]
+        ref = self.refs[who] = (session_id, project_id)
+        return ref
 
 
 # ---------------------------------------------------------------------------
@@ -1505,6 +1971,31 @@ def local_midnight_ms(day, tz):
     return int(datetime(day.year, day.month, day.day, tzinfo=tz).timestamp() * 1000)
 
 
+# Calls lie between EARLIEST_MS and LATEST_MS.  A filter day beyond these days
+# (a day's margin for the zones' offsets) filters as the nearest of them: the
+# same calls, and calendar sums inside the years datetime and the C library
+# can reckon with (9999-12-31 has no next day for datetime).
+FIRST_FILTER_DAY, LAST_FILTER_DAY = date(1999, 12, 30), date(2200, 1, 2)
+
+
+def _filter_day(day):
+    return min(max(day, FIRST_FILTER_DAY), LAST_FILTER_DAY)
+
+
+def day_start_ms(day, tz):
+    """Epoch ms where local day begins, for a filter day of any year date allows."""
+    return local_midnight_ms(_filter_day(day), tz)
+
+
+def day_end_ms(day, tz):
+    """Epoch ms where local day ends (the next one begins), for a filter day of any year date allows."""
+    return local_midnight_ms(_filter_day(day) + timedelta(days=1), tz)
+
+
+# The number of CONTEXT_BANDS a call's prompt exceeds, as the rollups keep it.
+BAND_SQL = " + ".join(f"(input + cache_write_5m + cache_write_1h + cache_read > {over})" for over in CONTEXT_BANDS)
+
+
 class Filters:
     """Which calls a report covers."""
 
@@ -1553,9 +2044,12 @@ class Usage:
 class UsageQuery:
     """Runs grouped sums over the store and prices them."""
 
-    def __init__(self, store, source_ids, prices, tz, mode):
+    def __init__(self, store, root_ids, prices, tz, mode):
+        self.store = store
         self.conn = store.conn
-        self.source_ids = source_ids
+        self.root_ids = root_ids
+        # The bits of a call's roots column that the roots in use stand for.
+        self.roots_mask = sum(1 << (i - 1) for i in root_ids)
         self.prices = prices
         self.tz = tz
         self.mode = mode
@@ -1563,20 +2057,21 @@ class UsageQuery:
         self._models = None
 
     def model_name(self, model_id):
-        if self._models is None:
+        # A long run sees models another process added since it last looked.
+        if self._models is None or model_id not in self._models:
             self._models = dict(self.conn.execute("SELECT id, name FROM models"))
         return self._models[model_id]
 
     def _where(self, filters, ts):
         """SQL conditions (on time expression ts) and their parameters for filters."""
-        clauses = [f"(sources & {sum(1 << (i - 1) for i in self.source_ids)}) != 0"]
+        clauses = [f"(roots & {self.roots_mask}) != 0"]
         params = []
         if filters.since is not None:
             clauses.append(f"{ts} >= ?")
-            params.append(local_midnight_ms(filters.since, self.tz))
+            params.append(day_start_ms(filters.since, self.tz))
         if filters.until is not None:
             clauses.append(f"{ts} < ?")
-            params.append(local_midnight_ms(filters.until + timedelta(days=1), self.tz))
+            params.append(day_end_ms(filters.until, self.tz))
         if filters.project is not None:
             ids = self.project_ids(filters.project)
             clauses.append(f"project_id IN ({','.join(str(i) for i in ids) or 'NULL'})")
@@ -1598,7 +2093,10 @@ class UsageQuery:
         """{(group key..., model_id): Usage} with group_by a list of 'day', 'session', 'project'."""
         result = {}
         width = len(group_by) + 1
-        for row in self._grouped_rows(group_by, filters):
+        # Summed in an order that does not depend on the ids the store gave models.
+        rows = sorted(self._grouped_rows(group_by, filters),
+                      key=lambda row: (row[:width - 1], self.model_name(row[width - 1]), row[width - 1:width + 5]))
+        for row in rows:
             key = row[:width]
             part = Usage()
             (part.calls, part.input, part.output, part.cache_write_5m, part.cache_write_1h, part.cache_read,
@@ -1638,7 +2136,7 @@ class UsageQuery:
                 where += " AND calls > 0"
             else:
                 where, params = self._where(filters, "ts")
-                ts, table, calls, band = "ts", "calls", "count(*)", _BAND_SQL.format(row="calls")
+                ts, table, calls, band = "ts", "calls", "count(*)", BAND_SQL
                 cost, has_cost, first, last = "total(cost_usd)", "cost_usd IS NOT NULL", "min(ts)", "max(ts)"
             dates = self.prices.change_dates()
             era = " + ".join(f"({ts} >= {int(_date_ms(d))})" for d in dates) or "0"
@@ -1685,21 +2183,26 @@ class UsageQuery:
         else:
             part.cost = cost
 
-    def calls_in_order(self):
-        """Every call (oldest first) as (ts, model_id, fast, us_geo, band, era, has cost, input, output,
-        5m and 1h cache writes, cache read, web searches, cost_usd)."""
+    def era_sql(self, ts="ts"):
+        """SQL of the number of price changes before time expression ts."""
+        return " + ".join(f"({ts} >= {int(_date_ms(d))})" for d in self.prices.change_dates()) or "0"
+
+    def calls_in_order(self, since=None):
+        """The calls from time since on (oldest first) as WINDOW_ROW fields."""
         where, params = self._where(Filters(), "ts")
-        era = " + ".join(f"(ts >= {int(_date_ms(d))})" for d in self.prices.change_dates()) or "0"
+        if since is not None:
+            where += " AND ts >= ?"
+            params.append(since)
         return self.conn.execute(
-            f"SELECT ts, model_id, fast, us_geo, {_BAND_SQL.format(row='calls')}, {era}, cost_usd IS NOT NULL, "
+            f"SELECT ts, model_id, fast, us_geo, {BAND_SQL}, {self.era_sql()}, cost_usd IS NOT NULL, "
             "input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd "
             f"FROM calls WHERE {where} ORDER BY ts", params)
 
     def limit_resets(self):
         """[(time of a 'usage limit reached' line, reset epoch ms)], oldest first."""
-        sources = ",".join(str(int(i)) for i in self.source_ids)
+        roots = ",".join(str(int(i)) for i in self.root_ids)
         return [(ts, reset * 1000) for ts, reset in self.conn.execute(
-            f"SELECT DISTINCT ts, reset_at FROM limit_resets WHERE source_id IN ({sources}) ORDER BY ts")]
+            f"SELECT DISTINCT ts, reset_at FROM limit_resets WHERE root_id IN ({roots}) ORDER BY ts")]
 
     def rate_limits(self):
         """{window: (captured_at ms, used percentage, resets_at ms)}: the latest official figures."""
@@ -1781,15 +2284,30 @@ BURN_SPAN_MINUTES = 60
 RECENT_DAYS = 3
 
 
-class Window:
-    """A usage window: from its first call's hour, session_length hours; or a gap between two."""
+# A call as windows are built from it: its time, what its price depends on
+# (model id, fast, us_geo, band, era, has a logged cost) and its usage.
+WINDOW_ROW = ("ts", "model_id", "fast", "us_geo", "band", "era", "has_cost", "input", "output", "cache_write_5m",
+              "cache_write_1h", "cache_read", "web_searches", "cost_usd")
+W_TS, W_MODEL = 0, 1
+W_PRICE_KEY = slice(1, 7)
+(W_INPUT, W_OUTPUT, W_CACHE_5M, W_CACHE_1H, W_CACHE_READ, W_SEARCHES, W_COST) = range(7, len(WINDOW_ROW))
 
-    __slots__ = ("start", "end", "last", "usage", "models", "rows", "is_gap", "limit_hit", "reset_at")
+
+class Window:
+    """A usage window: from its first call's hour, session_length hours; or a gap between two.
+
+    A window kept in the store has its token count but no usage until it
+    is priced; one built from its calls here has their rows.
+    """
+
+    __slots__ = ("start", "end", "first", "last", "tokens", "calls", "usage", "models", "rows", "is_gap",
+                 "limit_hit", "reset_at")
 
     def __init__(self, start, end, is_gap=False):
         self.start, self.end, self.is_gap = start, end, is_gap
-        self.last = None
-        self.usage = Usage()
+        self.first = self.last = None
+        self.tokens = self.calls = 0
+        self.usage = None
         self.models = set()
         self.rows = []
         self.limit_hit = False
@@ -1802,36 +2320,36 @@ class Window:
         """When the window ends: a limit message's reset moment wins over the computed end."""
         return self.end if self.reset_at is None else self.reset_at
 
+    def add(self, row):
+        self.last = row[W_TS]
+        self.rows.append(row)
+        self.calls += 1
+        self.tokens += row[W_INPUT] + row[W_OUTPUT] + row[W_CACHE_5M] + row[W_CACHE_1H] + row[W_CACHE_READ]
 
-def build_windows(query, length_ms):
-    """The windows of every call, oldest first, with gaps between them.
 
-    As the npm ccusage computes them: a window starts at its first call's
-    time floored to the hour (UTC) and lasts length_ms; the next starts at the
-    first call after its end, or after a silence longer than length_ms, which
-    leaves a gap row from the last call plus length_ms to the next call.
+def replay_windows(rows, resets, length_ms):
+    """The windows of calls (WINDOW_ROW tuples, oldest first) and limit messages, as the npm ccusage makes them.
+
+    A window starts at its first call's time floored to the hour (UTC) and
+    lasts length_ms; the next starts at the first call after its end (or
+    after the reset a limit message named), or after a silence longer than
+    length_ms.  The first row must be a window's first call.
     """
     windows = []
     current = None
-    resets = query.limit_resets()
     pending = 0
-    for row in query.calls_in_order():
-        ts = row[0]
+    for row in rows:
+        ts = row[W_TS]
         while pending < len(resets) and resets[pending][0] <= ts:
             _note_limit(current, *resets[pending])
             pending += 1
         if current is None or ts > current.resets_at() or ts - current.last > length_ms:
-            if current is not None and ts - current.last > length_ms:
-                windows.append(Window(current.last + length_ms, ts, is_gap=True))
             current = Window(ts - ts % HOUR_MS, ts - ts % HOUR_MS + length_ms)
+            current.first = ts
             windows.append(current)
-        current.last = ts
-        current.rows.append(row)
+        current.add(row)
     for reset in resets[pending:]:
         _note_limit(current, *reset)
-    for window in windows:
-        window.usage = price_calls(query, window.rows)
-        window.models = {query.model_name(row[1]) for row in window.rows}
     return windows
 
 
@@ -1842,28 +2360,132 @@ def _note_limit(window, ts, reset_at):
         window.reset_at = reset_at
 
 
+def with_gaps(windows, length_ms):
+    """windows with a gap row wherever calls fell silent for longer than a window."""
+    shown = []
+    for window in windows:
+        if shown and window.first - shown[-1].last > length_ms:
+            shown.append(Window(shown[-1].last + length_ms, window.first, is_gap=True))
+        shown.append(window)
+    return shown
+
+
+def load_windows(query, length_ms):
+    """Every window of the query's calls, oldest first, without gaps.
+
+    The windows before the last are kept in the store; only the calls from
+    the last kept window's end on (or from where a later write changed
+    something) are gone through again, and the new final windows kept.
+    """
+    conn, mask = query.conn, query.roots_mask
+    conn.execute("BEGIN")
+    try:
+        generation = conn.execute("SELECT value FROM generation").fetchone()[0]
+        state = conn.execute("SELECT generation, changed_from FROM window_state WHERE roots = ? AND length_ms = ?",
+                             (mask, length_ms)).fetchone()
+        kept = []
+        if state is not None:
+            kept = [_kept_window(row, length_ms) for row in conn.execute(
+                "SELECT first, start, last, reset_at, limit_hit, calls, tokens FROM windows "
+                "WHERE roots = ? AND length_ms = ? ORDER BY first", (mask, length_ms))]
+        stale = state is None or state[1] is not None
+        if state is not None and state[1] is not None:
+            # Replay from the window that was open when the earliest change happened.
+            while kept and kept[-1].first >= state[1]:
+                kept.pop()
+            if kept:
+                kept.pop()
+        since = kept[-1].last + 1 if kept else None
+        rows = list(query.calls_in_order(since))
+        resets = [reset for reset in query.limit_resets() if since is None or reset[0] >= since]
+    finally:
+        conn.execute("COMMIT")
+    replayed = replay_windows(rows, resets, length_ms)
+    if stale or len(replayed) > 1:
+        _keep_windows(conn, mask, length_ms, generation, kept[-1].first if kept else None, replayed[:-1])
+    return kept + replayed
+
+
+def _kept_window(row, length_ms):
+    first, start, last, reset_at, limit_hit, calls, tokens = row
+    window = Window(start, start + length_ms)
+    window.first, window.last, window.reset_at, window.limit_hit = first, last, reset_at, bool(limit_hit)
+    window.calls, window.tokens = calls, tokens
+    return window
+
+
+def _keep_windows(conn, mask, length_ms, generation, after, windows):
+    """Keep final windows in the store (those after first time `after` replaced), if nothing changed meanwhile."""
+    def write(conn):
+        if conn.execute("SELECT value FROM generation").fetchone()[0] != generation:
+            return
+        conn.execute("DELETE FROM windows WHERE roots = ? AND length_ms = ? AND first > ?",
+                     (mask, length_ms, -1 if after is None else after))
+        conn.executemany("INSERT INTO windows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         [(mask, length_ms, w.first, w.start, w.last, w.reset_at, int(w.limit_hit), w.calls,
+                           w.tokens) for w in windows])
+        conn.execute("INSERT OR REPLACE INTO window_state VALUES (?, ?, ?, NULL)", (mask, length_ms, generation))
+    write_unless_busy(conn, write)
+
+
+def price_windows(query, windows):
+    """Give every window its priced usage and models: from its rows, or from the calls its times span."""
+    kept = {w.first: w for w in windows if w.usage is None and not w.rows and not w.is_gap}
+    if kept:
+        parts = {}
+        sql = (f"SELECT w.first, c.model_id, c.fast, c.us_geo, {BAND_SQL}, {query.era_sql('c.ts')}, "
+               "c.cost_usd IS NOT NULL, count(*), sum(c.input), sum(c.output), sum(c.cache_write_5m), "
+               "sum(c.cache_write_1h), sum(c.cache_read), sum(c.web_searches), total(c.cost_usd), min(c.ts), "
+               "max(c.ts) FROM windows w JOIN calls c ON c.ts BETWEEN w.first AND w.last "
+               f"WHERE w.roots = ? AND w.length_ms = ? AND (c.roots & ?) != 0 "
+               f"AND w.first BETWEEN ? AND ? GROUP BY 1, 2, 3, 4, 5, 6, 7")
+        lengths = {w.end - w.start for w in kept.values()}
+        for length_ms in lengths:
+            for row in query.conn.execute(sql, (query.roots_mask, length_ms, query.roots_mask,
+                                                min(kept), max(kept))):
+                if row[0] in kept:
+                    parts.setdefault(row[0], []).append(row[1:])
+        for first, window in kept.items():
+            total = Usage()
+            for part_row in parts.get(first, ()):
+                part = Usage()
+                (part.calls, part.input, part.output, part.cache_write_5m, part.cache_write_1h, part.cache_read,
+                 part.web_searches, logged_cost, part.first, part.last) = part_row[6:]
+                query.price(part, *part_row[:6], logged_cost)
+                total.add(part)
+                window.models.add(query.model_name(part_row[0]))
+            window.usage = total
+    for window in windows:
+        if window.usage is None and not window.is_gap:
+            window.usage = price_calls(query, window.rows)
+            window.models = {query.model_name(row[W_MODEL]) for row in window.rows}
+        elif window.is_gap:
+            window.usage = Usage()
+
+
 def price_calls(query, rows):
     """The priced Usage of calls as calls_in_order gives them."""
     parts = {}
     for row in rows:
-        part = parts.get(row[1:7])
+        key = row[W_PRICE_KEY]
+        part = parts.get(key)
         if part is None:
-            part = parts[row[1:7]] = [Usage(), 0.0]
+            part = parts[key] = [Usage(), 0.0]
         usage = part[0]
         usage.calls += 1
-        usage.input += row[7]
-        usage.output += row[8]
-        usage.cache_write_5m += row[9]
-        usage.cache_write_1h += row[10]
-        usage.cache_read += row[11]
-        usage.web_searches += row[12]
-        part[1] += row[13] or 0.0
+        usage.input += row[W_INPUT]
+        usage.output += row[W_OUTPUT]
+        usage.cache_write_5m += row[W_CACHE_5M]
+        usage.cache_write_1h += row[W_CACHE_1H]
+        usage.cache_read += row[W_CACHE_READ]
+        usage.web_searches += row[W_SEARCHES]
+        part[1] += row[W_COST] or 0.0
     total = Usage()
     for key, (usage, logged_cost) in parts.items():
         query.price(usage, *key, logged_cost)
         total.add(usage)
     if rows:
-        total.first, total.last = rows[0][0], rows[-1][0]
+        total.first, total.last = rows[0][W_TS], rows[-1][W_TS]
     return total
 
 
@@ -1885,7 +2507,7 @@ class Limit:
 
 def resolve_limit(settings, windows, now_ms, length_ms):
     """The limit a window is measured against, from the settings or the user's own history."""
-    past = [w.usage.total_tokens for w in windows if not w.is_gap and not w.is_active(now_ms, length_ms)]
+    past = [w.tokens for w in windows if not w.is_gap and not w.is_active(now_ms, length_ms)]
     limit, plan = settings.token_limit, settings.plan
     if limit == "max":
         return Limit(max(past), f"the largest of {len(past)} past windows") if past else Limit(
@@ -1896,7 +2518,7 @@ def resolve_limit(settings, windows, now_ms, length_ms):
         return Limit(PLAN_ESTIMATES[plan], f"estimate for {PLAN_NAMES[plan]}: Anthropic publishes no token limits")
     if plan == "custom":
         raise CcusageError("plan custom needs a token limit: set token_limit or pass --token-limit", EXIT_USAGE)
-    hit = [w.usage.total_tokens for w in windows if w.limit_hit and not w.is_active(now_ms, length_ms)]
+    hit = [w.tokens for w in windows if w.limit_hit and not w.is_active(now_ms, length_ms)]
     if hit:
         return Limit(round(percentile(hit, 0.9)), f"90th percentile of {len(hit)} windows that hit the limit")
     if past:
@@ -1916,11 +2538,11 @@ class WindowStatus:
         self.weekly = weekly
         span_start = max(window.start, now_ms - BURN_SPAN_MINUTES * MINUTE_MS)
         self.span_minutes = max((now_ms - span_start) / MINUTE_MS, 1.0)
-        recent = price_calls(query, [row for row in window.rows if row[0] >= span_start])
+        recent = price_calls(query, [row for row in window.rows if row[W_TS] >= span_start])
         self.tokens_per_minute = recent.total_tokens / self.span_minutes
         self.io_tokens_per_minute = (recent.input + recent.output) / self.span_minutes
         self.cost_per_hour = recent.cost / self.span_minutes * 60
-        used = window.usage.total_tokens
+        used = window.tokens
         self.resets_at = window.resets_at()
         self.limit_at = None
         if limit.tokens:
@@ -1935,7 +2557,7 @@ class WindowStatus:
         if self.official:
             return self.official[1]
         if self.limit.tokens:
-            return 100.0 * self.window.usage.total_tokens / self.limit.tokens
+            return 100.0 * self.window.tokens / self.limit.tokens
         return None
 
     @property
@@ -1949,21 +2571,26 @@ class WindowStatus:
 
 
 def current_status(query, settings, now_ms):
-    """(status of the active window or None, every window) for `status` and `blocks --active`."""
+    """(status of the active window or None, every window, the limit, the weekly figure) for status and blocks.
+
+    Only the last windows are built from their calls (the others come kept
+    from the store), and only those shown need pricing (price_windows).
+    """
     length_ms = int(settings.session_length * HOUR_MS)
-    windows = build_windows(query, length_ms)
+    windows = load_windows(query, length_ms)
     limit = resolve_limit(settings, windows, now_ms, length_ms)
     official = query.rate_limits()
     five_hour = official.get("five_hour")
     seven_day = official.get("seven_day")
     five_hour = five_hour if five_hour and five_hour[2] > now_ms else None
     seven_day = seven_day if seven_day and seven_day[2] > now_ms else None
-    active = [w for w in windows if w.is_active(now_ms, length_ms)]
+    active = [w for w in windows[-1:] if w.is_active(now_ms, length_ms)]
     if not active:
         return None, windows, limit, seven_day
     window = active[-1]
+    price_windows(query, [window])
     if five_hour:
-        used = window.usage.total_tokens
+        used = window.tokens
         implied = round(used * 100 / five_hour[1]) if five_hour[1] > 0 else None
         limit = Limit(implied, "implied by the official figure", official=True)
         window.reset_at = five_hour[2]
@@ -1974,17 +2601,27 @@ def current_status(query, settings, now_ms):
 # Rendering
 # ---------------------------------------------------------------------------
 
-# Control characters, and the invisible ones that reorder or hide text.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+# Control characters, the invisible ones that reorder or hide text, and lone
+# surrogates (no encoding can write them).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ud800-\udfff\ufeff]")
 
 
-_JSON_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ud800-\udfff\ufeff]")
+
+
+def _escape(match):
+    code = ord(match.group())
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    if 0xDC80 <= code <= 0xDCFF:
+        # A byte that was not UTF-8, as Python decodes file names and arguments: shown as that byte.
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\u{code:04x}"
 
 
 def clean(text):
-    """Text from the logs, safe for a terminal: control characters shown as escapes."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
-                        else f"\\u{ord(m.group()):04x}", str(text))
+    """Text from the logs or the user, safe for a terminal: control characters shown as escapes."""
+    return _CONTROL.sub(_escape, str(text))
 
 
 def to_json(data, out):
@@ -2222,12 +2859,30 @@ def _home(path):
     return "~" + path[len(home):] if path and home != "/" and path.startswith(home + "/") else path
 
 
+# What makes a spreadsheet take a cell for a formula (OWASP's list).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe_cell(value):
+    """A CSV cell for value that a spreadsheet shows as text, never runs.
+
+    Text beginning like a formula gets a leading single quote (OWASP's rule
+    against CSV injection), and control characters are escaped as on a
+    terminal.  Numbers stay numbers; None is an empty cell.
+    """
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        return value
+    return ("'" if value.startswith(_FORMULA_STARTS) else "") + clean(value)
+
+
 def write_csv(out, headers, records):
     import csv
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(headers)
     for record in records:
-        writer.writerow([clean(v) if isinstance(v, str) else ("" if v is None else v) for v in record])
+        writer.writerow([csv_safe_cell(v) for v in record])
 
 
 def _csv_usage(usage):
@@ -2490,20 +3145,20 @@ class LiveData:
         for window in self.windows:
             if not window.is_gap:
                 day = datetime.fromtimestamp(window.start / 1000, self.tz).date()
-                peaks[day] = max(peaks.get(day, 0), window.usage.total_tokens)
+                peaks[day] = max(peaks.get(day, 0), window.tokens)
         return peaks
 
 
 def recent_calls(query, count):
     """[(ts, model name, priced Usage, project path)] of the latest count calls, newest first."""
     where, params = query._where(Filters(), "ts")
-    era = " + ".join(f"(ts >= {int(_date_ms(d))})" for d in query.prices.change_dates()) or "0"
     rows = query.conn.execute(
-        f"SELECT ts, model_id, fast, us_geo, {_BAND_SQL.format(row='calls')}, {era}, cost_usd IS NOT NULL, "
+        f"SELECT ts, model_id, fast, us_geo, {BAND_SQL}, {query.era_sql()}, cost_usd IS NOT NULL, "
         "input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd, projects.path "
         f"FROM calls JOIN projects ON projects.id = calls.project_id WHERE {where} ORDER BY ts DESC LIMIT ?",
         params + [count]).fetchall()
-    return [(row[0], query.model_name(row[1]), price_calls(query, [row[:14]]), row[14]) for row in rows]
+    return [(row[W_TS], query.model_name(row[W_MODEL]), price_calls(query, [row[:len(WINDOW_ROW)]]), row[-1])
+            for row in rows]
 
 
 def token_buckets(query, now_ms):
@@ -2532,60 +3187,38 @@ def official_trend(query, official, now_ms):
 
 
 class LiveSource:
-    """The live view's one way into the store: open it, read what is new in the logs, load a LiveData."""
+    """The live view's one way into the store: open it, read what is new in the logs, load a LiveData.
 
-    def __init__(self, settings, environ):
-        self.settings = settings
-        self.environ = environ
+    Never waits on another process: a store that another ccusage is writing
+    is said in messages, and what it already holds is shown.
+    """
+
+    def __init__(self, settings, environ, messages):
+        self.messages = messages
         self.prices = _price_book(settings)
         self.tz = load_timezone(settings.timezone)
-        self.roots, self.existing = _roots(settings, environ)
-        self.store = self.inode = None
-        self.source_ids = []
-        self._open()
-
-    def _open(self):
-        self.store = open_store(self.settings, self.environ)
-        self.source_ids = list(self.store.source_ids(self.roots).values())
-        self.inode = self._inode()
-
-    def _inode(self):
-        try:
-            return os.stat(self.store.path).st_ino
-        except OSError:
-            return None
-
-    def _short_waits(self):
-        # The store's writers reset the wait to theirs after a write: set it again every time.
-        self.store.conn.execute(f"PRAGMA busy_timeout = {LIVE_BUSY_TIMEOUT_MS}")
+        self.roots, self.existing = _roots(settings, environ, messages)
+        self.store = Store(store_path(settings, environ), messages)
+        self.root_ids = []
 
     def sync(self):
         """Read the logs' new bytes; return what tells one state of the store from the next."""
-        if self.store is not None and self._inode() != self.inode:
-            # Another process set the store aside and began a new one: read that.
-            self.reset()
-        if self.store is None:
-            self._open()
-        self._short_waits()
-        self.store.sync(self.existing, ScanReport())
+        report = ScanReport()
+        # A quick walk looks only at the logs written lately, with a whole walk once a minute.
+        self.store.sync(self.existing, report, wait=False, parallel=False, quick=True)
+        if report.busy:
+            self.messages.note("the store is busy (another ccusage is writing to it): showing what it holds")
+        self.root_ids = list(self.store.root_ids(self.roots).values())
         return self.store.conn.execute(
             "SELECT (SELECT value FROM generation), (SELECT max(captured_at) FROM rate_limits), "
             "(SELECT count(*) FROM rate_limits)").fetchone()
 
     def load(self, settings, now_ms):
-        self._short_waits()
-        query = UsageQuery(self.store, self.source_ids, self.prices, self.tz, settings.mode)
+        query = UsageQuery(self.store, self.root_ids, self.prices, self.tz, settings.mode)
         return LiveData.load(query, settings, now_ms)
 
-    def reset(self):
-        """Drop the connection after a failure: the next sync opens the store again (set aside if damaged)."""
-        if self.store is not None:
-            self.store.close()
-        self.store = None
-
     def close(self):
-        if self.store is not None:
-            self.store.close()
+        self.store.close()
 
 
 # -- layout and drawing: pure functions of the state and a size --
@@ -3049,23 +3682,6 @@ class LiveStop(Exception):
         self.signum = signum
 
 
-class LiveMessages:
-    """Stands in for stderr while curses owns the terminal: warnings go to the footer, not over the screen."""
-
-    def __init__(self, state):
-        self.state = state
-
-    def write(self, text):
-        for line in text.splitlines():
-            line = line.strip()
-            if line:
-                self.state.message = line[len(f"{PROG}: "):] if line.startswith(f"{PROG}: ") else line
-        return len(text)
-
-    def flush(self):
-        pass
-
-
 class LiveLoop:
     """Polls the store every interval, redraws when the data or a shown minute changed, handles keys."""
 
@@ -3093,13 +3709,20 @@ class LiveLoop:
         """update, a failing store said in the footer and tried again at the next interval.  True: to redraw."""
         state = self.state
         try:
-            return self.update(force)
-        except sqlite3.OperationalError as exc:
-            state.message = f"the store is busy ({exc}); trying again in {state.interval:g}s"
-        except (sqlite3.DatabaseError, UnicodeDecodeError, CcusageError) as exc:
+            changed = self.update(force)
+        except (STORE_DAMAGE + (CcusageError,)) as exc:
+            if _is_corruption(exc):
+                # Set aside: the next round opens a new store and reads the logs into it.
+                move_store_aside(self.source.store.path, exc, self.source.messages)
             state.message = f"the store is unavailable ({exc}); trying again in {state.interval:g}s"
-            self.source.reset()
-        return True
+            changed = True
+        lines = self.source.messages.lines
+        if lines:
+            # The latest message, in the footer until a key is pressed.
+            state.message = lines[-1][len(f"{PROG}: "):]
+            del lines[:]
+            changed = True
+        return changed
 
     def run(self, screen, curses):
         state = self.state
@@ -3183,19 +3806,19 @@ def _stop(signum, frame):
     raise LiveStop(signum)
 
 
-def run_live(args, settings, environ, out, err):
+def run_live(args, settings, environ, out, messages):
     """live: the curses view (or one frame as text with --once)."""
     state = LiveState(settings, args.interval, args.view,
                       unicode=(getattr(out, "encoding", "") or "").lower().replace("-", "") == "utf8")
     if args.once:
-        source = LiveSource(settings, environ)
+        source = LiveSource(settings, environ, messages)
         try:
             source.sync()
             state.data = source.load(state.settings, int(time.time() * 1000))
         finally:
             source.close()
         for model, calls in sorted(state.data.unpriced.items()):
-            _warn(f"no price for model {model!r} ({calls:,} calls): its cost is left out")
+            messages.warn(f"no price for model {model!r} ({calls:,} calls): its cost is left out")
         try:
             height = int(environ.get("LINES", ""))
         except ValueError:
@@ -3208,7 +3831,7 @@ def run_live(args, settings, environ, out, err):
     if environ.get("TERM", "dumb") in ("dumb", "", "unknown"):
         raise CcusageError(f"live needs a terminal that can move the cursor (TERM={environ.get('TERM', '')!r}); "
                            "use --once to print one frame as text", EXIT_USAGE)
-    source = LiveSource(settings, environ)
+    source = LiveSource(settings, environ, messages)
     try:
         # The first load before the terminal is taken: what is wrong with the settings is said as usual.
         loop = LiveLoop(source, state, environ)
@@ -3226,7 +3849,8 @@ def _run_curses(loop):
     locale.setlocale(locale.LC_ALL, "")
     loop.state.unicode = locale.getpreferredencoding(False).lower().replace("-", "") == "utf8"
     previous = {signum: signal.signal(signum, _stop) for signum in (signal.SIGTERM, signal.SIGHUP)}
-    stderr = sys.stderr
+    messages = loop.source.messages
+    stream = messages.stream
     try:
         try:
             screen = curses.initscr()
@@ -3234,7 +3858,8 @@ def _run_curses(loop):
             raise CcusageError(f"live cannot use this terminal ({exc}); use --once to print one frame as text",
                                EXIT_USAGE)
         try:
-            sys.stderr = LiveMessages(loop.state)
+            # Messages are kept for the footer: written to stderr they would land on the screen.
+            messages.stream = None
             curses.noecho()
             curses.cbreak()
             screen.keypad(True)
@@ -3245,7 +3870,7 @@ def _run_curses(loop):
             loop.run(screen, curses)
             return EXIT_OK
         finally:
-            sys.stderr = stderr
+            messages.stream = stream
             try:
                 screen.keypad(False)
                 curses.nocbreak()
@@ -3439,8 +4064,7 @@ def read_config(path, named, warn):
     """The config file as a dict: {} when it is absent and was not named."""
     is_json = path.endswith(".json")
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
+        raw = read_settings_file(path, "config file")
     except FileNotFoundError:
         if named:
             raise CcusageError(f"config file {path} does not exist", EXIT_USAGE)
@@ -3449,13 +4073,15 @@ def read_config(path, named, warn):
             warn(f"{toml_path} is ignored: reading TOML needs Python 3.11 or newer; "
                  f"put the same settings as JSON in {path}")
         return {}
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         raise CcusageError(f"config file {path}: {_reason(exc)}", EXIT_USAGE)
     if is_json:
         try:
             data = json.loads(raw)
         except ValueError as exc:
             raise CcusageError(f"config file {path}: invalid JSON: {exc}", EXIT_USAGE)
+        except RecursionError:
+            raise CcusageError(f"config file {path}: nested too deeply to read", EXIT_USAGE)
     else:
         if not _has_tomllib():
             raise CcusageError(f"config file {path}: reading TOML needs Python 3.11 or newer; "
@@ -3465,6 +4091,8 @@ def read_config(path, named, warn):
             data = tomllib.loads(raw.decode("utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise CcusageError(f"config file {path}: invalid TOML: {exc}", EXIT_USAGE)
+        except RecursionError:
+            raise CcusageError(f"config file {path}: nested too deeply to read", EXIT_USAGE)
     if not isinstance(data, dict):
         raise CcusageError(f"config file {path}: expected a table of settings", EXIT_USAGE)
     return data
@@ -3607,7 +4235,7 @@ def _starter_json():
     return json.dumps({s.name: s.default for s in SETTINGS if s.default is not None}, indent=2) + "\n"
 
 
-def run_config(args, settings, environ, out):
+def run_config(args, settings, environ, out, messages):
     if args.action == "init":
         text = _starter_json() if settings.path.endswith(".json") else STARTER_CONFIG
         try:
@@ -3618,7 +4246,7 @@ def run_config(args, settings, environ, out):
             raise CcusageError(f"{settings.path} already exists; edit it, or remove it to start afresh")
         except OSError as exc:
             raise CcusageError(f"cannot write {settings.path}: {_reason(exc)}")
-        out.write(f"wrote {settings.path}\n")
+        out.write(f"wrote {clean(settings.path)}\n")
         return EXIT_OK
     implied = {"data_dirs": default_roots(environ), "db": default_db_path(environ),
                "timezone": system_timezone_name(),
@@ -3689,7 +4317,7 @@ class ArgumentParser(argparse.ArgumentParser):
     """Usage errors as one line on stderr and exit status 2."""
 
     def error(self, message):
-        self.exit(EXIT_USAGE, f"{PROG}: error: {message} (see '{self.prog} --help')\n")
+        self.exit(EXIT_USAGE, f"{PROG}: error: {clean(message)} (see '{self.prog} --help')\n")
 
 
 class _Unparsed(Exception):
@@ -3701,7 +4329,7 @@ class _QuickParser(ArgumentParser):
         raise _Unparsed(message)
 
 
-_DAY = re.compile(r"(\d{4})-?(\d\d)-?(\d\d)")
+_DAY = re.compile(r"([0-9]{4})-?([0-9]{2})-?([0-9]{2})")
 
 
 def parse_day(text):
@@ -3807,13 +4435,16 @@ def _add_command_options(parser, command):
                             "else $XDG_DATA_HOME/ccusage/usage.db)")
     _add_config_option(group)
     if command != "live":
+        group.add_argument("--no-wait", action="store_true", default=s,
+                           help="when another ccusage is busy with the store, answer from what it holds "
+                                "instead of waiting")
         group.add_argument("-v", "--verbose", action="store_true", default=s,
                            help="say what was read and skipped, on stderr")
 
 
 # Options that are not settings: what the parser leaves out means this.
 FLAG_DEFAULTS = {"since": None, "until": None, "project": None, "breakdown": False, "by_project": False,
-                 "json": False, "csv": False, "verbose": False, "active": False, "recent": False,
+                 "json": False, "csv": False, "verbose": False, "active": False, "recent": False, "no_wait": False,
                  "interval": 1.0, "once": False, "view": "overview"}
 
 
@@ -3869,7 +4500,7 @@ def build_parser(only=None, parser_class=ArgumentParser):
 def check_args(parser, args):
     """Fill in the options that are not settings, then check what the parser alone cannot."""
     def error(message):
-        parser.exit(EXIT_USAGE, f"{PROG}: error: {message} (see '{PROG} {args.command} --help')\n")
+        parser.exit(EXIT_USAGE, f"{PROG}: error: {clean(message)} (see '{PROG} {args.command} --help')\n")
 
     args.command = args.command or "daily"
     if args.command == "config":
@@ -3894,8 +4525,29 @@ def check_args(parser, args):
     return args
 
 
-def _warn(message):
-    sys.stderr.write(f"{PROG}: warning: {clean(message)}\n")
+class Messages:
+    """The one channel for warnings and notes: lines on stderr, or kept for a screen or a server to show.
+
+    stream=None keeps them in lines; by default each goes to the stderr of
+    the moment it is said.
+    """
+
+    def __init__(self, stream=sys):
+        self.stream = stream
+        self.lines = []
+
+    def warn(self, text):
+        self.say(f"warning: {text}")
+
+    def note(self, text):
+        self.say(text)
+
+    def say(self, text):
+        line = f"{PROG}: {clean(text)}"
+        if self.stream is None:
+            self.lines.append(line)
+        else:
+            (sys.stderr if self.stream is sys else self.stream).write(line + "\n")
 
 
 def _price_book(settings):
@@ -3906,7 +4558,7 @@ def _price_book(settings):
     return PriceBook(overrides)
 
 
-def _roots(settings, environ):
+def _roots(settings, environ, messages):
     """(configured roots, the ones that exist), checking those the user named."""
     named = settings.data_dirs is not None
     roots = settings.data_dirs if named else default_roots(environ)
@@ -3917,38 +4569,87 @@ def _roots(settings, environ):
                                    EXIT_USAGE)
     existing = [root for root in roots if os.path.isdir(root)]
     if not existing:
-        _warn("no Claude Code logs found in " + " or ".join(_home(r) for r in roots)
-              + "; showing what the store already holds")
+        messages.warn("no Claude Code logs found in " + " or ".join(_home(r) for r in roots)
+                      + "; showing what the store already holds")
     return roots, existing
 
 
-def open_store(settings, environ):
-    return Store(settings.db or default_db_path(environ), _warn)
+def store_path(settings, environ):
+    """Where the store is: its default place is made when missing, a named one's directory must exist."""
+    if settings.db is None:
+        return default_db_path(environ)
+    directory = os.path.dirname(settings.db)
+    if not os.path.exists(directory):
+        raise CcusageError(f"the store's directory {directory} does not exist ({settings.sources['db']}); "
+                           "create it, or name a store in an existing directory", EXIT_USAGE)
+    return settings.db
 
 
-def open_query(args, settings, environ, store, err):
-    """Bring the store up to date with the logs, then a query over the calls of the roots in use."""
-    prices = _price_book(settings)
-    tz = load_timezone(settings.timezone)
-    roots, existing = _roots(settings, environ)
-    report = ScanReport()
-    store.sync(existing, report)
-    source_ids = list(store.source_ids(roots).values())
-    if args.verbose:
-        _verbose(store, report, source_ids, err)
-    return UsageQuery(store, source_ids, prices, tz, settings.mode)
+class Session:
+    """A command's store, brought up to date with the logs, and a query over the calls of the roots in use.
+
+    Opening and syncing are tried again once when the store turns out to be
+    damaged (it is set aside and built anew from the logs); nothing else of
+    the command is ever run twice.
+    """
+
+    def __init__(self, args, settings, environ, messages, **sync_options):
+        self.messages = messages
+        self.path = store_path(settings, environ)
+        prices = _price_book(settings)
+        tz = load_timezone(settings.timezone)
+        roots, existing = _roots(settings, environ, messages)
+        self.report = ScanReport()
+        sync_options.setdefault("wait", not getattr(args, "no_wait", False))
+        for attempt in (1, 2):
+            self.store = Store(self.path, messages)
+            try:
+                self.store.sync(existing, self.report, **sync_options)
+                if self.report.busy:
+                    messages.note("the store is busy (another ccusage is writing to it): "
+                                  "showing what it already holds")
+                root_ids = list(self.store.root_ids(roots).values())
+                break
+            except STORE_DAMAGE as exc:
+                self.store.close()
+                if attempt == 2 or not _is_corruption(exc):
+                    raise CcusageError(f"the store {self.path}: {exc}")
+                # Damage deeper in the file than opening it reads: set it aside, read the logs again.
+                move_store_aside(self.path, exc, messages)
+                self.report = ScanReport()
+            except BaseException:
+                self.store.close()
+                raise
+        if getattr(args, "verbose", False):
+            _verbose(self.store, self.report, root_ids, messages)
+        elif self.report.unreadable:
+            _note_unreadable(self.report, messages)
+        self.query = UsageQuery(self.store, root_ids, prices, tz, settings.mode)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, trace):
+        self.store.close()
+        if isinstance(exc, STORE_DAMAGE) and _is_corruption(exc):
+            move_store_aside(self.path, exc, self.messages)
+            raise CcusageError(f"the store {self.path} turned out damaged ({exc}) and was set aside; "
+                               "run the command again to build it anew from the logs")
+        if isinstance(exc, STORE_DAMAGE):
+            raise CcusageError(f"the store {self.path}: {exc}")
+        return False
 
 
-def _warn_unpriced(query):
+def _warn_unpriced(query, messages):
     for model, calls in sorted(query.unpriced_models.items()):
-        _warn(f"no price for model {model!r} ({calls:,} calls): its cost is left out of the totals; "
-              "add it to the price file (see --prices)")
+        messages.warn(f"no price for model {model!r} ({calls:,} calls): its cost is left out of the totals; "
+                      "add it to the price file (see --prices)")
 
 
-def run_report(args, settings, environ, out, err):
-    store = open_store(settings, environ)
-    try:
-        query = open_query(args, settings, environ, store, err)
+def run_report(args, settings, environ, out, messages):
+    """daily, weekly, monthly, session and today."""
+    with Session(args, settings, environ, messages) as session:
+        query = session.query
         tz = query.tz
         if args.command == "today":
             today = datetime.now(tz).date()
@@ -3964,26 +4665,30 @@ def run_report(args, settings, environ, out, err):
             rows.reverse()
         if args.project is not None and not query.project_ids(args.project):
             known = query.project_names()
-            _warn(f"no project is called {args.project!r}; known: " + (", ".join(known[:12]) or "none")
-                  + (", ..." if len(known) > 12 else ""))
-        _warn_unpriced(query)
+            messages.warn(f"no project is called {args.project!r}; known: " + (", ".join(known[:12]) or "none")
+                          + (", ..." if len(known) > 12 else ""))
+        _warn_unpriced(query, messages)
         _print_report(args, settings, rows, query, tz, out, environ)
-    finally:
-        store.close()
     return EXIT_OK
 
 
-def run_windows(args, settings, environ, out, err):
+def run_windows(args, settings, environ, out, messages):
     """blocks and status: the 5-hour windows."""
-    store = open_store(settings, environ)
-    try:
-        query = open_query(args, settings, environ, store, err)
+    # Only the last windows are read from the calls: these need no walk of every old log.
+    quick = args.command == "status" or args.active
+    with Session(args, settings, environ, messages, quick=quick) as session:
+        query = session.query
         now_ms = int(time.time() * 1000)
         length_ms = int(settings.session_length * HOUR_MS)
         status, windows, limit, weekly = current_status(query, settings, now_ms)
-    finally:
-        store.close()
-    _warn_unpriced(query)
+        if args.command == "blocks":
+            if args.active:
+                windows = [w for w in windows[-1:] if w.is_active(now_ms, length_ms)]
+            elif args.recent:
+                windows = [w for w in windows if w.end > now_ms - RECENT_DAYS * MS_PER_DAY]
+            price_windows(query, windows)
+            windows = with_gaps(windows, length_ms)
+    _warn_unpriced(query, messages)
     if args.command == "status":
         if args.json:
             out.write(to_json(status_json(status, limit, weekly, now_ms), out) + "\n")
@@ -3993,12 +4698,6 @@ def run_windows(args, settings, environ, out, err):
         else:
             out.write("\n".join(clean(line) for line in status_lines(status, query.tz)) + "\n")
         return EXIT_LIMIT_REACHED if status is not None and status.reached else EXIT_OK
-    if args.active:
-        windows = [w for w in windows if w.is_active(now_ms, length_ms)]
-    elif args.recent:
-        windows = [w for w in windows if w.end > now_ms - RECENT_DAYS * MS_PER_DAY]
-        while windows and windows[0].is_gap:
-            windows.pop(0)
     if settings.order == "desc":
         windows.reverse()
     if args.json:
@@ -4023,17 +4722,23 @@ def _terminal(out, settings):
     return width, Style(use_color(settings.color, out))
 
 
-def _verbose(store, report, source_ids, err):
+def _note_unreadable(report, messages):
+    count = len(report.unreadable)
+    messages.warn(f"{count:,} {'file or directory' if count == 1 else 'files or directories'} could not be read; "
+                  "--verbose lists them")
+
+
+def _verbose(store, report, root_ids, messages):
     lines = [f"read {report.bytes_read:,} bytes from {report.files_read:,} of {report.files:,} log files "
              f"({report.calls_seen:,} billable lines)"]
     for path, reason in report.unreadable:
         lines.append(f"unreadable: {path}: {reason}")
-    skipped = store.skipped_lines(source_ids)
+    skipped = store.skipped_lines(root_ids)
     if skipped:
         lines.append(f"skipped {sum(n for _, n in skipped):,} malformed lines in {len(skipped):,} files:")
         lines.extend(f"  {n:,}  {path}" for path, n in skipped)
     for text in lines:
-        err.write(f"{PROG}: {clean(text)}\n")
+        messages.note(text)
 
 
 def _print_report(args, settings, rows, query, tz, out, environ):
@@ -4094,10 +4799,68 @@ def _print_csv(period, rows, args, out):
 # main
 # ---------------------------------------------------------------------------
 
+# Each command's run_* function: (args, settings, environ, out, messages) -> exit status.
+RUNNERS = {**{name: run_report for name in REPORTS}, **{name: run_windows for name in WINDOW_COMMANDS},
+           "live": run_live, "config": run_config}
+
+
+def _subparser(parser, command):
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices.get(command)
+    return None
+
+
+def arrange_argv(parser, argv):
+    """argv with the options given before the command moved after it, and dash values joined to their option.
+
+    An option before the command applies to it exactly as after it, or is
+    refused naming the command (ccusage --since DATE blocks).  A value that
+    starts with a dash, such as the directory names Claude Code gives
+    projects (-p -home-dev-game), is kept as the option's value.
+    """
+    takes_value = {option for action in parser._actions for option in action.option_strings if action.nargs != 0}
+    command, arranged, before = None, [], []
+    words = iter(argv)
+    for word in words:
+        if word == "--":
+            arranged.append(word)
+            arranged.extend(words)
+            break
+        if command is None and word in RUNNERS:
+            command = word
+            sub = _subparser(parser, command)
+            for option in before:
+                if sub is not None and option not in sub._option_string_actions:
+                    parser.error(f"argument {option}: the {command} command does not take it "
+                                 f"(an option before the command is the command's)")
+            arranged = [word] + arranged
+            continue
+        name = word.split("=", 1)[0] if word.startswith("--") else word[:2]
+        if word.startswith("-") and name in takes_value and "=" not in word and len(word) == len(name):
+            value = next(words, None)
+            if value is None:
+                arranged.append(word)
+                break
+            if value.startswith("-") and value.split("=", 1)[0] not in parser._option_string_actions:
+                arranged.append(f"{word}={value}")
+            else:
+                arranged.extend((word, value))
+            if command is None:
+                before.append(name)
+            continue
+        if command is None and word.startswith("-") and word != "-":
+            before.extend([name] if word.startswith("--") or len(word) == 2 or name in takes_value
+                          else [f"-{c}" for c in word[1:]])
+        arranged.append(word)
+    return arranged
+
+
 def main(argv=None):
     """Run ccusage with argv (default: sys.argv[1:]); return the exit status."""
     environ = os.environ
     argv = sys.argv[1:] if argv is None else list(argv)
+    messages = Messages()
     # The first word that names a command is the command, unless it is an
     # option's value; then the quick parser fails and the whole one decides.
     named = next((word for word in argv if word in COMMANDS), "daily")
@@ -4105,33 +4868,19 @@ def main(argv=None):
         if "-h" in argv or "--help" in argv:
             raise _Unparsed("help lists every command")
         parser = build_parser(named, _QuickParser)
-        args = parser.parse_args(argv)
+        args = parser.parse_args(arrange_argv(parser, argv))
     except _Unparsed:
         parser = build_parser()
-        args = parser.parse_args(argv)
+        args = parser.parse_args(arrange_argv(parser, argv))
     args = check_args(parser, args)
     try:
         if args.command == "config" and args.action == "path":
-            sys.stdout.write(config_path(environ, getattr(args, "config", None))[0] + "\n")
+            sys.stdout.write(clean(config_path(environ, getattr(args, "config", None))[0]) + "\n")
             return EXIT_OK
         section = args.section if args.command == "config" else args.command
-        settings = resolve_settings(args, environ, section, _warn,
+        settings = resolve_settings(args, environ, section, messages.warn,
                                     creating=args.command == "config" and args.action == "init")
-        if args.command == "config":
-            return run_config(args, settings, environ, sys.stdout)
-        run = run_live if args.command == "live" else run_windows if args.command in WINDOW_COMMANDS else run_report
-        store_path = settings.db or default_db_path(environ)
-        try:
-            return run(args, settings, environ, sys.stdout, sys.stderr)
-        except STORE_DAMAGE as exc:
-            if not _is_corruption(exc):
-                raise CcusageError(f"the store {store_path}: {exc}")
-            # Damage deeper in the file than opening it reads: set it aside, read the logs again.
-            move_store_aside(store_path, exc, _warn)
-        try:
-            return run(args, settings, environ, sys.stdout, sys.stderr)
-        except STORE_DAMAGE as exc:
-            raise CcusageError(f"the store {store_path}: {exc}")
+        return RUNNERS[args.command](args, settings, environ, sys.stdout, messages)
     except CcusageError as exc:
         sys.stderr.write(f"{PROG}: error: {clean(str(exc))}\n")
         return exc.exit_code

@@ -13,7 +13,7 @@ _ccusage_reports="daily weekly monthly session today"
 # Options of every command but config, and of ccusage itself before its
 # command; then those of the reports alone, and of blocks and status alone.
 _ccusage_common_options="-h --help -z --timezone -m --mode --prices -j --json --color -d --data-dir
-    --db --config -v --verbose"
+    --db --config --no-wait -v --verbose"
 _ccusage_report_options="-s --since -u --until -p --project -b --breakdown -o --order --csv"
 _ccusage_window_options="--plan -t --token-limit -l --session-length"
 # live: the common options but -j and -v, those of blocks and status, its own.

@@ -90,6 +90,7 @@ complete -c ccusage -n $shared -s d -l data-dir -x -a '(__fish_complete_director
 complete -c ccusage -n $shared -l db -r -F -d 'the store'
 complete -c ccusage -n "__ccusage_command_is '' $reports $windows live config" -l config -r -F \
     -d 'settings file to read'
+complete -c ccusage -n $common -l no-wait -d 'answer from what the store holds when another ccusage is busy with it'
 complete -c ccusage -n $common -s v -l verbose -d 'say what was read and skipped, on stderr'
 
 complete -c ccusage -n $report -s s -l since -x -d 'first day to include (YYYY-MM-DD)'

@@ -12,6 +12,8 @@ For each corpus size it writes a Claude config dir with tests/logsynth.py
 - warm: the same with nothing new;
 - append: one new call appended to a log, then the same;
 - today: `ccusage today --json`, a single-window query, warm;
+- status and blocks --active: the current 5-hour window, warm (the
+  windows before it are kept in the store);
 
 and the peak memory (largest process) of a cold run.  Times are printed with
 their ratios to the baselines, because absolute times on shared machines
@@ -124,6 +126,9 @@ def measure(args, root):
     results["append 1 call + daily"] = median_of(args.runs, daily + ["--db", db], env, before=Appender(root))
     results["warm today --json"] = median_of(args.runs, [args.ccusage, "today", "--json", "-z", "UTC",
                                                          "--data-dir", root, "--db", db], env)
+    results["warm status"] = median_of(args.runs, [args.ccusage, "status", "--data-dir", root, "--db", db], env)
+    results["warm blocks --active"] = median_of(args.runs, [args.ccusage, "blocks", "--active", "--json",
+                                                            "--data-dir", root, "--db", db], env)
     peak = subprocess.run([python, "-c", PEAK_RSS] + daily + ["--db", os.path.join(store_dir, "peak.db")],
                           capture_output=True, text=True, check=True, env=env)
     peak_mb = int(peak.stdout.strip()) * (1 if sys.platform == "darwin" else 1024) / 1e6
@@ -183,10 +188,12 @@ def main(argv=None):
         if args.corpus:
             shutil.rmtree(root)
         report(label, size, results, peak_mb)
-        warm[size] = (label, results["warm daily --json"])
+        warm[size] = (label, results)
     if len(warm) > 1:
-        (small, small_time), (large, large_time) = warm[min(warm)], warm[max(warm)]
-        print(f"\nwarm daily --json grows {large_time / small_time:.2f}x from {small} to {large}")
+        (small, small_results), (large, large_results) = warm[min(warm)], warm[max(warm)]
+        print()
+        for name in ("warm daily --json", "warm today --json", "warm status", "warm blocks --active"):
+            print(f"{name} grows {large_results[name] / small_results[name]:.2f}x from {small} to {large}")
     return 0
 
 

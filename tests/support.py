@@ -43,6 +43,7 @@ class Env:
         self.data_home = self.home / ".local" / "share"
         self.home.mkdir()
         self.claude.mkdir()
+        self.db.parent.mkdir(mode=0o700)   # ccusage creates only its default store's directory
         self._capsys = capsys
         monkeypatch.setenv("HOME", str(self.home))
         monkeypatch.setenv("XDG_CONFIG_HOME", str(self.config_home))

@@ -105,3 +105,47 @@ def test_a_pipe_closed_early_stops_quietly(env):
     assert result.code == 0, result
     assert result.err == ""
     assert result.out.count("\n") == 1 and result.out.startswith("Date")
+
+
+@pytest.mark.parametrize("argv, option, command", [
+    (("--since", "2026-11-30", "blocks"), "--since", "blocks"),
+    (("-p", "game", "blocks"), "-p", "blocks"),
+    (("--csv", "status"), "--csv", "status"),
+    (("-b", "status"), "-b", "status"),
+    (("--by-project", "session"), "--by-project", "session"),
+    (("-jb", "status"), "-b", "status"),
+])
+def test_an_option_before_a_command_that_does_not_take_it_is_refused(env, argv, option, command):
+    result = env.run(*argv)
+    assert result.code == 2, result
+    first_line_is_one_error(result)
+    assert f"argument {option}:" in result.err and f"the {command} command does not take it" in result.err
+
+
+def test_options_before_the_command_apply_to_it_as_after_it(env):
+    write_lines(env.log("s1", cwd="/home/u/game"), [
+        assistant_line(ts="2026-11-20T10:00:00.000Z", input=1, output=10, cwd="/home/u/game", session="s1"),
+        assistant_line(ts="2026-11-21T10:00:00.000Z", input=2, output=20, cwd="/home/u/game", session="s1")])
+    write_lines(env.log("s2", cwd="/home/u/other"), [
+        assistant_line(ts="2026-11-21T11:00:00.000Z", input=4, output=40, cwd="/home/u/other", session="s2")])
+    after = env.run("daily", "--json", "-z", "UTC", "--since", "2026-11-21", "-p", "game").json()
+    before = env.run("--json", "-z", "UTC", "--since", "2026-11-21", "-p", "game", "daily").json()
+    assert before == after
+    assert [day["date"] for day in after["daily"]] == ["2026-11-21"] and after["totals"]["outputTokens"] == 20
+    # Exclusive options stay exclusive across the command word.
+    both = env.run("--json", "daily", "--csv")
+    assert both.code == 2 and "not allowed with" in both.err
+
+
+@pytest.mark.parametrize("argv", [
+    ("daily", "-p", "-home-u-game"),
+    ("-p", "-home-u-game", "daily"),
+    ("daily", "--project", "-home-u-game"),
+    ("daily", "-p=-home-u-game"),
+])
+def test_a_project_named_as_claude_code_names_its_directory(env, argv):
+    write_lines(env.log("s1", cwd="/home/u/game"), [assistant_line(input=1, output=10, cwd="/home/u/game")])
+    write_lines(env.log("s2", cwd="/home/u/other"), [assistant_line(input=4, output=40, cwd="/home/u/other")])
+    result = env.run(*argv, "--json")
+    assert result.code == 0, result
+    assert result.json()["totals"]["outputTokens"] == 10

@@ -412,6 +412,8 @@ def test_db_from_ccusage_db(cenv, monkeypatch):
     calls(cenv, assistant_line(ts="2026-11-20T12:00:00.000Z", output=4))
     env_db, file_db, flag_db = cenv.tmp / "env" / "u.db", cenv.tmp / "file" / "u.db", cenv.tmp / "flag" / "u.db"
     default_db = cenv.data_home / "ccusage" / "usage.db"
+    for db in (env_db, file_db, flag_db):
+        db.parent.mkdir()
     run = lambda *a: cenv.run_raw("daily", "--json", "--data-dir", str(cenv.claude), *a)
     write_config(cenv, f'db = "{file_db}"\n')
     monkeypatch.setenv("CCUSAGE_DB", str(env_db))

@@ -268,14 +268,14 @@ def live_settings(env, *args):
     parser = ccusage.build_parser()
     args = ccusage.check_args(parser, parser.parse_args(["live", "--db", str(env.db), "--data-dir", str(env.claude)]
                                                         + list(args)))
-    return ccusage.resolve_settings(args, os.environ, "live", ccusage._warn)
+    return ccusage.resolve_settings(args, os.environ, "live", ccusage.Messages().warn)
 
 
 def test_plan_cycling_measures_the_window_against_each_plan(env):
     month_of_calls(env)
     with freeze_time(NOW):
         settings = live_settings(env)
-        source = ccusage.LiveSource(settings, os.environ)
+        source = ccusage.LiveSource(settings, os.environ, ccusage.Messages())
         source.sync()
         state = ccusage.LiveState(settings, 1, "overview")
         seen = []
@@ -314,7 +314,7 @@ def test_the_snapshot_holds_the_data_on_screen(env, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with freeze_time(NOW):
         settings = live_settings(env, "-t", "1000000", "-z", "UTC")
-        source = ccusage.LiveSource(settings, os.environ)
+        source = ccusage.LiveSource(settings, os.environ, ccusage.Messages())
         source.sync()
         state = ccusage.LiveState(settings, 1, "overview")
         state.data = source.load(settings, ms(NOW))

@@ -99,8 +99,8 @@ def test_reading_shared_with_forked_processes_equals_the_generated_truth(env, sy
     def noting_the_reader(job):
         with open(readers, "a") as f:
             f.write(f"{os.getpid()}\n")
-        if os.getpid() == this_process:
-            time.sleep(0.01)  # so that the helpers, however slow to start, find work left
+        # Every process slow enough that each finds work left, however slow the others are to start.
+        time.sleep(0.01 if os.getpid() == this_process else 0.005)
         return read_log(job)
 
     monkeypatch.setattr(ccusage, "read_log", noting_the_reader)

@@ -225,7 +225,6 @@ def test_a_store_that_cannot_be_opened_is_a_runtime_failure(env, make_unusable):
         env.db.mkdir(parents=True)
         db = env.db
     else:
-        env.db.parent.mkdir(parents=True)
         env.db.write_text("a file where a directory should be")
         db = env.db / "usage.db"
     result = env.run_raw(*REPORT, "--db", db, "--data-dir", env.claude)
@@ -348,3 +347,18 @@ def test_a_renamed_project_directory_is_seen(env):
     assert list(env.run(*REPORT, "--by-project").json()["projects"]) == ["-home-u-before"]
     path.parent.rename(path.parent.with_name("-home-u-after"))
     assert list(env.run(*REPORT, "--by-project").json()["projects"]) == ["-home-u-after"]
+
+
+def test_paths_that_are_not_utf8_are_kept_as_the_bytes_they_are(env, tmp_path):
+    """Paths are bytes on POSIX: a data dir and a log whose names are not UTF-8 are read, once, and shown escaped."""
+    root = os.fsdecode(bytes(tmp_path) + b"/claude-\xff")
+    path = os.path.join(root, "projects", "p", os.fsdecode(b"\xfe.jsonl"))
+    write_lines(path, [assistant_line(input=1, output=2), "{broken"])
+    first = env.run("daily", "--json", "--verbose", data_dirs=[root])
+    assert first.code == 0 and first.json()["totals"]["outputTokens"] == 2, first
+    assert "\\xfe.jsonl" in first.err and "\udcfe" not in first.err
+    again = env.run("daily", "--json", "--verbose", data_dirs=[root])
+    assert again.json()["totals"]["outputTokens"] == 2
+    assert "read 0 bytes from 0 of 1 log files" in again.err
+    with sqlite3.connect(env.db) as conn:
+        assert conn.execute("SELECT path FROM files").fetchone()[0] == os.fsencode(path)

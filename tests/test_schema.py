@@ -1,0 +1,111 @@
+"""The store's schema: each version's SQL frozen, and a store of an earlier release upgraded to the same answers."""
+
+import hashlib
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+from freezegun import freeze_time
+
+import ccusage
+import logsynth
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+# The SHA-256 of each schema version's text.  A released version never
+# changes: what the store keeps differently is a new version that migrates.
+SCHEMA_CHECKSUMS = {
+    1: "5b2368fecd969c4910f35696fc7b68abae99e5e6584aafc5bed05e30a2e3a69a",
+    2: "cdb1a07ddf1eff1895f1f80ceb5a50e37715df78cc7727dcce83a4d070fc4a35",
+    3: "78ba5fd66296076f1b51f90c7f71742a80d57d6efd911ce17160747ee85577cb",
+}
+
+# tests/fixtures/store-schema-2.db: the store ccusage 0.1.0 (schema 2, commit
+# 25edc86) wrote reading logsynth.synthesize(root, seed=3) with
+# `daily --json -z UTC`, then turned into one file (journal_mode=delete, VACUUM).
+FIXTURE_SEED = 3
+REPORTS = [
+    ("daily", "--json", "-z", "UTC"),
+    ("weekly", "--json", "-z", "Europe/Berlin", "--breakdown"),
+    ("monthly", "--json", "-z", "UTC", "--by-project"),
+    ("session", "--json"),
+    ("blocks", "--json"),
+    ("blocks", "--json", "-l", "2.5"),
+    ("status", "--json"),
+]
+
+
+def test_every_schema_version_is_known_and_unchanged():
+    assert len(ccusage.SCHEMA) == len(SCHEMA_CHECKSUMS)
+    for version, text in enumerate(ccusage.SCHEMA, 1):
+        assert hashlib.sha256(text.encode()).hexdigest() == SCHEMA_CHECKSUMS[version], (
+            f"schema version {version} changed: a released version's SQL must stay as it was; "
+            "add a new version that migrates instead")
+
+
+def test_the_stored_call_columns_are_the_calls_tables(env):
+    env.run("daily", "--json")
+    with sqlite3.connect(env.db) as conn:
+        columns = [row[1] for row in conn.execute("PRAGMA table_info(calls)")]
+    assert tuple(columns) == ccusage.STORED_CALL_COLUMNS + ("kind",)
+    assert ccusage.STORED_CALL_COLUMNS[-len(ccusage.USAGE_FIELDS):] == ccusage.CALL_FIELDS[ccusage.C_INPUT:]
+
+
+def upgraded_copy(env, data_dir):
+    """A copy of the schema 2 fixture at env.db, its data directory renamed to data_dir."""
+    env.db.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(FIXTURES / "store-schema-2.db", env.db)
+    with sqlite3.connect(env.db) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        conn.execute("UPDATE sources SET path = ?", (str(data_dir),))
+    return env.db
+
+
+@freeze_time("2026-12-01 12:00:00")
+def test_a_store_of_the_last_release_upgrades_and_answers_as_a_fresh_ingest(env, tmp_path):
+    # The same logs the fixture was made from, read into a new store...
+    logsynth.synthesize(env.claude, FIXTURE_SEED)
+    fresh = [env.run(*report) for report in REPORTS]
+    assert all(result.code == 0 for result in fresh), fresh
+    assert fresh[0].json()["daily"], "the fixture's logs bill something"
+    # ...and the old store upgraded, with none of its logs left to read.
+    emptied = tmp_path / "logs-deleted"
+    (emptied / "projects").mkdir(parents=True)
+    env.db = tmp_path / "upgraded" / "usage.db"
+    upgraded_copy(env, emptied)
+    for report, expected in zip(REPORTS, fresh):
+        result = env.run(*report, data_dirs=[emptied])
+        assert result.code == 0, result
+        assert result.json() == expected.json(), report
+    with sqlite3.connect(env.db) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(ccusage.SCHEMA)
+        names = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
+    assert {"roots", "windows", "window_state", "ingest_claim", "calls_removed"} <= names
+    assert "sources" not in names
+
+
+def test_an_upgraded_store_reads_its_logs_again_without_counting_twice(env):
+    logsynth.synthesize(env.claude, FIXTURE_SEED)
+    expected = env.run("daily", "--json", "-z", "UTC").json()
+    env.db = env.tmp / "upgraded" / "usage.db"
+    upgraded_copy(env, env.claude)
+    assert env.run("daily", "--json", "-z", "UTC").json() == expected
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_a_store_of_each_earlier_schema_is_upgraded_on_open(env, version):
+    env.db.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(env.db, isolation_level=None) as conn:
+        conn.execute("BEGIN")
+        for text in ccusage.SCHEMA[:version]:
+            for statement in ccusage._statements(text):
+                conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {version}")
+        conn.execute("COMMIT")
+    tree = logsynth.synthesize(env.claude, 4)
+    report = env.run("daily", "--json", "-z", "UTC").json()
+    assert {day["date"] for day in report["daily"]} == set(tree.truth.days)
+    with sqlite3.connect(env.db) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(ccusage.SCHEMA)
+        assert conn.execute("PRAGMA application_id").fetchone()[0] == ccusage.APPLICATION_ID
