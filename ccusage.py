@@ -3054,9 +3054,6 @@ RECENT_CALLS = 25
 SPARK_BUCKET_MS = 5 * MINUTE_MS
 SPARK_BUCKETS = 24
 HISTORY_DAYS = 30
-# A refresh waits no longer than this for another process writing the store:
-# the view shows what it has and tries again at the next interval.
-LIVE_BUSY_TIMEOUT_MS = 200
 TIERS = ("Opus", "Sonnet", "Haiku", "other")
 WARN_PERCENT = 80
 # Below this the view gives up its panels for a one-line message.
@@ -3203,6 +3200,9 @@ class LiveSource:
 
     def sync(self):
         """Read the logs' new bytes; return what tells one state of the store from the next."""
+        if self.store.conn is None:
+            # Opening a replaced store failed last round: try it afresh.
+            self.store = Store(self.store.path, self.messages)
         report = ScanReport()
         # A quick walk looks only at the logs written lately, with a whole walk once a minute.
         self.store.sync(self.existing, report, wait=False, parallel=False, quick=True)

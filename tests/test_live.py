@@ -8,6 +8,7 @@ import shlex
 import shutil
 import sqlite3
 import subprocess
+import sys
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -17,7 +18,7 @@ from freezegun import freeze_time
 
 import ccusage
 from logsynth import assistant_line, write_lines
-from support import first_line_is_one_error
+from support import PROJECT_DIR, first_line_is_one_error
 
 # USD per million tokens: input, 5-minute cache write, 1-hour cache write, cache read, output
 SONNET = "claude-sonnet-4-5-20250929"    # 3, 3.75, 6, 0.30, 15
@@ -570,3 +571,39 @@ def test_a_store_locked_by_another_process_neither_freezes_nor_ends_the_view(env
     p.keys("q")
     p.wait_for(lambda s: s.rstrip().endswith(PROMPT.strip()))
     assert p.last_status() == 0
+
+
+# Runs the working copy's live view with its second load failing, as a bug would.
+FAILING_LOAD = """
+import sys
+import ccusage
+loads = []
+load = ccusage.LiveData.load.__func__
+
+def failing(cls, *args):
+    loads.append(1)
+    if len(loads) > 1:
+        raise ValueError("a bug")
+    return load(cls, *args)
+
+ccusage.LiveData.load = classmethod(failing)
+sys.exit(ccusage.main(sys.argv[1:]))
+"""
+
+
+@needs_tmux
+def test_an_error_is_printed_after_the_terminal_is_restored(env, pane, tmp_path):
+    calls_just_now(env)
+    script = tmp_path / "failing.py"
+    script.write_text(FAILING_LOAD)
+    command = [sys.executable, str(script)] + env.command("live", "-n", "0.5")[1:]
+    p = pane()
+    p.start(f"env PYTHONPATH={shlex.quote(str(PROJECT_DIR))} " + " ".join(shlex.quote(c) for c in command))
+    p.wait_for(lambda s: "Recent calls" in s)
+    p.keys("r")
+    screen = p.wait_for(lambda s: s.rstrip().endswith(PROMPT.strip()))
+    assert "Recent calls" not in screen
+    assert "ccusage: error: the live view stopped: ValueError: a bug" in screen.replace("\n", "")
+    assert p.last_status() == 1
+    p.type("stty -a | tr ' ' '\\n' | grep -x -e echo -e icanon -e -echo -e -icanon | sort | tr '\\n' ,; echo")
+    p.wait_for(lambda s: "echo,icanon," in s)
