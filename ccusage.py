@@ -3872,6 +3872,9 @@ def _run_curses(loop):
         finally:
             messages.stream = stream
             try:
+                # A terminal without an alternate screen would keep the last frame under the prompt.
+                screen.erase()
+                screen.refresh()
                 screen.keypad(False)
                 curses.nocbreak()
                 curses.echo()

@@ -607,3 +607,35 @@ def test_an_error_is_printed_after_the_terminal_is_restored(env, pane, tmp_path)
     assert p.last_status() == 1
     p.type("stty -a | tr ' ' '\\n' | grep -x -e echo -e icanon -e -echo -e -icanon | sort | tr '\\n' ,; echo")
     p.wait_for(lambda s: "echo,icanon," in s)
+
+
+@needs_tmux
+def test_keys_p_and_e_change_the_plan_and_write_a_snapshot(env, pane, tmp_path):
+    calls_just_now(env)
+    p = pane()
+    p.type(f"cd {shlex.quote(str(tmp_path))}")
+    p.start(live_command(env, "-n", "0.5"))
+    p.wait_for(lambda s: "Recent calls" in s)
+    p.keys("p")
+    screen = p.wait_for(lambda s: "plan Pro" in s)
+    assert re.search(r"\] +3%  of 10\.0M tokens", screen)           # 330,000 of Pro's 10 million
+    p.keys("e")
+    screen = p.wait_for(lambda s: "wrote " in s)
+    written = list(tmp_path.glob("ccusage-live-*.json"))
+    assert len(written) == 1 and written[0].name in screen.replace("\n", "")
+    with open(written[0], encoding="utf-8") as f:
+        assert json.load(f)["plan"] == "Pro"
+    p.keys("q")
+
+
+@needs_tmux
+def test_a_terminal_without_colours_gets_the_view_all_the_same(env, pane):
+    calls_just_now(env)
+    p = pane()
+    p.start(live_command(env, "-n", "0.5"), env="TERM=vt100")
+    screen = p.wait_for(lambda s: "Recent calls" in s)
+    assert "Cost $4.95" in screen
+    assert not re.search(r"\x1b\[[0-9;]*(3[0-7]|38;5;\d+)[;m]", p.screen(escapes=True))
+    p.keys("q")
+    p.wait_for(lambda s: s.rstrip().endswith(PROMPT.strip()))
+    assert p.last_status() == 0
