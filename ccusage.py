@@ -4422,8 +4422,8 @@ def _add_command_options(parser, command):
     if command not in ("status", "live"):
         group.add_argument("-o", "--order", choices=ORDERS, default=s, type=str.lower,
                            help="row order (default: asc)")
-    output = group.add_mutually_exclusive_group()
     if command != "live":
+        output = group.add_mutually_exclusive_group()
         output.add_argument("-j", "--json", action="store_true", default=s, help="print JSON")
     if report:
         output.add_argument("--csv", action="store_true", default=s, help="print CSV")

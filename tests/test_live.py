@@ -639,3 +639,11 @@ def test_a_terminal_without_colours_gets_the_view_all_the_same(env, pane):
     p.keys("q")
     p.wait_for(lambda s: s.rstrip().endswith(PROMPT.strip()))
     assert p.last_status() == 0
+
+
+def test_live_help_lists_its_options(env):
+    result = env.run_raw("live", "--help")
+    assert result.code == 0
+    for option in ("--interval", "--once", "--view", "--plan", "--token-limit"):
+        assert option in result.out
+    assert "--json" not in result.out and "--no-wait" not in result.out
