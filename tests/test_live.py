@@ -646,4 +646,4 @@ def test_live_help_lists_its_options(env):
     assert result.code == 0
     for option in ("--interval", "--once", "--view", "--plan", "--token-limit"):
         assert option in result.out
-    assert "--json" not in result.out and "--no-wait" not in result.out
+    assert "-j, --json" not in result.out and "--no-wait" not in result.out
