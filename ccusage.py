@@ -3062,7 +3062,7 @@ LIVE_MIN_ROWS, LIVE_MIN_COLUMNS = 6, 40
 LIVE_SIDE_BY_SIDE_COLUMNS = 110
 PERIODS_WIDTH = 44
 WINDOW_ROWS, WINDOW_COMPACT_ROWS, PERIODS_ROWS, TIERS_ROWS, RECENT_MIN_ROWS = 6, 3, 4, 6, 3
-SPARK_CHARS = " ▁▂▃▄▅▆▇█"
+SPARK_CHARS, SPARK_ASCII = " ▁▂▃▄▅▆▇█", " .:-=+*#@"
 
 
 def model_tier(name):
@@ -3359,7 +3359,7 @@ def _gauge(percent, width, unicode, empty=True):
 
 def sparkline(buckets, unicode):
     top = max(buckets) or 1
-    chars = SPARK_CHARS if unicode else " .:-=+*#@"
+    chars = SPARK_CHARS if unicode else SPARK_ASCII
     return "".join(chars[0 if not n else max(1, round(n / top * (len(chars) - 1)))] for n in buckets)
 
 
@@ -3637,11 +3637,15 @@ def frame_text(frame):
     return rows
 
 
+def _calls_json(usage):
+    return dict(usage_json(usage), calls=usage.calls)
+
+
 def live_snapshot(state):
     """The data on screen as JSON-ready dicts (the `e` key)."""
     data = state.data
     status = data.status
-    usage = lambda u: dict(usage_json(u), calls=u.calls)  # noqa: E731
+    usage = _calls_json
     return {
         "capturedAt": _iso(data.now), "view": state.view, "plan": state.plan_label(), "active": data.active,
         "window": status_json(status, data.limit, data.weekly, data.now),
