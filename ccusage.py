@@ -3645,17 +3645,16 @@ def live_snapshot(state):
     """The data on screen as JSON-ready dicts (the `e` key)."""
     data = state.data
     status = data.status
-    usage = _calls_json
     return {
         "capturedAt": _iso(data.now), "view": state.view, "plan": state.plan_label(), "active": data.active,
         "window": status_json(status, data.limit, data.weekly, data.now),
-        "periods": {label: usage(u) for label, u in data.periods},
-        "tiersToday": [dict(usage(u), tier=tier) for tier, u in data.tiers],
-        "modelsThisMonth": [dict(usage(u), model=m) for m, u in sorted(data.models_month.items())],
+        "periods": {label: _calls_json(u) for label, u in data.periods},
+        "tiersToday": [dict(_calls_json(u), tier=tier) for tier, u in data.tiers],
+        "modelsThisMonth": [dict(_calls_json(u), model=m) for m, u in sorted(data.models_month.items())],
         "sessions": [session_json(row) for row in data.sessions],
-        "recentCalls": [dict(usage(u), time=_iso(ts), model=model, projectPath=project)
+        "recentCalls": [dict(_calls_json(u), time=_iso(ts), model=model, projectPath=project)
                         for ts, model, u, project in data.recent],
-        "history": [dict(usage(row.total), date=day.isoformat()) for day, row in sorted(data.days.items())],
+        "history": [dict(_calls_json(row.total), date=day.isoformat()) for day, row in sorted(data.days.items())],
         "lastTwoHoursTokens": data.spark,
     }
 
