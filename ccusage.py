@@ -3849,7 +3849,10 @@ def _run_curses(loop):
     import curses
     import locale
     import signal
-    locale.setlocale(locale.LC_ALL, "")
+    try:
+        locale.setlocale(locale.LC_ALL, "")
+    except locale.Error:
+        pass    # a LANG the system lacks: the C locale's ASCII view
     loop.state.unicode = locale.getpreferredencoding(False).lower().replace("-", "") == "utf8"
     previous = {signum: signal.signal(signum, _stop) for signum in (signal.SIGTERM, signal.SIGHUP)}
     messages = loop.source.messages
