@@ -31,6 +31,8 @@ __version__ = "0.1.0"
 PROG = "ccusage"
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 EXIT_LIMIT_REACHED = 3
+# `check`: a budget over its limit exits as a window at its limit does; one at its warning threshold, 4.
+EXIT_BUDGET_EXCEEDED, EXIT_BUDGET_WARNING = EXIT_LIMIT_REACHED, 4
 
 # A log line longer than this is skipped unread: no billable line comes near it,
 # and holding it would break the reader's memory bound.
@@ -43,6 +45,19 @@ TAIL_BYTES = 4096
 BUSY_TIMEOUT_MS = 600_000
 MS_PER_DAY = 86_400_000
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+class LazyPattern:
+    """A regular expression compiled when first used: a quick run compiles only those it needs."""
+
+    def __init__(self, pattern):
+        self.pattern = pattern
+        self.compiled = None
+
+    def __getattr__(self, name):
+        if self.compiled is None:
+            self.compiled = re.compile(self.pattern)
+        return getattr(self.compiled, name)
 
 
 class CcusageError(Exception):
@@ -154,9 +169,11 @@ MODEL_ALIASES = {
     "claude-instant-v1": "claude-instant-1",
 }
 # Bedrock cross-region prefixes that are regional (every one but "global").
-_BEDROCK_ID = re.compile(r"^(?:([a-z]+(?:-[a-z]+)?)\.)?anthropic\.(.+)$")
-_DOTTED_VERSION = re.compile(r"(?<=\d)\.(?=\d)")
-_ID_SUFFIXES = re.compile(r"(?:-v\d+(?::\d+)?|@[\w.-]*|-\d{8}|-latest|-fast)+$")
+_BEDROCK_ID = LazyPattern(r"^(?:([a-z]+(?:-[a-z]+)?)\.)?anthropic\.(.+)$")
+_DOTTED_VERSION = LazyPattern(r"(?<=\d)\.(?=\d)")
+_ID_SUFFIXES = LazyPattern(r"(?:-v\d+(?::\d+)?|@[\w.-]*|-\d{8}|-latest|-fast|-thinking)+$")
+# Routers' spelling, the version before the family: claude-4-7-opus.
+_VERSION_FIRST = LazyPattern(r"^claude-(\d+(?:-\d+)*)-(opus|sonnet|haiku|fable|mythos)$")
 
 
 def canonical_model(model_id):
@@ -166,6 +183,10 @@ def canonical_model(model_id):
     claude-opus-4-6 all become "claude-opus-4-6", and never "claude-opus-4".
     """
     name = model_id.strip().lower().rsplit("/", 1)[-1]
+    # Claude Code's own spelling, the name and a date, needs no pattern.
+    dated = name[:-9] if len(name) > 9 and name[-9] == "-" and name[-8:].isdigit() else name
+    if dated in MODEL_PRICES:
+        return dated, False
     regional = False
     match = _BEDROCK_ID.match(name)
     if match:
@@ -174,7 +195,12 @@ def canonical_model(model_id):
     if name in MODEL_ALIASES:
         return MODEL_ALIASES[name], regional
     name = _ID_SUFFIXES.sub("", _DOTTED_VERSION.sub("-", name))
-    return MODEL_ALIASES.get(name, name), regional
+    if name in MODEL_ALIASES:
+        return MODEL_ALIASES[name], regional
+    if name not in MODEL_PRICES:
+        swapped = _VERSION_FIRST.sub(r"claude-\2-\1", name)
+        name = swapped if swapped in MODEL_PRICES else name
+    return name, regional
 
 
 class PriceBook:
@@ -326,6 +352,8 @@ class ScanReport:
         # complete: everything new was read (not so when a time budget ran out).
         self.busy = False
         self.complete = True
+        # readonly: the store could not be written, so nothing new was recorded.
+        self.readonly = False
 
     def add_unreadable(self, path, exc):
         self.unreadable.append((path, _reason(exc)))
@@ -404,7 +432,7 @@ def parse_timestamp(value):
     return ms if EARLIEST_MS <= ms < LATEST_MS else None
 
 
-_ISO = re.compile(r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d)(?::(\d\d)(?:\.(\d+))?)?\s*(Z|[+-]\d\d:?\d\d)?$")
+_ISO = LazyPattern(r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d)(?::(\d\d)(?:\.(\d+))?)?\s*(Z|[+-]\d\d:?\d\d)?$")
 
 
 def _parse_timestamp_slow(value):
@@ -1158,6 +1186,13 @@ SCHEMA = (
         bulk INTEGER NOT NULL,
         dropped TEXT NOT NULL
     );
+    -- The state each budget last alerted of (check --notify, --desktop), so
+    -- that a check run every minute alerts once per change.
+    CREATE TABLE budget_alerts (
+        budget TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        alerted_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
     DELETE FROM report_cache;
     """,
 )
@@ -1212,6 +1247,11 @@ PARALLEL_MIN_BYTES = 16 * 1024 * 1024
 # if they are at least as many as the store has read before: rebuilding
 # sums all of history, so a small addition to a long one is kept call by call.
 BULK_MIN_BYTES = 16 * 1024 * 1024
+# A log larger than this is no transcript (the largest seen are a few
+# hundred MB), and one larger than SPARSE_CHECK_BYTES that is mostly holes
+# is a sparse file of NULs: both are passed over, not read.
+MAX_LOG_BYTES = 4 * 2 ** 30
+SPARSE_CHECK_BYTES = 64 * 2 ** 20
 # How long a caller that must not wait (a prompt) waits for the write lock.
 NO_WAIT_MS = 20
 # A claim to be reading logs whose heartbeat is older than this is a dead
@@ -1262,6 +1302,7 @@ class Store:
         self.messages = messages
         self.conn = None
         self.identity = None
+        self.readonly = False
         self.owner = f"{os.uname().nodename}:{os.getpid()}:{os.urandom(4).hex()}"
         # path -> state of every log this process has synced: a live loop
         # looks up only the logs that changed since its last round.
@@ -1270,17 +1311,44 @@ class Store:
 
     def _connect(self):
         directory = os.path.dirname(self.path)
+        if os.path.islink(self.path) and not os.path.exists(self.path):
+            raise CcusageError(f"the store {self.path} is a link to nothing; remove the link, "
+                               "or name another store with --db")
         try:
             os.makedirs(directory, mode=0o700, exist_ok=True)
             if not os.path.exists(self.path):
                 os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            self.readonly = not os.access(self.path, os.W_OK)
+            if self.readonly:
+                from urllib.parse import quote
+                conn = sqlite3.connect(f"file:{quote(self.path)}?mode=ro", uri=True, isolation_level=None,
+                                       timeout=BUSY_TIMEOUT_MS / 1000)
+            else:
+                self._make_companions_writable()
+                conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
             st = os.stat(self.path)
         except (OSError, sqlite3.Error) as exc:
             raise CcusageError(f"cannot open the store {self.path}: {_reason(exc)}")
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         self.identity = (st.st_dev, st.st_ino)
         return conn
+
+    def _make_companions_writable(self):
+        """Give the store's -wal and -shm files back the write permission the store has.
+
+        SQLite makes them with the store's mode: a store made read-only
+        once leaves them read-only after the store itself is writable again.
+        """
+        mode = os.stat(self.path).st_mode & 0o666
+        for suffix in ("-wal", "-shm"):
+            companion = self.path + suffix
+            if os.path.exists(companion) and not os.access(companion, os.W_OK):
+                try:
+                    os.chmod(companion, mode)
+                except OSError:
+                    raise CcusageError(f"{companion} is not writable, though the store {self.path} is: "
+                                       f"make it writable (chmod u+w {companion}), or remove it while no "
+                                       "ccusage runs")
 
     def _open(self):
         for attempt in (1, 2):
@@ -1303,6 +1371,11 @@ class Store:
                 "SELECT count(*) FROM sqlite_master").fetchone()[0]):
             raise CcusageError(f"{self.path} is an SQLite database of another program, not a ccusage store; "
                                "name another with --db")
+        if self.readonly:
+            if version != len(SCHEMA) or mark != APPLICATION_ID:
+                raise CcusageError(f"the store {self.path} is read-only and of an older ccusage: make it writable "
+                                   f"(chmod u+w {self.path}) so that it can be upgraded")
+            return
         if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
             conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
@@ -1352,6 +1425,8 @@ class Store:
         for path in paths:
             key = os.fsencode(path)
             row = self.conn.execute("SELECT id FROM roots WHERE path = ?", (key,)).fetchone()
+            if row is None and self.readonly:
+                continue   # a store that cannot be written has no calls of a root it never saw
             if row is None:
                 if self.conn.execute("SELECT count(*) FROM roots").fetchone()[0] >= MAX_ROOTS:
                     raise CcusageError(f"the store {self.path} has seen {MAX_ROOTS} data directories, as many "
@@ -1377,6 +1452,9 @@ class Store:
         lock is held only while rows are written, a batch at a time.
         """
         self.reopen_if_replaced()
+        if self.readonly:
+            report.readonly = True
+            return
         try:
             ids = self.root_ids(roots)
         except sqlite3.OperationalError as exc:
@@ -1423,12 +1501,13 @@ class Store:
         try:
             # Another process may have read the same logs while this one waited.
             changed = self._changed(on_disk, [path for path, _ in changed])
+            ingest = Ingest(self, claim)
+            changed = self._pass_over_unlikely_logs(changed, on_disk, ingest, report)
             rows = dict(changed)
             unread = _unread(on_disk, changed)
             jobs = [(path,) + (row[1:6] if row else (None, 0, 0, 0, 0)) for path, row in changed]
             helpers = reader_processes(sum(unread.values()), len(jobs)) if parallel and deadline is None else 0
             results = read_in_parallel(jobs, unread, helpers) if helpers else map(read_log, jobs)
-            ingest = Ingest(self, claim)
             for path, state, positions, reader in results:
                 root_id = on_disk[path][0]
                 if state is None:
@@ -1450,6 +1529,33 @@ class Store:
             if helpers:
                 results.close()
             self._release(claim)
+
+    def _pass_over_unlikely_logs(self, changed, on_disk, ingest, report):
+        """changed without the logs no transcript could be: too large, or mostly holes (a sparse file of NULs).
+
+        Each is recorded as read to its end with one skipped line, so that
+        it costs nothing until it changes again, and named in a note.
+        """
+        kept = []
+        for path, row in changed:
+            root_id, state = on_disk[path]
+            size = state[2]
+            reason = None
+            if size > MAX_LOG_BYTES:
+                reason = f"larger than {MAX_LOG_BYTES // 2 ** 30} GiB"
+            elif size > SPARSE_CHECK_BYTES:
+                try:
+                    if os.stat(path).st_blocks * 512 < size // 2:
+                        reason = "mostly holes (NUL bytes)"
+                except (OSError, AttributeError):
+                    pass
+            if reason is None:
+                kept.append((path, row))
+                continue
+            self.messages.note(f"passed over {path}: {reason}, not a Claude Code transcript")
+            ingest.files.append((os.fsencode(path), root_id) + state + (size, 0, 0, (row[9] if row else 0) + 1,
+                                                                         None))
+        return kept
 
     def _walks_unchanged(self, digests):
         marks = ",".join("?" * len(digests))
@@ -1574,7 +1680,7 @@ class Store:
                 conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             try:
                 row = conn.execute("SELECT owner, heartbeat, bulk, dropped FROM ingest_claim").fetchone()
-                if row is not None and _now_ms() - row[1] < CLAIM_STALE_MS:
+                if row is not None and _now_ms() - row[1] < CLAIM_STALE_MS and _claimant_lives(row[0]):
                     conn.execute("COMMIT")
                     if time.monotonic() >= deadline:
                         if wait:
@@ -1631,6 +1737,20 @@ class Store:
             f"SELECT path, skipped FROM files WHERE skipped > 0 AND root_id IN ({marks}) ORDER BY path", root_ids)]
 
 
+def _claimant_lives(owner):
+    """Whether the process that made a claim may still be running: not if it was on this machine and is gone."""
+    host, pid, _ = owner.rsplit(":", 2)
+    if host != os.uname().nodename:
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, ValueError):
+        pass
+    return True
+
+
 class Claim:
     """This process's claim to be reading logs into the store."""
 
@@ -1672,6 +1792,37 @@ def write_unless_busy(conn, write):
             conn.execute("ROLLBACK")
     finally:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+
+
+def claim_alerts(conn, states, now_ms, cooldown_ms):
+    """Of [(budget name, state)], those to alert of now, as [(name, previous state, state)], recorded as alerted.
+
+    A budget alerts when its state is not the one it last alerted of (ok,
+    before any), unless it alerted less than cooldown_ms ago.  Claimed in one
+    transaction: two checks at once alert once.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        known = {name: (state, at) for name, state, at in
+                 conn.execute("SELECT budget, state, alerted_at FROM budget_alerts")}
+        due = []
+        for name, state in states:
+            previous, at = known.get(name, ("ok", None))
+            if state != previous and (at is None or now_ms - at >= cooldown_ms):
+                due.append((name, previous, state))
+        conn.executemany("INSERT OR REPLACE INTO budget_alerts VALUES (?, ?, ?)",
+                         [(name, state, now_ms) for name, _, state in due])
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return due
+
+
+def release_alert(conn, name, previous, now_ms):
+    """An alert that reached no one: back to the state before, so that it is tried again after the cooldown."""
+    conn.execute("INSERT OR REPLACE INTO budget_alerts VALUES (?, ?, ?)", (name, previous, now_ms))
 
 
 def _unread(on_disk, changed):
@@ -1853,6 +2004,53 @@ class Ingest:
                 "SELECT id FROM sessions WHERE session_id = ?", (session,)).fetchone()[0]
         ref = self.refs[who] = (session_id, project_id)
         return ref
+
+
+def prune_calls(conn, before_ms):
+    """Delete the calls made before before_ms, and the limit messages and official figures of then.
+
+    The rollups lose the calls by their trigger (or are rebuilt by a bulk
+    ingest that has dropped it); the kept windows are computed again from
+    the first call deleted, and the report cache is emptied.  Returns how
+    many calls went.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        first = conn.execute("SELECT min(ts) FROM calls WHERE ts < ?", (before_ms,)).fetchone()[0]
+        deleted = conn.execute("DELETE FROM calls WHERE ts < ?", (before_ms,)).rowcount
+        conn.execute("DELETE FROM limit_resets WHERE ts < ?", (before_ms,))
+        conn.execute("DELETE FROM rate_limits WHERE captured_at < ?", (before_ms,))
+        if deleted:
+            for table in ("hourly", "hourly_models"):
+                conn.execute(f"DELETE FROM {table} WHERE calls = 0")
+            conn.execute("UPDATE window_state SET changed_from = min(ifnull(changed_from, ?1), ?1)", (first,))
+            conn.execute("DELETE FROM report_cache")
+            conn.execute("UPDATE generation SET value = value + 1")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return deleted
+
+
+def compact_store(store):
+    """VACUUM the store and empty its write-ahead log, so that deleted calls give their space back.
+
+    Returns the bytes the store's files took before and after; a store
+    another process is reading stays as it is (and a warning says so).
+    """
+    def size():
+        return sum(os.path.getsize(store.path + suffix) for suffix in ("", "-wal")
+                   if os.path.exists(store.path + suffix))
+    before = size()
+    try:
+        store.conn.execute("VACUUM")
+        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    except sqlite3.OperationalError as exc:
+        store.messages.warn(f"the store {store.path} was not compacted ({exc}); "
+                            "the next prune that deletes calls compacts it")
+    return before, size()
 
 
 # ---------------------------------------------------------------------------
@@ -2279,6 +2477,8 @@ MINUTE_MS = 60_000
 # and 20 times Pro.  `plan = "auto"` learns the user's own limit instead.
 PLAN_ESTIMATES = {"pro": 10_000_000, "max5": 50_000_000, "max20": 200_000_000}
 PLAN_NAMES = {"pro": "Pro", "max5": "Max 5x", "max20": "Max 20x"}
+# Anthropic's list prices of the plans, US dollars a month (checked with PRICES_CHECKED).
+PLAN_LIST_PRICES = {"pro": 20, "max5": 100, "max20": 200}
 # The burn rate is measured over this much of the latest activity.
 BURN_SPAN_MINUTES = 60
 RECENT_DAYS = 3
@@ -2597,16 +2797,402 @@ def current_status(query, settings, now_ms):
     return WindowStatus(query, window, limit, now_ms, five_hour, seven_day), windows, limit, seven_day
 
 
+# The tool that wrote a call's log: every call read today is Claude Code's.
+CALL_SOURCE = "claude-code"
+TIERS = ("opus", "sonnet", "haiku")
+
+
+def model_tier(model_id):
+    """opus, sonnet, haiku or other: the family of a logged model id."""
+    name = canonical_model(model_id)[0]
+    return next((tier for tier in TIERS if tier in name), "other")
+
+
+class ExportRow:
+    """A row of `export`: one call (time, session), or the calls of a period (calls > 1 possible)."""
+
+    __slots__ = ("ts", "session", "project", "model", "usage")
+
+    def __init__(self, ts, session, project, model, usage):
+        self.ts, self.session, self.project, self.model, self.usage = ts, session, project, model, usage
+
+
+def export_calls(query, filters):
+    """Every call filters cover as an ExportRow, oldest first, each priced as the reports price it."""
+    where, params = query._where(filters, "ts")
+    # The names are joined in, not looked up: one statement reads one state of the store (and the
+    # model names query.price reads while it runs, the same).
+    for row in query.conn.execute(
+            f"SELECT ts, session_name, project_path, model_id, fast, us_geo, {BAND_SQL}, {query.era_sql()}, "
+            "cost_usd IS NOT NULL, input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, "
+            "cost_usd FROM calls JOIN (SELECT id AS sid, session_id AS session_name FROM sessions) ON sid = session_id "
+            "JOIN (SELECT id AS pid, path AS project_path FROM projects) ON pid = project_id "
+            f"WHERE {where} ORDER BY ts, key", params):
+        usage = Usage()
+        usage.calls = 1
+        (usage.input, usage.output, usage.cache_write_5m, usage.cache_write_1h, usage.cache_read,
+         usage.web_searches) = row[9:15]
+        usage.first = usage.last = row[0]
+        query.price(usage, *row[3:9], row[15] or 0.0)
+        yield ExportRow(row[0], row[1], row[2], query.model_name(row[3]), usage)
+
+
+def aggregate_export(rows, period, tz):
+    """ExportRows summed per project, model and UTC hour (period "hour") or day in tz ("day").
+
+    An hour row's time is its first millisecond; a day row's is its local
+    midnight.  In order of time, project and model.
+    """
+    sums = {}
+    for row in rows:
+        if period == "hour":
+            start = row.ts - row.ts % HOUR_MS
+        else:
+            start = local_midnight_ms(datetime.fromtimestamp(row.ts / 1000, tz).date(), tz)
+        key = (start, row.project, row.model)
+        usage = sums.get(key)
+        if usage is None:
+            usage = sums[key] = Usage()
+        usage.add(row.usage)
+    return [ExportRow(start, None, project, model, sums[(start, project, model)])
+            for start, project, model in sorted(sums)]
+
+
+def usage_by_project_model(query, filters):
+    """{(project path, model name): priced Usage} of the calls filters cover."""
+    projects = dict(query.conn.execute("SELECT id, path FROM projects"))
+    return {(projects[project_id], query.model_name(model_id)): usage
+            for (project_id, model_id), usage in query.grouped(["project"], filters).items()}
+
+
+class WindowFigures:
+    """The current window as `serve` and the Prometheus gauges give it (None: not known).
+
+    percent_estimated measures the window against the limit the settings or
+    the history give; percent_official is Claude Code's own figure.
+    """
+
+    def __init__(self):
+        self.active = False
+        self.start = self.resets_at = None
+        self.usage = Usage()
+        self.percent_estimated = self.percent_official = None
+        self.tokens_per_minute = self.cost_per_hour = None
+        self.weekly_percent = self.weekly_resets_at = None
+
+
+def active_window_figures(query, settings, now_ms):
+    """WindowFigures at now_ms, from the windows current_status builds."""
+    figures = WindowFigures()
+    status, windows, limit, weekly = current_status(query, settings, now_ms)
+    if weekly:
+        figures.weekly_percent, figures.weekly_resets_at = weekly[1], weekly[2]
+    if status is None:
+        return figures
+    window = status.window
+    figures.active = True
+    figures.start, figures.resets_at = window.start, status.resets_at
+    figures.usage = window.usage
+    figures.tokens_per_minute, figures.cost_per_hour = status.tokens_per_minute, status.cost_per_hour
+    if status.official:
+        figures.percent_official = status.official[1]
+        limit = resolve_limit(settings, windows, now_ms, int(settings.session_length * HOUR_MS))
+    if limit.tokens and not limit.official:
+        figures.percent_estimated = 100.0 * window.usage.total_tokens / limit.tokens
+    return figures
+
+
+def store_activity(query):
+    """(sessions with calls, (time, session id, project path) of the latest call or None)."""
+    where, params = query._where(Filters(), "ts")
+    count = query.conn.execute(f"SELECT count(DISTINCT session_id) FROM calls WHERE {where}", params).fetchone()[0]
+    latest = query.conn.execute(
+        f"SELECT ts, sessions.session_id, projects.path FROM (SELECT ts, session_id AS sid FROM calls "
+        f"WHERE {where} ORDER BY ts DESC LIMIT 1) JOIN sessions ON sessions.id = sid "
+        "JOIN projects ON projects.id = sessions.project_id", params).fetchone()
+    return count, latest
+
+
+def prune_plan(query, before_ms):
+    """[(day, model name, calls, tokens)] of the store's calls before before_ms, by day in the query's zone."""
+    conn = query.conn
+    first = conn.execute("SELECT min(ts) FROM calls WHERE ts < ?", (before_ms,)).fetchone()[0]
+    if first is None:
+        return []
+    day = local_day_sql(offset_segments(query.tz, first, before_ms), "ts")
+    rows = conn.execute(f"SELECT {day}, model_id, count(*), "
+                        "sum(input + output + cache_write_5m + cache_write_1h + cache_read) "
+                        "FROM calls WHERE ts < ? GROUP BY 1, 2", (before_ms,)).fetchall()
+    return sorted((day_of_number(number), query.model_name(model_id), calls, tokens)
+                  for number, model_id, calls, tokens in rows)
+
+
+# -- budgets and the period summary --
+#
+# They read the store only through the six functions just below, which use
+# the reports' and the windows' own queries.
+
+def usage_between(query, first_day, last_day, project=None):
+    """The priced Usage of the local days first_day to last_day (inclusive), of one project or all."""
+    total = Usage()
+    for row in period_report(query, "daily", Filters(first_day, last_day, project), 0, False):
+        total.add(row.total)
+    return total
+
+
+def rows_by_project(query, first_day, last_day):
+    """ReportRows of the days first_day to last_day, one per project and day."""
+    return period_report(query, "daily", Filters(first_day, last_day), 0, True)
+
+
+def sessions_between(query, first_day=None, last_day=None, project=None):
+    """ReportRows of the sessions, each with its calls in the days given (all days when None)."""
+    return session_report(query, Filters(first_day, last_day, project))
+
+
+def window_figures(query, settings, now_ms):
+    """(status of the active window or None, every window, the limit, the official 7-day figure or None)."""
+    return current_status(query, settings, now_ms)
+
+
+def official_five_hour(query):
+    """The latest official 5-hour figure recorded: (captured at ms, used percentage, resets at ms), or None."""
+    return query.rate_limits().get("five_hour")
+
+
+def windows_between(query, settings, first_day, last_day, now_ms):
+    """(the priced windows with calls in the local days first_day to last_day, the window limit,
+    whether any window ever hit the limit)."""
+    _, every, limit, _ = current_status(query, settings, now_ms)
+    lo = local_midnight_ms(first_day, query.tz)
+    hi = local_midnight_ms(last_day + timedelta(days=1), query.tz)
+    windows = [w for w in every if not w.is_gap and w.start < hi and w.last >= lo]
+    price_windows(query, windows)
+    return windows, limit, any(w.limit_hit for w in every)
+
+
+def week_start(day, start_index):
+    return day - timedelta(days=(day.weekday() - start_index) % 7)
+
+
+def month_end(day):
+    following = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return following - timedelta(days=1)
+
+
+BUDGET_STATES = ("ok", "warning", "exceeded")
+
+
+class BudgetState:
+    """Where a budget stands: used of its limit; ok, warning, exceeded, or unknown when nothing tells."""
+
+    def __init__(self, budget, used, note=""):
+        self.budget, self.used, self.note = budget, used, note
+
+    @property
+    def percent(self):
+        return None if self.used is None else self.used * 100 / self.budget.limit
+
+    @property
+    def state(self):
+        percent = self.percent
+        if percent is None:
+            return "unknown"
+        # Rounded so that a cost summed in binary fractions meets a threshold it equals.
+        percent = round(percent, 9)
+        return "exceeded" if percent >= 100 else "warning" if percent >= self.budget.threshold else "ok"
+
+
+def worst_state(states):
+    """The worst of ok, warning and exceeded among the budget states (unknown counts as ok)."""
+    ranks = [BUDGET_STATES.index(s.state) for s in states if s.state in BUDGET_STATES]
+    return BUDGET_STATES[max(ranks, default=0)]
+
+
+def evaluate_budgets(query, settings, now_ms, period=None):
+    """A BudgetState per budget: as of now_ms, or (period: first and last day) as of the period's end.
+
+    For a period the session budget measures the dearest session's calls in
+    it, and the window budgets the largest of its windows; official figures
+    are only current, so the percent budgets then say unknown.
+    """
+    budgets = settings.budgets.budgets
+    start_index = WEEKDAYS.index(settings.start_of_week)
+    as_of = datetime.fromtimestamp(now_ms / 1000, query.tz).date() if period is None else period[1]
+    starts = {"daily": as_of, "weekly": week_start(as_of, start_index), "monthly": as_of.replace(day=1)}
+    length_ms = int(settings.session_length * HOUR_MS)
+    if any(b.kind.startswith(("window", "seven")) for b in budgets):
+        if period is None:
+            status, _, limit, seven_day = window_figures(query, settings, now_ms)
+        else:
+            windows, limit, _ = windows_between(query, settings, period[0], period[1], now_ms)
+    results = []
+    for budget in budgets:
+        kind = budget.kind
+        if budget.project is not None and not query.project_ids(budget.project):
+            results.append(BudgetState(budget, 0.0, "no project of this name has calls yet"))
+        elif kind in starts:
+            used = usage_between(query, starts[kind], as_of, budget.project).cost
+            results.append(BudgetState(budget, used, f"since {starts[kind]}" if kind != "daily" else ""))
+        elif kind == "session":
+            if period is None:
+                rows = [r for r in sessions_between(query, project=budget.project)
+                        if now_ms - r.total.last < length_ms]
+            else:
+                rows = sessions_between(query, period[0], period[1], budget.project)
+            dearest = max(rows, key=lambda r: r.total.cost, default=None)
+            results.append(BudgetState(budget, dearest.total.cost if dearest else 0.0,
+                                       f"session {dearest.session[:8]}" if dearest else "no session going"))
+        elif period is not None:
+            results.append(_period_window_budget(budget, windows, limit))
+        else:
+            results.append(_window_budget(budget, status, limit, seven_day))
+    return results
+
+
+def _window_budget(budget, status, limit, seven_day):
+    """The state now of a budget on the current 5-hour window or the official 7-day figure."""
+    if budget.kind == "seven_day_percent":
+        if seven_day is None:
+            return BudgetState(budget, None, "no official 7-day figure recorded")
+        return BudgetState(budget, seven_day[1], "official")
+    if status is None:
+        return BudgetState(budget, 0, "no active window")
+    usage = status.window.usage
+    if budget.kind == "window_tokens":
+        return BudgetState(budget, usage.total_tokens)
+    if budget.kind == "window_cost":
+        return BudgetState(budget, usage.cost)
+    if status.official:
+        return BudgetState(budget, status.percent_used, "official")
+    if status.percent_used is None:
+        return BudgetState(budget, None, limit.basis)
+    return BudgetState(budget, status.percent_used, f"estimated: {limit.basis}")
+
+
+def _period_window_budget(budget, windows, limit):
+    """The state of a window budget in a past period: its largest window's."""
+    if budget.kind == "seven_day_percent":
+        return BudgetState(budget, None, "official figures are only current")
+    if not windows:
+        return BudgetState(budget, 0, "no window")
+    if budget.kind == "window_cost":
+        return BudgetState(budget, max(w.usage.cost for w in windows), "the dearest window")
+    tokens = max(w.usage.total_tokens for w in windows)
+    if budget.kind == "window_tokens":
+        return BudgetState(budget, tokens, "the largest window")
+    if not limit.tokens:
+        return BudgetState(budget, None, limit.basis)
+    return BudgetState(budget, tokens * 100 / limit.tokens, f"the largest window, estimated: {limit.basis}")
+
+
+def plan_price(settings):
+    """(US dollars a month the plan costs, where that figure comes from), or (None, why not)."""
+    if settings.plan_price is not None:
+        return settings.plan_price, "your plan_price"
+    if settings.plan in PLAN_LIST_PRICES:
+        return PLAN_LIST_PRICES[settings.plan], f"Anthropic's list price of {PLAN_NAMES[settings.plan]}"
+    return None, "set plan (pro, max5, max20) or plan_price to compare"
+
+
+# A month's share of a year, for a plan's price of a day or a week.
+DAYS_PER_MONTH = 365.25 / 12
+TOP_SESSIONS = 5
+
+
+def summary_period(kind, anchor, today, start_index):
+    """(first, last day) of the day, week or month kind: the one holding anchor, else the last before today."""
+    if kind == "day":
+        day = anchor or today - timedelta(days=1)
+        return day, day
+    if kind == "week":
+        first = week_start(anchor, start_index) if anchor else week_start(today, start_index) - timedelta(days=7)
+        return first, first + timedelta(days=6)
+    first = (anchor or today.replace(day=1) - timedelta(days=1)).replace(day=1)
+    return first, month_end(first)
+
+
+def previous_period(kind, first):
+    if kind == "month":
+        last = first - timedelta(days=1)
+        return last.replace(day=1), last
+    days = 1 if kind == "day" else 7
+    return first - timedelta(days=days), first - timedelta(days=1)
+
+
+class Summary:
+    """What `report` says of a period: totals, where the cost went, windows, budgets, the change."""
+
+    def __init__(self, kind, first, last, tz_name):
+        self.kind, self.first, self.last, self.tz_name = kind, first, last, tz_name
+        self.total = Usage()
+        self.models = {}
+        self.projects = {}
+        self.sessions = []
+        self.windows = []
+        self.window_limit = None
+        # Whether a window at the limit reached one: not when the limit is only a share of past windows.
+        self.limit_is_known = False
+        self.official = None
+        self.budgets = []
+        self.previous = None
+        self.plan_price, self.plan_basis = None, ""
+
+    @property
+    def days(self):
+        return (self.last - self.first).days + 1
+
+    @property
+    def plan_share(self):
+        """What the plan costs for this period: its monthly price, or a share of it by days."""
+        if self.plan_price is None:
+            return None
+        return self.plan_price if self.kind == "month" else self.plan_price * self.days / DAYS_PER_MONTH
+
+
+def build_summary(query, settings, kind, first, last, tz_name, now_ms):
+    summary = Summary(kind, first, last, tz_name)
+    for row in rows_by_project(query, first, last):
+        summary.total.add(row.total)
+        summary.projects.setdefault(row.project, Usage()).add(row.total)
+        for model, usage in row.models.items():
+            summary.models.setdefault(model, Usage()).add(usage)
+    if not summary.total.calls:
+        return summary
+    sessions = sessions_between(query, first, last)
+    summary.sessions = sorted(sessions, key=lambda r: (-r.total.cost, r.key))[:TOP_SESSIONS]
+    summary.windows, summary.window_limit, limits_hit = windows_between(query, settings, first, last, now_ms)
+    summary.limit_is_known = isinstance(settings.token_limit, int) or settings.plan in PLAN_ESTIMATES or limits_hit
+    summary.official = official_five_hour(query)
+    summary.budgets = evaluate_budgets(query, settings, now_ms, period=(first, last))
+    before = previous_period(kind, first)
+    summary.previous = (before, usage_between(query, *before))
+    summary.plan_price, summary.plan_basis = plan_price(settings)
+    return summary
+
+
+def window_limit_reached(window, summary):
+    """How a window of a summary reached its limit: the official figure at 100%, Claude Code's message,
+    the estimate, or not at all (None)."""
+    limit, official = summary.window_limit, summary.official
+    if official and official[1] >= 100 and window.start <= official[0] < window.end:
+        return "official"
+    if window.limit_hit:
+        return "limit message"
+    if summary.limit_is_known and limit.tokens and not limit.official and window.usage.total_tokens >= limit.tokens:
+        return "estimated"
+    return None
+
 # ---------------------------------------------------------------------------
 # Rendering
 # ---------------------------------------------------------------------------
 
 # Control characters, the invisible ones that reorder or hide text, and lone
 # surrogates (no encoding can write them).
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ud800-\udfff\ufeff]")
+_CONTROL = LazyPattern("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ud800-\udfff\ufeff]")
 
 
-_JSON_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ud800-\udfff\ufeff]")
+_JSON_UNSAFE = LazyPattern("[\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ud800-\udfff\ufeff]")
 
 
 def _escape(match):
@@ -2621,7 +3207,10 @@ def _escape(match):
 
 def clean(text):
     """Text from the logs or the user, safe for a terminal: control characters shown as escapes."""
-    return _CONTROL.sub(_escape, str(text))
+    text = str(text)
+    if text.isascii() and text.isprintable():
+        return text
+    return _CONTROL.sub(_escape, text)
 
 
 def to_json(data, out):
@@ -2631,7 +3220,14 @@ def to_json(data, out):
     several times quicker to produce.
     """
     text = json.dumps(data, indent=2 if out.isatty() else None, ensure_ascii=False)
+    if text.isascii() and "\x7f" not in text:
+        return text
     return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def json_line(data):
+    """Compact JSON on one line (JSON lines, HTTP answers), escaped as to_json escapes."""
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(data, ensure_ascii=False))
 
 
 def round_cost(value):
@@ -2815,23 +3411,29 @@ def short_model(name):
     return clean(re.sub(r"-\d{8}$", "", name))
 
 
-def render_period_table(rows, period, breakdown, by_project, width, style):
+def render_period_table(rows, period, breakdown, by_project, width, style, plan_price=None):
+    """plan_price (US dollars a month): a column of each month's API value as a multiple of it."""
     label = {"daily": "Date", "weekly": "Week", "monthly": "Month"}[period]
-    headers = [label] + USAGE_HEADERS
-    table = Table(headers, ["<"] + [">"] * 6, shrink=(5, Table.NUMBERS), compact_columns=(1, 2, 3, 4, 5), cut=0)
+    headers = [label] + USAGE_HEADERS + (["Vs plan"] if plan_price else [])
+    extra = [""] if plan_price else []
+    table = Table(headers, ["<"] + [">"] * (len(headers) - 1), shrink=(5, Table.NUMBERS),
+                  compact_columns=(1, 2, 3, 4, 5), cut=0)
     current_project = object()
     total = Usage()
     for row in rows:
         if by_project and row.project != current_project:
             current_project = row.project
-            table.add([clean(_home(row.project))] + [""] * 6, "section")
-        table.add([row.key] + usage_cells(row.total))
+            table.add([clean(_home(row.project))] + [""] * (len(headers) - 1), "section")
+        multiple = [fmt_multiple(row.total.cost / plan_price)] if plan_price else []
+        table.add([row.key] + usage_cells(row.total) + multiple)
         total.add(row.total)
         if breakdown:
             for model, usage in _models_by_cost(row):
-                table.add(["  " + short_model(model)] + usage_cells(usage), "detail")
-    table.add([""] * 7, "rule")
-    table.add(["Total"] + usage_cells(total), "total")
+                table.add(["  " + short_model(model)] + usage_cells(usage) + extra, "detail")
+    table.add([""] * len(headers), "rule")
+    months = len({row.key for row in rows}) or 1
+    table.add(["Total"] + usage_cells(total) + ([fmt_multiple(total.cost / plan_price / months)] if plan_price else []),
+              "total")
     return table.render(width, style)
 
 
@@ -3041,6 +3643,650 @@ def status_json(status, limit, weekly, now_ms):
     return data
 
 
+EXPORT_LISTS = {None: "calls", "hour": "hourly", "day": "daily"}
+
+
+def _export_lead(row, period, tz):
+    """(field, value) pairs that say what an export row is: its call, or its period."""
+    if period is None:
+        return [("timestamp", _iso(row.ts)), ("sessionId", row.session)]
+    if period == "hour":
+        return [("hour", _iso(row.ts))]
+    return [("date", datetime.fromtimestamp(row.ts / 1000, tz).date().isoformat())]
+
+
+def export_row_json(row, period, tz):
+    entry = dict(_export_lead(row, period, tz))
+    entry["projectPath"], entry["modelName"] = row.project, row.model
+    if period:
+        entry["calls"] = row.usage.calls
+    entry.update(usage_json(row.usage))
+    entry["webSearches"] = row.usage.web_searches
+    entry["source"] = CALL_SOURCE
+    return entry
+
+
+def write_export(out, rows, export_format, period, tz, unpriced_models):
+    """Export rows as csv, jsonl or json (the latter with totals, as the reports give them)."""
+    if export_format == "csv":
+        lead = {None: ["timestamp", "session_id"], "hour": ["hour"], "day": ["date"]}[period]
+        headers = lead + ["project_path", "model"] + (["calls"] if period else []) + CSV_USAGE + [
+            "web_searches", "source"]
+        # write_csv neutralises the cells a spreadsheet would run.
+        write_csv(out, headers, (
+            [value for _, value in _export_lead(row, period, tz)] + [row.project, row.model]
+            + ([row.usage.calls] if period else []) + _csv_usage(row.usage) + [row.usage.web_searches, CALL_SOURCE]
+            for row in rows))
+    elif export_format == "jsonl":
+        for row in rows:
+            out.write(json_line(export_row_json(row, period, tz)) + "\n")
+    else:
+        total = Usage()
+        entries = []
+        for row in rows:
+            total.add(row.usage)
+            entries.append(export_row_json(row, period, tz))
+        totals = usage_json(total)
+        totals["webSearches"] = total.web_searches
+        if unpriced_models:
+            totals["unpricedModels"] = sorted(unpriced_models)
+        out.write(to_json({EXPORT_LISTS[period]: entries, "totals": totals}, out) + "\n")
+
+
+# The token kinds as Claude Code's own OpenTelemetry metrics name them.
+PROMETHEUS_TOKEN_TYPES = (("input", "input"), ("output", "output"), ("cacheRead", "cache_read"),
+                          ("cacheCreation", "cache_write"))
+
+
+def _prometheus_label(text):
+    # clean() leaves no newline, so backslashes and quotes are all the format has to escape.
+    return clean(text).replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _prometheus_number(value):
+    return str(value) if isinstance(value, int) else repr(float(value))
+
+
+def prometheus_text(usage, figures, latest_ms, now_ms):
+    """The Prometheus text exposition (format 0.0.4) of usage {(project path, model name): Usage}.
+
+    Tokens, calls and web searches are counters; the cost is a gauge, since
+    prices apply when the figures are made and a corrected price can lower it.
+    Labels are few by design: no session ids.
+    """
+    series = {}
+    for (project, model), part in usage.items():
+        labels = (f'source="{CALL_SOURCE}",project="{_prometheus_label(project)}",'
+                  f'model="{_prometheus_label(model)}",tier="{model_tier(model)}"')
+        # Two names can clean to the same text: one series holds both.
+        merged = series.get(labels)
+        if merged is None:
+            merged = series[labels] = Usage()
+        merged.add(part)
+    lines = []
+
+    def family(name, kind, text, samples):
+        lines.append(f"# HELP {name} {text}")
+        lines.append(f"# TYPE {name} {kind}")
+        lines.extend(f"{name}{{{labels}}} {_prometheus_number(value)}" if labels else
+                     f"{name} {_prometheus_number(value)}" for labels, value in samples)
+
+    ordered = sorted(series.items())
+    family("ccusage_tokens_total", "counter", "Tokens of Claude Code's API calls, by type.",
+           [(f'{labels},type="{kind}"', getattr(part, field))
+            for labels, part in ordered for kind, field in PROMETHEUS_TOKEN_TYPES])
+    family("ccusage_calls_total", "counter", "Claude Code API calls.",
+           [(labels, part.calls) for labels, part in ordered])
+    family("ccusage_web_searches_total", "counter", "Web searches of Claude Code's API calls.",
+           [(labels, part.web_searches) for labels, part in ordered])
+    family("ccusage_cost_usd", "gauge",
+           "Cost in US dollars at today's prices (a gauge: a corrected price can lower it); "
+           "models without a price are left out.",
+           [(labels, round_cost(part.cost)) for labels, part in ordered if part.unpriced < part.calls])
+    family("ccusage_last_call_timestamp_seconds", "gauge", "When the latest call was made (Unix time).",
+           [("", latest_ms / 1000)] if latest_ms is not None else [])
+    family("ccusage_window_active", "gauge", "1 while a usage window is active, else 0.",
+           [("", int(figures.active))])
+    active = figures.active
+    family("ccusage_window_tokens", "gauge", "Tokens used in the active window.",
+           [("", figures.usage.total_tokens)] if active else [])
+    family("ccusage_window_estimated_used_ratio", "gauge",
+           "Share of the active window's limit used, against the estimated limit (1 is 100%).",
+           [("", figures.percent_estimated / 100)] if figures.percent_estimated is not None else [])
+    family("ccusage_window_official_used_ratio", "gauge",
+           "Share of the active window used, as Claude Code last reported it (1 is 100%).",
+           [("", figures.percent_official / 100)] if figures.percent_official is not None else [])
+    family("ccusage_window_reset_seconds", "gauge", "Seconds until the active window resets.",
+           [("", max(figures.resets_at - now_ms, 0) / 1000)] if active else [])
+    family("ccusage_window_burn_rate_tokens_per_second", "gauge",
+           "Tokens a second over the active window's latest hour.",
+           [("", figures.tokens_per_minute / 60)] if active else [])
+    family("ccusage_week_official_used_ratio", "gauge",
+           "Share of the 7-day limit used, as Claude Code last reported it (1 is 100%).",
+           [("", figures.weekly_percent / 100)] if figures.weekly_percent is not None else [])
+    return "\n".join(lines) + "\n"
+
+
+def serve_summary_json(figures, totals, sessions, latest, now_ms):
+    """serve's /api/summary: the active window, its pace, the totals and the latest activity."""
+    window = burn = active_session = None
+    if figures.active:
+        official = figures.percent_official
+        percent = official if official is not None else figures.percent_estimated
+        window = {"startTime": _iso(figures.start), "resetsAt": _iso(figures.resets_at),
+                  "hoursUsed": round((now_ms - figures.start) / HOUR_MS, 2),
+                  "hoursLeft": round(max(figures.resets_at - now_ms, 0) / HOUR_MS, 2),
+                  "totalTokens": figures.usage.total_tokens, "costUSD": json_cost(figures.usage),
+                  "percentUsed": None if percent is None else round(percent, 1),
+                  "percentUsedEstimated": None if figures.percent_estimated is None else
+                  round(figures.percent_estimated, 1),
+                  "percentUsedOfficial": official}
+        burn = {"tokensPerMinute": round(figures.tokens_per_minute, 1),
+                "costPerHour": round_cost(figures.cost_per_hour)}
+        if latest is not None:
+            active_session = {"sessionId": latest[1], "projectPath": latest[2], "lastActivity": _iso(latest[0])}
+    weekly = None
+    if figures.weekly_percent is not None:
+        weekly = {"usedPercentage": figures.weekly_percent, "resetsAt": _iso(figures.weekly_resets_at)}
+    entry = usage_json(totals)
+    entry["calls"] = totals.calls
+    return {"generatedAt": _iso(now_ms), "window": window, "burnRate": burn, "weekly": weekly, "totals": entry,
+            "sessionCount": sessions, "activeSession": active_session,
+            "lastActivity": _iso(latest[0]) if latest is not None else None}
+
+
+def render_prune_table(plan, width, style):
+    table = Table(["Day", "Model", "Calls", "Tokens"], ["<", "<", ">", ">"], cut=1)
+    calls = tokens = 0
+    for day, model, day_calls, day_tokens in plan:
+        table.add([day.isoformat(), clean(model), fmt_int(day_calls), fmt_int(day_tokens)])
+        calls += day_calls
+        tokens += day_tokens
+    table.add([""] * 4, "rule")
+    table.add(["Total", "", fmt_int(calls), fmt_int(tokens)], "total")
+    return table.render(width, style)
+
+
+def fmt_budget(unit, value):
+    if value is None:
+        return "?"
+    if unit == "usd":
+        return f"${value:,.2f}"
+    if unit == "tokens":
+        return fmt_int(round(value))
+    return f"{value:.1f}%"
+
+
+def fmt_multiple(value):
+    """A multiple of a plan's price: 4.2x, or 0.04x below one."""
+    return f"{value:.1f}x" if value >= 1 else f"{value:.2f}x"
+
+
+def fmt_percent(percent):
+    """A percent rounded down to a tenth: a figure just below a threshold never shows as the threshold."""
+    return "" if percent is None else f"{int(percent * 10 + 1e-7) / 10:.1f}%"
+
+
+STATE_COLORS = {"ok": "32", "warning": "33", "exceeded": "1;31", "unknown": "2"}
+
+
+def budget_lines(states, style, width=None):
+    """One aligned line per budget: name, state, used of limit, percent of the limit, and a note.
+
+    width: a note that would pass it goes below its line, wrapped.
+    """
+    cells = [(clean(s.budget.name), s.state, fmt_budget(s.budget.unit, s.used),
+              fmt_budget(s.budget.unit, s.budget.limit), fmt_percent(s.percent), clean(s.note)) for s in states]
+    widths = [max(len(row[i]) for row in cells) for i in range(5)]
+    lines = []
+    for name, state, used, limit, percent, note in cells:
+        head = (f"{name.ljust(widths[0])}  {style(state.ljust(widths[1]), STATE_COLORS[state])}  "
+                f"{used.rjust(widths[2])} of {limit.ljust(widths[3])}  {percent.rjust(widths[4])}")
+        bare = len(name.ljust(widths[0])) + sum(widths[1:]) + 10
+        if width is None or bare + 2 + len(note) <= width:
+            lines.append(f"{head}  {note}".rstrip())
+        else:
+            import textwrap
+            lines += [head.rstrip()] + textwrap.wrap(note, width, initial_indent=" " * 4, subsequent_indent=" " * 4)
+    return lines
+
+
+def _budget_value_json(unit, value):
+    if value is None:
+        return None
+    return round_cost(value) if unit == "usd" else round(value) if unit == "tokens" else round(value, 3)
+
+
+def budget_json(state):
+    budget = state.budget
+    return {"name": budget.name, "kind": budget.kind, "project": budget.project, "unit": budget.unit,
+            "state": state.state, "used": _budget_value_json(budget.unit, state.used),
+            "limit": budget.limit, "percent": None if state.percent is None else round(state.percent, 3),
+            "threshold": budget.threshold, "note": state.note}
+
+
+def budget_env_value(unit, value):
+    """A budget's figure for a notify command's environment: a plain number."""
+    return f"{value:.2f}" if unit == "usd" else str(round(value)) if unit == "tokens" else f"{value:.1f}"
+
+
+def period_title(summary):
+    if summary.kind == "day":
+        return f"{summary.first.strftime('%A')} {summary.first.isoformat()}"
+    if summary.kind == "week":
+        return f"the week {summary.first.isoformat()} to {summary.last.isoformat()}"
+    return summary.first.strftime("%B %Y")
+
+
+def _change(cost, before, label):
+    if not before:
+        return f"nothing on {label}"
+    return f"{(cost - before) * 100 / before:+.1f}% on {label}: {fmt_budget('usd', before)}"
+
+
+def api_value_line(summary):
+    """"API value $843.10 on a $200 plan (4.2x)", a day or week taking its share of the monthly price."""
+    value = fmt_budget("usd", summary.total.cost)
+    if summary.plan_price is None:
+        return f"API value {value} ({summary.plan_basis})"
+    share = summary.plan_share
+    multiple = fmt_multiple(summary.total.cost / share)
+    price = f"${summary.plan_price:,.0f}" if summary.plan_price == int(summary.plan_price) else \
+        fmt_budget("usd", summary.plan_price)
+    if summary.kind == "month":
+        return f"API value {value} on a {price} plan ({multiple})"
+    return f"API value {value} on a {price} plan, {fmt_budget('usd', share)} of it for this {summary.kind} ({multiple})"
+
+
+def _share(part, whole):
+    return f"{part * 100 / whole:.1f}%" if whole else ""
+
+
+def summary_sections(summary, tz):
+    """The tables of a summary: [(title, headers, aligns, rows)], their texts cleaned of what logs may hold."""
+    total = summary.total.cost
+    sections = []
+    models = sorted(summary.models.items(), key=lambda item: (-item[1].cost, item[0]))
+    sections.append(("Cost by model", ["Model", "Tokens", "Cost", "Share"], "<>>>",
+                     [[short_model(m), fmt_int(u.total_tokens), fmt_cost(u), _share(u.cost, total)]
+                      for m, u in models]))
+    projects = sorted(summary.projects.items(), key=lambda item: (-item[1].cost, item[0] or ""))
+    sections.append(("Cost by project", ["Project", "Tokens", "Cost", "Share"], "<>>>",
+                     [[clean(_home(p)), fmt_int(u.total_tokens), fmt_cost(u), _share(u.cost, total)]
+                      for p, u in projects]))
+    sections.append(("Top sessions", ["Session", "Project", "First", "Last", "Tokens", "Cost"], "<<<<>>",
+                     [[clean(r.session[:8]), clean(os.path.basename(r.project.rstrip("/")) or r.project)[:24],
+                       _clock(r.total.first, tz, True), _clock(r.total.last, tz, summary.kind != "day"),
+                       fmt_int(r.total.total_tokens), fmt_cost(r.total)] for r in summary.sessions]))
+    limit = summary.window_limit
+    rows = []
+    for window in summary.windows:
+        reached = window_limit_reached(window, summary)
+        if summary.kind != "day" and not reached:
+            continue
+        percent = f"{window.usage.total_tokens * 100 / limit.tokens:.0f}%" if limit and limit.tokens else ""
+        rows.append([f"{_clock(window.start, tz, True)}-{_clock(window.end, tz)}", fmt_int(window.usage.total_tokens),
+                     fmt_cost(window.usage), percent, f"reached ({reached})" if reached else ""])
+    sections.append(("5-hour windows", ["Window", "Tokens", "Cost", "% limit", "Limit"], "<>>><", rows))
+    return sections
+
+
+def summary_head(summary):
+    """The lines above the tables: [(label, text)]."""
+    total, (before, previous) = summary.total, summary.previous
+    label = before[0].isoformat() + ("" if summary.kind == "day" else f" to {before[1].isoformat()}")
+    return [
+        ("Cost", f"{fmt_cost(total)} ({_change(total.cost, previous.cost, label)})"),
+        ("Calls", fmt_int(total.calls)),
+        ("Tokens", f"{fmt_int(total.total_tokens)}: input {fmt_int(total.input)}, output {fmt_int(total.output)}, "
+                   f"cache write {fmt_int(total.cache_write)}, cache read {fmt_int(total.cache_read)}"),
+        ("Value", api_value_line(summary)),
+    ] + ([("", f"plan price: {summary.plan_basis}, a month")] if summary.plan_price else [])
+
+
+def _windows_note(summary):
+    limit = summary.window_limit
+    reached = sum(1 for w in summary.windows if window_limit_reached(w, summary))
+    basis = f"; limit {fmt_int(limit.tokens)} tokens, {limit.basis}" if limit and limit.tokens else ""
+    count = len(summary.windows)
+    return f"{count} window{'' if count == 1 else 's'}, {reached} reached a limit{basis}"
+
+
+def render_summary_text(summary, tz, width, style):
+    lines = [style(f"Usage report for {period_title(summary)} ({clean(summary.tz_name)})", "1"), ""]
+    import textwrap
+    for label, text in summary_head(summary):
+        lines += textwrap.wrap(clean(text), width, initial_indent=label.ljust(8), subsequent_indent=" " * 8)
+    for title, headers, aligns, rows in summary_sections(summary, tz):
+        lines += ["", style(title, "1")]
+        if title == "5-hour windows":
+            lines += textwrap.wrap(_windows_note(summary), width)
+        if rows:
+            table = Table(headers, list(aligns), cut=0)
+            for row in rows:
+                table.add(row)
+            lines.append(table.render(width, style))
+    if summary.budgets:
+        lines += ["", style(f"Budgets (as of {summary.last.isoformat()})", "1")]
+        lines += budget_lines(summary.budgets, style, width)
+    return "\n".join(lines) + "\n"
+
+
+def _md(text):
+    return clean(text).replace("|", "\\|")
+
+
+def md_table(headers, aligns, rows):
+    rule = ["---:" if a == ">" else "---" for a in aligns]
+    return ["| " + " | ".join(cells) + " |" for cells in [headers, rule] + [[_md(c) for c in r] for r in rows]]
+
+
+def render_summary_markdown(summary, tz):
+    lines = [f"# Usage report for {period_title(summary)} ({_md(summary.tz_name)})", ""]
+    lines += [f"- **{label}**: {_md(text)}" if label else f"  {_md(text)}" for label, text in summary_head(summary)]
+    for title, headers, aligns, rows in summary_sections(summary, tz):
+        lines += ["", f"## {title}", ""]
+        if title == "5-hour windows":
+            lines += [_md(_windows_note(summary))] + ([""] if rows else [])
+        if rows:
+            lines += md_table(headers, aligns, rows)
+    if summary.budgets:
+        lines += ["", f"## Budgets (as of {summary.last.isoformat()})", ""]
+        lines += md_table(["Budget", "State", "Used", "Limit", "Percent", "Note"], "<<>>><",
+                          [[s.budget.name, s.state, fmt_budget(s.budget.unit, s.used),
+                            fmt_budget(s.budget.unit, s.budget.limit), fmt_percent(s.percent), s.note]
+                           for s in summary.budgets])
+    return "\n".join(lines) + "\n"
+
+
+def summary_json(summary):
+    total, (before, previous) = summary.total, summary.previous
+    limit = summary.window_limit
+    share = summary.plan_share
+    return {"period": {"kind": summary.kind, "first": summary.first.isoformat(), "last": summary.last.isoformat(),
+                       "timezone": summary.tz_name},
+            "totals": dict(usage_json(total), calls=total.calls),
+            "previous": {"first": before[0].isoformat(), "last": before[1].isoformat(),
+                         "totalCost": json_cost(previous), "totalTokens": previous.total_tokens,
+                         "costChangePercent": round((total.cost - previous.cost) * 100 / previous.cost, 3)
+                         if previous.cost else None},
+            "apiValue": {"cost": json_cost(total), "planPrice": summary.plan_price,
+                         "planPriceBasis": summary.plan_basis,
+                         "planShare": None if share is None else round_cost(share),
+                         "multiple": round(total.cost / share, 3) if share else None},
+            "models": [dict(modelName=m, totalTokens=u.total_tokens, cost=json_cost(u))
+                       for m, u in sorted(summary.models.items(), key=lambda item: (-item[1].cost, item[0]))],
+            "projects": [dict(projectPath=p, totalTokens=u.total_tokens, cost=json_cost(u))
+                         for p, u in sorted(summary.projects.items(), key=lambda item: (-item[1].cost, item[0] or ""))],
+            "topSessions": [session_json(r) for r in summary.sessions],
+            "windows": [{"startTime": _iso(w.start), "endTime": _iso(w.end), "entries": w.usage.calls,
+                         "totalTokens": w.usage.total_tokens, "costUSD": json_cost(w.usage),
+                         "limitReached": window_limit_reached(w, summary)} for w in summary.windows],
+            "windowLimit": None if limit is None else {"tokens": limit.tokens, "basis": limit.basis,
+                                                       "official": limit.official},
+            "budgets": [budget_json(s) for s in summary.budgets]}
+
+
+# ---------------------------------------------------------------------------
+# Live view
+# ---------------------------------------------------------------------------
+
+SERVE_HOST, SERVE_PORT = "127.0.0.1", 9247
+# However many requests come, the store is synced at most this often.
+REFRESH_SECONDS = 1.0
+# A request waits this long for the refresh it asked for, then has the figures it already had.
+FRESH_WAIT_SECONDS = 1.0
+# A connection quiet this long (reading its request, or taking the answer) is closed.
+CONNECTION_TIMEOUT_SECONDS = 10
+MAX_REQUEST_LINE = 4096
+HISTORY_DAYS, MAX_HISTORY_DAYS = 7, 366
+METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# Each path, and the query parameters it takes.
+SERVE_ROUTES = {"/metrics": (), "/api/summary": (), "/api/history": ("days",), "/healthz": ()}
+JSON_TYPE = "application/json"
+
+
+class Snapshot:
+    """Everything serve answers with, made from the store at one moment."""
+
+    def __init__(self, made, metrics, summary, history, today, unpriced_models):
+        self.made = made  # time.monotonic() when the refresh began
+        self.metrics = metrics
+        self.summary = summary
+        self.history = history  # [(day, ReportRow)] of the last MAX_HISTORY_DAYS days
+        self.today = today
+        self.unpriced_models = unpriced_models
+
+
+def make_snapshot(query, settings, made):
+    """A Snapshot of what the query covers, now."""
+    now_ms = int(time.time() * 1000)
+    usage = usage_by_project_model(query, Filters())
+    figures = active_window_figures(query, settings, now_ms)
+    sessions, latest = store_activity(query)
+    totals = Usage()
+    for part in usage.values():
+        totals.add(part)
+    today = datetime.now(query.tz).date()
+    rows = period_report(query, "daily", Filters(since=today - timedelta(days=MAX_HISTORY_DAYS - 1)),
+                         WEEKDAYS.index(settings.start_of_week), False)
+    metrics = prometheus_text(usage, figures, latest[0] if latest else None, now_ms)
+    return Snapshot(made, metrics.encode("utf-8"), serve_summary_json(figures, totals, sessions, latest, now_ms),
+                    [(date.fromisoformat(row.key), row) for row in rows], today, dict(query.unpriced_models))
+
+
+class UsageServer:
+    """serve's state: the latest Snapshot, and the thread that refreshes it when asked.
+
+    Requests never touch the store: they answer from the snapshot, so an
+    ingest (this process's or another's) never keeps them waiting long.  A
+    request that finds the snapshot a second old asks for a refresh and waits
+    a little for it; requests that find it fresher ask for nothing.
+    """
+
+    def __init__(self, args, settings, environ, messages):
+        import threading
+        self.args, self.settings, self.environ, self.messages = args, settings, environ, messages
+        self.cond = threading.Condition()
+        self.snapshot = None
+        self.error = None
+        self.attempts = self.refreshes = 0
+        self.wanted = self.stopping = False
+        self.thread = None
+
+    def start(self):
+        """Start refreshing and wait for the first snapshot; raise what keeps it from being made."""
+        import threading
+        self.thread = threading.Thread(target=self._run, name="ccusage-refresh", daemon=True)
+        self.thread.start()
+        with self.cond:
+            while self.snapshot is None and self.error is None:
+                self.cond.wait(0.5)  # a short wait lets a signal stop the start
+            if self.snapshot is None:
+                raise self.error
+
+    def stop(self):
+        with self.cond:
+            self.stopping = True
+            self.cond.notify_all()
+        if self.thread is not None:
+            self.thread.join(2)
+
+    def current(self):
+        """(the freshest snapshot, the last refresh's error or None)."""
+        with self.cond:
+            if time.monotonic() - self.snapshot.made >= REFRESH_SECONDS:
+                self.wanted = True
+                self.cond.notify_all()
+                attempts = self.attempts
+                self.cond.wait_for(lambda: self.attempts != attempts or self.stopping, FRESH_WAIT_SECONDS)
+            return self.snapshot, self.error
+
+    def _run(self):
+        args, said = self.args, []
+        while True:
+            made = time.monotonic()
+            # What a refresh says is said once, not every second while it holds.
+            heard = Messages(stream=None)
+            try:
+                # Never waiting for another process's ingest: the store as it stands is the answer.
+                with Session(args, self.settings, self.environ, heard, wait=False) as session:
+                    snapshot = make_snapshot(session.query, self.settings, made)
+                error = None
+            except Exception as exc:  # kept for /healthz and the log: the server goes on
+                snapshot, error = None, exc
+            for line in heard.lines:
+                if line not in said:
+                    self.messages.say(line[len(PROG) + 2:])
+            said = heard.lines
+            # --verbose says what the first refresh read; the later ones would say it every second.
+            args = argparse.Namespace(**dict(vars(args), verbose=False))
+            with self.cond:
+                if error is not None and self.snapshot is not None:
+                    self.messages.warn(f"the figures were not refreshed: {error}")
+                self.error = error
+                self.attempts += 1
+                if snapshot is not None:
+                    self.snapshot = snapshot
+                    self.refreshes += 1
+                self.cond.notify_all()
+                if self.snapshot is None:
+                    return
+                # Asked for by a request, and a second after the last refresh began.
+                while not self.stopping and not (self.wanted and time.monotonic() - made >= REFRESH_SECONDS):
+                    self.wanted = False
+                    self.cond.wait()
+                if self.stopping:
+                    return
+                self.wanted = False
+
+    def respond(self, target):
+        """(status, content type, body) answering a GET of target."""
+        from urllib.parse import parse_qs, urlsplit
+        parts = urlsplit(target)
+        try:
+            params = parse_qs(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query),
+                              max_num_fields=8)
+        except ValueError:
+            return _json_answer(400, {"error": "malformed query string"})
+        if parts.path not in SERVE_ROUTES:
+            return _json_answer(404, {"error": "no such path; try " + ", ".join(SERVE_ROUTES)})
+        taken = SERVE_ROUTES[parts.path]
+        if set(params) - set(taken) or any(len(values) > 1 for values in params.values()):
+            return _json_answer(400, {"error": f"{parts.path} takes " + (", ".join(taken) or "no parameters")
+                                      + ", once each"})
+        snapshot, error = self.current()
+        if parts.path == "/healthz":
+            health = {"status": "ok" if error is None else "error", "refreshes": self.refreshes,
+                      "error": None if error is None else str(error)}
+            return _json_answer(200 if error is None else 503, health)
+        if parts.path == "/metrics":
+            return 200, METRICS_TYPE, snapshot.metrics
+        if parts.path == "/api/summary":
+            return _json_answer(200, snapshot.summary)
+        days = params.get("days", [str(HISTORY_DAYS)])[0]
+        if not re.fullmatch("[0-9]{1,4}", days) or not 1 <= int(days) <= MAX_HISTORY_DAYS:
+            return _json_answer(400, {"error": f"days must be a whole number from 1 to {MAX_HISTORY_DAYS}"})
+        since = snapshot.today - timedelta(days=int(days) - 1)
+        rows = [row for day, row in snapshot.history if day >= since]
+        return _json_answer(200, {"daily": [row_json(row, date=row.key) for row in rows],
+                                  "totals": totals_json(rows, snapshot.unpriced_models)})
+
+
+def _json_answer(status, data):
+    return status, JSON_TYPE, (json_line(data) + "\n").encode("utf-8")
+
+
+def is_loopback(host):
+    """Is host an address (or the name localhost) that only this machine reaches?"""
+    import ipaddress
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def http_server(host, port, usage):
+    """A threading HTTP server bound to host:port, answering from usage (a UsageServer), read-only."""
+    import socket
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        # A request line of one word is garbage, not HTTP/0.9: it is answered with a status line.
+        default_request_version = "HTTP/1.1"
+        timeout = CONNECTION_TIMEOUT_SECONDS
+
+        def version_string(self):
+            return f"{PROG}/{__version__}"
+
+        def parse_request(self):
+            if len(self.raw_requestline) > MAX_REQUEST_LINE:
+                self.command, self.request_version = None, self.default_request_version
+                self.requestline = "(a request line too long to log)"
+                self.send_error(400, f"request line over {MAX_REQUEST_LINE} bytes")
+                return False
+            if not super().parse_request():
+                return False
+            if self.command not in ("GET", "HEAD"):
+                self.close_connection = True
+                self._answer(*_json_answer(405, {"error": "read-only: GET and HEAD only"}),
+                             extra=(("Allow", "GET, HEAD"),))
+                return False
+            if self.headers.get("Content-Length", "0").strip() not in ("", "0") or "Transfer-Encoding" in self.headers:
+                self.send_error(400, "a GET or HEAD request has no body")
+                return False
+            return True
+
+        def send_error(self, code, message=None, explain=None):
+            from http import HTTPStatus
+            self.close_connection = True
+            self._answer(*_json_answer(code, {"error": message or HTTPStatus(code).phrase}))
+
+        def do_GET(self):
+            self._answer(*usage.respond(self.path))
+
+        do_HEAD = do_GET
+
+        def _answer(self, status, kind, body, extra=()):
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            for name, value in extra:
+                self.send_header(name, value)
+            if self.close_connection:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        def log_request(self, code="-", size="-"):
+            if usage.args.verbose or str(code)[:1] in ("4", "5"):
+                self.log_message("%s %s", self.requestline, code)
+
+        def log_message(self, format, *args):
+            text = f"{self.client_address[0]} " + format % args
+            usage.messages.note(text if len(text) <= 300 else text[:300] + "…")
+
+    class Server(ThreadingHTTPServer):
+        address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+
+        def handle_error(self, request, client_address):
+            usage.messages.note(f"{client_address[0]}: connection dropped: {_reason(sys.exc_info()[1])}")
+
+    try:
+        return Server((host.strip("[]"), port), Handler)
+    except OSError as exc:
+        raise CcusageError(f"cannot listen on {host}:{port}: {_reason(exc)}")
+
+
+class ServeStopped(BaseException):
+    """SIGTERM or SIGINT: serve stops answering and returns."""
+
+
 # ---------------------------------------------------------------------------
 # Live view
 # ---------------------------------------------------------------------------
@@ -3054,7 +4300,8 @@ RECENT_CALLS = 25
 SPARK_BUCKET_MS = 5 * MINUTE_MS
 SPARK_BUCKETS = 24
 HISTORY_DAYS = 30
-TIERS = ("Opus", "Sonnet", "Haiku", "other")
+# The names model_tier's tiers are shown by, in their order on a tie.
+TIER_NAMES = {"opus": "Opus", "sonnet": "Sonnet", "haiku": "Haiku", "other": "other"}
 WARN_PERCENT = 80
 # Below this the view gives up its panels for a one-line message.
 LIVE_MIN_ROWS, LIVE_MIN_COLUMNS = 6, 40
@@ -3063,11 +4310,6 @@ LIVE_SIDE_BY_SIDE_COLUMNS = 110
 PERIODS_WIDTH = 44
 WINDOW_ROWS, WINDOW_COMPACT_ROWS, PERIODS_ROWS, TIERS_ROWS, RECENT_MIN_ROWS = 6, 3, 4, 6, 3
 SPARK_CHARS, SPARK_ASCII = " ▁▂▃▄▅▆▇█", " .:-=+*#@"
-
-
-def model_tier(name):
-    lowered = name.lower()
-    return next((tier for tier in TIERS[:-1] if tier.lower() in lowered), "other")
 
 
 class LiveData:
@@ -3118,8 +4360,9 @@ class LiveData:
                     data.models_today.setdefault(model, Usage()).add(usage)
         tiers = {}
         for model, usage in data.models_today.items():
-            tiers.setdefault(model_tier(model), Usage()).add(usage)
-        data.tiers = sorted(tiers.items(), key=lambda item: (-item[1].cost, TIERS.index(item[0])))
+            tiers.setdefault(TIER_NAMES[model_tier(model)], Usage()).add(usage)
+        order = list(TIER_NAMES.values())
+        data.tiers = sorted(tiers.items(), key=lambda item: (-item[1].cost, order.index(item[0])))
         since = min(local_midnight_ms(today, tz), now_ms - data.length_ms)
         data.sessions = sorted((row for row in session_report(
             query, Filters(datetime.fromtimestamp(since / 1000, tz).date())) if row.total.last >= since),
@@ -3502,7 +4745,7 @@ def view_lines(state, width):
         title = [[("Models this month (Today: today's cost)", "title")]]
         if not items:
             return title, [[("No calls this month.", "dim")]]
-        rows = [([short_model(model), model_tier(model), fmt_cost(data.models_today.get(model, Usage()))],
+        rows = [([short_model(model), TIER_NAMES[model_tier(model)], fmt_cost(data.models_today.get(model, Usage()))],
                  usage, share) for (model, usage), share in zip(items, _shares(items))]
         return _pinned(title, _usage_table(["Model", "Tier", "Today"], rows, width))
     return history_lines(data, width, state.unicode)
@@ -3906,7 +5149,9 @@ def _run_curses(loop):
 
 REPORTS = ("daily", "weekly", "monthly", "session", "today")
 WINDOW_COMMANDS = ("blocks", "status")
-COMMANDS = REPORTS + WINDOW_COMMANDS + ("live", "config")
+BUDGET_COMMANDS = ("check", "report")
+DATA_COMMANDS = ("export", "serve", "prune")
+COMMANDS = REPORTS + WINDOW_COMMANDS + BUDGET_COMMANDS + ("live",) + DATA_COMMANDS + ("config",)
 MODES = ("auto", "calculate", "display")
 COLORS = ("auto", "always", "never")
 ORDERS = ("asc", "desc")
@@ -3968,6 +5213,17 @@ def _hours(value, textual):
     raise ValueError("a number of hours above 0, at most 168")
 
 
+def _usd(value, textual):
+    if textual and isinstance(value, str):
+        try:
+            value = float(value.strip().lstrip("$"))
+        except ValueError:
+            pass
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < MAX_COST_USD:
+        return value
+    raise ValueError(f"a number of US dollars above 0, below {MAX_COST_USD:,.0f}")
+
+
 def _interval(value, textual):
     if textual and isinstance(value, str):
         try:
@@ -4018,6 +5274,8 @@ SETTINGS = (
             "tokens a 5-hour window allows, for plan custom (or \"max\": the largest past window)"),
     Setting("session_length", _hours, 5, ("CCUSAGE_SESSION_LENGTH",), "session_length", "--session-length",
             "hours in a usage window"),
+    Setting("plan_price", _usd, None, ("CCUSAGE_PLAN_PRICE",), "plan_price", None,
+            "US dollars a month your plan costs (default: Anthropic's list price of the plan)"),
     Setting("prompt_format", _text, DEFAULT_PROMPT_FORMAT, ("CCUSAGE_PROMPT_FORMAT",), "format", None,
             "the prompt segment's format"),
 )
@@ -4115,6 +5373,7 @@ class Settings:
         self.values = {}
         self.sources = {}
         self.prices = {}
+        self.budgets = BudgetSettings()
 
     def __getattr__(self, name):
         try:
@@ -4132,6 +5391,8 @@ def _check_file(data, path):
     for key, value in data.items():
         if key == "prices":
             price_entries(value, f"config file {path}: prices")
+        elif key == "budgets":
+            budget_entries(value, path)
         elif key in COMMANDS and isinstance(value, dict):
             for inner, inner_value in value.items():
                 if inner not in SETTING_BY_NAME:
@@ -4142,7 +5403,7 @@ def _check_file(data, path):
             _check_value(SETTING_BY_NAME[key], value, f"config file {path}: {key}")
         else:
             raise CcusageError(f"config file {path}: unknown key {key!r} (settings: {', '.join(SETTING_BY_NAME)}, "
-                               f"prices, and a table per command)", EXIT_USAGE)
+                               f"prices, budgets, and a table per command)", EXIT_USAGE)
 
 
 def _check_value(setting, value, where, textual=False):
@@ -4190,7 +5451,119 @@ def resolve_settings(args, environ, command, warn, creating=False):
         settings.sources[setting.name] = source
     if "prices" in data:
         settings.prices = price_entries(data["prices"], f"config file {path}: prices")
+    if "budgets" in data:
+        settings.budgets = budget_entries(data["budgets"], path)
     return settings
+
+
+# What each budget measures, in which unit ("usd", "tokens" or "percent").
+BUDGET_KINDS = {
+    "daily": "usd",              # the cost of today
+    "weekly": "usd",             # of this week (start_of_week)
+    "monthly": "usd",            # of this month
+    "session": "usd",            # of the dearest session still going
+    "window_tokens": "tokens",   # the tokens of the current 5-hour window
+    "window_cost": "usd",        # its cost
+    "window_percent": "percent",  # the percent of its limit used: official, else estimated
+    "seven_day_percent": "percent",  # the official percent of the 7-day limit used
+}
+# Plan limits are the account's, not a project's: a project budgets its own cost.
+PROJECT_BUDGET_KINDS = ("daily", "weekly", "monthly", "session")
+BUDGET_OPTIONS = ("threshold", "cooldown", "notify_timeout", "projects")
+DEFAULT_THRESHOLD = 80
+DEFAULT_COOLDOWN_MINUTES = 60
+DEFAULT_NOTIFY_TIMEOUT = 10
+
+
+class Budget:
+    """A limit on one measure of use, and the percent of it at which it warns."""
+
+    __slots__ = ("kind", "limit", "threshold", "project")
+
+    def __init__(self, kind, limit, threshold, project=None):
+        self.kind, self.limit, self.threshold, self.project = kind, limit, threshold, project
+
+    @property
+    def name(self):
+        """daily, or daily@api-server for a project's."""
+        return self.kind if self.project is None else f"{self.kind}@{self.project}"
+
+    @property
+    def unit(self):
+        return BUDGET_KINDS[self.kind]
+
+
+class BudgetSettings:
+    """The [budgets] table: every budget, and how often and how long alerts may run."""
+
+    def __init__(self, budgets=(), cooldown_minutes=DEFAULT_COOLDOWN_MINUTES, notify_timeout=DEFAULT_NOTIFY_TIMEOUT):
+        self.budgets = list(budgets)
+        self.cooldown_minutes = cooldown_minutes
+        self.notify_timeout = notify_timeout
+
+
+def _budget_number(value, where, low, high, what, low_included=False):
+    if type(value) in (int, float) and (low <= value if low_included else low < value) and value <= high:
+        return value
+    raise CcusageError(f"{where}: expected {what}", EXIT_USAGE)
+
+
+def _threshold(value, where):
+    return _budget_number(value, where, 0, 100, "a percent of the limit above 0, at most 100")
+
+
+def _budget(kind, value, threshold, where, project=None):
+    """A Budget from `kind = LIMIT` or `kind = {limit = LIMIT, threshold = PERCENT}`."""
+    if isinstance(value, dict):
+        unknown = sorted(set(value) - {"limit", "threshold"})
+        if unknown:
+            raise CcusageError(f"{where}: unknown key {unknown[0]!r} (expected limit, threshold)", EXIT_USAGE)
+        if "limit" not in value:
+            raise CcusageError(f"{where}: limit is required", EXIT_USAGE)
+        threshold = _threshold(value.get("threshold", threshold), f"{where}.threshold")
+        value, where = value["limit"], f"{where}.limit"
+    unit = BUDGET_KINDS[kind]
+    if unit == "usd":
+        limit = _budget_number(value, where, 0, MAX_COST_USD, f"US dollars above 0, below {MAX_COST_USD:,.0f}")
+    elif unit == "tokens":
+        limit = _budget_number(value, where, 0, 1e15, "a positive whole number of tokens")
+        if not isinstance(limit, int):
+            raise CcusageError(f"{where}: expected a positive whole number of tokens", EXIT_USAGE)
+    else:
+        limit = _budget_number(value, where, 0, 100, "a percent above 0, at most 100")
+    return Budget(kind, limit, threshold, project)
+
+
+def budget_entries(data, path):
+    """The [budgets] table of the config file at path as BudgetSettings, or a usage error naming the key."""
+    where = f"config file {path}: [budgets]"
+    if not isinstance(data, dict):
+        raise CcusageError(f"{where}: expected a table of budgets", EXIT_USAGE)
+    unknown = sorted(set(data) - set(BUDGET_KINDS) - set(BUDGET_OPTIONS))
+    if unknown:
+        raise CcusageError(f"{where}: unknown key {unknown[0]!r} (budgets: {', '.join(BUDGET_KINDS)}; "
+                           f"options: {', '.join(BUDGET_OPTIONS)})", EXIT_USAGE)
+    threshold = _threshold(data.get("threshold", DEFAULT_THRESHOLD), f"{where} threshold")
+    cooldown = _budget_number(data.get("cooldown", DEFAULT_COOLDOWN_MINUTES), f"{where} cooldown", 0, 7 * 24 * 60,
+                              "minutes from 0 to 10080", low_included=True)
+    timeout = _budget_number(data.get("notify_timeout", DEFAULT_NOTIFY_TIMEOUT), f"{where} notify_timeout", 0, 600,
+                             "seconds above 0, at most 600")
+    budgets = [_budget(kind, data[kind], threshold, f"{where} {kind}") for kind in BUDGET_KINDS if kind in data]
+    projects = data.get("projects", {})
+    if not isinstance(projects, dict):
+        raise CcusageError(f"{where} projects: expected a table of projects, each a table of budgets", EXIT_USAGE)
+    for project, table in projects.items():
+        at = f"config file {path}: [budgets.projects.{json.dumps(project, ensure_ascii=False)}]"
+        if not isinstance(table, dict) or not project.strip():
+            raise CcusageError(f"{at}: expected a table of budgets ({', '.join(PROJECT_BUDGET_KINDS)})", EXIT_USAGE)
+        unknown = sorted(set(table) - set(PROJECT_BUDGET_KINDS) - {"threshold"})
+        if unknown:
+            raise CcusageError(f"{at}: unknown key {unknown[0]!r} (a project's budgets: "
+                               f"{', '.join(PROJECT_BUDGET_KINDS)}; and threshold)", EXIT_USAGE)
+        own = _threshold(table.get("threshold", threshold), f"{at} threshold")
+        budgets += [_budget(kind, table[kind], own, f"{at} {kind}", project)
+                    for kind in PROJECT_BUDGET_KINDS if kind in table]
+    return BudgetSettings(budgets, cooldown, timeout)
 
 
 STARTER_CONFIG = """\
@@ -4221,6 +5594,9 @@ STARTER_CONFIG = """\
 # plan = "auto"                # auto, pro, max5, max20, custom
 # token_limit = 50000000       # for plan = "custom"; or "max"
 # session_length = 5           # hours in a window
+# What the plan costs, US dollars a month, for the "API value" of `ccusage
+# report` (default: Anthropic's list price: pro 20, max5 100, max20 200).
+# plan_price = 200
 
 # The prompt segment, for a prompt command ccusage does not have yet.
 # prompt_format = "{today_cost} today"
@@ -4234,6 +5610,22 @@ STARTER_CONFIG = """\
 # cache_write_1h = 6
 # cache_read = 0.3
 # web_search = 0.01
+
+# Budgets, for `ccusage check` and `ccusage report` (see `man ccusage`).
+# [budgets]
+# daily = 30                   # US dollars of today
+# weekly = 150                 # of this week
+# monthly = {limit = 500, threshold = 90}
+# session = 20                 # of the dearest session still going
+# window_tokens = 150000000    # of the current 5-hour window
+# window_cost = 40
+# window_percent = 90          # percent of its limit: official, else estimated
+# seven_day_percent = 80       # the official percent of the 7-day limit
+# threshold = 80               # percent of a limit at which a budget warns
+# cooldown = 60                # minutes before a budget alerts again
+# notify_timeout = 10          # seconds a --notify command may run
+# [budgets.projects."api-server"]
+# daily = 10
 
 # [weekly]
 # start_of_week = "monday"
@@ -4269,7 +5661,11 @@ def run_config(args, settings, environ, out, messages):
     if args.json:
         data = {"file": settings.path, "settings": shown,
                 "prices": {model: dict(zip(RATE_FIELDS, price.bands[-1][2]), web_search=price.web_search)
-                           for model, price in sorted(settings.prices.items())}}
+                           for model, price in sorted(settings.prices.items())},
+                "budgets": [{"name": b.name, "kind": b.kind, "project": b.project, "unit": b.unit,
+                             "limit": b.limit, "threshold": b.threshold} for b in settings.budgets.budgets],
+                "alerts": {"cooldownMinutes": settings.budgets.cooldown_minutes,
+                           "notifyTimeoutSeconds": settings.budgets.notify_timeout}}
         out.write(to_json(data, out) + "\n")
         return EXIT_OK
     width = max(len(name) for name in shown)
@@ -4281,6 +5677,9 @@ def run_config(args, settings, environ, out, messages):
         out.write(f"{name.ljust(width)}  {clean(text)}  [{clean(item['source'])}]\n")
     for model in sorted(settings.prices):
         out.write(f"{'price'.ljust(width)}  {clean(model)}  [{clean(settings.path)}]\n")
+    for budget in settings.budgets.budgets:
+        out.write(f"{'budget'.ljust(width)}  {clean(budget.name)}: {fmt_budget(budget.unit, budget.limit)}, "
+                  f"warning at {budget.threshold:g}%  [{clean(settings.path)}]\n")
     return EXIT_OK
 
 
@@ -4295,7 +5694,7 @@ examples:
   ccusage monthly --breakdown
   ccusage session --since 2026-11-01 -z UTC
   ccusage daily --data-dir ~/work/claude --csv > usage.csv
-  ccusage live --plan max5 -n 2
+  ccusage live --plan max5 --interval 2
   ccusage config show
 """
 
@@ -4338,7 +5737,7 @@ class _QuickParser(ArgumentParser):
         raise _Unparsed(message)
 
 
-_DAY = re.compile(r"([0-9]{4})-?([0-9]{2})-?([0-9]{2})")
+_DAY = LazyPattern(r"([0-9]{4})-?([0-9]{2})-?([0-9]{2})")
 
 
 def parse_day(text):
@@ -4374,26 +5773,29 @@ def _add_command_options(parser, command):
     """
     s = argparse.SUPPRESS
     report = command in REPORTS or command is None
+    ranged = report or command == "export"
     group = parser.add_argument_group("what to count")
-    if report:
+    if ranged:
         group.add_argument("-s", "--since", type=parse_day, default=s, metavar="DATE",
                            help="first day to include, YYYY-MM-DD or YYYYMMDD")
         group.add_argument("-u", "--until", type=parse_day, default=s, metavar="DATE",
                            help="last day to include, YYYY-MM-DD or YYYYMMDD")
     group.add_argument("-z", "--timezone", default=s, metavar="TZ",
-                       help=("IANA time zone deciding which day a call belongs to" if report else
+                       help=("IANA time zone deciding which day a call belongs to"
+                             if report or command in BUDGET_COMMANDS + DATA_COMMANDS else
                              "IANA time zone to show times in") + " (default: the system's)")
-    if report:
+    if ranged:
         group.add_argument("-p", "--project", default=s, metavar="NAME",
                            help="only the project with this path, last path component or directory name "
                                 "(with or without its leading -)")
-    group.add_argument("-m", "--mode", choices=MODES, default=s, type=str.lower,
-                       help="cost source: auto uses costUSD from old logs where present, calculate "
-                            "always prices tokens, display only shows costUSD (default: auto)")
-    group.add_argument("--prices", default=s, metavar="FILE",
-                       help="JSON file of extra or overriding model prices "
-                            "(default: prices.json beside the settings file)")
-    if command in ("blocks", "status", "live"):
+    if command != "prune":
+        group.add_argument("-m", "--mode", choices=MODES, default=s, type=str.lower,
+                           help="cost source: auto uses costUSD from old logs where present, calculate "
+                                "always prices tokens, display only shows costUSD (default: auto)")
+        group.add_argument("--prices", default=s, metavar="FILE",
+                           help="JSON file of extra or overriding model prices "
+                                "(default: prices.json beside the settings file)")
+    if command in WINDOW_COMMANDS + BUDGET_COMMANDS + ("live",):
         group = parser.add_argument_group("usage windows")
         group.add_argument("--plan", choices=PLANS, default=s, type=str.lower,
                            help="plan whose limit to measure against; auto learns it from your history, "
@@ -4411,21 +5813,24 @@ def _add_command_options(parser, command):
                            help=f"only the windows of the last {RECENT_DAYS} days")
     if command == "live":
         group = parser.add_argument_group("the live view")
-        group.add_argument("-n", "--interval", type=_flag_type(_interval, "interval"), default=s, metavar="SECONDS",
+        group.add_argument("--interval", type=_flag_type(_interval, "interval"), default=s, metavar="SECONDS",
                            help="seconds between looks for new calls (default: 1)")
         group.add_argument("--once", action="store_true", default=s,
                            help="print one frame as text, COLUMNS wide, and exit")
         group.add_argument("--view", choices=LIVE_VIEWS, default=s, type=str.lower,
                            help="view to start on (default: overview)")
+    if command in DATA_COMMANDS:
+        _add_data_options(parser)
+        return
     group = parser.add_argument_group("how to show it")
-    if command in (None, "weekly"):
+    if command in (None, "weekly") + BUDGET_COMMANDS:
         group.add_argument("--start-of-week", choices=WEEKDAYS, default=s, type=str.lower,
                            help="first day of a week (default: sunday)")
     if report:
         group.add_argument("-b", "--breakdown", action="store_true", default=s, help="add a row per model")
     if report and command != "session":
         group.add_argument("--by-project", action="store_true", default=s, help="group the rows by project")
-    if command not in ("status", "live"):
+    if command not in ("status", "live") + BUDGET_COMMANDS:
         group.add_argument("-o", "--order", choices=ORDERS, default=s, type=str.lower,
                            help="row order (default: asc)")
     if command != "live":
@@ -4433,8 +5838,16 @@ def _add_command_options(parser, command):
         output.add_argument("-j", "--json", action="store_true", default=s, help="print JSON")
     if report:
         output.add_argument("--csv", action="store_true", default=s, help="print CSV")
+    if command == "report":
+        output.add_argument("--markdown", action="store_true", default=s, help="print Markdown")
     group.add_argument("--color", choices=COLORS, default=s, type=str.lower,
                        help="colour the output: auto colours a terminal unless NO_COLOR is set (default: auto)")
+    _add_data_options(parser, command)
+
+
+def _add_data_options(parser, command=None):
+    """Where the logs, the store and the settings are, and --verbose (but for live)."""
+    s = argparse.SUPPRESS
     group = parser.add_argument_group("where the data is")
     group.add_argument("-d", "--data-dir", action="append", default=s, metavar="DIR",
                        help="Claude config dir to read (repeatable; default: $CCUSAGE_DATA_DIR, "
@@ -4451,9 +5864,59 @@ def _add_command_options(parser, command):
                            help="say what was read and skipped, on stderr")
 
 
+def _add_budget_options(parser, command):
+    """The options of check (alerts) and report (which period)."""
+    s = argparse.SUPPRESS
+    if command == "check":
+        group = parser.add_argument_group("alerts")
+        group.add_argument("--notify", default=s, metavar="CMD",
+                           help="run CMD (split as a shell splits words, but run without one) once each time a "
+                                "budget's state changes, with CCUSAGE_BUDGET, CCUSAGE_BUDGET_STATE, "
+                                "CCUSAGE_BUDGET_USED, CCUSAGE_BUDGET_LIMIT and CCUSAGE_BUDGET_PERCENT set")
+        group.add_argument("--desktop", action="store_true", default=s,
+                           help="show a desktop notification of each change (notify-send or osascript)")
+        return
+    group = parser.add_argument_group("which period")
+    group.add_argument("--date", type=parse_day, default=s, metavar="DATE",
+                       help="the day to report, or with --week or --month a day of it "
+                            "(default: yesterday, the last week or the last month)")
+    which = group.add_mutually_exclusive_group()
+    which.add_argument("--week", action="store_true", default=s, help="report a week (see --start-of-week)")
+    which.add_argument("--month", action="store_true", default=s, help="report a month")
+
+
+CHECK_EPILOG = """\
+exit status:
+  0 every budget is ok, 4 one is at its warning threshold and none over,
+  3 one is exceeded; 1 a failure, 2 a usage error
+
+examples:
+  ccusage check
+  ccusage check --json | jq -r '.budgets[] | select(.state != "ok") | .name'
+  ccusage check --notify 'notify-send "Claude budget"' --desktop
+  if ccusage check >/dev/null; then echo "within budget"; fi
+"""
+REPORT_EPILOG = """\
+examples:
+  ccusage report                      yesterday
+  ccusage report --week               the last whole week
+  ccusage report --month --date 2026-10-01 --markdown
+  ccusage report --json | jq .apiValue
+"""
+COMMAND_DESCRIPTIONS = {
+    "check": "Evaluate every budget of the settings file now: one line each with its state\n"
+             "(ok, warning, exceeded, or unknown when nothing tells), used, limit and percent.\n"
+             "Made for cron, CI and `if ccusage check; then ...`.",
+    "report": "A summary of a day, week or month for mail or a chat: totals, cost by model and\n"
+              "project, the top sessions, the 5-hour windows that reached a limit, budgets, the\n"
+              "change on the period before, and what the usage is worth at API prices against\n"
+              "what the plan costs.",
+}
+
 # Options that are not settings: what the parser leaves out means this.
 FLAG_DEFAULTS = {"since": None, "until": None, "project": None, "breakdown": False, "by_project": False,
                  "json": False, "csv": False, "verbose": False, "active": False, "recent": False, "no_wait": False,
+                 "notify": None, "desktop": False, "date": None, "week": False, "month": False, "markdown": False,
                  "interval": 1.0, "once": False, "view": "overview"}
 
 
@@ -4481,13 +5944,20 @@ def build_parser(only=None, parser_class=ArgumentParser):
         "today": "today's usage",
         "blocks": "usage per 5-hour window, with burn rate and limits",
         "status": "the current 5-hour window: used, limit, pace, reset (exit 3 at the limit)",
+        "check": "every budget now: ok, warning or exceeded (exit 0, 4 or 3)",
+        "report": "a summary of yesterday, a week or a month, for mail",
         "live": "a full-screen view of the window, the day and the calls as they land",
     }
-    for name in REPORTS + WINDOW_COMMANDS + ("live",):
+    epilogs = {"check": CHECK_EPILOG, "report": REPORT_EPILOG}
+    for name in REPORTS + WINDOW_COMMANDS + BUDGET_COMMANDS + ("live",):
         if only in (None, name):
-            sub = commands.add_parser(name, help=helps[name], description=helps[name].capitalize() + ".",
-                                      epilog=EPILOG, formatter_class=HelpFormatter)
+            sub = commands.add_parser(name, help=helps[name],
+                                      description=COMMAND_DESCRIPTIONS.get(name, helps[name].capitalize() + "."),
+                                      epilog=epilogs.get(name, EPILOG), formatter_class=HelpFormatter)
             _add_command_options(sub, name)
+            if name in BUDGET_COMMANDS:
+                _add_budget_options(sub, name)
+    _add_data_commands(commands, only)
     if only not in (None, "config"):
         return parser
     config = commands.add_parser(
@@ -4506,10 +5976,118 @@ def build_parser(only=None, parser_class=ArgumentParser):
     return parser
 
 
-def check_args(parser, args):
+EXPORT_FORMATS = ("csv", "jsonl", "json", "prometheus")
+AGGREGATES = ("hour", "day")
+
+
+def _port(text):
+    if re.fullmatch("[0-9]{1,5}", text) and int(text) <= 65535:
+        return int(text)
+    raise argparse.ArgumentTypeError(f"invalid port {text!r}: expected a number from 0 (any free port) to 65535")
+
+
+def _add_data_commands(commands, only):
+    """export, serve and prune: the store's calls for other tools, and pruning."""
+    if only in (None, "export"):
+        sub = commands.add_parser(
+            "export", help="every call (or hour or day) as CSV, JSON lines, JSON or Prometheus text",
+            description="Write the calls in the store, one row per call or summed per hour or day, as\n"
+                        "CSV, JSON lines or JSON; or the totals and the current window as Prometheus\n"
+                        "text, for a node_exporter textfile collector.",
+            epilog="examples:\n  ccusage export --since 2026-11-01 > calls.csv\n"
+                   "  ccusage export --format jsonl --aggregate day -p api-server\n"
+                   "  ccusage export -f prometheus --output /var/lib/prometheus/node-exporter/ccusage.prom\n",
+            formatter_class=HelpFormatter)
+        group = sub.add_argument_group("what to write")
+        group.add_argument("-f", "--format", choices=EXPORT_FORMATS, default="csv", type=str.lower,
+                           help="csv, jsonl (a JSON object a line), json, or prometheus: the text "
+                                "exposition format (default: %(default)s)")
+        group.add_argument("--aggregate", choices=AGGREGATES, type=str.lower,
+                           help="a row per project, model and UTC hour, or day of --timezone, "
+                                "instead of one per call")
+        group.add_argument("--output", metavar="FILE",
+                           help="write to FILE, replacing it whole once written (default: standard output)")
+        _add_command_options(sub, "export")
+    if only in (None, "serve"):
+        sub = commands.add_parser(
+            "serve", help="answer HTTP: Prometheus metrics, a JSON summary and history (read-only)",
+            description="Serve the store's figures over HTTP, read-only, until stopped: /metrics\n"
+                        "(Prometheus text), /api/summary, /api/history?days=N and /healthz.  The logs\n"
+                        "are read again at most once a second, when a request asks.",
+            epilog="examples:\n  ccusage serve\n  ccusage serve --port 9300\n"
+                   "  curl -s localhost:9247/api/summary | jq .window\n",
+            formatter_class=HelpFormatter)
+        group = sub.add_argument_group("where to listen")
+        group.add_argument("--host", default=SERVE_HOST, metavar="ADDRESS",
+                           help="address to listen on; one other machines reach needs --allow-remote "
+                                "(default: %(default)s)")
+        group.add_argument("--port", type=_port, default=SERVE_PORT,
+                           help="port to listen on, 0 for any free one (default: %(default)s)")
+        group.add_argument("--allow-remote", action="store_true",
+                           help="listen on an address other machines reach: anyone who reaches it reads "
+                                "your usage, project paths included")
+        _add_command_options(sub, "serve")
+    if only in (None, "prune"):
+        sub = commands.add_parser(
+            "prune", help="delete the calls before a day from the store",
+            description="Delete from the store every call made before a day (in --timezone), whichever\n"
+                        "data directory it was read from, then compact the store.  Nothing is ever\n"
+                        "deleted but by this command.",
+            epilog="examples:\n  ccusage prune --before 2026-01-01 --dry-run\n"
+                   "  ccusage prune --before 2026-01-01\n",
+            formatter_class=HelpFormatter)
+        group = sub.add_argument_group("what to delete")
+        group.add_argument("--before", type=parse_day, required=True, metavar="DATE",
+                           help="delete the calls before this day, YYYY-MM-DD or YYYYMMDD")
+        group.add_argument("-n", "--dry-run", action="store_true",
+                           help="show what would be deleted, per day and model, and delete nothing")
+        _add_command_options(sub, "prune")
+
+
+# The usual command lines of the commands that run on every prompt or every
+# few seconds are read without building argparse's parser, which costs a
+# good part of such a run: option string -> (dest, what it takes: True for
+# a value, "append" for a repeatable value, False for none).  Anything else
+# on the line goes to argparse; a test holds every entry to build_parser().
+QUICK_COMMANDS = ("status", "today", "blocks")
+QUICK_OPTIONS = {
+    "-j": ("json", False), "--json": ("json", False), "--no-wait": ("no_wait", False),
+    "-d": ("data_dir", "append"), "--data-dir": ("data_dir", "append"), "--db": ("db", True),
+    "-z": ("timezone", True), "--timezone": ("timezone", True), "--config": ("config", True),
+    "-a": ("active", False), "--active": ("active", False),
+}
+
+
+def quick_args(argv):
+    """The namespace argparse makes of a usual command line of a quick command, or None for any other."""
+    if not argv or argv[0] not in QUICK_COMMANDS:
+        return None
+    command = argv[0]
+    values = {"command": command}
+    words = iter(argv[1:])
+    for word in words:
+        dest, takes = QUICK_OPTIONS.get(word, (None, None))
+        if dest is None or (dest == "active" and command != "blocks") or (dest in values and takes != "append"):
+            return None
+        if not takes:
+            values[dest] = True
+            continue
+        value = next(words, None)
+        if value is None or value.startswith("-"):
+            return None
+        if takes == "append":
+            values.setdefault(dest, []).append(value)
+        else:
+            values[dest] = value
+    import types
+    return types.SimpleNamespace(**values)
+
+
+def check_args(args):
     """Fill in the options that are not settings, then check what the parser alone cannot."""
     def error(message):
-        parser.exit(EXIT_USAGE, f"{PROG}: error: {clean(message)} (see '{PROG} {args.command} --help')\n")
+        sys.stderr.write(f"{PROG}: error: {clean(message)} (see '{PROG} {args.command} --help')\n")
+        raise SystemExit(EXIT_USAGE)
 
     args.command = args.command or "daily"
     if args.command == "config":
@@ -4521,6 +6099,14 @@ def check_args(parser, args):
         error(f"argument -s/--since: {args.since} is after --until {args.until}")
     if args.command == "today" and (args.since or args.until):
         error("argument -s/--since, -u/--until: today covers today alone; use daily for a range")
+    if args.notify is not None:
+        import shlex
+        try:
+            args.notify = shlex.split(args.notify)
+        except ValueError as exc:
+            error(f"argument --notify: {exc}; quote the command as a shell would")
+        if not args.notify:
+            error("argument --notify: expected a command, got an empty string")
     for flag, dest in (("--data-dir", "data_dir"), ("--db", "db"), ("--prices", "prices"), ("--config", "config")):
         values = getattr(args, dest, [])
         for item in values if isinstance(values, list) else [values]:
@@ -4531,7 +6117,21 @@ def check_args(parser, args):
             load_timezone(args.timezone)
         except CcusageError as exc:
             error(f"argument -z/--timezone: {exc}")
+    if args.command in DATA_COMMANDS:
+        _check_data_args(args, error)
     return args
+
+
+def _check_data_args(args, error):
+    """The checks of export's and serve's options."""
+    if args.command == "export":
+        if args.format == "prometheus" and args.aggregate:
+            error("argument --aggregate: the prometheus format has no rows to sum; leave --aggregate out")
+        if args.output is not None and (not args.output.strip() or os.path.isdir(args.output)):
+            error(f"argument --output: expected a file name, got {'a directory' if args.output.strip() else 'nothing'}")
+    if args.command == "serve" and not args.allow_remote and not is_loopback(args.host):
+        error(f"argument --host: other machines can reach {args.host}, and anyone who does reads your usage; "
+              "add --allow-remote to listen there anyway")
 
 
 class Messages:
@@ -4617,6 +6217,9 @@ class Session:
                 if self.report.busy:
                     messages.note("the store is busy (another ccusage is writing to it): "
                                   "showing what it already holds")
+                if self.report.readonly:
+                    messages.note(f"the store {self.path} is read-only: new logs were not recorded "
+                                  f"(make it writable: chmod u+w {self.path})")
                 root_ids = list(self.store.root_ids(roots).values())
                 break
             except STORE_DAMAGE as exc:
@@ -4655,9 +6258,17 @@ def _warn_unpriced(query, messages):
                       "add it to the price file (see --prices)")
 
 
+def _warn_unknown_project(query, project, messages):
+    if project is not None and not query.project_ids(project):
+        known = query.project_names()
+        messages.warn(f"no project is called {project!r}; known: " + (", ".join(known[:12]) or "none")
+                      + (", ..." if len(known) > 12 else ""))
+
+
 def run_report(args, settings, environ, out, messages):
     """daily, weekly, monthly, session and today."""
-    with Session(args, settings, environ, messages) as session:
+    # Today's calls are in the logs written today: these need no walk of every old log.
+    with Session(args, settings, environ, messages, quick=args.command == "today") as session:
         query = session.query
         tz = query.tz
         if args.command == "today":
@@ -4672,10 +6283,7 @@ def run_report(args, settings, environ, out, messages):
             rows = period_report(query, period, filters, WEEKDAYS.index(settings.start_of_week), args.by_project)
         if settings.order == "desc":
             rows.reverse()
-        if args.project is not None and not query.project_ids(args.project):
-            known = query.project_names()
-            messages.warn(f"no project is called {args.project!r}; known: " + (", ".join(known[:12]) or "none")
-                          + (", ..." if len(known) > 12 else ""))
+        _warn_unknown_project(query, args.project, messages)
         _warn_unpriced(query, messages)
         _print_report(args, settings, rows, query, tz, out, environ)
     return EXIT_OK
@@ -4722,6 +6330,279 @@ def run_windows(args, settings, environ, out, messages):
     out.write(clean(f"Limit: {fmt_int(limit.tokens) + ' tokens, ' if limit.tokens else ''}{limit.basis}") + "\n")
     if status is not None:
         out.write("\n" + "\n".join(clean(line) for line in status_lines(status, query.tz)) + "\n")
+    return EXIT_OK
+
+
+def run_check(args, settings, environ, out, messages):
+    """check: every budget now, then the alerts of those whose state changed; exit 0, 4 or 3."""
+    if not settings.budgets.budgets:
+        if args.json:
+            out.write(to_json({"state": "ok", "budgets": []}, out) + "\n")
+        else:
+            out.write(f"No budgets are set: add a [budgets] table to {clean(settings.path)} (see man ccusage).\n")
+        return EXIT_OK
+    with Session(args, settings, environ, messages) as session:
+        query = session.query
+        now_ms = int(time.time() * 1000)
+        states = evaluate_budgets(query, settings, now_ms)
+        _warn_unpriced(query, messages)
+        worst = worst_state(states)
+        if args.json:
+            out.write(to_json({"state": worst, "budgets": [budget_json(s) for s in states]}, out) + "\n")
+        else:
+            out.write("\n".join(budget_lines(states, Style(use_color(settings.color, out)))) + "\n")
+        out.flush()
+        if args.notify or args.desktop:
+            send_alerts(session.store, states, now_ms, args, settings.budgets, environ, messages)
+    return {"ok": EXIT_OK, "warning": EXIT_BUDGET_WARNING, "exceeded": EXIT_BUDGET_EXCEEDED}[worst]
+
+
+def send_alerts(store, states, now_ms, args, budgets, environ, messages):
+    """Alert of each budget whose state changed since its last alert (and outside the cooldown)."""
+    by_name = {s.budget.name: s for s in states}
+    due = claim_alerts(store.conn, [(s.budget.name, s.state) for s in states if s.state != "unknown"], now_ms,
+                       budgets.cooldown_minutes * MINUTE_MS)
+    desktop = args.desktop and due and desktop_notifier()
+    if args.desktop and due and not desktop:
+        messages.warn("no notify-send or osascript found: no desktop notification shown")
+    for name, previous, state in due:
+        budget_state = by_name[name]
+        delivered = False
+        if args.notify:
+            delivered |= run_alert_command(args.notify, alert_environment(budget_state, previous, environ),
+                                           budgets.notify_timeout, name, messages)
+        if desktop:
+            delivered |= run_alert_command(desktop_notification(desktop, budget_state), None,
+                                           budgets.notify_timeout, name, messages)
+        if not delivered:
+            release_alert(store.conn, name, previous, now_ms)
+
+
+def alert_environment(state, previous, environ):
+    """The environment of a notify command: ours, and the budget's figures."""
+    unit = state.budget.unit
+    return dict(environ, CCUSAGE_BUDGET=state.budget.name, CCUSAGE_BUDGET_STATE=state.state,
+                CCUSAGE_BUDGET_PREVIOUS_STATE=previous, CCUSAGE_BUDGET_UNIT=unit,
+                CCUSAGE_BUDGET_USED=budget_env_value(unit, state.used),
+                CCUSAGE_BUDGET_LIMIT=budget_env_value(unit, state.budget.limit),
+                CCUSAGE_BUDGET_PERCENT=f"{state.percent:.1f}",
+                CCUSAGE_BUDGET_MESSAGE=budget_lines([state], Style(False))[0])
+
+
+def desktop_notifier():
+    """The path of notify-send, else of osascript (macOS), else None."""
+    import shutil
+    return shutil.which("notify-send") or shutil.which("osascript")
+
+
+def _applescript_text(text):
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def desktop_notification(program, state):
+    """The argv that shows a budget's change with notify-send or osascript."""
+    budget = state.budget
+    title = f"ccusage: budget {budget.name} {state.state}"
+    body = (f"{fmt_budget(budget.unit, state.used)} of {fmt_budget(budget.unit, budget.limit)} "
+            f"({fmt_percent(state.percent)})")
+    if os.path.basename(program) == "osascript":
+        return [program, "-e", f"display notification {_applescript_text(body)} with title {_applescript_text(title)}"]
+    return [program, "--app-name=ccusage", title, body]
+
+
+def run_alert_command(argv, env, timeout, budget, messages):
+    """Run an alert's argv (no shell) for at most timeout seconds; False, with a warning, if it fails or hangs.
+
+    Its output is not shown; the last line of its stderr says why it failed.
+    It runs in a process group of its own, so that what it started is
+    stopped with it.
+    """
+    import signal
+    import subprocess
+    what = f"notify command {argv[0]!r} for budget {budget}"
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                env=env, start_new_session=True)
+    except (OSError, ValueError) as exc:
+        messages.warn(f"cannot run {what}: {_reason(exc)}")
+        return False
+    try:
+        _, errors = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        proc.stderr.close()
+        proc.wait()
+        messages.warn(f"{what} did not finish within {timeout:g} seconds: stopped it")
+        return False
+    if proc.returncode != 0:
+        last = errors.decode("utf-8", "replace").strip().splitlines()[-1:]
+        messages.warn(f"{what} failed (exit status {proc.returncode})" + (f": {last[0]}" if last else ""))
+        return False
+    return True
+
+
+def run_summary(args, settings, environ, out, messages):
+    """report: the summary of a day, week or month."""
+    with Session(args, settings, environ, messages) as session:
+        query = session.query
+        now_ms = int(time.time() * 1000)
+        today = datetime.fromtimestamp(now_ms / 1000, query.tz).date()
+        kind = "week" if args.week else "month" if args.month else "day"
+        first, last = summary_period(kind, args.date, today, WEEKDAYS.index(settings.start_of_week))
+        tz_name = settings.timezone or system_timezone_name()
+        summary = build_summary(query, settings, kind, first, last, tz_name, now_ms)
+    _warn_unpriced(query, messages)
+    if not summary.total.calls:
+        if args.json:
+            out.write(to_json({"period": {"kind": kind, "first": first.isoformat(), "last": last.isoformat(),
+                                          "timezone": tz_name}, "totals": dict(usage_json(Usage()), calls=0)},
+                              out) + "\n")
+        else:
+            out.write(f"No usage {'on' if kind == 'day' else 'in'} {period_title(summary)} ({clean(tz_name)}).\n")
+        return EXIT_OK
+    if args.json:
+        out.write(to_json(summary_json(summary), out) + "\n")
+    elif args.markdown:
+        out.write(render_summary_markdown(summary, query.tz))
+    else:
+        width, style = _terminal(out, settings)
+        out.write(render_summary_text(summary, query.tz, width, style))
+    return EXIT_OK
+
+
+class AtomicOutput:
+    """A text file written under a temporary name beside path, then renamed over it whole.
+
+    A reader of path (a node_exporter textfile collector, which reads *.prom
+    only) sees the old file or the new one, never part of one.  A new file
+    takes the mode the umask gives; a replaced one keeps its own.
+    """
+
+    def __init__(self, path):
+        self.path = path
+        self.temp = self.file = None
+
+    def __enter__(self):
+        import tempfile
+        directory = os.path.dirname(os.path.abspath(self.path))
+        try:
+            mode = os.stat(self.path).st_mode & 0o7777
+        except FileNotFoundError:
+            mask = os.umask(0)
+            os.umask(mask)
+            mode = 0o666 & ~mask
+        except OSError as exc:
+            raise CcusageError(f"cannot write {self.path}: {_reason(exc)}")
+        try:
+            fd, self.temp = tempfile.mkstemp(prefix=f".{os.path.basename(self.path)}.", suffix=".tmp",
+                                             dir=directory)
+            os.fchmod(fd, mode)
+        except OSError as exc:
+            raise CcusageError(f"cannot write {self.path}: {_reason(exc)}")
+        self.file = os.fdopen(fd, "w", encoding="utf-8", newline="")
+        return self.file
+
+    def __exit__(self, kind, exc, traceback):
+        try:
+            if kind is None:
+                self.file.flush()
+                os.fsync(self.file.fileno())
+            self.file.close()
+            if kind is None:
+                os.replace(self.temp, self.path)
+                self.temp = None
+        except OSError as err:
+            raise CcusageError(f"cannot write {self.path}: {_reason(err)}")
+        finally:
+            if self.temp is not None:
+                try:
+                    os.remove(self.temp)
+                except OSError:
+                    pass
+        return False
+
+
+def run_export(args, settings, environ, out, messages):
+    with Session(args, settings, environ, messages) as session:
+        query = session.query
+        filters = Filters(args.since, args.until, args.project)
+        _warn_unknown_project(query, args.project, messages)
+        if args.output:
+            with AtomicOutput(args.output) as stream:
+                _export(stream, args, settings, query, filters)
+        else:
+            _export(out, args, settings, query, filters)
+        _warn_unpriced(query, messages)
+    return EXIT_OK
+
+
+def _export(out, args, settings, query, filters):
+    if args.format == "prometheus":
+        _, latest = store_activity(query)
+        now_ms = int(time.time() * 1000)
+        out.write(prometheus_text(usage_by_project_model(query, filters),
+                                  active_window_figures(query, settings, now_ms), latest[0] if latest else None,
+                                  now_ms))
+        return
+    rows = export_calls(query, filters)
+    if args.aggregate:
+        rows = aggregate_export(rows, args.aggregate, query.tz)
+    write_export(out, rows, args.format, args.aggregate, query.tz, query.unpriced_models)
+
+
+def run_serve(args, settings, environ, out, messages):
+    """serve: answer HTTP from the store until SIGTERM or SIGINT."""
+    import signal
+    usage = UsageServer(args, settings, environ, messages)
+    server = http_server(args.host, args.port, usage)
+
+    def stop(signum, frame):
+        raise ServeStopped()
+
+    previous = {number: signal.signal(number, stop) for number in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        if not is_loopback(args.host):
+            messages.warn(f"listening on {args.host}, which other machines can reach: anyone who reaches it "
+                          "reads your usage, project paths and activity included, with no password")
+        usage.start()
+        host, port = server.server_address[:2]
+        shown = f"[{host}]" if ":" in host else host
+        messages.note(f"serving http://{shown}:{port}/metrics, /api/summary, /api/history and /healthz")
+        server.serve_forever(poll_interval=0.5)
+    except ServeStopped:
+        pass
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        usage.stop()
+        server.server_close()
+    messages.note("stopped")
+    return EXIT_OK
+
+
+def run_prune(args, settings, environ, out, messages):
+    """prune: delete the calls before a day (after reading what is new, so that none come back)."""
+    with Session(args, settings, environ, messages) as session:
+        query, store = session.query, session.store
+        before_ms = local_midnight_ms(args.before, query.tz)
+        plan = prune_plan(query, before_ms)
+        when = f"before {args.before.isoformat()} ({clean(settings.timezone or system_timezone_name())})"
+        if not plan:
+            out.write(f"No calls {when}: nothing to delete.\n")
+            return EXIT_OK
+        width, style = _terminal(out, settings)
+        out.write(render_prune_table(plan, width, style) + "\n")
+        calls = sum(row[2] for row in plan)
+        if args.dry_run:
+            out.write(f"Would delete {fmt_int(calls)} calls {when}; nothing was deleted (--dry-run).\n")
+            return EXIT_OK
+        deleted = prune_calls(store.conn, before_ms)
+        size_before, size_after = compact_store(store)
+        out.write(f"Deleted {fmt_int(deleted)} calls {when}; the store went from "
+                  f"{size_before / 1e6:,.1f} MB to {size_after / 1e6:,.1f} MB.\n")
     return EXIT_OK
 
 
@@ -4777,9 +6658,13 @@ def _print_report(args, settings, rows, query, tz, out, environ):
         if period == "session":
             out.write(render_session_table(rows, args.breakdown, width, style, tz) + "\n")
         else:
-            out.write(render_period_table(rows, period, args.breakdown, args.by_project, width, style) + "\n")
+            out.write(render_period_table(rows, period, args.breakdown, args.by_project, width, style,
+                                          plan_price(settings)[0] if period == "monthly" else None) + "\n")
         if query.unpriced_models:
             out.write(f"* excludes models with no price: {', '.join(clean(m) for m in sorted(query.unpriced_models))}\n")
+        if period == "monthly" and plan_price(settings)[0]:
+            price, basis = plan_price(settings)
+            out.write(f"Vs plan: API value as a multiple of ${price:,.2f} a month ({basis})\n")
 
 
 def _print_csv(period, rows, args, out):
@@ -4810,7 +6695,8 @@ def _print_csv(period, rows, args, out):
 
 # Each command's run_* function: (args, settings, environ, out, messages) -> exit status.
 RUNNERS = {**{name: run_report for name in REPORTS}, **{name: run_windows for name in WINDOW_COMMANDS},
-           "live": run_live, "config": run_config}
+           "check": run_check, "report": run_summary, "export": run_export, "serve": run_serve,
+           "prune": run_prune, "live": run_live, "config": run_config}
 
 
 def _subparser(parser, command):
@@ -4873,15 +6759,17 @@ def main(argv=None):
     # The first word that names a command is the command, unless it is an
     # option's value; then the quick parser fails and the whole one decides.
     named = next((word for word in argv if word in COMMANDS), "daily")
+    args = quick_args(argv)
     try:
-        if "-h" in argv or "--help" in argv:
-            raise _Unparsed("help lists every command")
-        parser = build_parser(named, _QuickParser)
-        args = parser.parse_args(arrange_argv(parser, argv))
+        if args is None:
+            if "-h" in argv or "--help" in argv:
+                raise _Unparsed("help lists every command")
+            parser = build_parser(named, _QuickParser)
+            args = parser.parse_args(arrange_argv(parser, argv))
     except _Unparsed:
         parser = build_parser()
         args = parser.parse_args(arrange_argv(parser, argv))
-    args = check_args(parser, args)
+    args = check_args(args)
     try:
         if args.command == "config" and args.action == "path":
             sys.stdout.write(clean(config_path(environ, getattr(args, "config", None))[0]) + "\n")

@@ -16,19 +16,25 @@ _ccusage_common_options="-h --help -z --timezone -m --mode --prices -j --json --
     --db --config --no-wait -v --verbose"
 _ccusage_report_options="-s --since -u --until -p --project -b --breakdown -o --order --csv"
 _ccusage_window_options="--plan -t --token-limit -l --session-length"
-# live: the common options but -j and -v, those of blocks and status, its own.
+# Those of export, serve and prune (beside their own).
+_ccusage_data_options="-h --help -z --timezone -d --data-dir --db --config --no-wait -v --verbose"
+# Those of check and report (which take the window options and --start-of-week too).
+_ccusage_check_options="--notify --desktop"
+_ccusage_summary_options="--date --week --month --markdown"
+# live: the common options but -j, --no-wait and -v, those of blocks and status, its own.
 _ccusage_live_options="-h --help -z --timezone -m --mode --prices --color -d --data-dir --db --config
-    $_ccusage_window_options -n --interval --once --view"
+    $_ccusage_window_options --interval --once --view"
 
 # Options followed by a value: the word after one is never a command.
 _ccusage_value_options="-s --since -u --until -z --timezone -p --project -m --mode --prices
     --plan -t --token-limit -l --session-length --start-of-week -o --order --color -d --data-dir
-    --db --config --for -n --interval --view"
+    --db --config --for --notify --date -f --format --aggregate --output --host --port --before
+    --interval --view"
 
 # The commands, or a command's words, that may follow "ccusage $1".
 _ccusage_commands_of() {
     case $1 in
-        "") echo "$_ccusage_reports blocks status live config" ;;
+        "") echo "$_ccusage_reports blocks status check report export serve prune live config" ;;
         config) echo "show path init" ;;
     esac
 }
@@ -43,6 +49,12 @@ _ccusage_options_of() {
         session) echo "$common $report" ;;
         blocks) echo "$common $_ccusage_window_options -o --order -a --active -r --recent" ;;
         status) echo "$common $_ccusage_window_options" ;;
+        check) echo "$common $_ccusage_window_options --start-of-week $_ccusage_check_options" ;;
+        report) echo "$common $_ccusage_window_options --start-of-week $_ccusage_summary_options" ;;
+        export) echo "$_ccusage_data_options -m --mode --prices -s --since -u --until -p --project
+            -f --format --aggregate --output" ;;
+        serve) echo "$_ccusage_data_options -m --mode --prices --host --port --allow-remote" ;;
+        prune) echo "$_ccusage_data_options --before -n --dry-run" ;;
         live) echo "$_ccusage_live_options" ;;
         config*) echo "-h --help --for -j --json --config" ;;
     esac
@@ -100,19 +112,23 @@ _ccusage() {
         --view) _ccusage_reply < <(compgen -W "overview sessions models history help" -- "$cur"); return ;;
         --plan) _ccusage_reply < <(compgen -W "auto pro max5 max20 custom" -- "$cur"); return ;;
         -t | --token-limit) _ccusage_reply < <(compgen -W "max" -- "$cur"); return ;;
+        -f | --format) _ccusage_reply < <(compgen -W "csv jsonl json prometheus" -- "$cur"); return ;;
+        --aggregate) _ccusage_reply < <(compgen -W "hour day" -- "$cur"); return ;;
         --for) _ccusage_reply < <(compgen -W "$(_ccusage_commands_of "")" -- "$cur"); return ;;
         -z | --timezone) _ccusage_reply < <(compgen -W "$(_ccusage_timezones)" -- "$cur"); return ;;
         -d | --data-dir)
             compopt -o filenames 2>/dev/null
             _ccusage_reply < <(compgen -d -- "$cur")
             return ;;
-        --db | --prices | --config)
+        --db | --prices | --config | --output)
             compopt -o filenames 2>/dev/null
             _ccusage_reply < <(compgen -f -- "$cur")
             return ;;
-        # A date, a project name or hours: nothing to offer, and no command either.
-        -s | --since | -u | --until | -p | --project | -l | --session-length | -n | --interval)
+        # A date, a project name, hours, an address or a port: nothing to offer, and no command either.
+        -s | --since | -u | --until | -p | --project | -l | --session-length | --date | --before | --host | --port | --interval)
             COMPREPLY=(); return ;;
+        # A command line of its own: nothing to offer.
+        --notify) COMPREPLY=(); return ;;
     esac
 
     local commands

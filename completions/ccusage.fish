@@ -11,7 +11,8 @@
 function __ccusage_value_options
     printf '%s\n' -s --since -u --until -z --timezone -p --project -m --mode --prices \
         --plan -t --token-limit -l --session-length --start-of-week -o --order --color \
-        -d --data-dir --db --config --for -n --interval --view
+        -d --data-dir --db --config --for --notify --date -f --format --aggregate --output --host --port --before \
+        --interval --view
 end
 
 # The words on the line that are not options or options' values: the
@@ -52,13 +53,13 @@ end
 
 set -l reports daily weekly monthly session today
 set -l windows blocks status
+set -l budgets check report
+set -l data export serve prune
 # Who takes an option: every command but config (and ccusage before its
 # command), the reports alone, blocks and status alone.
-set -l common "__ccusage_command_is '' $reports $windows"
-# live takes the common options but -j and -v, and those of blocks and status.
-set -l shared "__ccusage_command_is '' $reports $windows live"
+set -l common "__ccusage_command_is '' $reports $windows $budgets"
 set -l report "__ccusage_command_is '' $reports"
-set -l window "__ccusage_command_is $windows live"
+set -l window "__ccusage_command_is $windows $budgets live"
 
 # Nothing takes file names but the options that ask for them.
 complete -c ccusage -f
@@ -70,37 +71,42 @@ complete -c ccusage -n __ccusage_at -a session -d 'usage per Claude Code session
 complete -c ccusage -n __ccusage_at -a today -d 'usage of today'
 complete -c ccusage -n __ccusage_at -a blocks -d 'usage per 5-hour window, with burn rate and limits'
 complete -c ccusage -n __ccusage_at -a status -d 'the current 5-hour window (exit 3 at the limit)'
+complete -c ccusage -n __ccusage_at -a check -d 'every budget now: ok, warning or exceeded (exit 0, 4 or 3)'
+complete -c ccusage -n __ccusage_at -a report -d 'a summary of yesterday, a week or a month, for mail'
+complete -c ccusage -n __ccusage_at -a export -d 'every call (or hour or day) as CSV, JSON lines, JSON or Prometheus text'
+complete -c ccusage -n __ccusage_at -a serve -d 'answer HTTP: Prometheus metrics, a JSON summary and history'
+complete -c ccusage -n __ccusage_at -a prune -d 'delete the calls before a day from the store'
 complete -c ccusage -n __ccusage_at -a live -d 'a full-screen view of the window, the day and the calls as they land'
 complete -c ccusage -n __ccusage_at -a config -d 'show or start the settings file'
 
 complete -c ccusage -s h -l help -d 'show the help and exit'
 complete -c ccusage -n "__ccusage_command_is ''" -s V -l version -d 'show the version and exit'
 
-complete -c ccusage -n $shared -s z -l timezone -x -a '(__ccusage_timezones)' \
+complete -c ccusage -n "$common $data live" -s z -l timezone -x -a '(__ccusage_timezones)' \
     -d 'IANA time zone deciding which day a call belongs to'
-complete -c ccusage -n $shared -s m -l mode -x -d 'where costs come from' -a '
+complete -c ccusage -n "$common export serve live" -s m -l mode -x -d 'where costs come from' -a '
     auto\t"costUSD where a line has it, else the price"
     calculate\t"price every call"
     display\t"only the costUSD Claude Code wrote"'
-complete -c ccusage -n $shared -l prices -r -F -d 'JSON file of extra or overriding prices'
+complete -c ccusage -n "$common export serve live" -l prices -r -F -d 'JSON file of extra or overriding prices'
 complete -c ccusage -n $common -s j -l json -d 'print JSON'
-complete -c ccusage -n $shared -l color -x -a 'auto always never' -d 'colour the output'
-complete -c ccusage -n $shared -s d -l data-dir -x -a '(__fish_complete_directories)' \
+complete -c ccusage -n "$common live" -l color -x -a 'auto always never' -d 'colour the output'
+complete -c ccusage -n "$common $data live" -s d -l data-dir -x -a '(__fish_complete_directories)' \
     -d 'Claude config dir to read (repeatable)'
-complete -c ccusage -n $shared -l db -r -F -d 'the store'
-complete -c ccusage -n "__ccusage_command_is '' $reports $windows live config" -l config -r -F \
+complete -c ccusage -n "$common $data live" -l db -r -F -d 'the store'
+complete -c ccusage -n "__ccusage_command_is '' $reports $windows $budgets $data live config" -l config -r -F \
     -d 'settings file to read'
-complete -c ccusage -n $common -l no-wait -d 'answer from what the store holds when another ccusage is busy with it'
-complete -c ccusage -n $common -s v -l verbose -d 'say what was read and skipped, on stderr'
+complete -c ccusage -n "$common $data" -l no-wait -d 'answer from what the store holds when another ccusage is busy with it'
+complete -c ccusage -n "$common $data" -s v -l verbose -d 'say what was read and skipped, on stderr'
 
-complete -c ccusage -n $report -s s -l since -x -d 'first day to include (YYYY-MM-DD)'
-complete -c ccusage -n $report -s u -l until -x -d 'last day to include (YYYY-MM-DD)'
-complete -c ccusage -n $report -s p -l project -x -d 'only this project'
+complete -c ccusage -n "$report export" -s s -l since -x -d 'first day to include (YYYY-MM-DD)'
+complete -c ccusage -n "$report export" -s u -l until -x -d 'last day to include (YYYY-MM-DD)'
+complete -c ccusage -n "$report export" -s p -l project -x -d 'only this project'
 complete -c ccusage -n $report -s b -l breakdown -d 'add a row per model'
 complete -c ccusage -n $report -l csv -d 'print CSV'
 complete -c ccusage -n "__ccusage_command_is '' daily weekly monthly today" -l by-project \
     -d 'group the rows by project'
-complete -c ccusage -n "__ccusage_command_is '' weekly" -l start-of-week -x \
+complete -c ccusage -n "__ccusage_command_is '' weekly $budgets" -l start-of-week -x \
     -a 'monday tuesday wednesday thursday friday saturday sunday' -d 'first day of a week'
 complete -c ccusage -n "__ccusage_command_is '' $reports blocks" -s o -l order -x -a 'asc desc' -d 'row order'
 
@@ -115,16 +121,37 @@ complete -c ccusage -n $window -s t -l token-limit -x -a max \
 complete -c ccusage -n $window -s l -l session-length -x -d 'hours in a window'
 complete -c ccusage -n '__ccusage_command_is blocks' -s a -l active -d 'only the active window'
 complete -c ccusage -n '__ccusage_command_is blocks' -s r -l recent -d 'only the windows of the last 3 days'
-complete -c ccusage -n '__ccusage_command_is live' -s n -l interval -x -d 'seconds between looks for new calls'
+complete -c ccusage -n '__ccusage_command_is live' -l interval -x -d 'seconds between looks for new calls'
 complete -c ccusage -n '__ccusage_command_is live' -l once -d 'print one frame as text and exit'
 complete -c ccusage -n '__ccusage_command_is live' -l view -x -a 'overview sessions models history help' \
     -d 'view to start on'
+
+complete -c ccusage -n '__ccusage_command_is check' -l notify -x -d 'run this command once per budget state change'
+complete -c ccusage -n '__ccusage_command_is check' -l desktop -d 'show a desktop notification of each change'
+complete -c ccusage -n '__ccusage_command_is report' -l date -x -d 'the day to report, or a day of the week or month'
+complete -c ccusage -n '__ccusage_command_is report' -l week -d 'report a week'
+complete -c ccusage -n '__ccusage_command_is report' -l month -d 'report a month'
+complete -c ccusage -n '__ccusage_command_is report' -l markdown -d 'print Markdown'
+complete -c ccusage -n '__ccusage_command_is export' -s f -l format -x -d 'what to write' -a '
+    csv\t"RFC 4180, formula cells neutralised"
+    jsonl\t"a JSON object a line"
+    json\t"one JSON document, with totals"
+    prometheus\t"the Prometheus text format"'
+complete -c ccusage -n '__ccusage_command_is export' -l aggregate -x -a 'hour day' \
+    -d 'a row per project, model and hour or day'
+complete -c ccusage -n '__ccusage_command_is export' -l output -r -F -d 'write to this file, replaced whole'
+complete -c ccusage -n '__ccusage_command_is serve' -l host -x -d 'address to listen on (default: 127.0.0.1)'
+complete -c ccusage -n '__ccusage_command_is serve' -l port -x -d 'port to listen on (default: 9247)'
+complete -c ccusage -n '__ccusage_command_is serve' -l allow-remote \
+    -d 'listen on an address other machines reach'
+complete -c ccusage -n '__ccusage_command_is prune' -l before -x -d 'delete the calls before this day (YYYY-MM-DD)'
+complete -c ccusage -n '__ccusage_command_is prune' -s n -l dry-run -d 'show what would be deleted, delete nothing'
 
 # config [show|path|init]
 complete -c ccusage -n '__ccusage_at config' -a show \
     -d 'the settings and where each comes from (the default)'
 complete -c ccusage -n '__ccusage_at config' -a path -d "print the settings file's path"
 complete -c ccusage -n '__ccusage_at config' -a init -d 'write a commented starter file'
-complete -c ccusage -n '__ccusage_command_is config' -l for -x -a "$reports $windows live config" \
+complete -c ccusage -n '__ccusage_command_is config' -l for -x -a "$reports $windows $budgets $data live config" \
     -d 'show the settings as this command sees them'
 complete -c ccusage -n '__ccusage_command_is config' -s j -l json -d 'print JSON'

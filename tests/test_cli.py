@@ -149,3 +149,33 @@ def test_a_project_named_as_claude_code_names_its_directory(env, argv):
     result = env.run(*argv, "--json")
     assert result.code == 0, result
     assert result.json()["totals"]["outputTokens"] == 10
+
+
+@pytest.mark.parametrize("argv", [
+    ("status",), ("status", "--json", "--no-wait"), ("today", "-j", "-z", "UTC", "--db", "/x/s.db"),
+    ("blocks", "--active", "--json", "-d", "/a", "--data-dir", "/b"), ("status", "--config", "/c.toml", "-d", "/a"),
+])
+def test_a_quick_command_line_is_read_as_argparse_reads_it(argv):
+    quick = ccusage.quick_args(list(argv))
+    assert quick is not None
+    assert vars(quick) == vars(ccusage.build_parser().parse_args(list(argv)))
+
+
+@pytest.mark.parametrize("argv", [
+    ("daily", "--json"), ("status", "--plan", "pro"), ("status", "-j", "-j"), ("today", "-z"),
+    ("status", "--active"), ("today", "--db", "--json"), ("status", "-jv"),
+])
+def test_any_other_command_line_goes_to_argparse(argv):
+    assert ccusage.quick_args(list(argv)) is None
+
+
+def test_every_quick_option_is_the_parsers_option():
+    for command in ccusage.QUICK_COMMANDS:
+        sub = ccusage.build_parser()._subparsers._group_actions[0].choices[command]
+        for option, (dest, takes) in ccusage.QUICK_OPTIONS.items():
+            if dest == "active" and command != "blocks":
+                continue
+            action = sub._option_string_actions[option]
+            assert action.dest == dest, option
+            assert (action.nargs != 0) == bool(takes), option
+            assert isinstance(action, ccusage.argparse._AppendAction) == (takes == "append"), option

@@ -128,7 +128,8 @@ def test_an_absent_default_file_means_defaults(cenv):
     settings = data["settings"]
     assert {name: item["source"] for name, item in settings.items()} == {
         name: "default" for name in ("data_dirs", "db", "timezone", "start_of_week", "color", "mode", "order",
-                                     "prices_file", "plan", "token_limit", "session_length", "prompt_format")}
+                                     "prices_file", "plan", "token_limit", "session_length", "plan_price",
+                                         "prompt_format")}
     values = {name: item["value"] for name, item in settings.items()}
     assert values["data_dirs"] == [f"{cenv.config_home}/claude", f"{cenv.home}/.claude"]
     assert values["db"] == f"{cenv.data_home}/ccusage/usage.db"
@@ -314,7 +315,7 @@ def test_show_as_text_says_where_each_setting_came_from(cenv, monkeypatch):
     assert "calculate" in by_name["mode"] and "CCUSAGE_MODE" in by_name["mode"]
     assert by_name["plan"].split() == ["plan", "auto", "[default]"]
     assert "claude-x-1" in by_name["price"]
-    assert len(by_name) == 13   # the 12 settings and the price
+    assert len(by_name) == 14   # the 13 settings and the price
 
 
 # ---------------------------------------------------------------------------

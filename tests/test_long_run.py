@@ -140,3 +140,30 @@ def test_a_caller_that_must_not_wait_skips_logs_another_process_is_reading(env):
         # A claim whose heartbeat stopped is a dead process's: the next reader takes over.
         conn.execute("UPDATE ingest_claim SET heartbeat = heartbeat - ?", (ccusage.CLAIM_STALE_MS + 1000,))
     assert env.run("daily", "--json", "--no-wait").json()["totals"]["outputTokens"] == 30
+
+
+def test_a_bulk_reader_that_died_is_taken_over_and_its_rollups_rebuilt(env):
+    path = session_path(str(env.claude), "s1")
+    write_lines(path, [assistant_line(output=10, input=1)])
+    env.run("daily", "--json")
+    write_lines(path, [assistant_line(output=20, input=2)])
+    # A process claims a bulk read (dropping the rollup triggers and the index) and dies at once.
+    subprocess.run([sys.executable, "-c", (
+        "import os, sys\n"
+        f"sys.path.insert(0, {os.path.dirname(ccusage.__file__)!r})\n"
+        "import ccusage\n"
+        f"store = ccusage.Store({str(env.db)!r}, ccusage.Messages())\n"
+        "store._claim(True, True)\n"
+        "os._exit(0)\n")], check=True, timeout=30)
+    with sqlite3.connect(env.db) as conn:
+        assert conn.execute("SELECT bulk FROM ingest_claim").fetchone() == (1,)
+        assert not conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall()
+    started = time.monotonic()
+    report = env.run("daily", "--json", "-z", "UTC")
+    assert time.monotonic() - started < ccusage.CLAIM_STALE_MS / 1000   # a dead process's claim is not waited out
+    assert report.json()["totals"]["outputTokens"] == 30
+    assert env.run("weekly", "--json", "-z", "UTC").json()["totals"]["outputTokens"] == 30
+    with sqlite3.connect(env.db) as conn:
+        assert conn.execute("SELECT count(*) FROM ingest_claim").fetchone() == (0,)
+        names = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
+    assert {"calls_added", "calls_changed", "calls_removed", "calls_by_time"} <= names

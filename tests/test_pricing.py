@@ -71,6 +71,13 @@ CASES = [
                  (1_000 * 3 + 1_000 * 15) / M, id="bedrock global"),
     pytest.param(dict(model="claude-opus-4-5@20251101", input=1_000, cache_5m=1_000, output=1_000),
                  (1_000 * 5 + 1_000 * 6.25 + 1_000 * 25) / M, id="vertex"),
+    # Routers' spellings seen in real transcripts: the family after the version, dots, a "-thinking" suffix.
+    pytest.param(dict(model="anthropic/claude-4.7-opus-20260416", input=1_000, output=1_000),
+                 (1_000 * 5 + 1_000 * 25) / M, id="router: version before family"),
+    pytest.param(dict(model="claude-opus-4-6-thinking", input=1_000, output=1_000),
+                 (1_000 * 5 + 1_000 * 25) / M, id="router: thinking suffix"),
+    pytest.param(dict(model="claude-3.5-sonnet", input=1_000, output=1_000),
+                 (1_000 * 3 + 1_000 * 15) / M, id="claude 3.5 keeps its own order"),
     # Sonnet 4.5 over 200k prompt tokens (input + cache writes + cache reads), until 2026-03-28.
     pytest.param(dict(model="claude-sonnet-4-5-20250929", input=10_000, cache_5m=40_000, cache_1h=10_000,
                       cache_read=160_000, output=5_000, ts="2026-03-20T12:00:00.000Z"),

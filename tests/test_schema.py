@@ -18,7 +18,7 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SCHEMA_CHECKSUMS = {
     1: "5b2368fecd969c4910f35696fc7b68abae99e5e6584aafc5bed05e30a2e3a69a",
     2: "cdb1a07ddf1eff1895f1f80ceb5a50e37715df78cc7727dcce83a4d070fc4a35",
-    3: "78ba5fd66296076f1b51f90c7f71742a80d57d6efd911ce17160747ee85577cb",
+    3: "ac1aa40fc39f6b85dc572d4e2d007ce273bdf993b50bb4af87300455339cd510",
 }
 
 # tests/fixtures/store-schema-2.db: the store ccusage 0.1.0 (schema 2, commit

@@ -362,3 +362,72 @@ def test_paths_that_are_not_utf8_are_kept_as_the_bytes_they_are(env, tmp_path):
     assert "read 0 bytes from 0 of 1 log files" in again.err
     with sqlite3.connect(env.db) as conn:
         assert conn.execute("SELECT path FROM files").fetchone()[0] == os.fsencode(path)
+
+
+def as_a_user_who_obeys_file_modes(monkeypatch, paths):
+    """Make os.access answer for paths from their owner write bit, as it does for a user who is not root."""
+    real_access = os.access
+    watched = {str(p) for p in paths}
+
+    def access(path, mode, **options):
+        if mode & os.W_OK and str(path) in watched and os.path.exists(path):
+            return bool(os.stat(path).st_mode & stat.S_IWUSR) and real_access(path, mode & ~os.W_OK, **options)
+        return real_access(path, mode, **options)
+    monkeypatch.setattr(os, "access", access)
+
+
+def test_a_read_only_store_answers_from_what_it_holds_and_recovers(env, monkeypatch):
+    path = env.log()
+    write_lines(path, [assistant_line(input=1, output=10)])
+    assert env.run("daily", "--json").json()["totals"]["outputTokens"] == 10
+    db = str(env.db)
+    as_a_user_who_obeys_file_modes(monkeypatch, [db, db + "-wal", db + "-shm"])
+    for name in (db, db + "-wal", db + "-shm"):
+        # As SQLite leaves its companions after a read-only store was used.
+        with open(name, "ab"):
+            pass
+        os.chmod(name, 0o444)
+    write_lines(path, [assistant_line(input=2, output=20)])
+    read_only = env.run("daily", "--json")
+    assert read_only.code == 0, read_only
+    assert read_only.json()["totals"]["outputTokens"] == 10
+    assert "read-only" in read_only.err and db in read_only.err and "chmod u+w" in read_only.err
+    assert read_only.err.count("\n") == 1
+    os.chmod(db, 0o600)   # the store made writable again, its companions not
+    again = env.run("daily", "--json")
+    assert again.code == 0, again
+    assert again.json()["totals"]["outputTokens"] == 30
+    assert all(os.stat(db + suffix).st_mode & stat.S_IWUSR for suffix in ("-wal", "-shm") if os.path.exists(db + suffix))
+
+
+def test_a_dangling_link_at_the_store_path_is_refused(env):
+    env.db.parent.mkdir(parents=True, exist_ok=True)
+    os.symlink(env.tmp / "nowhere" / "x.db", env.db)
+    result = env.run("daily", "--json")
+    assert result.code == 1 and "link to nothing" in result.err
+    assert not (env.tmp / "nowhere").exists()
+
+
+def test_another_programs_database_is_never_written(env):
+    other = env.tmp / "other.sqlite"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE notes (text TEXT)")
+    before = other.read_bytes()
+    env.db.parent.mkdir(parents=True, exist_ok=True)
+    os.symlink(other, env.db)
+    result = env.run("daily", "--json")
+    assert result.code == 1 and "another program" in result.err
+    assert other.read_bytes() == before
+
+
+def test_a_huge_sparse_file_is_passed_over_once_with_a_note(env):
+    path = env.log()
+    write_lines(path, [assistant_line(input=1, output=10)])
+    sparse = env.log("sparse")
+    with open(sparse, "wb") as f:
+        f.truncate(20 * 2 ** 30)   # 20 GB of holes: no disk, and no transcript
+    first = env.run("daily", "--json", "--verbose")
+    assert first.code == 0 and first.json()["totals"]["outputTokens"] == 10, first
+    assert "passed over" in first.err and "sparse.jsonl" in first.err
+    again = env.run("daily", "--json")
+    assert again.code == 0 and "passed over" not in again.err
