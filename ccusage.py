@@ -4630,7 +4630,8 @@ def draw_window(data, box, unicode):
     status, width = data.status, box.width
     tz = data.tz
     spark = [("Last 2h ", "dim"), (sparkline(data.spark, unicode), "ok"), (" (5 min a bar)", "dim")]
-    weekly = [("   7-day " + weekly_line(data.weekly, data.now, tz)[8:], None)] if data.weekly else []
+    # weekly_line's text without its label.
+    weekly = [("   7-day " + weekly_line(data.weekly, data.now, tz).split(None, 1)[1], None)] if data.weekly else []
     if status is None:
         lines = [[(f"5-hour window: none active (no calls in the last {_duration(data.length_ms)})", "title")],
                  spark + weekly]
