@@ -4441,14 +4441,14 @@ class LiveSource:
         self.store = Store(store_path(settings, environ), messages)
         self.root_ids = []
 
-    def sync(self):
-        """Read the logs' new bytes; return what tells one state of the store from the next."""
+    def sync(self, budget=None):
+        """Read the logs' new bytes, for at most budget seconds; return what tells the store's states apart."""
         if self.store.conn is None:
             # Opening a replaced store failed last round: try it afresh.
             self.store = Store(self.store.path, self.messages)
         report = ScanReport()
         # A quick walk looks only at the logs written lately, with a whole walk once a minute.
-        self.store.sync(self.existing, report, wait=False, parallel=False, quick=True)
+        self.store.sync(self.existing, report, wait=False, parallel=False, budget=budget, quick=True)
         if report.busy:
             self.messages.note("the store is busy (another ccusage is writing to it): showing what it holds")
         self.root_ids = list(self.store.root_ids(self.roots).values())
@@ -4939,10 +4939,13 @@ class LiveLoop:
         self.token = None
         self.minute = None
 
-    def update(self, force=False):
-        """Read what is new; reload when the store or the shown minute changed, or force.  True: reloaded."""
+    def update(self, force=False, budget=None):
+        """Read what is new (for at most budget seconds); reload when the store or the minute moved.
+
+        force: reload all the same.  True: reloaded.
+        """
         state = self.state
-        token = self.source.sync()
+        token = self.source.sync(budget)
         minute = int(time.time() // 60)
         if not force and token == self.token and minute == self.minute:
             return False
@@ -4956,7 +4959,8 @@ class LiveLoop:
         """update, a failing store said in the footer and tried again at the next interval.  True: to redraw."""
         state = self.state
         try:
-            changed = self.update(force)
+            # A large read (a store built anew) goes on over the rounds: keys are answered between them.
+            changed = self.update(force, budget=state.interval)
         except (STORE_DAMAGE + (CcusageError,)) as exc:
             if _is_corruption(exc):
                 # Set aside: the next round opens a new store and reads the logs into it.
