@@ -1,7 +1,10 @@
 # ccusage: developer tasks.  `make help` lists them.
 PYTHON ?= python3
 PREFIX ?= /usr/local
-TEST_VENV ?= build/venv
+# One test venv per Python version, so that PYTHON=python3.9 and the default
+# never share (or half-upgrade) one.
+PYTHON_VERSION = $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+TEST_VENV ?= build/venv-$(PYTHON_VERSION)
 DESTDIR ?=
 
 .PHONY: help test lint bench install uninstall
@@ -9,7 +12,7 @@ DESTDIR ?=
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
 
-test:  ## install ccusage and the test tools in a venv (build/venv), then run the tests
+test:  ## install ccusage and the test tools in a venv (build/venv-3.X), then run the tests
 	$(PYTHON) -m venv $(TEST_VENV)
 	$(TEST_VENV)/bin/python -m pip install --quiet --disable-pip-version-check '.[test]'
 	$(TEST_VENV)/bin/python -m pytest -q

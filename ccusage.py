@@ -498,13 +498,25 @@ def merge_lines(earlier, later, ts=C_TS, output=C_OUTPUT):
 
 
 def _json_value(text):
+    start = 0 if text[:1] == "{" else _JSON_SPACE.match(text).end()
     try:
-        value, end = _scan_json(text, 0)
+        value, end = _scan_json(text, start)
     except StopIteration:
         raise ValueError("not JSON")
     if end != len(text) and text[end:].strip():
         raise ValueError("text after the JSON value")
     return value
+
+
+_JSON_SPACE = re.compile(r"[ \t\n\r]*")
+# A string from a line of JSON holds one only through a \ud800-\udfff escape
+# without its pair; SQLite cannot store it.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _storable(text):
+    """text with any lone surrogate replaced by U+FFFD."""
+    return _LONE_SURROGATE.sub("\ufffd", text)
 
 
 def parse_line(line, session_hint):
@@ -542,18 +554,24 @@ def parse_line(line, session_hint):
     message_id, request_id = message.get("id"), record.get("requestId")
     if not isinstance(message_id, str) or not message_id:
         raise ValueError("no message id")
+    key = f"{message_id}:{request_id}" if isinstance(request_id, str) and request_id else message_id
     session = session_hint or obj.get("sessionId")
+    session = session if isinstance(session, str) and session else None
     cwd = obj.get("cwd")
+    cwd = cwd if isinstance(cwd, str) and cwd else None
+    # str.isascii() takes no time: a text without escapes needs no look.
+    if not (key.isascii() and model.isascii() and (session or "").isascii() and (cwd or "").isascii()):
+        key, model, session, cwd = (text and _storable(text) for text in (key, model, session, cwd))
     cache_write = _count(usage, "cache_creation_input_tokens")
     split = usage.get("cache_creation")
     one_hour = min(_count(split, "ephemeral_1h_input_tokens"), cache_write) if isinstance(split, dict) else 0
     tools = usage.get("server_tool_use")
     cost = record.get("costUSD")
     return (
-        f"{message_id}:{request_id}" if isinstance(request_id, str) and request_id else message_id,
+        key,
         ts,
-        session if isinstance(session, str) and session else None,
-        cwd if isinstance(cwd, str) and cwd else None,
+        session,
+        cwd,
         model,
         _count(usage, "input_tokens"),
         _count(usage, "output_tokens"),
@@ -600,12 +618,14 @@ class LogChunkReader:
     """Reads the complete lines of a file from an offset, keeping billable ones.
 
     Only a line with an assistant type and a "usage" key can bill anything,
-    so only such lines are parsed.  Claude Code writes compact JSON, so both
-    are looked for as bytes.  Skipped and counted: such lines that cannot be
-    read, lines that do not even have the shape of a JSON object (not ending
-    in "}"), and lines too long to hold.  Other lines are not parsed, so
-    other damage to them goes uncounted: it costs nothing.  A last line
-    without its newline is left for the next run.
+    so only such lines are parsed.  Claude Code writes compact JSON, where
+    the type is found as bytes ('"type":"assistant"'); a line written with
+    other spacing (as its first key shows) is parsed when it holds both
+    words at all.  Skipped and counted: such lines that cannot be read,
+    lines that do not even have the shape of a JSON object (not ending in
+    "}"), and lines too long to hold.  Other lines are not parsed, so other
+    damage to them goes uncounted: it costs nothing.  A last line without
+    its newline is left for the next run.
     """
 
     def __init__(self, path):
@@ -652,16 +672,25 @@ class LogChunkReader:
         """Take in the lines of data[:end], which ends in a newline.
 
         The lines are found in place, and only a billable one is copied out:
-        most of a log's bytes are in lines that are passed over.
+        most of a log's bytes are in lines that are passed over, and the
+        assistant type is searched for across them, not line by line.
         """
-        calls, hint, find = self.calls, self.session_hint, data.find
+        calls, hint, find, startswith = self.calls, self.session_hint, data.find, data.startswith
+        # Where the next assistant type is; when there is none, find's -1 becomes end.
+        marked = find(_ASSISTANT_TYPE, 0, end) % (end + 1)
         start = 0
         while start < end:
             stop = find(b"\n", start, end)
             last = data[stop - 1] if stop > start else _NEWLINE
             if last == _CLOSING_BRACE or (last == _CARRIAGE_RETURN and stop - 1 > start
                                           and data[stop - 2] == _CLOSING_BRACE):
-                if find(_ASSISTANT_TYPE, start, stop) >= 0 and find(_USAGE_KEY, start, stop) >= 0:
+                if marked < stop:
+                    # Claude Code writes the usage near the end of the line.
+                    billable = data.rfind(_USAGE_KEY, start, stop) >= 0
+                else:
+                    # Compact JSON that names no assistant type bills nothing.
+                    billable = not startswith(_COMPACT_STARTS, start) and _maybe_billable(data, start, stop)
+                if billable:
                     line = data[start:stop]
                     try:
                         call = parse_line(line, hint)
@@ -678,13 +707,33 @@ class LogChunkReader:
                                 self.limit_resets.append(reset)
             elif data[start:stop].strip():
                 self.skipped += 1
+            if marked < stop:
+                marked = find(_ASSISTANT_TYPE, stop, end) % (end + 1)
             start = stop + 1
 
 
+def _maybe_billable(data, start, stop):
+    """Whether the line data[start:stop], which has no '"type":"assistant"', may bill all the same.
+
+    It may only when it is not in the compact form (an object whose first
+    key is followed by a colon and its value, no spaces between) and holds
+    both words.
+    """
+    key_end = data.find(b'"', start + 2, stop)
+    if data[start] == _OPENING_BRACE and data[start + 1] == _QUOTE and key_end > 0 \
+            and data[key_end + 1] == _COLON and data[key_end + 2] not in _JSON_SPACES:
+        return False
+    return data.find(_USAGE_KEY, start, stop) >= 0 and data.find(_ASSISTANT, start, stop) >= 0
+
+
 # A JSON object's line ends in "}" (before a "\r" where lines end in CRLF).
-_NEWLINE, _CARRIAGE_RETURN, _CLOSING_BRACE = b"\n\r}"
-# A billable line holds both, and the first is the quicker to search for.
-_ASSISTANT_TYPE, _USAGE_KEY = b'"type":"assistant"', b'"usage":'
+_NEWLINE, _CARRIAGE_RETURN, _CLOSING_BRACE, _OPENING_BRACE, _QUOTE, _COLON = b"\n\r}{\":"
+_JSON_SPACES = b" \t\r\n"
+# The first keys of the lines Claude Code writes, in its compact form.
+_COMPACT_STARTS = (b'{"parentUuid":"', b'{"parentUuid":n', b'{"type":"')
+# A billable line holds an assistant type and a usage key: in the compact
+# form the first, in any form the last two.
+_ASSISTANT_TYPE, _USAGE_KEY, _ASSISTANT = b'"type":"assistant"', b'"usage"', b'"assistant"'
 _LIMIT_MARK_BYTES = LIMIT_MARK.encode()
 
 
@@ -699,7 +748,7 @@ def read_log(job):
     """
     path, old_offset, tail_len, tail_crc, dev, ino = job
     try:
-        with open(path, "rb") as f:
+        with _open_log(path) as f:
             st = os.fstat(f.fileno())
             start = 0
             if old_offset is not None and (dev, ino) == (st.st_dev, st.st_ino) and old_offset <= st.st_size:
@@ -714,6 +763,23 @@ def read_log(job):
     except OSError as exc:
         return path, None, _reason(exc), None
     return path, _file_state(st), (start, offset, tail_len, tail_crc), reader
+
+
+def _open_log(path):
+    """path opened for reading, if it is a regular file.
+
+    A FIFO put where a log was would block the opening until some writer
+    came, and a device may never end: neither is opened for good.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        if not _is_regular(os.fstat(fd)):
+            raise OSError("not a regular file")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def read_logs(jobs):
@@ -1901,7 +1967,11 @@ class Ingest:
         self.store = store
         self.conn = store.conn
         self.claim = claim
-        self.models, self.projects, self.sessions, self.refs = {}, {}, {}, {}
+        self.models = dict(self.conn.execute("SELECT name, id FROM models"))
+        self.projects = dict(self.conn.execute("SELECT path, id FROM projects"))
+        # A bulk ingest meets most sessions there are; a small one looks up the few it meets.
+        self.sessions = dict(self.conn.execute("SELECT session_id, id FROM sessions")) if claim.bulk else {}
+        self.refs = {}
         self.pending = {}
         # Models in the order the logs name them, which is the order they get ids in.
         self.model_names = {}
@@ -1980,10 +2050,25 @@ class Ingest:
     def _model(self, name):
         model_id = self.models.get(name)
         if model_id is None:
-            self.conn.execute("INSERT OR IGNORE INTO models (name) VALUES (?)", (name,))
-            model_id = self.models[name] = self.conn.execute("SELECT id FROM models WHERE name = ?",
-                                                             (name,)).fetchone()[0]
+            model_id = self.models[name] = self._id("models", "name", name)
         return model_id
+
+    def _id(self, table, column, value, extra=None):
+        """The id of table's row whose column is value, adding it (with extra: (column, value)) when new.
+
+        Another process may have added it since this one looked: then the
+        insert is ignored and the row looked up.
+        """
+        if not self.claim.bulk or table == "models":
+            row = self.conn.execute(f"SELECT id FROM {table} WHERE {column} = ?", (value,)).fetchone()
+            if row:
+                return row[0]
+        columns, values = (column,) + ((extra[0],) if extra else ()), (value,) + ((extra[1],) if extra else ())
+        cursor = self.conn.execute(f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) VALUES "
+                                   f"({', '.join('?' * len(columns))})", values)
+        if cursor.rowcount:
+            return cursor.lastrowid
+        return self.conn.execute(f"SELECT id FROM {table} WHERE {column} = ?", (value,)).fetchone()[0]
 
     def _refs(self, who):
         """(session id, project id) in the store of (session, cwd, directory), registering either when new."""
@@ -1993,15 +2078,11 @@ class Ingest:
         session, cwd, directory = who
         project_id = self.projects.get(cwd)
         if project_id is None:
-            self.conn.execute("INSERT OR IGNORE INTO projects (path, dir) VALUES (?, ?)", (cwd, directory))
-            project_id = self.projects[cwd] = self.conn.execute("SELECT id FROM projects WHERE path = ?",
-                                                                (cwd,)).fetchone()[0]
+            project_id = self.projects[cwd] = self._id("projects", "path", cwd, ("dir", directory))
         session_id = self.sessions.get(session)
         if session_id is None:
-            self.conn.execute("INSERT OR IGNORE INTO sessions (session_id, project_id) VALUES (?, ?)",
-                              (session, project_id))
-            session_id = self.sessions[session] = self.conn.execute(
-                "SELECT id FROM sessions WHERE session_id = ?", (session,)).fetchone()[0]
+            session_id = self.sessions[session] = self._id("sessions", "session_id", session,
+                                                           ("project_id", project_id))
         ref = self.refs[who] = (session_id, project_id)
         return ref
 

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -52,6 +53,10 @@ class Env:
         for name in list(os.environ):
             if name.startswith("CCUSAGE_") or name in ("CLAUDE_CONFIG_DIR", "NO_COLOR", "FORCE_COLOR", "COLUMNS"):
                 monkeypatch.delenv(name)
+            # What would change the commands this env starts: the developer's locale (the C
+            # locale makes Python write UTF-8), Python settings and a shell's startup file.
+            elif name in ("LANG", "LANGUAGE", "BASH_ENV", "ENV") or name.startswith(("LC_", "PYTHON")):
+                monkeypatch.delenv(name)
 
     def _args(self, argv, data_dirs):
         args = [str(a) for a in argv] + ["--db", str(self.db)]
@@ -78,14 +83,14 @@ class Env:
 
     def cli(self, *argv, data_dirs=None, env=None, timeout=60):
         """Run the installed ccusage command, with --db and --data-dir added."""
-        proc = subprocess.run(self.command(*argv, data_dirs=data_dirs), capture_output=True, text=True,
+        proc = subprocess.run(self.command(*argv, data_dirs=data_dirs), capture_output=True, encoding="utf-8",
                               env=dict(os.environ, **(env or {})), timeout=timeout)
         return Result(proc.returncode, proc.stdout, proc.stderr)
 
     def module(self, *argv, data_dirs=None, timeout=60):
         """`python -m ccusage` from the working copy, with --db and --data-dir added."""
         proc = subprocess.run([sys.executable, "-m", "ccusage"] + self._args(argv, data_dirs), cwd=PROJECT_DIR,
-                              capture_output=True, text=True, timeout=timeout)
+                              capture_output=True, encoding="utf-8", timeout=timeout)
         return Result(proc.returncode, proc.stdout, proc.stderr)
 
     def log(self, session="s1", cwd="/home/u/proj", agent=None):
@@ -99,6 +104,60 @@ def installed_ccusage():
     path = beside if os.access(beside, os.X_OK) else shutil.which("ccusage")
     assert path, "the ccusage command is not installed: run `python3 -m pip install .` first (make test does)"
     return path
+
+
+def shell_env(home, **extra):
+    """The whole environment of a shell a test starts: its own HOME and XDG dirs, UTF-8, and a PATH
+    that finds the installed ccusage (fish loads a command's completions only once it finds the
+    command), then the system's tools, whatever the developer's own PATH and locale hold."""
+    system = [os.path.dirname(shutil.which(tool) or "") for tool in ("bash", "fish", "zsh", "tmux")]
+    path = [os.path.dirname(installed_ccusage())] + os.defpath.split(os.pathsep) + system
+    environ = {"HOME": str(home), "XDG_CONFIG_HOME": os.path.join(str(home), ".config"),
+               "XDG_DATA_HOME": os.path.join(str(home), ".local", "share"), "LANG": "C.UTF-8",
+               "PATH": os.pathsep.join(dict.fromkeys(d for d in path if d))}
+    environ.update(extra)
+    return environ
+
+
+# The settings file ccusage reads by default: TOML from Python 3.11 on, JSON
+# before (no tomllib there).  Tests write settings as data, in the form the
+# running Python reads, so make test on 3.9 and on 3.13 covers both.
+CONFIG_SUFFIX = ".toml" if sys.version_info >= (3, 11) else ".json"
+CONFIG_NAME = "config" + CONFIG_SUFFIX
+
+
+def write_config(env, settings, name=CONFIG_NAME):
+    """The settings file `name` in env's config dir, holding settings (data, or the file's text)."""
+    return write_settings(env.config_home / "ccusage" / name, settings)
+
+
+def write_settings(path, settings):
+    """Write settings at path: data as TOML or JSON by the path's suffix, text as it is."""
+    if not isinstance(settings, str):
+        settings = toml_text(settings) if path.suffix == ".toml" else json.dumps(settings, indent=2) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(settings, encoding="utf-8")
+    return path
+
+
+def toml_text(settings, table=()):
+    """settings as TOML: keys and values, then a [table] per dict within ([prices."model"] in prices)."""
+    def key(name):
+        return name if re.fullmatch(r"[A-Za-z0-9_]+", name) else json.dumps(name)
+    lines = [f"{key(k)} = {toml_value(v)}\n" for k, v in settings.items() if not isinstance(v, dict)]
+    if table and (lines or not settings):
+        lines.insert(0, "\n[" + ".".join(key(k) for k in table) + "]\n")
+    for name, inner in settings.items():
+        if isinstance(inner, dict):
+            lines.append(toml_text(inner, table + (name,)))
+    return "".join(lines)
+
+
+def toml_value(value):
+    """A TOML value: a list, or a string, number or boolean (written as JSON writes it)."""
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    return json.dumps(value)
 
 
 def tokens_of(entry):

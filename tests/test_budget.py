@@ -5,25 +5,17 @@ import os
 import shlex
 import sqlite3
 import sys
-import textwrap
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from freezegun import freeze_time
 
 from logsynth import assistant_line, write_lines
-from support import first_line_is_one_error
+from support import first_line_is_one_error, write_config
 
 # claude-sonnet-4-5 (assistant_line's model): $3 per million input tokens, $15 per million output tokens,
 # so 1,000,000 output tokens cost $15.00 and 100,000 cost $1.50.
 NOW = "2026-11-20T12:00:00Z"   # a Friday
-
-
-def write_config(env, text):
-    path = env.config_home / "ccusage" / "config.toml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return path
 
 
 def spend(env, ts, output, session="s1", cwd="/home/u/proj", **fields):
@@ -61,7 +53,7 @@ def test_no_budgets_is_one_line_and_ok(env):
 ])
 def test_each_state_has_its_exit_status(env, limit, state, code, percent):
     spend(env, "2026-11-20T09:00:00.000Z", 1_000_000)
-    write_config(env, f"[budgets]\ndaily = {limit}\n")
+    write_config(env, {"budgets": {"daily": limit}})
     with freeze_time(NOW):
         got, budgets = check(env)
         text = env.run("check")
@@ -77,7 +69,7 @@ def test_each_state_has_its_exit_status(env, limit, state, code, percent):
 
 def test_the_percent_shown_never_rounds_up_to_the_threshold(env):
     spend(env, "2026-11-20T09:00:00.000Z", 1_000_000)
-    write_config(env, "[budgets]\ndaily = 18.76\n")     # 79.957%
+    write_config(env, {"budgets": {"daily": 18.76}})     # 79.957%
     with freeze_time(NOW):
         line = env.run("check").out
     assert "79.9%" in line and "80.0%" not in line and " ok " in line
@@ -85,12 +77,9 @@ def test_the_percent_shown_never_rounds_up_to_the_threshold(env):
 
 def test_a_threshold_of_its_own_and_for_all(env):
     spend(env, "2026-11-20T09:00:00.000Z", 1_000_000)
-    write_config(env, """\
-        [budgets]
-        threshold = 50
-        daily = 25                              # 60%: over 50
-        weekly = {limit = 25, threshold = 70}   # 60%: under 70
-        """)
+    write_config(env, {"budgets": {"threshold": 50,
+                                   "daily": 25,                                # 60%: over 50
+                                   "weekly": {"limit": 25, "threshold": 70}}})  # 60%: under 70
     with freeze_time(NOW):
         code, budgets = check(env)
     assert (budgets["daily"]["state"], budgets["daily"]["threshold"]) == ("warning", 50)
@@ -100,7 +89,7 @@ def test_a_threshold_of_its_own_and_for_all(env):
 
 def test_the_worst_state_decides_the_exit_status(env):
     spend(env, "2026-11-20T09:00:00.000Z", 1_000_000)
-    write_config(env, "[budgets]\ndaily = 18\nweekly = 15\nmonthly = 100\n")
+    write_config(env, {"budgets": {"daily": 18, "weekly": 15, "monthly": 100}})
     with freeze_time(NOW):
         code, budgets = check(env)
     assert [budgets[k]["state"] for k in ("daily", "weekly", "monthly")] == ["warning", "exceeded", "ok"]
@@ -113,13 +102,7 @@ def test_days_weeks_and_months_follow_the_settings(env):
     spend(env, "2026-11-15T10:00:00.000Z", 400_000)    # Sunday: $6
     spend(env, "2026-11-16T10:00:00.000Z", 800_000)    # Monday: $12
     spend(env, "2026-11-20T10:00:00.000Z", 1_000_000)  # today: $15
-    write_config(env, """\
-        start_of_week = "monday"
-        [budgets]
-        daily = 100
-        weekly = 100
-        monthly = 100
-        """)
+    write_config(env, {"start_of_week": "monday", "budgets": {"daily": 100, "weekly": 100, "monthly": 100}})
     with freeze_time(NOW):
         _, budgets = check(env)
         _, sunday = check(env, "--start-of-week", "sunday")
@@ -133,7 +116,7 @@ def test_days_weeks_and_months_follow_the_settings(env):
 def test_days_are_the_time_zones(env):
     # 23:30 UTC on the 19th is already the 20th in Berlin (UTC+1).
     spend(env, "2026-11-19T23:30:00.000Z", 1_000_000)
-    write_config(env, "[budgets]\ndaily = 100\n")
+    write_config(env, {"budgets": {"daily": 100}})
     with freeze_time(NOW):
         _, utc = check(env)
         _, berlin = check(env, "-z", "Europe/Berlin")
@@ -145,7 +128,7 @@ def test_session_budget_measures_the_dearest_session_still_going(env):
     spend(env, "2026-11-19T20:00:00.000Z", 200_000, session="going")     # yesterday, same session: $3
     spend(env, "2026-11-20T11:00:00.000Z", 1_000_000, session="going")   # $15
     spend(env, "2026-11-20T06:00:00.000Z", 2_000_000, session="ended")   # $30, but 6 hours ago
-    write_config(env, "[budgets]\nsession = 25\n")   # 18 of 25: 72%
+    write_config(env, {"budgets": {"session": 25}})   # 18 of 25: 72%
     with freeze_time(NOW):
         code, budgets = check(env)
     assert budgets["session"]["used"] == pytest.approx(18)
@@ -156,15 +139,9 @@ def test_session_budget_measures_the_dearest_session_still_going(env):
 def test_project_budgets_count_their_project_alone(env):
     spend(env, "2026-11-20T09:00:00.000Z", 1_000_000, cwd="/home/u/api")   # $15
     spend(env, "2026-11-20T09:10:00.000Z", 200_000, cwd="/home/u/web", session="s2")   # $3
-    write_config(env, """\
-        [budgets]
-        daily = 100
-        [budgets.projects.api]
-        daily = 10
-        [budgets.projects."/home/u/web"]
-        daily = 10
-        monthly = {limit = 5, threshold = 50}
-        """)
+    write_config(env, {"budgets": {"daily": 100, "projects": {
+        "api": {"daily": 10},
+        "/home/u/web": {"daily": 10, "monthly": {"limit": 5, "threshold": 50}}}}})
     with freeze_time(NOW):
         code, budgets = check(env)
     assert budgets["daily"]["used"] == pytest.approx(18)
@@ -177,7 +154,7 @@ def test_project_budgets_count_their_project_alone(env):
 
 def test_a_project_budget_of_no_known_project_says_so(env):
     spend(env, "2026-11-20T09:00:00.000Z", 1_000_000, cwd="/home/u/api")
-    write_config(env, "[budgets.projects.apii]\ndaily = 10\n")
+    write_config(env, {"budgets": {"projects": {"apii": {"daily": 10}}}})
     with freeze_time(NOW):
         code, budgets = check(env)
     assert code == 0
@@ -198,14 +175,8 @@ def test_window_budgets_measure_the_active_window(env):
     spend(env, "2026-11-20T10:20:00.000Z", 3000)
     spend(env, "2026-11-20T11:50:00.000Z", 1000, input=1000)
     # The window 10:00 to 15:00: 5,000 tokens costing 4,000 * $15 / 1e6 + 1,000 * $3 / 1e6 = $0.063.
-    write_config(env, """\
-        token_limit = 10000
-        [budgets]
-        window_tokens = 6000
-        window_cost = 0.1
-        window_percent = 60
-        seven_day_percent = 80
-        """)
+    write_config(env, {"token_limit": 10000, "budgets": {"window_tokens": 6000, "window_cost": 0.1,
+                                                         "window_percent": 60, "seven_day_percent": 80}})
     with freeze_time(NOW):
         code, budgets = check(env)
         assert budgets["window_tokens"]["used"] == 5000
@@ -229,7 +200,7 @@ def test_window_budgets_measure_the_active_window(env):
 
 def test_window_budgets_without_an_active_window_are_ok(env):
     spend(env, "2026-11-20T01:00:00.000Z", 3000)
-    write_config(env, "[budgets]\nwindow_tokens = 1000\nwindow_cost = 0.01\n")
+    write_config(env, {"budgets": {"window_tokens": 1000, "window_cost": 0.01}})
     with freeze_time(NOW):
         code, budgets = check(env)
     assert code == 0
@@ -237,7 +208,7 @@ def test_window_budgets_without_an_active_window_are_ok(env):
 
 
 def test_unknown_counts_as_ok(env):
-    write_config(env, "[budgets]\nseven_day_percent = 90\n")
+    write_config(env, {"budgets": {"seven_day_percent": 90}})
     with freeze_time(NOW):
         result = env.run("check")
     assert result.code == 0
@@ -258,30 +229,31 @@ def test_json_config_holds_the_same_budgets(env, monkeypatch):
 
 
 def test_config_show_lists_the_budgets(env):
-    path = write_config(env, "[budgets]\ndaily = 20\n[budgets.projects.api]\nmonthly = 50\n")
+    path = write_config(env, {"budgets": {"daily": 20, "projects": {"api": {"monthly": 50}}}})
     text = env.run_raw("config", "show", "--for", "check").out
     assert f"budget          daily: $20.00, warning at 80%  [{path}]" in text
     assert f"budget          monthly@api: $50.00, warning at 80%  [{path}]" in text
 
 
-@pytest.mark.parametrize("text, where, expected", [
-    ("[budgets]\ndaily = -1\n", "[budgets] daily", "US dollars above 0"),
-    ("[budgets]\ndaily = true\n", "[budgets] daily", "US dollars above 0"),
-    ("[budgets]\nhourly = 5\n", "[budgets]", "unknown key 'hourly'"),
-    ("[budgets]\nthreshold = 120\n", "[budgets] threshold", "at most 100"),
-    ("[budgets]\ndaily = {limit = 5, threshold = 0}\n", "[budgets] daily.threshold", "above 0"),
-    ("[budgets]\ndaily = {threshold = 50}\n", "[budgets] daily", "limit is required"),
-    ("[budgets]\nwindow_tokens = 1.5\n", "[budgets] window_tokens", "whole number of tokens"),
-    ("[budgets]\nwindow_percent = 150\n", "[budgets] window_percent", "at most 100"),
-    ("[budgets]\ncooldown = -1\n", "[budgets] cooldown", "minutes from 0"),
-    ("[budgets]\nnotify_timeout = 0\n", "[budgets] notify_timeout", "seconds above 0"),
-    ("[budgets]\nprojects = 3\n", "[budgets] projects", "a table of projects"),
-    ("[budgets.projects.api]\nwindow_tokens = 5\n", '[budgets.projects."api"]', "unknown key 'window_tokens'"),
-    ("budgets = 5\n", "[budgets]", "a table of budgets"),
-    ('plan_price = "lots"\n', "plan_price", "US dollars"),
+@pytest.mark.parametrize("settings, where, expected", [
+    ({"budgets": {"daily": -1}}, "[budgets] daily", "US dollars above 0"),
+    ({"budgets": {"daily": True}}, "[budgets] daily", "US dollars above 0"),
+    ({"budgets": {"hourly": 5}}, "[budgets]", "unknown key 'hourly'"),
+    ({"budgets": {"threshold": 120}}, "[budgets] threshold", "at most 100"),
+    ({"budgets": {"daily": {"limit": 5, "threshold": 0}}}, "[budgets] daily.threshold", "above 0"),
+    ({"budgets": {"daily": {"threshold": 50}}}, "[budgets] daily", "limit is required"),
+    ({"budgets": {"window_tokens": 1.5}}, "[budgets] window_tokens", "whole number of tokens"),
+    ({"budgets": {"window_percent": 150}}, "[budgets] window_percent", "at most 100"),
+    ({"budgets": {"cooldown": -1}}, "[budgets] cooldown", "minutes from 0"),
+    ({"budgets": {"notify_timeout": 0}}, "[budgets] notify_timeout", "seconds above 0"),
+    ({"budgets": {"projects": 3}}, "[budgets] projects", "a table of projects"),
+    ({"budgets": {"projects": {"api": {"window_tokens": 5}}}}, '[budgets.projects."api"]',
+     "unknown key 'window_tokens'"),
+    ({"budgets": 5}, "[budgets]", "a table of budgets"),
+    ({"plan_price": "lots"}, "plan_price", "US dollars"),
 ])
-def test_a_bad_budget_is_one_line_naming_the_file_and_key(env, text, where, expected):
-    path = write_config(env, text)
+def test_a_bad_budget_is_one_line_naming_the_file_and_key(env, settings, where, expected):
+    path = write_config(env, settings)
     result = env.run("check")
     assert result.code == 2, result
     first_line_is_one_error(result)
@@ -314,7 +286,7 @@ def alerts(log):
 
 def test_notify_runs_the_command_without_a_shell_with_the_budget_in_its_environment(env):
     spend(env, "2026-11-20T09:00:00.000Z", 1_000_000)
-    write_config(env, "[budgets]\ndaily = 18.75\nweekly = 100\n")
+    write_config(env, {"budgets": {"daily": 18.75, "weekly": 100}})
     command, log = recorder(env)
     with freeze_time(NOW):
         result = env.run("check", "--notify", command)
@@ -331,7 +303,7 @@ def test_notify_runs_the_command_without_a_shell_with_the_budget_in_its_environm
 
 def test_an_alert_per_change_and_none_within_the_cooldown(env):
     spend(env, "2026-11-20T09:00:00.000Z", 1_000_000)
-    write_config(env, "[budgets]\ndaily = 18.75\ncooldown = 60\n")
+    write_config(env, {"budgets": {"daily": 18.75, "cooldown": 60}})
     command, log = recorder(env)
 
     def run_at(moment):
@@ -353,7 +325,7 @@ def test_an_alert_per_change_and_none_within_the_cooldown(env):
 
 def test_a_cooldown_of_zero_alerts_of_every_change(env):
     spend(env, "2026-11-20T09:00:00.000Z", 1_000_000)
-    write_config(env, "[budgets]\ndaily = 18.75\ncooldown = 0\n")
+    write_config(env, {"budgets": {"daily": 18.75, "cooldown": 0}})
     command, log = recorder(env)
     with freeze_time("2026-11-20T12:00:00Z"):
         env.run("check", "--notify", command)
@@ -365,7 +337,7 @@ def test_a_cooldown_of_zero_alerts_of_every_change(env):
 
 def test_a_check_without_alerts_leaves_the_alert_states_alone(env):
     spend(env, "2026-11-20T09:00:00.000Z", 1_000_000)
-    write_config(env, "[budgets]\ndaily = 18.75\n")
+    write_config(env, {"budgets": {"daily": 18.75}})
     command, log = recorder(env)
     with freeze_time(NOW):
         assert env.run("check").code == 4
@@ -384,7 +356,7 @@ sys.exit(7)
 
 def test_a_failing_command_is_one_line_and_is_tried_again_after_the_cooldown(env):
     spend(env, "2026-11-20T09:00:00.000Z", 1_000_000)
-    write_config(env, "[budgets]\ndaily = 18.75\ncooldown = 30\n")
+    write_config(env, {"budgets": {"daily": 18.75, "cooldown": 30}})
     script, tries = env.tmp / "fail.py", env.tmp / "tries"
     script.write_text(FAILING)
     command = shlex.join([sys.executable, str(script), str(tries)])
@@ -404,7 +376,7 @@ def test_a_failing_command_is_one_line_and_is_tried_again_after_the_cooldown(env
 
 def test_a_command_that_cannot_be_run_is_one_line(env):
     spend(env, "2026-11-20T09:00:00.000Z", 1_000_000)
-    write_config(env, "[budgets]\ndaily = 18.75\n")
+    write_config(env, {"budgets": {"daily": 18.75}})
     with freeze_time(NOW):
         result = env.run("check", "--notify", str(env.tmp / "no-such-command"))
     assert result.code == 4
@@ -433,7 +405,7 @@ def process_gone(pid):
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_a_hanging_command_is_stopped_at_the_timeout_with_what_it_started(env):
     spend(env, "2026-11-20T09:00:00.000Z", 1_000_000)
-    write_config(env, "[budgets]\ndaily = 18.75\nweekly = 18.75\nnotify_timeout = 0.5\n")
+    write_config(env, {"budgets": {"daily": 18.75, "weekly": 18.75, "notify_timeout": 0.5}})
     script, pid_file = env.tmp / "hang.py", env.tmp / "child.pid"
     script.write_text(HANGING)
     command = shlex.join([sys.executable, str(script), str(pid_file)])
@@ -457,7 +429,7 @@ def fake_program(directory, name, log):
 
 def test_desktop_notification_with_notify_send(env, monkeypatch):
     spend(env, "2026-11-20T09:00:00.000Z", 1_000_000)
-    write_config(env, "[budgets]\ndaily = 10\n")
+    write_config(env, {"budgets": {"daily": 10}})
     log = env.tmp / "desktop.jsonl"
     fake_program(env.tmp / "bin", "notify-send", log)
     monkeypatch.setenv("PATH", str(env.tmp / "bin"))
@@ -470,7 +442,7 @@ def test_desktop_notification_with_notify_send(env, monkeypatch):
 
 def test_no_desktop_notifier_is_a_note_not_a_failure(env, monkeypatch):
     spend(env, "2026-11-20T09:00:00.000Z", 1_000_000)
-    write_config(env, "[budgets]\ndaily = 18.75\n")
+    write_config(env, {"budgets": {"daily": 18.75}})
     (env.tmp / "empty").mkdir()
     monkeypatch.setenv("PATH", str(env.tmp / "empty"))
     command, log = recorder(env)
@@ -483,7 +455,7 @@ def test_no_desktop_notifier_is_a_note_not_a_failure(env, monkeypatch):
 
 def test_osascript_is_given_quoted_text(env, monkeypatch):
     spend(env, "2026-11-20T09:00:00.000Z", 1_000_000, cwd='/home/u/say "hi"')
-    write_config(env, '[budgets.projects.\'say "hi"\']\ndaily = 10\n')
+    write_config(env, {"budgets": {"projects": {'say "hi"': {"daily": 10}}}})
     log = env.tmp / "osascript.jsonl"
     fake_program(env.tmp / "bin", "osascript", log)
     monkeypatch.setenv("PATH", str(env.tmp / "bin"))

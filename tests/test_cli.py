@@ -80,12 +80,14 @@ def test_options_may_come_before_the_command(env):
     assert before == after and before["daily"][0]["date"] == "2026-11-21"
 
 
+@pytest.mark.usefixtures("env")   # for its environment: nothing of the developer's
 def test_python_m_ccusage_prints_the_version():
     proc = subprocess.run([sys.executable, "-m", "ccusage", "--version"], cwd=PROJECT_DIR, capture_output=True,
                           text=True, timeout=60)
     assert (proc.returncode, proc.stdout.strip()) == (0, f"ccusage {ccusage.__version__} (prices checked {ccusage.PRICES_CHECKED})")
 
 
+@pytest.mark.usefixtures("env")   # for its environment: nothing of the developer's
 def test_the_installed_command_prints_the_version_of_this_checkout(ccusage_cmd, tmp_path):
     # Run away from the checkout, so that the installed module answers.
     proc = subprocess.run([ccusage_cmd, "--version"], cwd=tmp_path, capture_output=True, text=True, timeout=60)

@@ -21,6 +21,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import cli_model  # noqa: E402
 from cli_model import ROOT  # noqa: E402
+from support import shell_env  # noqa: E402
 
 COMPLETIONS = ROOT / "completions"
 FILE_METAVARS = {"FILE", "PATH"}
@@ -53,6 +54,12 @@ class Case:
             return (f"{self.line!r} offers {sorted(offered)[:20]}: should include {sorted(self.includes)} "
                     f"and not {sorted(self.excludes)}")
         return None
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    """An empty HOME for the shells: nothing of the developer's is read."""
+    return tmp_path_factory.mktemp("home")
 
 
 @pytest.fixture(scope="module")
@@ -116,14 +123,15 @@ _case() {
 """
 
 
-def run_bash(cases, cwd):
+def run_bash(cases, cwd, home):
     """What bash offers for each case; words are given split as bash splits them."""
     script = [BASH_HARNESS]
     for case in cases:
         line = case.line.replace(" = ", "=").replace(" =", "=")
         script.append("_case " + " ".join(shlex.quote(w) for w in [line, "ccusage"] + case.words + [case.cur]))
     result = subprocess.run(["bash", "--norc", "--noprofile", "-s", str(COMPLETIONS / "ccusage.bash")],
-                            input="\n".join(script), capture_output=True, text=True, cwd=cwd, timeout=60)
+                            input="\n".join(script), capture_output=True, text=True, cwd=cwd, env=shell_env(home),
+                            timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stderr == "", result.stderr
     outputs = result.stdout.split("\036\n")[:-1]
@@ -132,20 +140,20 @@ def run_bash(cases, cwd):
 
 
 @needs("bash")
-def test_bash_completes_a_command_and_an_option():
+def test_bash_completes_a_command_and_an_option(home):
     daily = Case([], "da", exact=["daily"])
     order = Case(["daily"], "--or", exact=["--order"])
-    check([daily, order], run_bash([daily, order], ROOT), "bash")
+    check([daily, order], run_bash([daily, order], ROOT, home), "bash")
 
 
 @needs("bash")
-def test_bash_completes_what_the_parser_takes(paths):
+def test_bash_completes_what_the_parser_takes(paths, home):
     cases = cli_cases(paths)
-    check(cases, run_bash(cases, paths), "bash")
+    check(cases, run_bash(cases, paths, home), "bash")
 
 
 @needs("bash")
-def test_bash_completes_the_value_of_option_equals_value():
+def test_bash_completes_the_value_of_option_equals_value(home):
     # bash splits "--order=d" into "--order" "=" "d"; the value is still completed.
     cases = []
     for command in cli_model.commands():
@@ -155,7 +163,7 @@ def test_bash_completes_the_value_of_option_equals_value():
                 cases.append(Case(list(command.path) + [option, "="], values[-1][:1],
                                   exact=[v for v in values if v.startswith(values[-1][:1])]))
     assert cases
-    check(cases, run_bash(cases, ROOT), "bash")
+    check(cases, run_bash(cases, ROOT, home), "bash")
 
 
 # ---------------------------------------------------------------------------
@@ -172,9 +180,7 @@ def run_fish(lines, home):
     script = [f"set -g fish_complete_path {fish_quote(str(COMPLETIONS))} $fish_complete_path"]
     for line in lines:
         script.append(f"complete -C {fish_quote(line)}; printf '\\036\\n'")
-    env = {"HOME": str(home), "XDG_CONFIG_HOME": str(home / "config"), "XDG_DATA_HOME": str(home / "data"),
-           "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
-    result = subprocess.run(["fish", "-c", "\n".join(script)], capture_output=True, text=True, env=env,
+    result = subprocess.run(["fish", "-c", "\n".join(script)], capture_output=True, text=True, env=shell_env(home),
                             cwd=home, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stderr == "", result.stderr
@@ -215,10 +221,10 @@ class Zsh:
     def __init__(self, tmp):
         self.tmp = tmp
         self.socket = f"ccusage-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self.env = {k: v for k, v in os.environ.items() if k != "TMUX"}
-        self.env["TMUX_TMPDIR"] = str(tmp)
-        shell = shlex.join(["env", "-i", f"HOME={tmp}", "TERM=screen", "LANG=C.UTF-8",
-                            f"PATH={os.environ.get('PATH', '/usr/bin:/bin')}", "zsh", "-f"])
+        # SHELL: tmux runs the pane's command with it, which must not be the developer's fish.
+        self.env = shell_env(tmp, TERM="screen", SHELL="/bin/sh", TMUX_TMPDIR=str(tmp))
+        shell = shlex.join(["env", "-i"] + [f"{k}={self.env[k]}" for k in ("HOME", "TERM", "LANG", "PATH")]
+                           + ["zsh", "-f"])
         self.tmux("new-session", "-d", "-x", "120", "-y", "60", shell)
         # list_ambiguous off: list the candidates even when a common prefix
         # could be inserted, so every case shows its list on one Tab.

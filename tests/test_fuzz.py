@@ -246,9 +246,6 @@ def test_damaged_lines_in_a_file_of_their_own_count_nothing_wrong(env, seed):
 STORED_FIELDS = ["cwd", "sessionId", "model", "message.id", "requestId"]
 
 
-@pytest.mark.xfail(raises=UnicodeEncodeError, strict=True,
-                   reason="issue 13 item 1: a lone surrogate in a stored field stops ingestion; fixed in "
-                          "parse_line on the perf branch: remove this mark once that is merged")
 @pytest.mark.parametrize("field", STORED_FIELDS)
 def test_a_lone_surrogate_in_a_stored_field_stops_nothing(env, field):
     line = assistant_line(ts="2026-11-20T09:00:00.000Z", output=5, session=FUZZ_SESSION, cwd="/home/u/fuzz")

@@ -1,6 +1,7 @@
 """`make install` and `make uninstall`, staged with DESTDIR as a packager would."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -29,9 +30,17 @@ def system_python():
     return python if has_pip else None
 
 
+# What the Makefile takes from the environment, and what an outer make (make
+# test) hands down: the developer's MANDIR or a jobserver must not reach the
+# make a test runs.
+MAKE_ENVIRONMENT = set(re.findall(r"^([A-Z_]+) \?=", (ROOT / "Makefile").read_text(), re.M)) | {
+    "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES"}
+
+
 def make(source, python, *args):
+    env = {name: value for name, value in os.environ.items() if name not in MAKE_ENVIRONMENT}
     result = subprocess.run(["make", "--no-print-directory", "-C", str(source), f"PYTHON={python}", *args],
-                            capture_output=True, text=True, timeout=300)
+                            capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     return result
 

@@ -1,10 +1,12 @@
 """Reading logs: which lines are calls, how a response is counted once, where the logs are, what is skipped."""
 
 import errno
+import json
 import os
 import re
 import shutil
 import sqlite3
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -99,8 +101,14 @@ def test_reading_shared_with_forked_processes_equals_the_generated_truth(env, sy
     def noting_the_reader(job):
         with open(readers, "a") as f:
             f.write(f"{os.getpid()}\n")
-        # Every process slow enough that each finds work left, however slow the others are to start.
-        time.sleep(0.01 if os.getpid() == this_process else 0.005)
+        # Each reader waits on its first file until this process and a helper have both begun,
+        # so that neither, however slow to start, finds the work gone.
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            pids = set(readers.read_text().split())
+            if str(this_process) in pids and len(pids) > 1:
+                break
+            time.sleep(0.005)
         return read_log(job)
 
     monkeypatch.setattr(ccusage, "read_log", noting_the_reader)
@@ -113,23 +121,33 @@ def test_reading_shared_with_forked_processes_equals_the_generated_truth(env, sy
     assert str(os.getpid()) in pids and len(set(pids)) > 1
 
 
-def break_the_helpers(monkeypatch, how):
+def break_the_helpers(env, monkeypatch, how):
     """Make every forked reader call how() on its first batch; this process reads as ever."""
     share_reading(monkeypatch, 1)
     this_process = os.getpid()
-    read_logs = ccusage.read_logs
+    read_logs, read_log = ccusage.read_logs, ccusage.read_log
+    started = env.tmp / "a helper started"
 
     def broken_in_a_helper(jobs):
         if os.getpid() != this_process:
+            started.touch()
             how()
         return read_logs(jobs)
 
+    def once_a_helper_started(job):
+        # However slow a helper is to start, this process leaves it a batch to break on.
+        deadline = time.monotonic() + 30
+        while not started.exists() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        return read_log(job)
+
     monkeypatch.setattr(ccusage, "read_logs", broken_in_a_helper)
+    monkeypatch.setattr(ccusage, "read_log", once_a_helper_started)
     return read_logs
 
 
 def test_a_reader_process_that_dies_leaves_the_store_untouched(env, synth, monkeypatch):
-    read_logs = break_the_helpers(monkeypatch, lambda: os._exit(3))
+    read_logs = break_the_helpers(env, monkeypatch, lambda: os._exit(3))
     tree = synth(2)
     result = env.run("daily", "--json")
     assert result.code == 1 and result.out == ""
@@ -144,7 +162,7 @@ def test_a_reader_process_that_fails_says_why_in_one_line(env, synth, monkeypatc
     def an_unforeseen_bug():
         raise TypeError("an unforeseen bug")
 
-    break_the_helpers(monkeypatch, an_unforeseen_bug)
+    break_the_helpers(env, monkeypatch, an_unforeseen_bug)
     synth(2)
     result = env.run("daily", "--json")
     assert result.code == 1 and result.out == ""
@@ -267,6 +285,13 @@ def test_a_progress_copy_without_its_subagent_file_counts_at_the_calls_time(env)
     report = env.run("daily", "--json", "-z", "UTC").json()
     assert daily_by_model(report) == {("2026-11-20", HAIKU): (9, 33, 0, 0)}
     assert session_tokens(env) == {"parent": (9, 33, 0, 0)}
+
+
+def test_progress_copies_beside_a_2_0_subagent_file_count_once(env):
+    reply = subagent_reply(msg_id="msg_F", request_id="req_F", input=3, output=30)
+    write_lines(os.path.join(os.path.dirname(env.log()), "agent-a1b2c3d.jsonl"), [reply])
+    write_lines(env.log("parent"), [progress_copy(reply, agent_id="a1b2c3d"), progress_copy(reply, agent_id="a1b2c3d")])
+    assert session_tokens(env) == {"parent": (3, 30, 0, 0)}
 
 
 def test_subagent_lines_belong_to_the_parent_session(env):
@@ -478,13 +503,13 @@ def test_symlink_loops_and_dangling_links(env):
 def deny(monkeypatch):
     """deny(path): make a file or directory unreadable to ccusage; allow(path) undoes it.
 
-    chmod 000 does not stop root, so as root ccusage's open() and os.scandir()
-    of that path fail with EACCES as they would for anyone else.
+    chmod 000 does not stop root, so as root ccusage's open(), os.open() and
+    os.scandir() of that path fail with EACCES as they would for anyone else.
     """
     denied = set()
     as_root = os.geteuid() == 0
     if as_root:
-        real_open, real_scandir = open, os.scandir
+        real_open, real_os_open, real_scandir = open, os.open, os.scandir
 
         def guard(path):
             if os.fspath(path) in denied:
@@ -494,11 +519,16 @@ def deny(monkeypatch):
             guard(path)
             return real_open(path, *args, **kwargs)
 
+        def fake_os_open(path, *args, **kwargs):
+            guard(path)
+            return real_os_open(path, *args, **kwargs)
+
         def fake_scandir(path="."):
             guard(path)
             return real_scandir(path)
 
         monkeypatch.setattr(ccusage, "open", fake_open, raising=False)
+        monkeypatch.setattr(os, "open", fake_os_open)
         monkeypatch.setattr(os, "scandir", fake_scandir)
 
     class Deny:
@@ -566,3 +596,72 @@ def test_an_absurd_cost_from_an_old_log_is_not_believed(env):
     line["costUSD"] = 10 ** 400
     write_lines(env.log(), [line])
     assert env.run("daily", "--json").json()["totals"]["totalCost"] == pytest.approx(1_000 * 3 / 1_000_000)
+
+
+# ---------------------------------------------------------------------------
+# Lines written otherwise, and what is no log at all
+# ---------------------------------------------------------------------------
+
+def test_lines_written_with_json_default_spacing_bill_as_compact_ones(env):
+    # As json.dumps writes them, or a tool that re-serialises transcripts.
+    spaced = assistant_line(input=1, output=10)
+    indented = " " + json.dumps(assistant_line(input=2, output=20), separators=(",", " : "))
+    orphan = subagent_reply(msg_id="msg_P", request_id="req_P", input=4, output=40)
+    user = user_line("the assistant's usage, as a user line", session="s1")
+    # Only the first pair spaced, before its colon: the rest is compact.
+    type_first = assistant_line(input=16, output=160)
+    type_first = logsynth.dumps(dict([("type", type_first.pop("type"))] + list(type_first.items())))
+    type_first = type_first.replace('{"type":', '{"type" :', 1)
+    write_lines(env.log("s1"), [json.dumps(spaced), indented, json.dumps(progress_copy(orphan)), type_first,
+                                json.dumps(user), assistant_line(session="s1", input=8, output=80)])
+    result = env.run("daily", "--json", "-z", "UTC", "--verbose")
+    assert tokens_of(result.json()["totals"]) == (31, 310, 0, 0)
+    assert "skipped" not in result.err
+
+
+def test_a_spaced_line_repeating_a_compact_one_counts_once(env):
+    line = assistant_line(msg_id="msg_X", request_id="req_X", input=3, output=30)
+    write_lines(env.log(), [line, json.dumps(line, indent=None)])
+    assert tokens_of(env.run("daily", "--json").json()["totals"]) == (3, 30, 0, 0)
+
+
+@pytest.mark.parametrize("field", ["cwd", "sessionId", "model", "message.id", "requestId"])
+def test_a_lone_surrogate_escape_is_stored_replaced_and_stops_nothing(env, field):
+    line = assistant_line(msg_id="msg_U", request_id="req_U", session="s-bad", cwd="/x", input=1, output=2)
+    where, key = (line["message"], "id") if field == "message.id" else \
+        (line["message"], "model") if field == "model" else (line, field)
+    where[key] += "\ud800"
+    # json.dumps escapes the lone surrogate as \ud800: valid JSON, invalid Unicode.
+    write_lines(env.log("s-bad"), [json.dumps(line, separators=(",", ":"))])
+    write_lines(env.log("s-good"), [assistant_line(session="s-good", input=10, output=20)])
+    report = env.run("daily", "--json", "-z", "UTC").json()
+    assert tokens_of(report["totals"]) == (11, 22, 0, 0)
+    sessions = sessions_by_id(env.run("session", "--json").json())
+    bad = "s-bad\ufffd" if field == "sessionId" else "s-bad"
+    assert tokens_of(sessions[bad]) == (1, 2, 0, 0)
+    assert sessions[bad]["projectPath"] == ("/x\ufffd" if field == "cwd" else "/x")
+    # read again from the store, not from the logs: the same
+    assert tokens_of(env.run("daily", "--json").json()["totals"]) == (11, 22, 0, 0)
+
+
+def test_a_fifo_listed_as_a_log_is_skipped_without_blocking(env, monkeypatch):
+    # The file becomes a FIFO between the walk and the reading.
+    write_lines(env.log("s1"), [assistant_line(session="s1", output=10)])
+    fifo = os.path.join(os.path.dirname(env.log("s1")), "swapped.jsonl")
+    os.mkfifo(fifo)
+    find_logs = ccusage.find_logs
+
+    def listing_the_fifo(root, report):
+        return find_logs(root, report) + [(fifo, (1, 2, 3, 4))]
+
+    monkeypatch.setattr(ccusage, "find_logs", listing_the_fifo)
+    results = []
+    reading = threading.Thread(target=lambda: results.append(env.run("daily", "--json", "--verbose")), daemon=True)
+    reading.start()
+    reading.join(20)
+    if reading.is_alive():
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))   # let the blocked reader go
+        pytest.fail("opening a FIFO blocked the run")
+    result, = results
+    assert result.json()["totals"]["outputTokens"] == 10
+    assert f"unreadable: {fifo}: not a regular file" in result.err

@@ -5,7 +5,6 @@ import os
 import re
 import sqlite3
 import subprocess
-import textwrap
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 from freezegun import freeze_time
 
 from logsynth import assistant_line, write_lines
-from support import installed_ccusage
+from support import CONFIG_NAME, installed_ccusage, write_config, write_settings
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 # claude-sonnet-4-5 (assistant_line's model) bills output at $15 per million tokens, so each call below
@@ -42,13 +41,6 @@ UNIT = 1000   # output tokens per unit above
 
 def ms(text):
     return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
-
-
-def write_config(env, text):
-    path = env.config_home / "ccusage" / "config.toml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return path
 
 
 def spend(env, calls, session="s1", cwd="/home/u/proj", model=None):
@@ -96,7 +88,7 @@ def test_a_day_of_25_hours_in_berlin(env):
 
 def test_a_week_across_the_change(env):
     spend(env, AUTUMN)
-    write_config(env, 'start_of_week = "monday"\n')
+    write_config(env, {"start_of_week": "monday"})
     with freeze_time("2026-11-02T12:00:00Z"):
         data = report(env, "--week", "--date", "2026-10-21", "-z", "Europe/Berlin")
     # Monday the 19th 00:00 CEST to Monday the 26th 00:00 CET.
@@ -202,7 +194,7 @@ def test_top_sessions_are_five(env):
 
 def test_a_month_of_api_value_on_a_max20_plan(env):
     spend(env, {"2026-11-03T10:00:00Z": 28_000, "2026-11-17T10:00:00Z": 28_000})   # 56M tokens: $840
-    write_config(env, 'plan = "max20"\n')
+    write_config(env, {"plan": "max20"})
     with freeze_time("2026-12-01T08:00:00Z"):
         text = env.run("report", "--month").out
         data = report(env, "--month")
@@ -218,7 +210,7 @@ def test_a_month_of_api_value_on_a_max20_plan(env):
 
 def test_a_day_takes_its_share_of_the_monthly_price(env):
     spend(env, {"2026-11-19T10:00:00Z": 1000})      # 1M tokens: $15
-    write_config(env, 'plan = "pro"\n')
+    write_config(env, {"plan": "pro"})
     with freeze_time("2026-11-20T08:00:00Z"):
         text = env.run("report").out
         data = report(env)
@@ -229,7 +221,7 @@ def test_a_day_takes_its_share_of_the_monthly_price(env):
 
 def test_plan_price_wins_over_the_list_price(env, monkeypatch):
     spend(env, {"2026-11-19T10:00:00Z": 1000})
-    write_config(env, 'plan = "max5"\nplan_price = 150\n')
+    write_config(env, {"plan": "max5", "plan_price": 150})
     with freeze_time("2026-11-20T08:00:00Z"):
         assert report(env)["apiValue"]["planPrice"] == 150
         monkeypatch.setenv("CCUSAGE_PLAN_PRICE", "30")
@@ -260,7 +252,7 @@ def limit_line(ts, reset_epoch):
 def test_windows_that_reached_a_limit(env):
     spend(env, {"2026-11-19T01:10:00Z": 1, "2026-11-19T09:10:00Z": 20, "2026-11-19T16:00:00Z": 3})
     write_lines(env.log(), [limit_line("2026-11-19T17:00:00.000Z", ms("2026-11-19T21:00:00Z") // 1000)])
-    write_config(env, "token_limit = 10000\n")
+    write_config(env, {"token_limit": 10000})
     with freeze_time("2026-11-20T08:00:00Z"):
         data = report(env)
         text = env.run("report").out
@@ -288,7 +280,7 @@ def test_a_window_the_official_figure_put_at_100_percent(env):
 
 def test_a_week_lists_only_the_windows_that_reached_a_limit(env):
     spend(env, {"2026-11-16T01:10:00Z": 1, "2026-11-17T09:10:00Z": 20})
-    write_config(env, "token_limit = 10000\n")
+    write_config(env, {"token_limit": 10000})
     with freeze_time("2026-11-23T08:00:00Z"):
         text = env.run("report", "--week").out
     assert "2 windows, 1 reached a limit" in text
@@ -297,7 +289,7 @@ def test_a_week_lists_only_the_windows_that_reached_a_limit(env):
 
 def test_budgets_as_of_the_end_of_the_period(env):
     spend(env, {"2026-11-18T10:00:00Z": 500, "2026-11-19T10:00:00Z": 1000})    # $7.50, then $15
-    write_config(env, "[budgets]\ndaily = 18.75\nmonthly = 20\nsession = 100\nseven_day_percent = 50\n")
+    write_config(env, {"budgets": {"daily": 18.75, "monthly": 20, "session": 100, "seven_day_percent": 50}})
     with freeze_time("2026-11-20T08:00:00Z"):
         data = report(env)
         text = env.run("report").out
@@ -396,9 +388,7 @@ def test_the_crontab_lines_run_as_cron_runs_them(tmp_path):
                                            session="s1"),
                             assistant_line(ts=(now - timedelta(minutes=2)).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
                                            output=1_000_000, session="s2")])
-    config = home / ".config" / "ccusage" / "config.toml"
-    config.parent.mkdir(parents=True)
-    config.write_text('timezone = "UTC"\n[budgets]\nsession = 10\n')
+    write_settings(home / ".config" / "ccusage" / CONFIG_NAME, {"timezone": "UTC", "budgets": {"session": 10}})
     # cron's environment: no TERM, no XDG variables, a short PATH.
     cron_env = {"PATH": "/usr/bin:/bin", "SHELL": "/bin/sh", "LOGNAME": "user", "HOME": str(home)}
     outputs = []
