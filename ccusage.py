@@ -14,7 +14,6 @@ only.
 # ---------------------------------------------------------------------------
 
 import argparse
-import json
 import os
 import re
 import sqlite3
@@ -311,6 +310,7 @@ def load_price_file(path, required):
         return {}
     except (OSError, ValueError) as exc:
         raise CcusageError(f"price file {path}: {_reason(exc)}", EXIT_USAGE)
+    import json
     try:
         data = json.loads(raw)
     except ValueError as exc:
@@ -482,7 +482,6 @@ USAGE_FIELDS = ("input", "output", "cache_write_5m", "cache_write_1h", "cache_re
 CALL_FIELDS = ("key", "ts", "session", "cwd", "model") + USAGE_FIELDS
 (C_KEY, C_TS, C_SESSION, C_CWD, C_MODEL, C_INPUT, C_OUTPUT, C_CACHE_5M, C_CACHE_1H, C_CACHE_READ,
  C_SEARCHES, C_FAST, C_US_GEO, C_COST) = range(len(CALL_FIELDS))
-_scan_json = json.scanner.make_scanner(json.JSONDecoder())
 
 
 def merge_lines(earlier, later, ts=C_TS, output=C_OUTPUT):
@@ -497,10 +496,23 @@ def merge_lines(earlier, later, ts=C_TS, output=C_OUTPUT):
     return final if final[ts] == first else final[:ts] + (first,) + final[ts + 1:]
 
 
+class JSONScanner:
+    """json's C scanner, made when a log is first read: a command that reads none does not import json."""
+
+    scan = None
+
+    @classmethod
+    def get(cls):
+        if cls.scan is None:
+            import json
+            cls.scan = json.scanner.make_scanner(json.JSONDecoder())
+        return cls.scan
+
+
 def _json_value(text):
     start = 0 if text[:1] == "{" else _JSON_SPACE.match(text).end()
     try:
-        value, end = _scan_json(text, start)
+        value, end = (JSONScanner.scan or JSONScanner.get())(text, start)
     except StopIteration:
         raise ValueError("not JSON")
     if end != len(text) and text[end:].strip():
@@ -587,6 +599,7 @@ def parse_line(line, session_hint):
 
 def parse_limit_reset(line):
     """(time of the line, reset epoch seconds) of a 'usage limit reached|<epoch>' line, or None."""
+    import json
     try:
         obj = json.loads(line)
         ts = parse_timestamp(obj.get("timestamp"))
@@ -2395,6 +2408,7 @@ class UsageQuery:
         A query's rows are kept in the report cache until the store next
         changes, so asking again costs no summing.
         """
+        import json
         conn = self.conn
         # One snapshot for the generation, the cache and the sums.
         conn.execute("BEGIN")
@@ -2439,6 +2453,7 @@ class UsageQuery:
     def _remember(self, query, generation, rows):
         """Put a query's rows in the report cache (unless another process is writing the store)."""
         def write(conn):
+            import json
             if conn.execute("SELECT value FROM generation").fetchone()[0] == generation:
                 conn.execute("DELETE FROM report_cache WHERE generation != ?", (generation,))
                 conn.execute("INSERT OR REPLACE INTO report_cache VALUES (?, ?, ?)",
@@ -3300,6 +3315,7 @@ def to_json(data, out):
     Indented for a terminal; compact for a pipe, where the C encoder makes it
     several times quicker to produce.
     """
+    import json
     text = json.dumps(data, indent=2 if out.isatty() else None, ensure_ascii=False)
     if text.isascii() and "\x7f" not in text:
         return text
@@ -3308,6 +3324,7 @@ def to_json(data, out):
 
 def json_line(data):
     """Compact JSON on one line (JSON lines, HTTP answers), escaped as to_json escapes."""
+    import json
     return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(data, ensure_ascii=False))
 
 
@@ -5429,6 +5446,7 @@ def read_config(path, named, warn):
     except (OSError, ValueError) as exc:
         raise CcusageError(f"config file {path}: {_reason(exc)}", EXIT_USAGE)
     if is_json:
+        import json
         try:
             data = json.loads(raw)
         except ValueError as exc:
@@ -5622,6 +5640,7 @@ def _budget(kind, value, threshold, where, project=None):
 
 def budget_entries(data, path):
     """The [budgets] table of the config file at path as BudgetSettings, or a usage error naming the key."""
+    import json
     where = f"config file {path}: [budgets]"
     if not isinstance(data, dict):
         raise CcusageError(f"{where}: expected a table of budgets", EXIT_USAGE)
@@ -5719,6 +5738,7 @@ STARTER_CONFIG = """\
 
 
 def _starter_json():
+    import json
     return json.dumps({s.name: s.default for s in SETTINGS if s.default is not None}, indent=2) + "\n"
 
 
