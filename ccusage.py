@@ -5003,6 +5003,7 @@ def live_snapshot(state):
 
 def write_snapshot(state, environ):
     """Write live_snapshot to a file in the working directory (else the temporary one); return its path."""
+    import json
     name = datetime.fromtimestamp(state.data.now / 1000, state.data.tz).strftime("ccusage-live-%Y%m%d-%H%M%S.json")
     text = json.dumps(live_snapshot(state), indent=2, ensure_ascii=False)
     text = _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n"
