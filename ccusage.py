@@ -5034,6 +5034,868 @@ class ServeStopped(BaseException):
 
 
 # ---------------------------------------------------------------------------
+# Live view
+# ---------------------------------------------------------------------------
+
+LIVE_VIEWS = ("overview", "sessions", "models", "history", "help")
+LIVE_VIEW_TITLES = {"overview": "Overview", "sessions": "Sessions", "models": "Models", "history": "History",
+                    "help": "Help"}
+# A call this recent makes the view say Active.
+ACTIVE_MINUTES = 5
+RECENT_CALLS = 25
+SPARK_BUCKET_MS = 5 * MINUTE_MS
+SPARK_BUCKETS = 24
+LIVE_HISTORY_DAYS = 30
+# The names model_tier's tiers are shown by, in their order on a tie.
+TIER_NAMES = {"opus": "Opus", "sonnet": "Sonnet", "haiku": "Haiku", "other": "other"}
+WARN_PERCENT = 80
+# Below this the view gives up its panels for a one-line message.
+LIVE_MIN_ROWS, LIVE_MIN_COLUMNS = 6, 40
+# Periods beside the tiers from this width on.
+LIVE_SIDE_BY_SIDE_COLUMNS = 110
+PERIODS_WIDTH = 44
+WINDOW_ROWS, WINDOW_COMPACT_ROWS, PERIODS_ROWS, TIERS_ROWS, RECENT_MIN_ROWS = 6, 3, 4, 6, 3
+SPARK_CHARS, SPARK_ASCII = " ▁▂▃▄▅▆▇█", " .:-=+*#@"
+
+
+class LiveData:
+    """What the live view shows, read from the store at one moment (see load)."""
+
+    def __init__(self, now_ms, tz, settings):
+        self.now = now_ms
+        self.tz = tz
+        self.settings = settings
+        self.length_ms = int(settings.session_length * HOUR_MS)
+        self.status = self.limit = self.weekly = None
+        self.windows = []
+        self.periods = []
+        self.days = {}
+        self.tiers = []
+        self.models_today = {}
+        self.models_month = {}
+        self.sessions = []
+        self.recent = []
+        self.spark = [0] * SPARK_BUCKETS
+        self.official_trend = None
+        self.last_call = None
+        self.unpriced = {}
+
+    @classmethod
+    def load(cls, query, settings, now_ms):
+        """Everything on every view, from the existing queries and a few small SELECTs over the calls."""
+        data = cls(now_ms, query.tz, settings)
+        tz = query.tz
+        data.status, data.windows, data.limit, data.weekly = current_status(query, settings, now_ms)
+        today = datetime.fromtimestamp(now_ms / 1000, tz).date()
+        week_start = today - timedelta(days=(today.weekday() - WEEKDAYS.index(settings.start_of_week)) % 7)
+        month_start = today.replace(day=1)
+        first = min(today - timedelta(days=LIVE_HISTORY_DAYS - 1), week_start, month_start)
+        data.days = {date.fromisoformat(row.key): row
+                     for row in period_report(query, "daily", Filters(first, today), 0, False)}
+        for label, start in (("Today", today), ("This week", week_start), ("This month", month_start)):
+            total = Usage()
+            for day, row in data.days.items():
+                if day >= start:
+                    total.add(row.total)
+            data.periods.append((label, total))
+        for day, row in data.days.items():
+            for model, usage in row.models.items():
+                if day >= month_start:
+                    data.models_month.setdefault(model, Usage()).add(usage)
+                if day == today:
+                    data.models_today.setdefault(model, Usage()).add(usage)
+        tiers = {}
+        for model, usage in data.models_today.items():
+            tiers.setdefault(TIER_NAMES[model_tier(model)], Usage()).add(usage)
+        order = list(TIER_NAMES.values())
+        data.tiers = sorted(tiers.items(), key=lambda item: (-item[1].cost, order.index(item[0])))
+        since = min(local_midnight_ms(today, tz), now_ms - data.length_ms)
+        data.sessions = sorted((row for row in session_report(
+            query, Filters(datetime.fromtimestamp(since / 1000, tz).date())) if row.total.last >= since),
+            key=lambda row: -row.total.last)
+        data.recent = recent_calls(query, RECENT_CALLS)
+        data.last_call = data.recent[0][0] if data.recent else None
+        data.spark = token_buckets(query, now_ms)
+        if data.status is not None and data.status.official:
+            data.official_trend = official_trend(query, data.status.official, now_ms)
+        data.unpriced = dict(query.unpriced_models)
+        return data
+
+    @property
+    def active(self):
+        return self.last_call is not None and self.now - self.last_call < ACTIVE_MINUTES * MINUTE_MS
+
+    def window_peaks(self):
+        """{local day: the most tokens a window that started that day used}."""
+        peaks = {}
+        for window in self.windows:
+            if not window.is_gap:
+                day = datetime.fromtimestamp(window.start / 1000, self.tz).date()
+                peaks[day] = max(peaks.get(day, 0), window.tokens)
+        return peaks
+
+
+def recent_calls(query, count):
+    """[(ts, model name, priced Usage, project path)] of the latest count calls, newest first."""
+    where, params = query._where(Filters(), "ts")
+    rows = query.conn.execute(
+        f"SELECT ts, model_id, fast, us_geo, {BAND_SQL}, {query.era_sql()}, cost_usd IS NOT NULL, "
+        "input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd, projects.path "
+        f"FROM calls JOIN projects ON projects.id = calls.project_id WHERE {where} ORDER BY ts DESC LIMIT ?",
+        params + [count]).fetchall()
+    return [(row[W_TS], query.model_name(row[W_MODEL]), price_calls(query, [row[:len(WINDOW_ROW)]]), row[-1])
+            for row in rows]
+
+
+def token_buckets(query, now_ms):
+    """Tokens per SPARK_BUCKET_MS of the last SPARK_BUCKETS of them, the last holding now."""
+    where, params = query._where(Filters(), "ts")
+    start = (now_ms // SPARK_BUCKET_MS - SPARK_BUCKETS + 1) * SPARK_BUCKET_MS
+    buckets = [0] * SPARK_BUCKETS
+    for index, tokens in query.conn.execute(
+            f"SELECT (ts - ?) / {SPARK_BUCKET_MS}, sum(input + output + cache_write_5m + cache_write_1h + cache_read) "
+            f"FROM calls WHERE {where} AND ts >= ? AND ts <= ? GROUP BY 1", [start] + params + [start, now_ms]):
+        buckets[index] = tokens
+    return buckets
+
+
+def official_trend(query, official, now_ms):
+    """When the official 5-hour figure reaches 100% at its pace over the last BURN_SPAN_MINUTES, or None."""
+    resets = official[2]
+    points = query.conn.execute(
+        "SELECT captured_at, used_percentage FROM rate_limits WHERE window = 'five_hour' AND resets_at = ? "
+        "AND captured_at >= ? ORDER BY captured_at",
+        (resets // 1000, now_ms - BURN_SPAN_MINUTES * MINUTE_MS)).fetchall()
+    if len(points) < 2 or points[-1][1] <= points[0][1] or points[-1][0] == points[0][0]:
+        return None
+    per_ms = (points[-1][1] - points[0][1]) / (points[-1][0] - points[0][0])
+    return points[-1][0] + int((100 - points[-1][1]) / per_ms) if points[-1][1] < 100 else points[-1][0]
+
+
+class LiveSource:
+    """The live view's one way into the store: open it, read what is new in the logs, load a LiveData.
+
+    Never waits on another process: a store that another ccusage is writing
+    is said in messages, and what it already holds is shown.
+    """
+
+    def __init__(self, settings, environ, messages):
+        self.messages = messages
+        self.prices = _price_book(settings)
+        self.tz = load_timezone(settings.timezone)
+        self.roots, self.existing = _roots(settings, environ, messages)
+        self.store = Store(store_path(settings, environ), messages)
+        self.root_ids = []
+
+    def sync(self, budget=None):
+        """Read the logs' new bytes, for at most budget seconds; return what tells the store's states apart."""
+        if self.store.conn is None:
+            # Opening a replaced store failed last round: try it afresh.
+            self.store = Store(self.store.path, self.messages)
+        report = ScanReport()
+        # A quick walk looks only at the logs written lately, with a whole walk once a minute.
+        self.store.sync(self.existing, report, wait=False, parallel=False, budget=budget, quick=True)
+        if report.busy:
+            self.messages.note("the store is busy (another ccusage is writing to it): showing what it holds")
+        self.root_ids = list(self.store.root_ids(self.roots).values())
+        return self.store.conn.execute(
+            "SELECT (SELECT value FROM generation), (SELECT max(captured_at) FROM rate_limits), "
+            "(SELECT count(*) FROM rate_limits)").fetchone()
+
+    def load(self, settings, now_ms):
+        query = UsageQuery(self.store, self.root_ids, self.prices, self.tz, settings.mode)
+        return LiveData.load(query, settings, now_ms)
+
+    def close(self):
+        self.store.close()
+
+
+# -- layout and drawing: pure functions of the state and a size --
+
+class Box:
+    __slots__ = ("top", "left", "height", "width")
+
+    def __init__(self, top, left, height, width):
+        self.top, self.left, self.height, self.width = top, left, height, width
+
+    def __repr__(self):
+        return f"Box({self.top}, {self.left}, {self.height}, {self.width})"
+
+
+def layout(h, w):
+    """{panel: Box} of an h-row, w-column screen.
+
+    "small" alone when the screen is too small for the view; else a header
+    and a footer row around "body" (where every view but the overview draws),
+    and the overview's panels in the body, each only when it and all before
+    it fit: the window (compact when short of rows), the day, week and month
+    sums, the model tiers, and the recent calls in what is left.  So as the
+    screen shrinks they give way one by one, the recent calls first.  From
+    LIVE_SIDE_BY_SIDE_COLUMNS on, the sums and the tiers share their rows.
+    """
+    if h < LIVE_MIN_ROWS or w < LIVE_MIN_COLUMNS:
+        return {"small": Box(0, 0, 1, w)} if h > 0 and w > 0 else {}
+    boxes = {"header": Box(0, 0, 1, w), "footer": Box(h - 1, 0, 1, w), "body": Box(1, 0, h - 2, w)}
+    top, bottom = 1, h - 1
+    rows = WINDOW_ROWS if bottom - top >= WINDOW_ROWS else WINDOW_COMPACT_ROWS
+    boxes["window"] = Box(top, 0, rows, w)
+    top += rows
+    if w >= LIVE_SIDE_BY_SIDE_COLUMNS and bottom - top >= TIERS_ROWS:
+        boxes["periods"] = Box(top, 0, PERIODS_ROWS, PERIODS_WIDTH)
+        boxes["tiers"] = Box(top, PERIODS_WIDTH + 2, TIERS_ROWS, w - PERIODS_WIDTH - 2)
+        top += TIERS_ROWS
+    elif bottom - top >= PERIODS_ROWS + TIERS_ROWS:
+        boxes["periods"] = Box(top, 0, PERIODS_ROWS, w)
+        boxes["tiers"] = Box(top + PERIODS_ROWS, 0, TIERS_ROWS, w)
+        top += PERIODS_ROWS + TIERS_ROWS
+    else:
+        if bottom - top >= PERIODS_ROWS:
+            boxes["periods"] = Box(top, 0, PERIODS_ROWS, w)
+        return boxes
+    if bottom - top >= RECENT_MIN_ROWS:
+        boxes["recent"] = Box(top, 0, bottom - top, w)
+    return boxes
+
+
+class LiveState:
+    """What the user has chosen (view, scroll, plan) and the data shown."""
+
+    def __init__(self, settings, interval, view, unicode=True):
+        self.base_settings = settings
+        self.interval = interval
+        self.view = view
+        self.unicode = unicode
+        self.scroll = dict.fromkeys(LIVE_VIEWS, 0)
+        # None: as configured; then the plans not configured, each with its estimated limit.
+        self.plans = [None] + [plan for plan in ("auto", "pro", "max5", "max20")
+                               if plan != settings.plan or settings.token_limit is not None]
+        self.plan_index = 0
+        self.data = None
+        self.message = ""
+        self.version = __version__
+
+    @property
+    def settings(self):
+        """The settings with the plan chosen by p (None: as configured)."""
+        plan = self.plans[self.plan_index]
+        if plan is None:
+            return self.base_settings
+        chosen = Settings(self.base_settings.path)
+        chosen.values = dict(self.base_settings.values, plan=plan, token_limit=None)
+        chosen.sources = dict(self.base_settings.sources, plan="key p", token_limit="key p")
+        chosen.prices = self.base_settings.prices
+        return chosen
+
+    def handle(self, action, page):
+        """Apply an input action (see live_keys); page: rows a page scrolls.  Returns what the loop must do."""
+        if action in ("quit", "refresh", "export"):
+            return action
+        views = LIVE_VIEWS.index(self.view)
+        if action in ("next", "prev"):
+            self.view = LIVE_VIEWS[(views + (1 if action == "next" else -1)) % len(LIVE_VIEWS)]
+        elif action == "help":
+            self.view = "overview" if self.view == "help" else "help"
+        elif action == "plan":
+            self.plan_index = (self.plan_index + 1) % len(self.plans)
+            self.message = f"plan: {self.plan_label()}"
+            return "reload"
+        elif action in SCROLLS:
+            offset = self.scroll[self.view]
+            self.scroll[self.view] = max(0, {"up": offset - 1, "down": offset + 1, "page_up": offset - page,
+                                             "page_down": offset + page, "home": 0, "end": 10 ** 9}[action])
+        return "draw"
+
+    def plan_label(self):
+        settings = self.settings
+        if settings.token_limit is not None:
+            return "custom" if settings.token_limit != "max" else "largest window"
+        return PLAN_NAMES.get(settings.plan, settings.plan)
+
+
+SCROLLS = ("up", "down", "page_up", "page_down", "home", "end")
+
+
+def live_keys(curses):
+    """{key code: action} of the live view."""
+    return {ord("q"): "quit", ord("Q"): "quit", 9: "next", curses.KEY_BTAB: "prev",
+            ord("r"): "refresh", ord("p"): "plan", ord("e"): "export", ord("?"): "help", ord("h"): "help",
+            curses.KEY_UP: "up", curses.KEY_DOWN: "down", ord("k"): "up", ord("j"): "down",
+            curses.KEY_PPAGE: "page_up", curses.KEY_NPAGE: "page_down",
+            curses.KEY_HOME: "home", curses.KEY_END: "end"}
+
+
+def _fit(text, width):
+    return text if len(text) <= width else text[:max(width - 1, 0)] + "…"
+
+
+def _table_lines(table, width):
+    """A Table's lines without its rule, for a panel short of rows."""
+    lines = table.render(width, Style(False)).split("\n")
+    return [lines[0]] + lines[2:]
+
+
+def _percent_kind(percent):
+    if percent is None:
+        return None
+    return "over" if percent >= 100 else "warn" if percent >= WARN_PERCENT else "ok"
+
+
+def _gauge(percent, width, unicode, empty=True):
+    filled = min(width, int(round(width * min(percent, 100) / 100)))
+    full, rest = ("█", "░") if unicode else ("#", "-")
+    return full * filled + (rest if empty else " ") * (width - filled)
+
+
+def sparkline(buckets, unicode):
+    top = max(buckets) or 1
+    chars = SPARK_CHARS if unicode else SPARK_ASCII
+    return "".join(chars[0 if not n else max(1, round(n / top * (len(chars) - 1)))] for n in buckets)
+
+
+def draw_header(state, width):
+    data = state.data
+    parts = [(f"ccusage {state.version} live", "title")]
+    parts.append(("  Active" if data.active else "  Idle", "ok" if data.active else "dim"))
+    interval = f"{state.interval:g}s"
+    zone = data.settings.timezone or system_timezone_name()
+    parts.append((f"  every {interval}  plan {state.plan_label()}  {clean(zone)}", None))
+    status = data.status
+    if status is not None and status.official:
+        parts.append((f"  official, {_duration(data.now - status.official[0])} old", "ok"))
+    else:
+        parts.append(("  estimated", "warn"))
+    clock = _clock(data.now, data.tz)
+    used = sum(len(text) for text, _ in parts)
+    if used + len(clock) + 2 <= width:
+        parts.append((" " * (width - used - len(clock)) + clock, None))
+    return [parts]
+
+
+def draw_window(data, box, unicode):
+    """The current window: gauge, tokens, cost, time left, burn rate, the limit's moment, the last two hours."""
+    status, width = data.status, box.width
+    tz = data.tz
+    spark = [("Last 2h ", "dim"), (sparkline(data.spark, unicode), "ok"), (" (5 min a bar)", "dim")]
+    # weekly_line's text without its label.
+    weekly = [("   7-day " + weekly_line(data.weekly, data.now, tz).split(None, 1)[1], None)] if data.weekly else []
+    if status is None:
+        lines = [[(f"5-hour window: none active (no calls in the last {_duration(data.length_ms)})", "title")],
+                 spark + weekly]
+        return lines[:box.height]
+    window, limit, usage = status.window, status.limit, status.window.usage
+    reset_note = " (official)" if status.official else " (from a limit message)" if window.reset_at else ""
+    title = [(f"5-hour window {_clock(window.start, tz)} to {_clock(window.end, tz)}", "title"),
+             (f"   resets {_clock(status.resets_at, tz)}{reset_note}, in {_duration(status.resets_at - data.now)}",
+              None)]
+    percent = status.percent_used
+    if percent is None:
+        gauge = [(f"{fmt_int(usage.total_tokens)} tokens; {limit.basis}", "dim")]
+    else:
+        of = "official" if status.official else f"of {fmt_compact(limit.tokens)} tokens"
+        bar = max(10, min(40, width // 3))
+        gauge = [("[" + _gauge(percent, bar, unicode) + "]", _percent_kind(percent)),
+                 (f" {percent:3.0f}%", _percent_kind(percent)), (f"  {of}", "dim")]
+    figures = [(f"Tokens {fmt_int(usage.total_tokens)}   Cost {fmt_cost(usage)}   Calls {fmt_int(usage.calls)}   "
+                f"Models {', '.join(short_model(m) for m in sorted(window.models))}", None)]
+    burn = [(f"Burn   {fmt_int(round(status.tokens_per_minute))} tokens/min, ${status.cost_per_hour:,.2f}/h "
+             f"(last {status.span_minutes:.0f} min)", None)]
+    if box.height < WINDOW_ROWS:
+        return [title, gauge, figures + [("   ", None)] + burn[:1]][:box.height]
+    basis = [] if status.official or percent is None else [(f"   limit: {limit.basis}", "dim")]
+    return [title, gauge, figures, burn, _limit_line(data) + basis, spark + weekly]
+
+
+def _limit_line(data):
+    status, tz = data.status, data.tz
+    if status.reached:
+        return [("Limit  reached", "over")]
+    at, source = status.limit_at, "at this rate"
+    if data.official_trend is not None:
+        at, source = data.official_trend, "at the official figure's pace"
+    if at is None:
+        return [("Limit  " + ("unknown" if not status.limit.tokens and not status.official else
+                              "not reached at the current rate"), "dim")]
+    if at < status.resets_at:
+        return [(f"Limit  at {_clock(at, tz)} {source} (in {_duration(at - data.now)})", "warn")]
+    return [(f"Limit  not before the reset {source}", "ok")]
+
+
+def draw_periods(data, box):
+    table = Table(["Spent", "Cost", "Tokens", "Calls"], ["<", ">", ">", ">"], shrink=[3, Table.NUMBERS],
+                  compact_columns=(2,))
+    for label, usage in data.periods:
+        table.add([label, fmt_cost(usage), fmt_int(usage.total_tokens), fmt_int(usage.calls)])
+    return [[(line, "head" if i == 0 else None)] for i, line in enumerate(_table_lines(table, box.width))]
+
+
+def _usage_table(first, rows, width):
+    """A table of (label cells, Usage, share) rows: cost, share, calls and the four kinds of tokens."""
+    table = Table(first + ["Cost", "Share", "Calls", "In", "Out", "Cache wr", "Cache rd"],
+                  ["<"] * len(first) + [">"] * 7, shrink=[Table.NUMBERS] + [len(first) + i for i in (6, 5, 3, 2)],
+                  compact_columns=tuple(range(len(first) + 3, len(first) + 7)), cut=0)
+    for labels, usage, share in rows:
+        table.add(labels + [fmt_cost(usage), f"{share:.0f}%", fmt_int(usage.calls), fmt_int(usage.input),
+                            fmt_int(usage.output), fmt_int(usage.cache_write), fmt_int(usage.cache_read)])
+    return _table_lines(table, width)
+
+
+def _shares(items):
+    total = sum(usage.cost for _, usage in items) or 1
+    return [(usage.cost * 100 / total) for _, usage in items]
+
+
+def draw_tiers(data, box):
+    title = [[("Today by model tier", "title")]]
+    if not data.tiers:
+        return title + [[("No calls today.", "dim")]]
+    rows = [([tier], usage, share) for (tier, usage), share in zip(data.tiers, _shares(data.tiers))]
+    lines = _usage_table(["Tier"], rows, box.width)
+    return title + [[(line, "head" if i == 0 else None)] for i, line in enumerate(lines)]
+
+
+def draw_recent(data, box, scroll):
+    """The title, header and the recent calls from scroll on, as many as box holds."""
+    title = [[(f"Recent calls (the last {len(data.recent)})", "title")]]
+    if not data.recent:
+        return title + [[("No calls yet.", "dim")]]
+    rows = data.recent[scroll:scroll + box.height - 2]
+    table = Table(["Time", "Model", "Tokens", "Cost", "Project"], ["<", "<", ">", ">", "<"],
+                  shrink=[4], cut=4)
+    for ts, model, usage, project in rows:
+        table.add([_clock(ts, data.tz) + datetime.fromtimestamp(ts / 1000, data.tz).strftime(":%S"),
+                   short_model(model), fmt_int(usage.total_tokens), fmt_cost(usage),
+                   clean(os.path.basename(project.rstrip("/")) or project)])
+    lines = _table_lines(table, box.width)
+    return title + [[(line, "head" if i == 0 else None)] for i, line in enumerate(lines)]
+
+
+def view_lines(state, width):
+    """(pinned lines, scrolled lines) of a view other than the overview."""
+    data, view = state.data, state.view
+    if view == "help":
+        return [[("Keys", "title")]], [[(line, None)] for line in LIVE_HELP]
+    if view == "sessions":
+        table = Table(["Session", "Project", "Models", "Calls", "Tokens", "Cost", "Last"],
+                      ["<", "<", "<", ">", ">", ">", "<"], shrink=[2, Table.NUMBERS], compact_columns=(4,), cut=1)
+        for row in data.sessions:
+            active = data.now - row.total.last < data.length_ms
+            table.add([clean(row.session[:8]), clean(os.path.basename((row.project or "").rstrip("/"))),
+                       ", ".join(short_model(m) for m in sorted(row.models)), fmt_int(row.total.calls),
+                       fmt_int(row.total.total_tokens), fmt_cost(row.total),
+                       _clock(row.total.last, data.tz) + (" active" if active else "")])
+        title = [[(f"Sessions of today and the last {_duration(data.length_ms)} ({len(data.sessions)})", "title")]]
+        if not data.sessions:
+            return title, [[("No sessions today.", "dim")]]
+        return _pinned(title, _table_lines(table, width))
+    if view == "models":
+        items = sorted(data.models_month.items(), key=lambda item: (-item[1].cost, item[0]))
+        title = [[("Models this month (Today: today's cost)", "title")]]
+        if not items:
+            return title, [[("No calls this month.", "dim")]]
+        rows = [([short_model(model), TIER_NAMES[model_tier(model)], fmt_cost(data.models_today.get(model, Usage()))],
+                 usage, share) for (model, usage), share in zip(items, _shares(items))]
+        return _pinned(title, _usage_table(["Model", "Tier", "Today"], rows, width))
+    return history_lines(data, width, state.unicode)
+
+
+def _pinned(title, lines):
+    return title + [[(lines[0], "head")]], [[(line, None)] for line in lines[1:]]
+
+
+def history_lines(data, width, unicode):
+    today = datetime.fromtimestamp(data.now / 1000, data.tz).date()
+    days = [today - timedelta(days=n) for n in range(LIVE_HISTORY_DAYS)]
+    peaks = data.window_peaks()
+    limit = data.limit.tokens if data.limit is not None else None
+    top = max([data.days[d].total.cost for d in days if d in data.days] + [0.0]) or 1.0
+    title = [[(f"Daily cost, the last {LIVE_HISTORY_DAYS} days; peak: the day's largest window"
+               + (f" (of {fmt_compact(limit)})" if limit else ""), "title")]]
+    bar_width = max(5, min(50, width - 40))
+    lines = []
+    for day in days:
+        usage = data.days[day].total if day in data.days else Usage()
+        bar = _gauge(usage.cost * 100 / top, bar_width, unicode, empty=False)
+        peak = peaks.get(day)
+        peak_text = "" if not peak else f"{peak * 100 / limit:4.0f}%" if limit else fmt_compact(peak)
+        lines.append([(day.strftime("%a %m-%d "), None), (bar, "ok"), (f" {fmt_cost(usage):>10}", None),
+                      (f"  peak {peak_text}" if peak_text else "", _percent_kind(peak * 100 / limit)
+                       if peak and limit else "dim")])
+    return title, lines
+
+
+LIVE_HELP = [
+    "q, Ctrl-C          quit",
+    "Tab, Shift-Tab     the next, the previous view",
+    "r                  refresh now",
+    "Up, Down, j, k     scroll a line (the recent calls on the overview)",
+    "PgUp, PgDn         scroll a page",
+    "Home, End          to the top, to the end",
+    "p                  the next plan to measure the window against",
+    "e                  write the data on screen to a JSON file",
+    "?, h               this help, and back",
+    "",
+    "The window's percent is official when Claude Code's status line has",
+    "recorded it (the header says how old), else an estimate against the",
+    "plan's limit.  Every interval the view reads only what is new in the logs.",
+]
+
+
+def draw_footer(state, width):
+    if state.message:
+        return [[(clean(state.message), "warn")]]
+    tabs = []
+    for view in LIVE_VIEWS:
+        tabs.append((f" {LIVE_VIEW_TITLES[view]} ", "selected" if view == state.view else None))
+    room = width - sum(len(text) for text, _ in tabs)
+    keys = next((keys for keys in FOOTER_KEYS if len(keys) <= room), "")
+    return [tabs + [(keys, "dim")]]
+
+
+# The footer's keys, the longest that fits.
+FOOTER_KEYS = ("  q quit  Tab view  r refresh  p plan  e export  ? help", "  q quit  Tab view  ? help",
+               "  q quit  ? help")
+
+
+def compose(state, h, w):
+    """The screen as rows of (column, text, kind) pieces: what curses paints and --once prints."""
+    boxes = layout(h, w)
+    frame = [[] for _ in range(max(h, 0))]
+    if "small" in boxes:
+        text = f"too small ({w}x{h}); needs {LIVE_MIN_COLUMNS}x{LIVE_MIN_ROWS}"
+        frame[0].append((0, _fit(text if len(text) <= w else f"too small ({w}x{h})", w), "warn"))
+        return frame
+    if not boxes:
+        return frame
+    _place(frame, boxes["header"], draw_header(state, w))
+    _place(frame, boxes["footer"], draw_footer(state, w))
+    data = state.data
+    if state.view == "overview":
+        _place(frame, boxes["window"], draw_window(data, boxes["window"], state.unicode))
+        if "periods" in boxes:
+            _place(frame, boxes["periods"], draw_periods(data, boxes["periods"]))
+        if "tiers" in boxes:
+            _place(frame, boxes["tiers"], draw_tiers(data, boxes["tiers"]))
+        if "recent" in boxes:
+            box = boxes["recent"]
+            state.scroll["overview"] = min(state.scroll["overview"], max(0, len(data.recent) - (box.height - 2)))
+            _place(frame, box, draw_recent(data, box, state.scroll["overview"]))
+        return frame if state.unicode else _ascii_frame(frame)
+    box = boxes["body"]
+    pinned, lines = view_lines(state, w)
+    room = max(box.height - len(pinned), 0)
+    state.scroll[state.view] = min(state.scroll[state.view], max(0, len(lines) - room))
+    start = state.scroll[state.view]
+    shown = lines[start:start + room]
+    if start + room < len(lines) and shown:
+        shown[-1] = [(f"… {len(lines) - start - room + 1} more (PgDn)", "dim")]
+    _place(frame, box, pinned + shown)
+    return frame if state.unicode else _ascii_frame(frame)
+
+
+def _ascii_frame(frame):
+    """A frame for a terminal without Unicode: the ellipses of cut texts as ~ (one cell, as they were)."""
+    return [[(column, text.replace("…", "~"), kind) for column, text, kind in row] for row in frame]
+
+
+def page_rows(state, h, w):
+    boxes = layout(h, w)
+    box = boxes.get("recent" if state.view == "overview" else "body")
+    return max((box.height - 3) if box else 1, 1)
+
+
+def _place(frame, box, lines):
+    for row, segments in zip(range(box.top, box.top + box.height), lines):
+        column = box.left
+        for text, kind in segments:
+            room = box.left + box.width - column
+            if room <= 0:
+                break
+            text = _fit(text, room)
+            if text:
+                frame[row].append((column, text, kind))
+            column += len(text)
+
+
+def frame_text(frame):
+    """The plain text of a composed frame, one string per row."""
+    rows = []
+    for pieces in frame:
+        line = ""
+        for column, text, _ in pieces:
+            line = line.ljust(column) + text
+        rows.append(line.rstrip())
+    return rows
+
+
+def _calls_json(usage):
+    return dict(usage_json(usage), calls=usage.calls)
+
+
+def live_snapshot(state):
+    """The data on screen as JSON-ready dicts (the `e` key)."""
+    data = state.data
+    status = data.status
+    return {
+        "capturedAt": _iso(data.now), "view": state.view, "plan": state.plan_label(), "active": data.active,
+        "window": status_json(status, data.limit, data.weekly, data.now),
+        "periods": {label: _calls_json(u) for label, u in data.periods},
+        "tiersToday": [dict(_calls_json(u), tier=tier) for tier, u in data.tiers],
+        "modelsThisMonth": [dict(_calls_json(u), model=m) for m, u in sorted(data.models_month.items())],
+        "sessions": [session_json(row) for row in data.sessions],
+        "recentCalls": [dict(_calls_json(u), time=_iso(ts), model=model, projectPath=project)
+                        for ts, model, u, project in data.recent],
+        "history": [dict(_calls_json(row.total), date=day.isoformat()) for day, row in sorted(data.days.items())],
+        "lastTwoHoursTokens": data.spark,
+    }
+
+
+def write_snapshot(state, environ):
+    """Write live_snapshot to a file in the working directory (else the temporary one); return its path."""
+    import json
+    name = datetime.fromtimestamp(state.data.now / 1000, state.data.tz).strftime("ccusage-live-%Y%m%d-%H%M%S.json")
+    text = json.dumps(live_snapshot(state), indent=2, ensure_ascii=False)
+    text = _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n"
+    for directory in (os.getcwd(), environ.get("TMPDIR") or "/tmp"):
+        path = os.path.join(directory, name)
+        try:
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+            return path
+        except OSError as exc:
+            error = exc
+    raise CcusageError(f"cannot write the snapshot {name}: {_reason(error)}")
+
+
+# -- the loop: load, draw, handle input --
+
+class LiveStop(Exception):
+    """A signal that ends the live view (SIGTERM, SIGHUP)."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
+class LiveLoop:
+    """Polls the store every interval, redraws when the data or a shown minute changed, handles keys."""
+
+    def __init__(self, source, state, environ):
+        self.source = source
+        self.state = state
+        self.environ = environ
+        self.token = None
+        self.minute = None
+
+    def update(self, force=False, budget=None):
+        """Read what is new (for at most budget seconds); reload when the store or the minute moved.
+
+        force: reload all the same.  True: reloaded.
+        """
+        state = self.state
+        token = self.source.sync(budget)
+        minute = int(time.time() // 60)
+        if not force and token == self.token and minute == self.minute:
+            return False
+        state.data = self.source.load(state.settings, int(time.time() * 1000))
+        self.token, self.minute = token, minute
+        if state.data.unpriced and not state.message:
+            state.message = "no price for " + ", ".join(sorted(state.data.unpriced)) + ": left out of the costs"
+        return True
+
+    def refresh(self, force=False):
+        """update, a failing store said in the footer and tried again at the next interval.  True: to redraw."""
+        state = self.state
+        try:
+            # A large read (a store built anew) goes on over the rounds: keys are answered between them.
+            changed = self.update(force, budget=state.interval)
+        except (STORE_DAMAGE + (CcusageError,)) as exc:
+            if _is_corruption(exc):
+                # Set aside: the next round opens a new store and reads the logs into it.
+                move_store_aside(self.source.store.path, exc, self.source.messages)
+            state.message = f"the store is unavailable ({exc}); trying again in {state.interval:g}s"
+            changed = True
+        lines = self.source.messages.lines
+        if lines:
+            # The latest message, in the footer until a key is pressed.
+            state.message = lines[-1][len(f"{PROG}: "):]
+            del lines[:]
+            changed = True
+        return changed
+
+    def run(self, screen, curses):
+        state = self.state
+        keys = live_keys(curses)
+        paint = Painter(screen, curses, state.base_settings.color != "never")
+        next_poll = time.monotonic() + state.interval
+        dirty = True
+        while True:
+            if dirty:
+                h, w = screen.getmaxyx()
+                paint(compose(state, h, w))
+                dirty = False
+            screen.timeout(max(0, int((next_poll - time.monotonic()) * 1000)))
+            key = screen.getch()
+            if key == -1:
+                early = next_poll - time.monotonic()
+                if early > 0.01:
+                    # No wait at all: the terminal is gone (a hangup ignored).  Never spin.
+                    time.sleep(early)
+                next_poll = time.monotonic() + state.interval
+                dirty = self.refresh()
+                continue
+            if key == curses.KEY_RESIZE:
+                curses.update_lines_cols()
+                dirty = True
+                continue
+            action = keys.get(key)
+            if action is None:
+                continue
+            state.message = ""
+            h, w = screen.getmaxyx()
+            todo = state.handle(action, page_rows(state, h, w))
+            if todo == "quit":
+                return
+            if todo in ("refresh", "reload"):
+                self.refresh(force=True)
+            elif todo == "export" and state.data is not None:
+                try:
+                    state.message = f"wrote {write_snapshot(state, self.environ)}"
+                except CcusageError as exc:
+                    state.message = str(exc)
+            dirty = True
+
+
+class Painter:
+    """Paints composed frames with curses attributes: colours where the terminal has them and colour is wanted."""
+
+    def __init__(self, screen, curses, color):
+        self.screen = screen
+        self.curses = curses
+        bold, reverse, dim = curses.A_BOLD, curses.A_REVERSE, getattr(curses, "A_DIM", 0)
+        self.attrs = {None: 0, "title": bold, "head": bold, "dim": dim, "selected": reverse,
+                      "ok": 0, "warn": bold, "over": bold | reverse}
+        if color and curses.has_colors():
+            curses.start_color()
+            try:
+                curses.use_default_colors()
+                background = -1
+            except curses.error:
+                background = curses.COLOR_BLACK
+            for number, (kind, fg) in enumerate((("ok", curses.COLOR_GREEN), ("warn", curses.COLOR_YELLOW),
+                                                 ("over", curses.COLOR_RED)), 1):
+                curses.init_pair(number, fg, background)
+                self.attrs[kind] = curses.color_pair(number) | (bold if kind != "ok" else 0)
+
+    def __call__(self, frame):
+        screen = self.screen
+        screen.erase()
+        h, w = screen.getmaxyx()
+        for row, pieces in enumerate(frame[:h]):
+            for column, text, kind in pieces:
+                try:
+                    # addnstr leaves the last cell of the last row alone: writing it would scroll.
+                    screen.addnstr(row, column, text, max(0, w - column - (row == h - 1)), self.attrs.get(kind, 0))
+                except self.curses.error:
+                    pass
+        screen.refresh()
+
+
+def _stop(signum, frame):
+    raise LiveStop(signum)
+
+
+def run_live(args, settings, environ, out, messages):
+    """live: the curses view (or one frame as text with --once)."""
+    state = LiveState(settings, args.interval, args.view,
+                      unicode=(getattr(out, "encoding", "") or "").lower().replace("-", "") == "utf8")
+    if args.once:
+        source = LiveSource(settings, environ, messages)
+        try:
+            source.sync()
+            state.data = source.load(state.settings, int(time.time() * 1000))
+        finally:
+            source.close()
+        for model, calls in sorted(state.data.unpriced.items()):
+            messages.warn(f"no price for model {model!r} ({calls:,} calls): its cost is left out")
+        try:
+            height = int(environ.get("LINES", ""))
+        except ValueError:
+            height = 0
+        width = terminal_columns()
+        out.write("\n".join(frame_text(compose(state, height if height > 0 else 40, width))).rstrip("\n") + "\n")
+        return EXIT_OK
+    if not (out.isatty() and sys.stdin.isatty()):
+        raise CcusageError("live needs a terminal; use --once to print one frame as text", EXIT_USAGE)
+    if environ.get("TERM", "dumb") in ("dumb", "", "unknown"):
+        raise CcusageError(f"live needs a terminal that can move the cursor (TERM={environ.get('TERM', '')!r}); "
+                           "use --once to print one frame as text", EXIT_USAGE)
+    source = LiveSource(settings, environ, messages)
+    try:
+        # The first load before the terminal is taken: what is wrong with the settings is said as usual.
+        loop = LiveLoop(source, state, environ)
+        loop.update(force=True)
+        return _run_curses(loop)
+    finally:
+        source.close()
+
+
+def _run_curses(loop):
+    """Run loop in curses, the terminal restored however it ends; the exit status."""
+    import curses
+    import locale
+    import signal
+    try:
+        locale.setlocale(locale.LC_ALL, "")
+    except locale.Error:
+        pass    # a LANG the system lacks: the C locale's ASCII view
+    loop.state.unicode = locale.getpreferredencoding(False).lower().replace("-", "") == "utf8"
+    previous = {signum: signal.signal(signum, _stop) for signum in (signal.SIGTERM, signal.SIGHUP)}
+    messages = loop.source.messages
+    stream = messages.stream
+    try:
+        try:
+            screen = curses.initscr()
+        except curses.error as exc:
+            raise CcusageError(f"live cannot use this terminal ({exc}); use --once to print one frame as text",
+                               EXIT_USAGE)
+        try:
+            # Messages are kept for the footer: written to stderr they would land on the screen.
+            messages.stream = None
+            curses.noecho()
+            curses.cbreak()
+            screen.keypad(True)
+            try:
+                curses.curs_set(0)
+            except curses.error:
+                pass
+            loop.run(screen, curses)
+            return EXIT_OK
+        finally:
+            messages.stream = stream
+            try:
+                # A terminal without an alternate screen would keep the last frame under the prompt.
+                screen.erase()
+                screen.refresh()
+                screen.keypad(False)
+                curses.nocbreak()
+                curses.echo()
+                curses.endwin()
+            except curses.error:
+                pass
+    except KeyboardInterrupt:
+        return EXIT_OK
+    except LiveStop as stop:
+        return 128 + stop.signum
+    except CcusageError:
+        raise
+    except Exception as exc:
+        raise CcusageError(f"the live view stopped: {type(exc).__name__}: {exc}")
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+# ---------------------------------------------------------------------------
 # Configuration
 # ---------------------------------------------------------------------------
 
@@ -5042,7 +5904,7 @@ WINDOW_COMMANDS = ("blocks", "status")
 BUDGET_COMMANDS = ("check", "report")
 DATA_COMMANDS = ("export", "serve", "prune")
 SEGMENT_COMMANDS = ("prompt", "statusline")
-COMMANDS = REPORTS + WINDOW_COMMANDS + BUDGET_COMMANDS + SEGMENT_COMMANDS + DATA_COMMANDS + ("config",)
+COMMANDS = REPORTS + WINDOW_COMMANDS + BUDGET_COMMANDS + SEGMENT_COMMANDS + ("live",) + DATA_COMMANDS + ("config",)
 SHELLS = ("plain", "bash", "zsh", "fish", "tmux")
 MODES = ("auto", "calculate", "display")
 COLORS = ("auto", "always", "never")
@@ -5114,6 +5976,17 @@ def _usd(value, textual):
     if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < MAX_COST_USD:
         return value
     raise ValueError(f"a number of US dollars above 0, below {MAX_COST_USD:,.0f}")
+
+
+def _interval(value, textual):
+    if textual and isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            pass
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0.1 <= value <= 3600:
+        return value
+    raise ValueError("a number of seconds from 0.1 to 3600")
 
 
 def _segment_format(value, textual):
@@ -5601,6 +6474,7 @@ examples:
   ccusage monthly --breakdown
   ccusage session --since 2026-11-01 -z UTC
   ccusage daily --data-dir ~/work/claude --csv > usage.csv
+  ccusage live --plan max5 --interval 2
   ccusage config show
 """,
     "daily": """\
@@ -5642,6 +6516,12 @@ examples:
   ccusage status --plan max20 -z Europe/Berlin
   ccusage status --json | jq .percentUsed
   ccusage status >/dev/null || echo 'limit reached'   # exit status 3
+""",
+    "live": """\
+examples:
+  ccusage live
+  ccusage live --plan max5 --interval 2
+  ccusage live --once --view history     one frame as text, at COLUMNS x LINES
 """,
     "config": """\
 examples:
@@ -5823,7 +6703,7 @@ def _add_command_options(parser, command):
         group.add_argument("--prices", default=s, metavar="FILE",
                            help="JSON file of extra or overriding model prices "
                                 "(default: prices.json beside the settings file)")
-    if command in WINDOW_COMMANDS + BUDGET_COMMANDS + SEGMENT_COMMANDS:
+    if command in WINDOW_COMMANDS + BUDGET_COMMANDS + SEGMENT_COMMANDS + ("live",):
         group = parser.add_argument_group("usage windows")
         group.add_argument("--plan", choices=PLANS, default=s, type=str.lower,
                            help="plan whose limit to measure against; auto learns it from your history, "
@@ -5839,6 +6719,14 @@ def _add_command_options(parser, command):
         which.add_argument("-a", "--active", action="store_true", default=s, help="only the active window")
         which.add_argument("-r", "--recent", action="store_true", default=s,
                            help=f"only the windows of the last {RECENT_DAYS} days")
+    if command == "live":
+        group = parser.add_argument_group("the live view")
+        group.add_argument("--interval", type=_flag_type(_interval, "interval"), default=s, metavar="SECONDS",
+                           help="seconds between looks for new calls (default: 1)")
+        group.add_argument("--once", action="store_true", default=s,
+                           help="print one frame as text, COLUMNS wide, and exit")
+        group.add_argument("--view", choices=LIVE_VIEWS, default=s, type=str.lower,
+                           help="view to start on (default: overview)")
     if command in DATA_COMMANDS:
         _add_data_options(parser)
         return
@@ -5852,10 +6740,10 @@ def _add_command_options(parser, command):
         group.add_argument("--by-project", action="store_true", default=s, help="group the rows by project")
     if command in SEGMENT_COMMANDS:
         _add_segment_options(group, command)
-    elif command not in ("status",) + BUDGET_COMMANDS:
+    elif command not in ("status", "live") + BUDGET_COMMANDS:
         group.add_argument("-o", "--order", choices=ORDERS, default=s, type=str.lower,
                            help="row order (default: asc)")
-    if command not in SEGMENT_COMMANDS:
+    if command not in SEGMENT_COMMANDS + ("live",):
         output = group.add_mutually_exclusive_group()
         output.add_argument("-j", "--json", action="store_true", default=s, help="print JSON")
         if report:
@@ -5870,7 +6758,7 @@ def _add_command_options(parser, command):
 
 
 def _add_data_options(parser, command=None):
-    """Where the logs, the store and the settings are, and (but for prompt and statusline) --verbose."""
+    """Where the logs, the store and the settings are, and (but for prompt, statusline and live) --verbose."""
     s = argparse.SUPPRESS
     group = parser.add_argument_group("where the data is")
     group.add_argument("-d", "--data-dir", action="append", default=s, metavar="DIR",
@@ -5880,7 +6768,7 @@ def _add_data_options(parser, command=None):
                        help="the store (default: $CCUSAGE_DB or the settings' db, "
                             "else $XDG_DATA_HOME/ccusage/usage.db)")
     _add_config_option(group)
-    if command in SEGMENT_COMMANDS:
+    if command in SEGMENT_COMMANDS + ("live",):
         return
     group.add_argument("--no-wait", action="store_true", default=s,
                        help="when another ccusage is busy with the store, answer from what it holds "
@@ -5966,7 +6854,7 @@ COMMAND_DESCRIPTIONS = {
 FLAG_DEFAULTS = {"since": None, "until": None, "project": None, "breakdown": False, "by_project": False,
                  "json": False, "csv": False, "verbose": False, "active": False, "recent": False, "no_wait": False,
                  "notify": None, "desktop": False, "date": None, "week": False, "month": False, "markdown": False,
-                 "shell": "plain"}
+                 "shell": "plain", "interval": 1.0, "once": False, "view": "overview"}
 SEGMENT_EPILOG = "fields:\n" + "".join(f"  {{{name}}}{' ' * (15 - len(name))}{what}\n"
                                        for name, what in SEGMENT_FIELDS.items())
 
@@ -5999,6 +6887,7 @@ def build_parser(only=None, parser_class=ArgumentParser):
         "report": "a summary of yesterday, a week or a month, for mail",
         "prompt": "one line for a shell prompt or tmux: today's cost, the window's use and reset",
         "statusline": "Claude Code's status line: reads its JSON on stdin, records the official figures",
+        "live": "a full-screen view of the window, the day and the calls as they land",
     }
     epilogs = {
         "check": CHECK_EPILOG, "report": REPORT_EPILOG,
@@ -6008,7 +6897,7 @@ def build_parser(only=None, parser_class=ArgumentParser):
         "statusline": SEGMENT_EPILOG + "\nexamples:\n"
                       "  ccusage statusline     the statusLine command in ~/.claude/settings.json\n",
     }
-    for name in REPORTS + WINDOW_COMMANDS + BUDGET_COMMANDS + SEGMENT_COMMANDS:
+    for name in REPORTS + WINDOW_COMMANDS + BUDGET_COMMANDS + SEGMENT_COMMANDS + ("live",):
         if only in (None, name):
             sub = commands.add_parser(name, help=helps[name],
                                       description=COMMAND_DESCRIPTIONS.get(name, helps[name].capitalize() + "."),
@@ -7099,7 +7988,7 @@ def _print_csv(period, rows, args, out):
 # Each command's run_* function: (args, settings, environ, out, messages) -> exit status.
 RUNNERS = {**{name: run_report for name in REPORTS}, **{name: run_windows for name in WINDOW_COMMANDS},
            "check": run_check, "report": run_summary, "export": run_export, "serve": run_serve,
-           "prune": run_prune, "prompt": run_prompt, "statusline": run_statusline,
+           "prune": run_prune, "prompt": run_prompt, "statusline": run_statusline, "live": run_live,
            "config": run_config}
 
 

@@ -25,17 +25,20 @@ _ccusage_check_options="--notify --desktop"
 _ccusage_summary_options="--date --week --month --markdown"
 _ccusage_segment_options="-h --help -z --timezone -m --mode --prices --plan -t --token-limit
     -l --session-length -f --format --thresholds --color -d --data-dir --db --config"
+# live: the common options but -j, --no-wait and -v, those of blocks and status, its own.
+_ccusage_live_options="-h --help -z --timezone -m --mode --prices --color -d --data-dir --db --config
+    $_ccusage_window_options --interval --once --view"
 
 # Options followed by a value: the word after one is never a command.
 _ccusage_value_options="-s --since -u --until -z --timezone -p --project -m --mode --prices
     --plan -t --token-limit -l --session-length --start-of-week -o --order --color -d --data-dir
     --db --config --for --notify --date -f --format --aggregate --output --host --port --before --shell
-    --thresholds"
+    --thresholds --interval --view"
 
 # The commands, or a command's words, that may follow "ccusage $1".
 _ccusage_commands_of() {
     case $1 in
-        "") echo "$_ccusage_reports blocks status check report prompt statusline export serve prune config" ;;
+        "") echo "$_ccusage_reports blocks status check report prompt statusline export serve prune live config" ;;
         config) echo "show path init" ;;
     esac
 }
@@ -59,6 +62,7 @@ _ccusage_options_of() {
             -f --format --aggregate --output" ;;
         serve) echo "$_ccusage_data_options -m --mode --prices --host --port --allow-remote" ;;
         prune) echo "$_ccusage_data_options --before -n --dry-run" ;;
+        live) echo "$_ccusage_live_options" ;;
         config*) echo "-h --help --for -j --json --config" ;;
     esac
 }
@@ -113,6 +117,7 @@ _ccusage() {
             _ccusage_reply < <(compgen -W "monday tuesday wednesday thursday friday saturday sunday" -- "$cur")
             return ;;
         --shell) _ccusage_reply < <(compgen -W "plain bash zsh fish tmux" -- "$cur"); return ;;
+        --view) _ccusage_reply < <(compgen -W "overview sessions models history help" -- "$cur"); return ;;
         --plan) _ccusage_reply < <(compgen -W "auto pro max5 max20 custom" -- "$cur"); return ;;
         -t | --token-limit) _ccusage_reply < <(compgen -W "max" -- "$cur"); return ;;
         -f | --format)
@@ -130,9 +135,9 @@ _ccusage() {
             compopt -o filenames 2>/dev/null
             _ccusage_reply < <(compgen -f -- "$cur")
             return ;;
-        # A date, a project name, hours, an address, a port or thresholds: nothing to offer, and no command either.
+        # A date, a project name, hours, an address, a port, thresholds or seconds: nothing to offer, and no command either.
         -s | --since | -u | --until | -p | --project | -l | --session-length | --date | --before | --host | --port \
-            | --thresholds) COMPREPLY=(); return ;;
+            | --thresholds | --interval) COMPREPLY=(); return ;;
         # A command line of its own: nothing to offer.
         --notify) COMPREPLY=(); return ;;
     esac

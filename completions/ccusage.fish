@@ -12,7 +12,7 @@ function __ccusage_value_options
     printf '%s\n' -s --since -u --until -z --timezone -p --project -m --mode --prices \
         --plan -t --token-limit -l --session-length --start-of-week -o --order --color \
         -d --data-dir --db --config --for --notify --date -f --format --aggregate --output --host --port --before \
-        --shell --thresholds
+        --shell --thresholds --interval --view
 end
 
 # The words on the line that are not options or options' values: the
@@ -63,7 +63,7 @@ set -l data export serve prune
 set -l common "__ccusage_command_is '' $reports $windows $budgets $segments"
 set -l tabular "__ccusage_command_is '' $reports $windows $budgets"
 set -l report "__ccusage_command_is '' $reports"
-set -l window "__ccusage_command_is $windows $budgets $segments"
+set -l window "__ccusage_command_is $windows $budgets $segments live"
 set -l segment "__ccusage_command_is $segments"
 
 # Nothing takes file names but the options that ask for them.
@@ -83,24 +83,25 @@ complete -c ccusage -n __ccusage_at -a statusline -d "Claude Code's status line,
 complete -c ccusage -n __ccusage_at -a export -d 'every call (or hour or day) as CSV, JSON lines, JSON or Prometheus text'
 complete -c ccusage -n __ccusage_at -a serve -d 'answer HTTP: Prometheus metrics, a JSON summary and history'
 complete -c ccusage -n __ccusage_at -a prune -d 'delete the calls before a day from the store'
+complete -c ccusage -n __ccusage_at -a live -d 'a full-screen view of the window, the day and the calls as they land'
 complete -c ccusage -n __ccusage_at -a config -d 'show or start the settings file'
 
 complete -c ccusage -s h -l help -d 'show the help and exit'
 complete -c ccusage -n "__ccusage_command_is ''" -s V -l version -d 'show the version and exit'
 
-complete -c ccusage -n "$common $data" -s z -l timezone -x -a '(__ccusage_timezones)' \
+complete -c ccusage -n "$common $data live" -s z -l timezone -x -a '(__ccusage_timezones)' \
     -d 'IANA time zone deciding which day a call belongs to'
-complete -c ccusage -n "$common export serve" -s m -l mode -x -d 'where costs come from' -a '
+complete -c ccusage -n "$common export serve live" -s m -l mode -x -d 'where costs come from' -a '
     auto\t"costUSD where a line has it, else the price"
     calculate\t"price every call"
     display\t"only the costUSD Claude Code wrote"'
-complete -c ccusage -n "$common export serve" -l prices -r -F -d 'JSON file of extra or overriding prices'
+complete -c ccusage -n "$common export serve live" -l prices -r -F -d 'JSON file of extra or overriding prices'
 complete -c ccusage -n $tabular -s j -l json -d 'print JSON'
-complete -c ccusage -n $common -l color -x -a 'auto always never' -d 'colour the output'
-complete -c ccusage -n "$common $data" -s d -l data-dir -x -a '(__fish_complete_directories)' \
+complete -c ccusage -n "$common live" -l color -x -a 'auto always never' -d 'colour the output'
+complete -c ccusage -n "$common $data live" -s d -l data-dir -x -a '(__fish_complete_directories)' \
     -d 'Claude config dir to read (repeatable)'
-complete -c ccusage -n "$common $data" -l db -r -F -d 'the store'
-complete -c ccusage -n "__ccusage_command_is '' $reports $windows $budgets $segments $data config" -l config -r -F \
+complete -c ccusage -n "$common $data live" -l db -r -F -d 'the store'
+complete -c ccusage -n "__ccusage_command_is '' $reports $windows $budgets $segments $data live config" -l config -r -F \
     -d 'settings file to read'
 complete -c ccusage -n "$tabular $data" -l no-wait -d 'answer from what the store holds when another ccusage is busy with it'
 complete -c ccusage -n "$tabular $data" -s v -l verbose -d 'say what was read and skipped, on stderr'
@@ -133,6 +134,10 @@ complete -c ccusage -n '__ccusage_command_is prompt' -l shell -x -a 'plain bash 
     -d "mark colours up for this shell's prompt"
 complete -c ccusage -n '__ccusage_command_is blocks' -s a -l active -d 'only the active window'
 complete -c ccusage -n '__ccusage_command_is blocks' -s r -l recent -d 'only the windows of the last 3 days'
+complete -c ccusage -n '__ccusage_command_is live' -l interval -x -d 'seconds between looks for new calls'
+complete -c ccusage -n '__ccusage_command_is live' -l once -d 'print one frame as text and exit'
+complete -c ccusage -n '__ccusage_command_is live' -l view -x -a 'overview sessions models history help' \
+    -d 'view to start on'
 
 complete -c ccusage -n '__ccusage_command_is check' -l notify -x -d 'run this command once per budget state change'
 complete -c ccusage -n '__ccusage_command_is check' -l desktop -d 'show a desktop notification of each change'
@@ -160,6 +165,6 @@ complete -c ccusage -n '__ccusage_at config' -a show \
     -d 'the settings and where each comes from (the default)'
 complete -c ccusage -n '__ccusage_at config' -a path -d "print the settings file's path"
 complete -c ccusage -n '__ccusage_at config' -a init -d 'write a commented starter file'
-complete -c ccusage -n '__ccusage_command_is config' -l for -x -a "$reports $windows $budgets $segments $data config" \
+complete -c ccusage -n '__ccusage_command_is config' -l for -x -a "$reports $windows $budgets $segments $data live config" \
     -d 'show the settings as this command sees them'
 complete -c ccusage -n '__ccusage_command_is config' -s j -l json -d 'print JSON'

@@ -171,7 +171,7 @@ def sample_value(option, command):
 
 
 SAMPLES = {"DATE": "2026-11-01", "TZ": "UTC", "N|max": "1000", "HOURS": "5", "DIR": "/tmp",
-           "PATH": "/tmp/ccusage-test.db"}
+           "PATH": "/tmp/ccusage-test.db", "SECONDS": "2"}
 
 
 def refused_by(argv):
