@@ -13,7 +13,6 @@ only.
 # Imports
 # ---------------------------------------------------------------------------
 
-import argparse
 import os
 import re
 import sqlite3
@@ -6556,77 +6555,93 @@ def terminal_columns():
         return 80
 
 
-class HelpFormatter(argparse.HelpFormatter):
-    """argparse's formatter, told the width itself (argparse builds one per option, importing
-    shutil); descriptions wrapped to it, an epilog's indented examples kept line by line."""
+def load_argparse():
+    """Import argparse and make this program's parser classes, once.
 
-    def __init__(self, prog, **options):
-        options.setdefault("width", max(terminal_columns(), MIN_WIDTH) - 2)
-        super().__init__(prog, **options)
+    The usual command lines of the quick commands need neither (see
+    quick_args), and importing argparse is a good part of such a run.
+    """
+    global argparse, HelpFormatter, ArgumentParser, _QuickParser
+    if "argparse" in globals():
+        return
+    import argparse
 
-    def _fill_text(self, text, width, indent):
-        if "\n  " in text:   # indented lines: examples, a table of exit statuses
-            return "".join(indent + line for line in text.splitlines(keepends=True))
-        return super()._fill_text(text, width, indent)
+    class HelpFormatter(argparse.HelpFormatter):
+        """argparse's formatter, told the width itself (argparse builds one per option, importing
+        shutil); descriptions wrapped to it, an epilog's indented examples kept line by line."""
+
+        def __init__(self, prog, **options):
+            options.setdefault("width", max(terminal_columns(), MIN_WIDTH) - 2)
+            super().__init__(prog, **options)
+
+        def _fill_text(self, text, width, indent):
+            if "\n  " in text:   # indented lines: examples, a table of exit statuses
+                return "".join(indent + line for line in text.splitlines(keepends=True))
+            return super()._fill_text(text, width, indent)
 
 
-class ArgumentParser(argparse.ArgumentParser):
-    """Usage errors as one line on stderr and exit status 2, naming a mistyped option or command
-    and what was probably meant."""
+    class ArgumentParser(argparse.ArgumentParser):
+        """Usage errors as one line on stderr and exit status 2, naming a mistyped option or command
+        and what was probably meant."""
 
-    _words = ()
+        _words = ()
 
-    def parse_known_args(self, args=None, namespace=None):
-        self._words = list(sys.argv[1:] if args is None else args)
-        return super().parse_known_args(args, namespace)
+        def parse_known_args(self, args=None, namespace=None):
+            self._words = list(sys.argv[1:] if args is None else args)
+            return super().parse_known_args(args, namespace)
 
-    def error(self, message):
-        self.exit(EXIT_USAGE, f"{PROG}: error: {clean(self._explain(message))} (see '{self.prog} --help')\n")
+        def error(self, message):
+            self.exit(EXIT_USAGE, f"{PROG}: error: {clean(self._explain(message))} (see '{self.prog} --help')\n")
 
-    def _explain(self, message):
-        refused = re.match(r"argument (-\S+): the \w+ command does not take it", message)
-        if refused and not self._knows(refused.group(1)) and not self._takers(refused.group(1)):
-            return self._unknown_option(refused.group(1))
-        if message.startswith("argument [command]: invalid choice:"):
-            import ast
-            quoted = re.match(r"argument \[command\]: invalid choice: (.*?) \(choose from", message).group(1)
-            word = ast.literal_eval(quoted)
-            # After an unknown option, its value was read as the command.
-            at = self._words.index(word) if word in self._words else 0
-            if at and self._words[at - 1].startswith("-") and not self._knows(self._words[at - 1]):
-                return self._unknown_option(self._words[at - 1])
-            commands = self._commands()
-            return (f"unknown command {word!r}" + _did_you_mean(word, commands)
-                    + " (choose from " + ", ".join(repr(c) for c in commands) + ")")
-        if message.startswith("unrecognized arguments: "):
-            options = [w for w in message[len("unrecognized arguments: "):].split(" ") if w.startswith("-")]
-            if options:
-                return self._unknown_option(options[0])
-        return message
+        def _explain(self, message):
+            refused = re.match(r"argument (-\S+): the \w+ command does not take it", message)
+            if refused and not self._knows(refused.group(1)) and not self._takers(refused.group(1)):
+                return self._unknown_option(refused.group(1))
+            if message.startswith("argument [command]: invalid choice:"):
+                import ast
+                quoted = re.match(r"argument \[command\]: invalid choice: (.*?) \(choose from", message).group(1)
+                word = ast.literal_eval(quoted)
+                # After an unknown option, its value was read as the command.
+                at = self._words.index(word) if word in self._words else 0
+                if at and self._words[at - 1].startswith("-") and not self._knows(self._words[at - 1]):
+                    return self._unknown_option(self._words[at - 1])
+                commands = self._commands()
+                return (f"unknown command {word!r}" + _did_you_mean(word, commands)
+                        + " (choose from " + ", ".join(repr(c) for c in commands) + ")")
+            if message.startswith("unrecognized arguments: "):
+                options = [w for w in message[len("unrecognized arguments: "):].split(" ") if w.startswith("-")]
+                if options:
+                    return self._unknown_option(options[0])
+            return message
 
-    def _knows(self, word):
-        option = word.split("=", 1)[0]
-        return option in ("-", "--") or option in self._option_string_actions or bool(
-            option.startswith("--") and [o for o in self._option_string_actions if o.startswith(option)]) or (
-            option[:2] in self._option_string_actions and not option.startswith("--"))
+        def _knows(self, word):
+            option = word.split("=", 1)[0]
+            return option in ("-", "--") or option in self._option_string_actions or bool(
+                option.startswith("--") and [o for o in self._option_string_actions if o.startswith(option)]) or (
+                option[:2] in self._option_string_actions and not option.startswith("--"))
 
-    def _commands(self):
-        return next((a.choices for a in self._actions if isinstance(a, argparse._SubParsersAction)), {})
+        def _commands(self):
+            return next((a.choices for a in self._actions if isinstance(a, argparse._SubParsersAction)), {})
 
-    def _takers(self, option):
-        """The commands that take option."""
-        return [name for name, sub in self._commands().items() if option in sub._option_string_actions
-                and sub._option_string_actions[option].help != argparse.SUPPRESS]
+        def _takers(self, option):
+            """The commands that take option."""
+            return [name for name, sub in self._commands().items() if option in sub._option_string_actions
+                    and sub._option_string_actions[option].help != argparse.SUPPRESS]
 
-    def _unknown_option(self, word):
-        option = word.split("=", 1)[0]
-        takers = self._takers(option)
-        command = next((w for w in self._words if w in self._commands()), None)
-        if takers and command:
-            return f"argument {option}: the {command} command does not take it ({', '.join(takers)} do)"
-        known = set(self._option_string_actions).union(*(sub._option_string_actions
-                                                         for sub in self._commands().values()))
-        return f"unknown option {option!r}" + _did_you_mean(option, known)
+        def _unknown_option(self, word):
+            option = word.split("=", 1)[0]
+            takers = self._takers(option)
+            command = next((w for w in self._words if w in self._commands()), None)
+            if takers and command:
+                return f"argument {option}: the {command} command does not take it ({', '.join(takers)} do)"
+            known = set(self._option_string_actions).union(*(sub._option_string_actions
+                                                             for sub in self._commands().values()))
+            return f"unknown option {option!r}" + _did_you_mean(option, known)
+
+
+    class _QuickParser(ArgumentParser):
+        def error(self, message):
+            raise _Unparsed(message)
 
 
 def _did_you_mean(word, choices):
@@ -6637,11 +6652,6 @@ def _did_you_mean(word, choices):
 
 class _Unparsed(Exception):
     """A quick parser's objection: the whole parser will tell the user."""
-
-
-class _QuickParser(ArgumentParser):
-    def error(self, message):
-        raise _Unparsed(message)
 
 
 _DAY = LazyPattern(r"([0-9]{4})-?([0-9]{2})-?([0-9]{2})")
@@ -6859,14 +6869,15 @@ SEGMENT_EPILOG = "fields:\n" + "".join(f"  {{{name}}}{' ' * (15 - len(name))}{wh
                                        for name, what in SEGMENT_FIELDS.items())
 
 
-def build_parser(only=None, parser_class=ArgumentParser):
+def build_parser(only=None, parser_class=None):
     """The command line's parser; with only (a command), that command alone is built.
 
     Building every command costs several milliseconds, much of a quick
     run's time, so main builds just the one the command line names (and
     the whole parser for help, or when the quick one objects).
     """
-    parser = parser_class(
+    load_argparse()
+    parser = (parser_class or ArgumentParser)(
         prog=PROG,
         description="Report what Claude Code usage costs, from the logs it writes. "
                     "With no command, shows the daily report.",
@@ -8058,6 +8069,7 @@ def main(argv=None):
         if args is None:
             if "-h" in argv or "--help" in argv:
                 raise _Unparsed("help lists every command")
+            load_argparse()
             parser = build_parser(named, _QuickParser)
             args = parser.parse_args(arrange_argv(parser, argv))
     except _Unparsed:

@@ -1,5 +1,6 @@
 """The command line: usage errors, the installed command, --version, and stopping quietly in a pipe."""
 
+import argparse
 import json
 import re
 import shlex
@@ -182,4 +183,4 @@ def test_every_quick_option_is_the_parsers_option():
             action = sub._option_string_actions[option]
             assert action.dest == dest, option
             assert (action.nargs != 0) == bool(takes), option
-            assert isinstance(action, ccusage.argparse._AppendAction) == (takes == "append"), option
+            assert isinstance(action, argparse._AppendAction) == (takes == "append"), option
