@@ -48,14 +48,16 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 class LazyPattern:
     """A regular expression compiled when first used: a quick run compiles only those it needs."""
 
-    def __init__(self, pattern):
-        self.pattern = pattern
+    def __init__(self, pattern, flags=0):
+        self.pattern, self.flags = pattern, flags
         self.compiled = None
 
     def __getattr__(self, name):
         if self.compiled is None:
-            self.compiled = re.compile(self.pattern)
-        return getattr(self.compiled, name)
+            self.compiled = re.compile(self.pattern, self.flags)
+        value = getattr(self.compiled, name)
+        setattr(self, name, value)   # found directly from now on
+        return value
 
 
 class CcusageError(Exception):
@@ -519,10 +521,10 @@ def _json_value(text):
     return value
 
 
-_JSON_SPACE = re.compile(r"[ \t\n\r]*")
+_JSON_SPACE = LazyPattern(r"[ \t\n\r]*")
 # A string from a line of JSON holds one only through a \ud800-\udfff escape
 # without its pair; SQLite cannot store it.
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_LONE_SURROGATE = LazyPattern("[\ud800-\udfff]")
 
 
 def _storable(text):
@@ -629,7 +631,7 @@ def parse_limit_reset(line):
 
 
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-_RESET_TEXT = re.compile(r"\bresets\s+(?:(?P<month>[A-Za-z]{3})[a-z]*\.?\s+(?P<day>\d{1,2}),?\s+(?:at\s+)?)?"
+_RESET_TEXT = LazyPattern(r"\bresets\s+(?:(?P<month>[A-Za-z]{3})[a-z]*\.?\s+(?P<day>\d{1,2}),?\s+(?:at\s+)?)?"
                          r"(?P<hour>\d{1,2})(?::(?P<minute>\d\d))?\s*(?P<half>[ap]\.?m\.?)?"
                          r"\s*\((?P<zone>[A-Za-z][A-Za-z0-9_+\-/]*)\)", re.I)
 
@@ -3900,7 +3902,7 @@ DEFAULT_STATUSLINE_FORMAT = ("{model}[ · {session_cost} session][ · {today_cos
                              "[ · {reset_in} left][ · ctx {context}]")
 # The SGR codes of the colours a segment uses.
 _ANSI_COLOURS = {"green": "32", "yellow": "33", "red": "31"}
-_SEGMENT_TOKEN = re.compile(r"\{\{|\}\}|\[\[|\]\]|\{([^{}]*)\}|[\[\]{}]|[^{}\[\]]+")
+_SEGMENT_TOKEN = LazyPattern(r"\{\{|\}\}|\[\[|\]\]|\{([^{}]*)\}|[\[\]{}]|[^{}\[\]]+")
 
 
 def parse_segment_format(text):
