@@ -2585,9 +2585,9 @@ class UsageQuery:
         """SQL of the number of price changes before time expression ts."""
         return " + ".join(f"({ts} >= {int(_date_ms(d))})" for d in self.prices.change_dates()) or "0"
 
-    def calls_in_order(self, since=None):
-        """The calls from time since on (oldest first) as WINDOW_ROW fields."""
-        where, params = self._where(Filters(), "ts")
+    def calls_in_order(self, since=None, project=None):
+        """The calls from time since on (of one project, when named), oldest first, as WINDOW_ROW fields."""
+        where, params = self._where(Filters(project=project), "ts")
         if since is not None:
             where += " AND ts >= ?"
             params.append(since)
@@ -2815,6 +2815,18 @@ def load_windows(query, length_ms):
 
 # A kept window's limit_hit holds bits: the 5-hour limit's hit, and the weekly limit's.
 LIMIT_HIT, WEEKLY_HIT = 1, 2
+
+
+def project_windows(query, length_ms, project):
+    """The windows of one project's calls alone, built from them (none are kept for a project)."""
+    return replay_windows(list(query.calls_in_order(project=project)), query.limit_resets(), length_ms)
+
+
+def windows_starting_between(windows, since, until, tz):
+    """The windows that start on the days from since to until (either None: open-ended), in zone tz."""
+    low = day_start_ms(since, tz) if since is not None else None
+    high = day_end_ms(until, tz) if until is not None else None
+    return [w for w in windows if (low is None or w.start >= low) and (high is None or w.start < high)]
 
 
 def _kept_window(row, length_ms):
@@ -4208,6 +4220,19 @@ def window_json(window, now_ms, length_ms, limit):
                                              "status": {"over": "exceeds"}.get(threshold_state(percent),
                                                                                 threshold_state(percent))}
     return entry
+
+
+BLOCKS_CSV = ["window_start", "window_end", "last_call", "active", "limit_reached", "calls"] + CSV_USAGE + [
+    "percent_of_limit", "models"]
+
+
+def window_csv(window, now_ms, length_ms, limit):
+    """A window's row of blocks --csv (times in UTC ISO, as the JSON has them)."""
+    usage = window.usage
+    percent = f"{100 * usage.total_tokens / limit.tokens:.1f}" if limit.tokens else ""
+    return ([_iso(window.start), _iso(window.resets_at()), _iso(window.last),
+             int(window.is_active(now_ms, length_ms)), int(bool(window.limit_hit)), usage.calls]
+            + _csv_usage(usage) + [percent, " ".join(sorted(window.models))])
 
 
 def render_blocks_table(windows, now_ms, length_ms, limit, width, style, tz):
@@ -6692,22 +6717,26 @@ def _add_command_options(parser, command):
     """
     s = argparse.SUPPRESS
     report = command in REPORTS or command is None
-    ranged = report or command == "export"
+    ranged = report or command in ("export", "blocks")
     group = parser.add_argument_group("what to count")
     if ranged:
         # today takes them only to refuse them with a reason (check_args): they are not offered.
+        window_day = " (of a window's start)" if command == "blocks" else ""
         group.add_argument("-s", "--since", type=parse_day, default=s, metavar="DATE",
-                           help=s if command == "today" else "first day to include, YYYY-MM-DD or YYYYMMDD")
+                           help=s if command == "today" else f"first day to include{window_day}, YYYY-MM-DD "
+                                                             "or YYYYMMDD")
         group.add_argument("-u", "--until", type=parse_day, default=s, metavar="DATE",
-                           help=s if command == "today" else "last day to include, YYYY-MM-DD or YYYYMMDD")
+                           help=s if command == "today" else f"last day to include{window_day}, YYYY-MM-DD "
+                                                             "or YYYYMMDD")
     group.add_argument("-z", "--timezone", default=s, metavar="TZ",
                        help=("IANA time zone deciding which day a call belongs to"
                              if report or command in BUDGET_COMMANDS + DATA_COMMANDS else
                              "IANA time zone to show times in") + " (default: the system's)")
     if ranged:
         group.add_argument("-p", "--project", default=s, metavar="NAME",
-                           help="only the project with this path, last path component or directory name "
-                                "(with or without its leading -)")
+                           help=("only the project with this path, last path component or directory name "
+                                 "(with or without its leading -)")
+                           + (": its calls' own windows" if command == "blocks" else ""))
     if command != "prune":
         group.add_argument("-m", "--mode", choices=MODES, default=s, type=str.lower,
                            help="cost source: auto uses costUSD from old logs where present, calculate "
@@ -6758,7 +6787,7 @@ def _add_command_options(parser, command):
     if command not in SEGMENT_COMMANDS + ("live",):
         output = group.add_mutually_exclusive_group()
         output.add_argument("-j", "--json", action="store_true", default=s, help="print JSON")
-        if report:
+        if report or command == "blocks":
             output.add_argument("--csv", action="store_true", default=s, help="print CSV")
         if command == "report":
             output.add_argument("--markdown", action="store_true", default=s, help="print Markdown")
@@ -7305,12 +7334,16 @@ def run_windows(args, settings, environ, out, messages):
         length_ms = int(settings.session_length * HOUR_MS)
         status, windows, limit, weekly = current_status(query, settings, now_ms)
         if args.command == "blocks":
+            if args.project is not None:
+                windows = project_windows(query, length_ms, args.project)
             if args.active:
                 windows = [w for w in windows[-1:] if w.is_active(now_ms, length_ms)]
             elif args.recent:
                 windows = [w for w in windows if w.end > now_ms - RECENT_DAYS * MS_PER_DAY]
+            windows = windows_starting_between(windows, args.since, args.until, query.tz)
             price_windows(query, windows)
             windows = with_gaps(windows, length_ms)
+            _warn_unknown_project(query, args.project, messages)
         if not windows:
             for reason in explain_no_usage(query):
                 messages.warn(reason)
@@ -7326,6 +7359,9 @@ def run_windows(args, settings, environ, out, messages):
         return EXIT_LIMIT_REACHED if status is not None and status.reached else EXIT_OK
     if settings.order == "desc":
         windows.reverse()
+    if args.csv:
+        write_csv(out, BLOCKS_CSV, [window_csv(w, now_ms, length_ms, limit) for w in windows if not w.is_gap])
+        return EXIT_OK
     if args.json:
         out.write(to_json({"blocks": [window_json(w, now_ms, length_ms, limit) for w in windows],
                            "limit": {"tokens": limit.tokens, "basis": limit.basis, "official": limit.official},

@@ -52,7 +52,8 @@ _ccusage_options_of() {
         daily | monthly) echo "$common $report --by-project" ;;
         today) echo "$common $_ccusage_report_options --by-project" ;;
         session) echo "$common $report" ;;
-        blocks) echo "$common $_ccusage_window_options -o --order -a --active -r --recent" ;;
+        blocks) echo "$common $_ccusage_window_options -o --order -a --active -r --recent -s --since -u --until
+            -p --project --csv" ;;
         status) echo "$common $_ccusage_window_options" ;;
         check) echo "$common $_ccusage_window_options --start-of-week $_ccusage_check_options" ;;
         report) echo "$common $_ccusage_window_options --start-of-week $_ccusage_summary_options" ;;

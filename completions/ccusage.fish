@@ -107,12 +107,12 @@ complete -c ccusage -n "$tabular $data" -l no-wait -d 'answer from what the stor
 complete -c ccusage -n "$tabular $data" -s v -l verbose -d 'say what was read and skipped, on stderr'
 
 # today covers today alone: no range.
-set -l ranged "__ccusage_command_is '' daily weekly monthly session export"
+set -l ranged "__ccusage_command_is '' daily weekly monthly session export blocks"
 complete -c ccusage -n $ranged -s s -l since -x -d 'first day to include (YYYY-MM-DD)'
 complete -c ccusage -n $ranged -s u -l until -x -d 'last day to include (YYYY-MM-DD)'
-complete -c ccusage -n "$report export" -s p -l project -x -d 'only this project'
+complete -c ccusage -n "$report export blocks" -s p -l project -x -d 'only this project'
 complete -c ccusage -n $report -s b -l breakdown -d 'add a row per model'
-complete -c ccusage -n $report -l csv -d 'print CSV'
+complete -c ccusage -n "$report blocks" -l csv -d 'print CSV'
 complete -c ccusage -n "__ccusage_command_is '' daily weekly monthly today" -l by-project \
     -d 'group the rows by project'
 complete -c ccusage -n "__ccusage_command_is '' weekly $budgets" -l start-of-week -x \

@@ -634,3 +634,38 @@ def test_status_fits_80_columns(env):
         result = env.run("status", "-z", "UTC")
     assert "percentile" in result.out
     assert all(len(line) <= 80 for line in result.out.splitlines()), result.out
+
+
+def blocks_fixture(env):
+    """Windows on three days, two projects: game on the 20th and 22nd, web on the 21st."""
+    for session, cwd, ts, output in (("g1", "/home/u/game", "2026-11-20T09:10:00.000Z", 100),
+                                     ("w1", "/home/u/web", "2026-11-21T09:10:00.000Z", 200),
+                                     ("g2", "/home/u/game", "2026-11-22T09:10:00.000Z", 300)):
+        write_lines(env.log(session, cwd=cwd), [assistant_line(ts=ts, session=session, cwd=cwd, output=output)])
+
+
+def test_blocks_take_the_reports_dates_project_and_csv(env):
+    blocks_fixture(env)
+    with freeze_time("2026-11-30T12:00:00Z"):
+        every = env.run("blocks", "--json", "-z", "UTC").json()["blocks"]
+        dated = env.run("blocks", "--json", "-z", "UTC", "--since", "2026-11-21", "--until", "2026-11-21").json()
+        game = env.run("blocks", "--json", "-z", "UTC", "-p", "game").json()["blocks"]
+        csv_text = env.run("blocks", "--csv", "-z", "UTC", "--since", "2026-11-21").out
+    assert [b["startTime"] for b in every if not b["isGap"]] == [
+        "2026-11-20T09:00:00.000Z", "2026-11-21T09:00:00.000Z", "2026-11-22T09:00:00.000Z"]
+    assert [(b["startTime"], b["tokenCounts"]["outputTokens"]) for b in dated["blocks"]] == [
+        ("2026-11-21T09:00:00.000Z", 200)]
+    assert [(b["startTime"], b["tokenCounts"]["outputTokens"]) for b in game if not b["isGap"]] == [
+        ("2026-11-20T09:00:00.000Z", 100), ("2026-11-22T09:00:00.000Z", 300)]
+    lines = csv_text.splitlines()
+    assert lines[0].split(",")[:6] == ["window_start", "window_end", "last_call", "active", "limit_reached", "calls"]
+    assert [line.split(",")[0] for line in lines[1:]] == ["2026-11-21T09:00:00.000Z", "2026-11-22T09:00:00.000Z"]
+    assert lines[1].split(",")[6:8] == ["0", "200"]   # input and output tokens
+
+
+def test_blocks_with_a_day_in_another_zone(env):
+    blocks_fixture(env)
+    with freeze_time("2026-11-30T12:00:00Z"):
+        # 09:00 UTC on the 21st is the 21st in Tokyo too (18:00), but the 20th's window is the 20th there.
+        tokyo = env.run("blocks", "--json", "-z", "Asia/Tokyo", "--until", "2026-11-20").json()["blocks"]
+    assert [b["startTime"] for b in tokyo] == ["2026-11-20T09:00:00.000Z"]
