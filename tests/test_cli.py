@@ -111,8 +111,8 @@ def test_a_pipe_closed_early_stops_quietly(env):
 
 
 @pytest.mark.parametrize("argv, option, command", [
-    (("--since", "2026-11-30", "blocks"), "--since", "blocks"),
-    (("-p", "game", "blocks"), "-p", "blocks"),
+    (("--since", "2026-11-30", "status"), "--since", "status"),
+    (("-p", "game", "status"), "-p", "status"),
     (("--csv", "status"), "--csv", "status"),
     (("-b", "status"), "-b", "status"),
     (("--by-project", "session"), "--by-project", "session"),
@@ -135,6 +135,9 @@ def test_options_before_the_command_apply_to_it_as_after_it(env):
     before = env.run("--json", "-z", "UTC", "--since", "2026-11-21", "-p", "game", "daily").json()
     assert before == after
     assert [day["date"] for day in after["daily"]] == ["2026-11-21"] and after["totals"]["outputTokens"] == 20
+    # blocks takes them too, before its name as after it.
+    assert env.run("--since", "2026-11-21", "-p", "game", "blocks", "--json").json() == \
+        env.run("blocks", "--json", "--since", "2026-11-21", "-p", "game").json()
     # Exclusive options stay exclusive across the command word.
     both = env.run("--json", "daily", "--csv")
     assert both.code == 2 and "not allowed with" in both.err
