@@ -1332,6 +1332,19 @@ SCHEMA = (
         state TEXT NOT NULL,
         alerted_at INTEGER NOT NULL
     ) WITHOUT ROWID;
+    -- The dollars of a status line's spend limit (its percentage is in
+    -- rate_limits, as the window spend_limit).
+    CREATE TABLE spend_limits (
+        captured_at INTEGER PRIMARY KEY,
+        used_usd REAL,
+        limit_usd REAL,
+        period TEXT
+    ) WITHOUT ROWID;
+    -- Read every log again: the limit messages of Claude Code 2.x, which
+    -- earlier versions passed over, are found in those still on disk (a
+    -- call read twice counts once).
+    UPDATE files SET offset = 0, tail_len = 0, tail_crc = 0, skipped = 0, size = NULL, mtime_ns = NULL;
+    UPDATE roots SET walk_digest = NULL, full_walk_ns = NULL;
     DELETE FROM report_cache;
     """,
 )
@@ -1940,16 +1953,6 @@ RECORD_WAIT_MS = 250
 RECORD_REPEAT_MS = 60_000
 
 
-# The dollars of a status line's spend limit (its percentage is in rate_limits, window spend_limit).
-# Kept apart from SCHEMA and created where it is used, until the schema takes it in.
-SPEND_LIMITS_TABLE = """CREATE TABLE IF NOT EXISTS spend_limits (
-    captured_at INTEGER PRIMARY KEY,
-    used_usd REAL,
-    limit_usd REAL,
-    period TEXT
-) WITHOUT ROWID"""
-
-
 def record_rate_limits(conn, rows, seen_ms):
     """Store official figures (rows of official_rows) as seen at seen_ms; False when the store stayed busy."""
     def unchanged(row):
@@ -1965,7 +1968,6 @@ def record_rate_limits(conn, rows, seen_ms):
                          "VALUES (?, ?, ?, ?)", [(row[0], seen_ms, row[1], row[2]) for row in new])
         spend = [(seen_ms,) + tuple(row[3:]) for row in new if row[0] == "spend_limit"]
         if spend:
-            conn.execute(SPEND_LIMITS_TABLE)
             conn.executemany("INSERT OR IGNORE INTO spend_limits VALUES (?, ?, ?, ?)", spend)
         conn.execute("COMMIT")
         return True

@@ -18,7 +18,7 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SCHEMA_CHECKSUMS = {
     1: "5b2368fecd969c4910f35696fc7b68abae99e5e6584aafc5bed05e30a2e3a69a",
     2: "cdb1a07ddf1eff1895f1f80ceb5a50e37715df78cc7727dcce83a4d070fc4a35",
-    3: "ac1aa40fc39f6b85dc572d4e2d007ce273bdf993b50bb4af87300455339cd510",
+    3: "c2e8c744bc7a340676ab1ef2ec69daed03ce05053ef7eed22ccfb90d933bfc3a",
 }
 
 # tests/fixtures/store-schema-2.db: the store ccusage 0.1.0 (schema 2, commit
@@ -109,3 +109,28 @@ def test_a_store_of_each_earlier_schema_is_upgraded_on_open(env, version):
     with sqlite3.connect(env.db) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == len(ccusage.SCHEMA)
         assert conn.execute("PRAGMA application_id").fetchone()[0] == ccusage.APPLICATION_ID
+
+
+@freeze_time("2026-11-21 12:00:00")
+def test_the_upgrade_reads_every_log_again_for_the_limit_messages_earlier_versions_passed_over(env):
+    from test_limits import limit_message
+    from logsynth import assistant_line, session_path, write_lines
+    path = session_path(str(env.claude), "s1")
+    write_lines(path, [assistant_line(ts="2026-11-20T10:05:00.000Z", output=50),
+                       limit_message("2026-11-20T10:30:00.000Z", "You've hit your limit · resets 2pm (UTC)")])
+    # A store of schema 2 that read the whole log, and kept its call, but not the 2.x limit message.
+    env.db.parent.mkdir(parents=True, exist_ok=True)
+    st = Path(path).stat()
+    with sqlite3.connect(env.db, isolation_level=None) as conn:
+        conn.execute("BEGIN")
+        for text in ccusage.SCHEMA[:2]:
+            for statement in ccusage._statements(text):
+                conn.execute(statement)
+        conn.execute("PRAGMA user_version = 2")
+        conn.execute("INSERT INTO sources (id, path) VALUES (1, ?)", (str(env.claude),))
+        conn.execute("INSERT INTO files (source_id, path, dev, ino, size, mtime_ns, offset) VALUES (1, ?, ?, ?, ?, ?, ?)",
+                     (path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_size))
+        conn.execute("COMMIT")
+    blocks = env.run("blocks", "--json").json()["blocks"]
+    assert [(b["startTime"], b["limitReached"], b["resetsAt"]) for b in blocks] == [
+        ("2026-11-20T10:00:00.000Z", True, "2026-11-20T14:00:00.000Z")]
