@@ -1529,12 +1529,13 @@ class Store:
                 raise CcusageError(f"the store {self.path} is read-only and of an older ccusage: make it writable "
                                    f"(chmod u+w {self.path}) so that it can be upgraded")
             return
-        if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-            conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA cache_size = -65536")
+        # WAL is kept in the file: a store of this version was switched to it when it was made.
         if version == len(SCHEMA) and mark == APPLICATION_ID:
             return
+        if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            conn.execute("PRAGMA journal_mode = WAL")
         if version > len(SCHEMA):
             raise CcusageError(f"the store {self.path} was written by a newer ccusage "
                                f"(schema {version}); upgrade ccusage or use --db")
