@@ -16,7 +16,7 @@ from freezegun import freeze_time
 
 import ccusage
 from logsynth import assistant_line, session_path, write_lines
-from support import first_line_is_one_error
+from support import first_line_is_one_error, write_config
 
 SONNET = "claude-sonnet-4-5-20250929"   # $3 input, $15 output, $3.75 5m cache write, $0.30 cache read per M
 WIDTHS = [40, 60, 80, 120]
@@ -86,9 +86,7 @@ def varied_history(env):
                                   ("check",), ("report",), ("report", "--month", "--date", "2026-11-01")])
 def test_every_output_fits_its_width(env, monkeypatch, width, argv):
     varied_history(env)
-    settings = env.config_home / "ccusage" / "config.toml"
-    settings.parent.mkdir(parents=True)
-    settings.write_text("[budgets]\ndaily = 5\nmonthly = 100\nwindow_tokens = 5000000\n")
+    write_config(env, {"budgets": {"daily": 5, "monthly": 100, "window_tokens": 5000000}})
     monkeypatch.setenv("COLUMNS", str(width))
     with freeze_time("2026-11-20T11:20:00Z"):
         result = env.run(*argv, "-z", "UTC")
