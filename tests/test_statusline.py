@@ -8,29 +8,16 @@ import re
 import sqlite3
 import subprocess
 import sys
-from datetime import datetime
 from pathlib import Path
 
 import pytest
 from freezegun import freeze_time
 
-from logsynth import assistant_line, write_lines
+from logsynth import write_lines
 from support import installed_ccusage
+from test_limits import SONNET, call, epoch, ms
 
 ROOT = Path(__file__).resolve().parent.parent
-SONNET = "claude-sonnet-4-5-20250929"    # USD per million: output 15
-
-
-def ms(text):
-    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
-
-
-def epoch(text):
-    return ms(text) // 1000
-
-
-def call(ts, output):
-    return assistant_line(ts=ts, model=SONNET, output=output)
 
 
 def statusline(env, monkeypatch, payload, *args):
