@@ -8097,9 +8097,27 @@ def arrange_argv(parser, argv):
 
 
 def main(argv=None):
-    """Run ccusage with argv (default: sys.argv[1:]); return the exit status."""
+    """Run ccusage with argv (default: sys.argv[1:]); return the exit status.
+
+    Run as the program itself (argv None), it ends the process as soon as
+    its output is flushed: the interpreter's teardown of every module costs
+    a quick command a tenth of its time, and nothing of ccusage needs it
+    (the store is closed, helpers are reaped, files are closed by then).
+    """
+    if argv is not None:
+        return run_command(list(argv))
+    code = run_command(sys.argv[1:])
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:
+        code = EXIT_OK
+    os._exit(code)
+
+
+def run_command(argv):
+    """What main does with a command line: the exit status."""
     environ = os.environ
-    argv = sys.argv[1:] if argv is None else list(argv)
     escape_unencodable(sys.stdout)
     messages = Messages()
     # The first word that names a command is the command, unless it is an
