@@ -2633,11 +2633,16 @@ class ReportRow:
         self.models[model].add(usage)
 
 
+def first_day_of_week(day, start_index):
+    """The day the week of day begins on, weeks starting on WEEKDAYS[start_index]."""
+    return day - timedelta(days=(day.weekday() - start_index) % 7)
+
+
 def period_label(day, period, week_start):
     if period == "daily":
         return day.isoformat()
     if period == "weekly":
-        return (day - timedelta(days=(day.weekday() - week_start) % 7)).isoformat()
+        return first_day_of_week(day, week_start).isoformat()
     return day.strftime("%Y-%m")
 
 
@@ -3046,7 +3051,7 @@ def segment_facts(query, settings, now_ms):
     """
     tz = query.tz
     today = datetime.fromtimestamp(now_ms / 1000, tz).date()
-    week_start = today - timedelta(days=(today.weekday() - WEEKDAYS.index(settings.start_of_week)) % 7)
+    week_start = first_day_of_week(today, WEEKDAYS.index(settings.start_of_week))
     month_start = today.replace(day=1)
     days = {row.key: row.total.cost for row in
             period_report(query, "daily", Filters(min(week_start, month_start), today), 0, False)}
@@ -3332,11 +3337,6 @@ def sessions_between(query, first_day=None, last_day=None, project=None):
     return session_report(query, Filters(first_day, last_day, project))
 
 
-def window_figures(query, settings, now_ms):
-    """(status of the active window or None, every window, the limit, the official 7-day figure or None)."""
-    return current_status(query, settings, now_ms)
-
-
 def official_five_hour(query):
     """The latest official 5-hour figure recorded: (captured at ms, used percentage, resets at ms), or None."""
     return query.rate_limits().get("five_hour")
@@ -3351,10 +3351,6 @@ def windows_between(query, settings, first_day, last_day, now_ms):
     windows = [w for w in every if not w.is_gap and w.start < hi and w.last >= lo]
     price_windows(query, windows)
     return windows, limit, any(w.limit_hit for w in every)
-
-
-def week_start(day, start_index):
-    return day - timedelta(days=(day.weekday() - start_index) % 7)
 
 
 def month_end(day):
@@ -3413,11 +3409,11 @@ def evaluate_budgets(query, settings, now_ms, period=None):
     budgets = settings.budgets.budgets
     start_index = WEEKDAYS.index(settings.start_of_week)
     as_of = datetime.fromtimestamp(now_ms / 1000, query.tz).date() if period is None else period[1]
-    starts = {"daily": as_of, "weekly": week_start(as_of, start_index), "monthly": as_of.replace(day=1)}
+    starts = {"daily": as_of, "weekly": first_day_of_week(as_of, start_index), "monthly": as_of.replace(day=1)}
     length_ms = int(settings.session_length * HOUR_MS)
     if any(b.kind.startswith(("window", "seven")) for b in budgets):
         if period is None:
-            status, _, limit, seven_day = window_figures(query, settings, now_ms)
+            status, _, limit, seven_day = current_status(query, settings, now_ms)
         else:
             windows, limit, _ = windows_between(query, settings, period[0], period[1], now_ms)
     results = []
@@ -3500,7 +3496,7 @@ def summary_period(kind, anchor, today, start_index):
         day = anchor or today - timedelta(days=1)
         return day, day
     if kind == "week":
-        first = week_start(anchor, start_index) if anchor else week_start(today, start_index) - timedelta(days=7)
+        first = first_day_of_week(anchor or today - timedelta(days=7), start_index)
         return first, first + timedelta(days=6)
     first = (anchor or today.replace(day=1) - timedelta(days=1)).replace(day=1)
     return first, month_end(first)
@@ -3951,8 +3947,8 @@ def _compact_duration(ms):
     return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
 
 
-def _percent_level(percent, thresholds):
-    return "red" if percent >= thresholds[1] else "yellow" if percent >= thresholds[0] else "green"
+# The colour a segment shows each threshold state (threshold_state) in.
+SEGMENT_COLOURS = {"ok": "green", "warning": "yellow", "over": "red"}
 
 
 def segment_fields(facts, now_ms, tz, thresholds, payload=None):
@@ -3963,7 +3959,7 @@ def segment_fields(facts, now_ms, tz, thresholds, payload=None):
         return (f"${value:,.2f}", None) if value is not None else ("", None)
 
     def percent(value):
-        return (f"{value:.0f}%", _percent_level(value, thresholds)) if value is not None else ("", None)
+        return (f"{value:.0f}%", SEGMENT_COLOURS[threshold_state(value, thresholds)]) if value is not None else ("", None)
 
     fields = {name: ("", None) for name in SEGMENT_FIELDS}
     for name in ("today_cost", "week_cost", "month_cost"):
@@ -5116,7 +5112,7 @@ class LiveData:
         tz = query.tz
         data.status, data.windows, data.limit, data.weekly = current_status(query, settings, now_ms)
         today = datetime.fromtimestamp(now_ms / 1000, tz).date()
-        week_start = today - timedelta(days=(today.weekday() - WEEKDAYS.index(settings.start_of_week)) % 7)
+        week_start = first_day_of_week(today, WEEKDAYS.index(settings.start_of_week))
         month_start = today.replace(day=1)
         first = min(today - timedelta(days=LIVE_HISTORY_DAYS - 1), week_start, month_start)
         data.days = {date.fromisoformat(row.key): row
