@@ -537,7 +537,9 @@ def parse_line(line, session_hint):
 
     Billable: an assistant line with message.usage, or the copy of one that a
     parent transcript keeps inside a progress line.  Model "<synthetic>" is
-    Claude Code's own text and bills nothing.
+    Claude Code's own text and bills nothing.  A response whose
+    usage.iterations bills steps of its own (iteration_calls) gives a list:
+    its call, then the steps' calls.
     """
     obj = _json_value(line.decode("utf-8"))
     if not isinstance(obj, dict):
@@ -580,7 +582,7 @@ def parse_line(line, session_hint):
     one_hour = min(_count(split, "ephemeral_1h_input_tokens"), cache_write) if isinstance(split, dict) else 0
     tools = usage.get("server_tool_use")
     cost = record.get("costUSD")
-    return (
+    call = (
         key,
         ts,
         session,
@@ -596,6 +598,52 @@ def parse_line(line, session_hint):
         1 if usage.get("inference_geo") == "us" else 0,
         float(cost) if type(cost) in (int, float) and 0 <= cost < MAX_COST_USD else None,
     )
+    if usage.get("iterations"):
+        steps = iteration_calls(call, usage)
+        if steps:
+            return [call] + steps
+    return call
+
+
+def iteration_calls(call, usage):
+    """The calls a response's usage.iterations bills beside its top-level counts (a list, often empty).
+
+    Each entry is one sampling step.  When the top-level counts are each at
+    least the steps' sums they already include every step, and nothing more
+    is billed; otherwise every step that is not the final "message" one
+    (a compaction, an advisor's reply) is a call of its own, keyed by the
+    response's key and its place in the list, priced as the model it names.
+    ValueError: an entry that is not an object, or a bad count.
+    """
+    iterations = usage.get("iterations")
+    if not isinstance(iterations, list) or not iterations:
+        return []
+    counts = []
+    for step in iterations:
+        if not isinstance(step, dict):
+            raise ValueError("an iteration that is not an object")
+        counts.append(tuple(_count(step, name) for name in _ITERATION_COUNTS))
+    top = tuple(_count(usage, name) for name in _ITERATION_COUNTS)
+    if all(total >= sum(column) for total, column in zip(top, zip(*counts))):
+        return []
+    steps = []
+    for index, (step, (inp, out, cache_write, cache_read)) in enumerate(zip(iterations, counts)):
+        if step.get("type") == "message":
+            continue
+        model = step.get("model")
+        model = (model if model.isascii() else _storable(model)) if isinstance(model, str) and model else call[C_MODEL]
+        split = step.get("cache_creation")
+        one_hour = min(_count(split, "ephemeral_1h_input_tokens"), cache_write) if isinstance(split, dict) else 0
+        tools = step.get("server_tool_use")
+        steps.append((f"{call[C_KEY]}#{index}", call[C_TS], call[C_SESSION], call[C_CWD], model, inp, out,
+                      cache_write - one_hour, one_hour, cache_read,
+                      _count(tools, "web_search_requests") if isinstance(tools, dict) else 0,
+                      1 if step.get("speed") == "fast" else 0, 1 if step.get("inference_geo") == "us" else 0, None))
+    return steps
+
+
+# The counts an iteration carries, compared with the top level's to see whether it includes the steps.
+_ITERATION_COUNTS = ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
 
 
 def parse_limit_reset(line):
@@ -768,10 +816,15 @@ class LogChunkReader:
                     except (ValueError, RecursionError):
                         self.skipped += 1
                     else:
-                        if call is not None:
+                        if type(call) is tuple:
                             self.billable_lines += 1
                             previous = calls.get(call[C_KEY])
                             calls[call[C_KEY]] = call if previous is None else merge_lines(previous, call)
+                        elif call is not None:
+                            self.billable_lines += 1
+                            for step in call:
+                                previous = calls.get(step[C_KEY])
+                                calls[step[C_KEY]] = step if previous is None else merge_lines(previous, step)
                         elif _LIMIT_MARK_BYTES in line or _RATE_LIMIT_ERROR in line:
                             reset = parse_limit_reset(line)
                             if reset:
