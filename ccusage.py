@@ -3546,6 +3546,8 @@ def learned_limit(query, windows, now_ms, length_ms):
 # The tool that wrote a call's log: every call read today is Claude Code's.
 CALL_SOURCE = "claude-code"
 TIERS = ("opus", "sonnet", "haiku")
+# The names model_tier's tiers are shown by, in their order on a tie.
+TIER_NAMES = {"opus": "Opus", "sonnet": "Sonnet", "haiku": "Haiku", "other": "other"}
 
 
 def model_tier(model_id):
@@ -3609,6 +3611,109 @@ def usage_by_project_model(query, filters):
     projects = dict(query.conn.execute("SELECT id, path FROM projects"))
     return {(projects[project_id], query.model_name(model_id)): usage
             for (project_id, model_id), usage in query.grouped(["project"], filters).items()}
+
+
+# The latency percentiles `models` gives, by the nearest-rank method: the
+# p-th is the latency at rank ceil(p% of n) of the n latencies in ascending
+# order, so always one a request took, never one made up between two.
+LATENCY_PERCENTILES = (50, 95, 99)
+
+
+def nearest_rank(latencies, percent):
+    """The percent-th percentile of latencies {ms: requests that took it} by nearest rank, or None of none."""
+    total = sum(latencies.values())
+    if not total:
+        return None
+    rank = max(1, -(-percent * total // 100))
+    for value in sorted(latencies):
+        rank -= latencies[value]
+        if rank <= 0:
+            return value
+    return None
+
+
+class RequestStats:
+    """What request logs say of a set of requests: how many, how many failed and succeeded, how long they took.
+
+    latencies: {ms: requests that took it} of those that logged a latency.
+    A request whose log says nothing of its outcome is in neither failed
+    nor succeeded, nor in the success rate.
+    """
+
+    __slots__ = ("requests", "failed", "succeeded", "latencies")
+
+    def __init__(self):
+        self.requests = self.failed = self.succeeded = 0
+        self.latencies = {}
+
+    def add(self, other):
+        self.requests += other.requests
+        self.failed += other.failed
+        self.succeeded += other.succeeded
+        for value, count in other.latencies.items():
+            self.latencies[value] = self.latencies.get(value, 0) + count
+
+    @property
+    def success_rate(self):
+        """The share of the requests with a known outcome that succeeded (1 is all), or None."""
+        known = self.failed + self.succeeded
+        return self.succeeded / known if known else None
+
+    def percentiles(self):
+        """[the LATENCY_PERCENTILES of the latencies, None of none]."""
+        return [nearest_rank(self.latencies, percent) for percent in LATENCY_PERCENTILES]
+
+
+def request_stats(query, filters):
+    """{(model name, agent or None): RequestStats} of the requests filters cover, of the roots in use."""
+    where, params = query._where(filters, "ts")
+    stats = {}
+    # One statement, one state of the store: counts per latency, NULL among them.
+    for model_id, agent, latency, requests, failed, succeeded in query.conn.execute(
+            "SELECT model_id, agent, latency_ms, count(*), sum(ok IS 0), sum(ok IS 1) "
+            f"FROM requests WHERE {where} GROUP BY 1, 2, 3", params):
+        key = (query.model_name(model_id), agent)
+        part = stats.get(key)
+        if part is None:
+            part = stats[key] = RequestStats()
+        part.requests += requests
+        part.failed += failed
+        part.succeeded += succeeded
+        if latency is not None:
+            part.latencies[latency] = requests
+    return stats
+
+
+class TierRow:
+    """A row of `models`: a model tier's requests (of the request logs), and its calls (of every source)."""
+
+    __slots__ = ("tier", "requests", "usage", "models")
+
+    def __init__(self, tier):
+        self.tier = tier
+        self.requests = RequestStats()
+        self.usage = Usage()
+        self.models = set()
+
+
+def model_report(query, filters):
+    """(TierRows in TIER_NAMES order; {(agent or None, tier): RequestStats}) of what filters cover.
+
+    Only tiers with a request or a call have a row.
+    """
+    rows = {tier: TierRow(tier) for tier in TIER_NAMES}
+    agents = {}
+    for (model, agent), part in request_stats(query, filters).items():
+        row = rows[model_tier(model)]
+        row.requests.add(part)
+        row.models.add(model)
+        agents.setdefault((agent, row.tier), RequestStats()).add(part)
+    for (model_id,), usage in query.grouped([], filters).items():
+        model = query.model_name(model_id)
+        row = rows[model_tier(model)]
+        row.usage.add(usage)
+        row.models.add(model)
+    return [row for row in rows.values() if row.requests.requests or row.usage.calls], agents
 
 
 class WindowFigures:
@@ -4918,6 +5023,83 @@ def render_prune_table(plan, width, style):
     return table.render(width, style)
 
 
+REQUEST_HEADERS = ["Requests", "Failed", "Success"] + [f"p{p} ms" for p in LATENCY_PERCENTILES]
+# What the reports of a source without request logs say instead of the figures only those logs hold.
+NO_REQUESTS_NOTE = ("Latency and success rates need a proxy or calls log that records them "
+                    "(--log proxy:PATH, or [[sources]] in the settings).")
+
+
+def fmt_rate(rate):
+    return "-" if rate is None else f"{rate * 100:.1f}%"
+
+
+def request_cells(stats):
+    """The REQUEST_HEADERS cells of RequestStats."""
+    return [fmt_int(stats.requests), fmt_int(stats.failed), fmt_rate(stats.success_rate)] + [
+        "-" if value is None else fmt_int(value) for value in stats.percentiles()]
+
+
+def render_models_table(rows, width, style):
+    """The tiers of `models`: their requests and latency where request logs record them, and their calls."""
+    with_requests = any(row.requests.requests for row in rows)
+    headers = ["Tier"] + (REQUEST_HEADERS if with_requests else []) + ["Calls", "Tokens", "Cost"]
+    count = len(headers)
+    # Narrower, the tokens abbreviate, then the p95, the calls, the p99 and the failures go.
+    table = Table(headers, ["<"] + [">"] * (count - 1), compact_columns=(count - 2,),
+                  shrink=[Table.NUMBERS] + ([5, count - 3, 6, 2] if with_requests else []))
+    total, requests = Usage(), RequestStats()
+    for row in rows:
+        total.add(row.usage)
+        requests.add(row.requests)
+        table.add([TIER_NAMES[row.tier]] + (request_cells(row.requests) if with_requests else [])
+                  + [fmt_int(row.usage.calls), fmt_int(row.usage.total_tokens), fmt_cost(row.usage)])
+    table.add([""] * count, "rule")
+    table.add(["Total"] + (request_cells(requests) if with_requests else [])
+              + [fmt_int(total.calls), fmt_int(total.total_tokens), fmt_cost(total)], "total")
+    return table.render(width, style)
+
+
+def agent_rows(agents):
+    """[(agent or None, tier, RequestStats)] by agent (those without one last), then tier."""
+    order = list(TIER_NAMES)
+    return sorted(((agent, tier, stats) for (agent, tier), stats in agents.items()),
+                  key=lambda item: (item[0] is None, item[0] or "", order.index(item[1])))
+
+
+def render_agents_table(agents, width, style):
+    """The requests of `models` per agent and tier."""
+    table = Table(["Agent", "Tier"] + REQUEST_HEADERS, ["<", "<"] + [">"] * len(REQUEST_HEADERS),
+                  shrink=[6, 7, 3], cut=0)
+    for agent, tier, stats in agent_rows(agents):
+        table.add([clean(agent) if agent is not None else "(none)", TIER_NAMES[tier]] + request_cells(stats))
+    return table.render(width, style)
+
+
+def request_json(stats):
+    rate = stats.success_rate
+    return {"requests": stats.requests, "failures": stats.failed, "successes": stats.succeeded,
+            "successRate": None if rate is None else round(rate, 6),
+            "latencyMs": dict(zip((f"p{p}" for p in LATENCY_PERCENTILES), stats.percentiles()),
+                              count=sum(stats.latencies.values()))}
+
+
+def models_json(rows, agents, unpriced_models):
+    """`models --json`: a tier's requests, latency and calls, the requests per agent, and the totals."""
+    total, requests = Usage(), RequestStats()
+    tiers = []
+    for row in rows:
+        total.add(row.usage)
+        requests.add(row.requests)
+        tiers.append(dict(tier=row.tier, models=sorted(row.models), **request_json(row.requests), calls=row.usage.calls,
+                          **usage_json(row.usage)))
+    totals = dict(request_json(requests), calls=total.calls, **usage_json(total))
+    if unpriced_models:
+        totals["unpricedModels"] = sorted(unpriced_models)
+    return {"tiers": tiers,
+            "agents": [dict(agent=agent, tier=tier, **request_json(stats)) for agent, tier, stats in agent_rows(agents)],
+            "totals": totals}
+
+
 def fmt_budget(unit, value):
     if value is None:
         return "?"
@@ -5430,8 +5612,6 @@ RECENT_CALLS = 25
 SPARK_BUCKET_MS = 5 * MINUTE_MS
 SPARK_BUCKETS = 24
 LIVE_HISTORY_DAYS = 30
-# The names model_tier's tiers are shown by, in their order on a tie.
-TIER_NAMES = {"opus": "Opus", "sonnet": "Sonnet", "haiku": "Haiku", "other": "other"}
 WARN_PERCENT = 80
 # Below this the view gives up its panels for a one-line message.
 LIVE_MIN_ROWS, LIVE_MIN_COLUMNS = 6, 40
@@ -6293,7 +6473,8 @@ WINDOW_COMMANDS = ("blocks", "status")
 BUDGET_COMMANDS = ("check", "report")
 DATA_COMMANDS = ("export", "serve", "prune")
 SEGMENT_COMMANDS = ("prompt", "statusline")
-COMMANDS = REPORTS + WINDOW_COMMANDS + BUDGET_COMMANDS + SEGMENT_COMMANDS + ("live",) + DATA_COMMANDS + ("config",)
+COMMANDS = (REPORTS + ("models",) + WINDOW_COMMANDS + BUDGET_COMMANDS + SEGMENT_COMMANDS + ("live",) + DATA_COMMANDS
+            + ("config",))
 SHELLS = ("plain", "bash", "zsh", "fish", "tmux")
 MODES = ("auto", "calculate", "display")
 COLORS = ("auto", "always", "never")
@@ -6944,6 +7125,12 @@ examples:
   ccusage today
   ccusage today --json | jq .totals.totalCost
 """,
+    "models": """\
+examples:
+  ccusage models --log proxy:~/logs/api_calls.json
+  ccusage models --since 2026-11-01 --source proxy
+  ccusage models --json | jq '.tiers[] | {tier, successRate, p95: .latencyMs.p95}'
+""",
     "blocks": """\
 examples:
   ccusage blocks --recent
@@ -7131,7 +7318,7 @@ def _add_command_options(parser, command):
     """
     s = argparse.SUPPRESS
     report = command in REPORTS or command is None
-    ranged = report or command in ("export", "blocks")
+    ranged = report or command in ("export", "blocks", "models")
     group = parser.add_argument_group("what to count")
     if ranged:
         # today takes them only to refuse them with a reason (check_args): they are not offered.
@@ -7144,9 +7331,10 @@ def _add_command_options(parser, command):
                                                              "or YYYYMMDD")
     group.add_argument("-z", "--timezone", default=s, metavar="TZ",
                        help=("IANA time zone deciding which day a call belongs to"
-                             if report or command in BUDGET_COMMANDS + DATA_COMMANDS else
+                             if report or command in BUDGET_COMMANDS + DATA_COMMANDS + ("models",) else
                              "IANA time zone to show times in") + " (default: the system's)")
-    if ranged:
+    if ranged and command != "models":
+        # Requests belong to no project: models has none to choose.
         group.add_argument("-p", "--project", default=s, metavar="NAME",
                            help=("only the project with this path, last path component or directory name "
                                  "(with or without its leading -)")
@@ -7195,7 +7383,7 @@ def _add_command_options(parser, command):
         group.add_argument("--by-project", action="store_true", default=s, help="group the rows by project")
     if command in SEGMENT_COMMANDS:
         _add_segment_options(group, command)
-    elif command not in ("status", "live") + BUDGET_COMMANDS:
+    elif command not in ("status", "live", "models") + BUDGET_COMMANDS:
         group.add_argument("-o", "--order", choices=ORDERS, default=s, type=str.lower,
                            help="row order (default: asc)")
     if command not in SEGMENT_COMMANDS + ("live",):
@@ -7305,6 +7493,10 @@ COMMAND_DESCRIPTIONS = {
               "window's used percent (official when Claude Code's status line recorded it,\n"
               "else estimated) and the time to its reset.  It never waits on a busy store, and\n"
               "whatever the store holds it exits 0: with no data, no line.",
+    "models": "Per model tier (opus, sonnet, haiku, other) and per agent: the requests, their\n"
+              "failures, success rate and latency p50, p95 and p99 (nearest rank), as the proxy\n"
+              "and calls logs that record them tell (see --log); and per tier the calls, tokens\n"
+              "and cost of every source.",
     "statusline": "Claude Code's status line: reads the JSON Claude Code writes on stdin, records\n"
                   "its official rate_limits in the store, and prints the model, the session's\n"
                   "cost, today's cost, the 5-hour window and the context window.  Whatever the\n"
@@ -7343,6 +7535,7 @@ def build_parser(only=None, parser_class=None):
         "monthly": "usage per month",
         "session": "usage per Claude Code session",
         "today": "today's usage",
+        "models": "per model tier and agent: requests, failures, latency percentiles, calls and cost",
         "blocks": "usage per 5-hour window, with burn rate and limits",
         "status": "the current 5-hour window: used, limit, pace, reset (exit 3 at the limit)",
         "check": "every budget now: ok, warning or exceeded (exit 0, 4 or 3)",
@@ -7359,7 +7552,7 @@ def build_parser(only=None, parser_class=None):
         "statusline": SEGMENT_EPILOG + "\nexamples:\n"
                       "  ccusage statusline     the statusLine command in ~/.claude/settings.json\n",
     }
-    for name in REPORTS + WINDOW_COMMANDS + BUDGET_COMMANDS + SEGMENT_COMMANDS + ("live",):
+    for name in REPORTS + ("models",) + WINDOW_COMMANDS + BUDGET_COMMANDS + SEGMENT_COMMANDS + ("live",):
         if only in (None, name):
             sub = commands.add_parser(name, help=helps[name],
                                       description=COMMAND_DESCRIPTIONS.get(name, helps[name].capitalize() + "."),
@@ -7804,6 +7997,31 @@ def run_report(args, settings, environ, out, messages):
         _warn_unpriced(query, messages)
         _warn_no_logged_costs(settings, [row.total for row in rows], messages)
         _print_report(args, settings, rows, query, tz, out, environ)
+    return EXIT_OK
+
+
+def run_models(args, settings, environ, out, messages):
+    """models: requests, failures and latency per model tier and agent, beside each tier's calls."""
+    with Session(args, settings, environ, messages) as session:
+        query = session.query
+        rows, agents = model_report(query, Filters(args.since, args.until))
+        if not rows:
+            for reason in explain_no_usage(query):
+                messages.warn(reason)
+    _warn_unpriced(query, messages)
+    _warn_no_logged_costs(settings, [row.usage for row in rows], messages)
+    if args.json:
+        out.write(to_json(models_json(rows, agents, query.unpriced_models), out) + "\n")
+        return EXIT_OK
+    if not rows:
+        out.write("No usage found" + (" for the given filters" if args.since or args.until else "") + ".\n")
+        return EXIT_OK
+    width, style = _terminal(out, settings)
+    out.write(render_models_table(rows, width, style) + "\n")
+    if any(agent is not None for agent, _ in agents):
+        out.write("\n" + render_agents_table(agents, width, style) + "\n")
+    if not agents:
+        out.write("\n" + "\n".join(wrap_words(NO_REQUESTS_NOTE.split(" "), width)) + "\n")
     return EXIT_OK
 
 
@@ -8525,7 +8743,7 @@ def _print_csv(period, rows, args, out):
 
 # Each command's run_* function: (args, settings, environ, out, messages) -> exit status.
 RUNNERS = {**{name: run_report for name in REPORTS}, **{name: run_windows for name in WINDOW_COMMANDS},
-           "check": run_check, "report": run_summary, "export": run_export, "serve": run_serve,
+           "models": run_models, "check": run_check, "report": run_summary, "export": run_export, "serve": run_serve,
            "prune": run_prune, "prompt": run_prompt, "statusline": run_statusline, "live": run_live,
            "config": run_config}
 
