@@ -4923,12 +4923,15 @@ def _prometheus_number(value):
     return str(value) if isinstance(value, int) else repr(float(value))
 
 
-def prometheus_text(usage, figures, latest_ms, now_ms):
-    """The Prometheus text exposition (format 0.0.4) of usage {(project path, model name): Usage}.
+def prometheus_text(usage, figures, latest_ms, now_ms, requests):
+    """The Prometheus text exposition (format 0.0.4) of usage {(project path, model name): Usage} and of
+    requests {(model name, agent or None): RequestStats}.
 
     Tokens, calls and web searches are counters; the cost is a gauge, since
     prices apply when the figures are made and a corrected price can lower it.
-    Labels are few by design: no session ids.
+    Labels are few by design: no session ids.  Requests are counted per
+    tier and agent; the success ratio and the latency quantiles are per tier,
+    as quantiles cannot be summed.
     """
     series = {}
     for (project, model), part in usage.items():
@@ -4980,6 +4983,31 @@ def prometheus_text(usage, figures, latest_ms, now_ms):
     family("ccusage_week_official_used_ratio", "gauge",
            "Share of the 7-day limit used, as Claude Code last reported it (1 is 100%).",
            [("", figures.weekly_percent / 100)] if figures.weekly_percent is not None else [])
+    by_agent, by_tier = {}, {}
+    for (model, agent), part in requests.items():
+        tier = model_tier(model)
+        by_agent.setdefault(f'tier="{tier}",agent="{_prometheus_label(agent or "")}"', RequestStats()).add(part)
+        by_tier.setdefault(f'tier="{tier}"', RequestStats()).add(part)
+    agents, tiers = sorted(by_agent.items()), sorted(by_tier.items())
+    family("ccusage_requests_total", "counter",
+           "Requests the proxy and calls logs record, billed or not, by model tier and agent.",
+           [(labels, stats.requests) for labels, stats in agents])
+    family("ccusage_request_failures_total", "counter", "Requests the logs record as failed.",
+           [(labels, stats.failed) for labels, stats in agents])
+    family("ccusage_request_success_ratio", "gauge",
+           "Share of the requests with a known outcome that succeeded (1 is all).",
+           [(labels, stats.success_rate) for labels, stats in tiers if stats.success_rate is not None])
+    name = "ccusage_request_latency_seconds"
+    lines.append(f"# HELP {name} Latency of the requests that logged one (quantiles by nearest rank).")
+    lines.append(f"# TYPE {name} summary")
+    for labels, stats in tiers:
+        if not stats.latencies:
+            continue
+        lines.extend(f'{name}{{{labels},quantile="{percent / 100}"}} {_prometheus_number(value / 1000)}'
+                     for percent, value in zip(LATENCY_PERCENTILES, stats.percentiles()))
+        lines.append(f"{name}_sum{{{labels}}} "
+                     + _prometheus_number(sum(ms * n for ms, n in stats.latencies.items()) / 1000))
+        lines.append(f"{name}_count{{{labels}}} {sum(stats.latencies.values())}")
     return "\n".join(lines) + "\n"
 
 
@@ -5090,13 +5118,14 @@ def models_json(rows, agents, unpriced_models):
     for row in rows:
         total.add(row.usage)
         requests.add(row.requests)
-        tiers.append(dict(tier=row.tier, models=sorted(row.models), **request_json(row.requests), calls=row.usage.calls,
-                          **usage_json(row.usage)))
+        tiers.append(dict(tier=row.tier, models=sorted(row.models), **request_json(row.requests),
+                          calls=row.usage.calls, **usage_json(row.usage)))
     totals = dict(request_json(requests), calls=total.calls, **usage_json(total))
     if unpriced_models:
         totals["unpricedModels"] = sorted(unpriced_models)
     return {"tiers": tiers,
-            "agents": [dict(agent=agent, tier=tier, **request_json(stats)) for agent, tier, stats in agent_rows(agents)],
+            "agents": [dict(agent=agent, tier=tier, **request_json(stats))
+                       for agent, tier, stats in agent_rows(agents)],
             "totals": totals}
 
 
@@ -5382,7 +5411,8 @@ def make_snapshot(query, settings, made):
     today = datetime.now(query.tz).date()
     rows = period_report(query, "daily", Filters(since=today - timedelta(days=MAX_HISTORY_DAYS - 1)),
                          WEEKDAYS.index(settings.start_of_week), False)
-    metrics = prometheus_text(usage, figures, latest[0] if latest else None, now_ms)
+    metrics = prometheus_text(usage, figures, latest[0] if latest else None, now_ms,
+                              request_stats(query, Filters()))
     return Snapshot(made, metrics.encode("utf-8"), serve_summary_json(figures, totals, sessions, latest, now_ms),
                     [(date.fromisoformat(row.key), row) for row in rows], today, dict(query.unpriced_models))
 
@@ -5639,6 +5669,7 @@ class LiveData:
         self.models_month = {}
         self.sessions = []
         self.recent = []
+        self.requests = []
         self.spark = [0] * SPARK_BUCKETS
         self.official_trend = None
         self.last_call = None
@@ -5678,6 +5709,10 @@ class LiveData:
             query, Filters(datetime.fromtimestamp(since / 1000, tz).date())) if row.total.last >= since),
             key=lambda row: -row.total.last)
         data.recent = recent_calls(query, RECENT_CALLS)
+        by_tier = {}
+        for (model, _), part in request_stats(query, Filters(today, today)).items():
+            by_tier.setdefault(model_tier(model), RequestStats()).add(part)
+        data.requests = [(tier, by_tier[tier]) for tier in TIER_NAMES if tier in by_tier]
         data.last_call = data.recent[0][0] if data.recent else None
         data.spark = token_buckets(query, now_ms)
         if data.status is not None and data.status.official:
@@ -5700,15 +5735,27 @@ class LiveData:
 
 
 def recent_calls(query, count):
-    """[(ts, model name, priced Usage, project path)] of the latest count calls, newest first."""
+    """[(ts, model name, priced Usage, project path, agent, source file)] of the latest count calls, newest
+    first; agent and source file None where no request log of the roots in use names them."""
     where, params = query._where(Filters(), "ts")
+    mask = query.roots_mask
+    # A request log keys a response by its message id; a transcript that saw it too gave the call the key
+    # "message id:request id".  A log's own key (a uuid, a hash) may hold a colon too: it is looked up
+    # whole first.
     rows = query.conn.execute(
-        f"SELECT ts, model_id, fast, us_geo, {BAND_SQL}, {query.era_sql()}, cost_usd IS NOT NULL, "
-        "input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd, projects.path "
-        f"FROM calls JOIN projects ON projects.id = calls.project_id WHERE {where} ORDER BY ts DESC LIMIT ?",
+        "SELECT recent.*, projects.path, coalesce(whole.agent, part.agent), "
+        "coalesce(whole.source_file, part.source_file) "
+        f"FROM (SELECT ts, model_id, fast, us_geo, {BAND_SQL}, {query.era_sql()}, cost_usd IS NOT NULL, "
+        "input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd, key, project_id "
+        f"FROM calls WHERE {where} ORDER BY ts DESC LIMIT ?) AS recent "
+        "JOIN projects ON projects.id = recent.project_id "
+        f"LEFT JOIN requests AS whole ON whole.key = recent.key AND (whole.roots & {mask}) != 0 "
+        "LEFT JOIN requests AS part ON whole.key IS NULL AND instr(recent.key, ':') > 0 "
+        f"AND part.key = substr(recent.key, 1, instr(recent.key, ':') - 1) AND (part.roots & {mask}) != 0 "
+        "ORDER BY recent.ts DESC",
         params + [count]).fetchall()
-    return [(row[W_TS], query.model_name(row[W_MODEL]), price_calls(query, [row[:len(WINDOW_ROW)]]), row[-1])
-            for row in rows]
+    return [(row[W_TS], query.model_name(row[W_MODEL]), price_calls(query, [row[:len(WINDOW_ROW)]]))
+            + tuple(row[-3:]) for row in rows]
 
 
 def token_buckets(query, now_ms):
@@ -6028,12 +6075,16 @@ def draw_recent(data, box, scroll):
     if not data.recent:
         return title + [[("No calls yet.", "dim")]]
     rows = data.recent[scroll:scroll + box.height - 2]
-    table = Table(["Time", "Model", "Tokens", "Cost", "Project"], ["<", "<", ">", ">", "<"],
-                  shrink=[4], cut=4)
-    for ts, model, usage, project in rows:
+    # The agent and the source file a request log names: columns only when a recent call has them.
+    logged = any(call[4] is not None or call[5] is not None for call in data.recent)
+    table = Table(["Time", "Model", "Tokens", "Cost", "Project"] + (["Agent", "File"] if logged else []),
+                  ["<", "<", ">", ">", "<"] + (["<", "<"] if logged else []),
+                  shrink=[6, 5, 4] if logged else [4], cut=4)
+    for ts, model, usage, project, agent, source_file in rows:
         table.add([_clock(ts, data.tz) + datetime.fromtimestamp(ts / 1000, data.tz).strftime(":%S"),
                    short_model(model), fmt_int(usage.total_tokens), fmt_cost(usage),
-                   clean(os.path.basename(project.rstrip("/")) or project)])
+                   clean(os.path.basename(project.rstrip("/")) or project)]
+                  + ([clean(agent or ""), clean(source_file or "")] if logged else []))
     lines = _table_lines(table, box.width)
     return title + [[(line, "head" if i == 0 else None)] for i, line in enumerate(lines)]
 
@@ -6060,11 +6111,26 @@ def view_lines(state, width):
         items = sorted(data.models_month.items(), key=lambda item: (-item[1].cost, item[0]))
         title = [[("Models this month (Today: today's cost)", "title")]]
         if not items:
-            return title, [[("No calls this month.", "dim")]]
-        rows = [([short_model(model), TIER_NAMES[model_tier(model)], fmt_cost(data.models_today.get(model, Usage()))],
-                 usage, share) for (model, usage), share in zip(items, _shares(items))]
-        return _pinned(title, _usage_table(["Model", "Tier", "Today"], rows, width))
+            pinned, lines = title, [[("No calls this month.", "dim")]]
+        else:
+            rows = [([short_model(model), TIER_NAMES[model_tier(model)],
+                      fmt_cost(data.models_today.get(model, Usage()))], usage, share)
+                    for (model, usage), share in zip(items, _shares(items))]
+            pinned, lines = _pinned(title, _usage_table(["Model", "Tier", "Today"], rows, width))
+        return pinned, lines + request_lines(data, width)
     return history_lines(data, width, state.unicode)
+
+
+def request_lines(data, width):
+    """The models view's part on today's requests per tier, from the request logs; none without them."""
+    if not data.requests:
+        return []
+    table = Table(["Tier"] + REQUEST_HEADERS, ["<"] + [">"] * len(REQUEST_HEADERS), shrink=[5, 6, 2])
+    for tier, stats in data.requests:
+        table.add([TIER_NAMES[tier]] + request_cells(stats))
+    lines = _table_lines(table, width)
+    return [[("", None)], [("Requests today by tier (latency by nearest rank)", "title")],
+            [(lines[0], "head")]] + [[(line, None)] for line in lines[1:]]
 
 
 def _pinned(title, lines):
@@ -6211,8 +6277,10 @@ def live_snapshot(state):
         "tiersToday": [dict(_calls_json(u), tier=tier) for tier, u in data.tiers],
         "modelsThisMonth": [dict(_calls_json(u), model=m) for m, u in sorted(data.models_month.items())],
         "sessions": [session_json(row) for row in data.sessions],
-        "recentCalls": [dict(_calls_json(u), time=_iso(ts), model=model, projectPath=project)
-                        for ts, model, u, project in data.recent],
+        "recentCalls": [dict(_calls_json(u), time=_iso(ts), model=model, projectPath=project, agent=agent,
+                             sourceFile=source_file)
+                        for ts, model, u, project, agent, source_file in data.recent],
+        "requestsToday": [dict(request_json(stats), tier=tier) for tier, stats in data.requests],
         "history": [dict(_calls_json(row.total), date=day.isoformat()) for day, row in sorted(data.days.items())],
         "lastTwoHoursTokens": data.spark,
     }
@@ -8573,7 +8641,7 @@ def _export(out, args, settings, query, filters):
         now_ms = int(time.time() * 1000)
         out.write(prometheus_text(usage_by_project_model(query, filters),
                                   active_window_figures(query, settings, now_ms), latest[0] if latest else None,
-                                  now_ms))
+                                  now_ms, request_stats(query, filters)))
         return
     rows = export_calls(query, filters)
     if args.aggregate:
