@@ -7197,7 +7197,7 @@ examples:
 examples:
   ccusage models --log proxy:~/logs/api_calls.json
   ccusage models --since 2026-11-01 --source proxy
-  ccusage models --json | jq '.tiers[] | {tier, successRate, p95: .latencyMs.p95}'
+  ccusage models --json | jq '.tiers[] | {tier, successRate, latencyMs}'
 """,
     "blocks": """\
 examples:

@@ -38,7 +38,7 @@ _ccusage_value_options="-s --since -u --until -z --timezone -p --project -m --mo
 # The commands, or a command's words, that may follow "ccusage $1".
 _ccusage_commands_of() {
     case $1 in
-        "") echo "$_ccusage_reports blocks status check report prompt statusline export serve prune live config" ;;
+        "") echo "$_ccusage_reports models blocks status check report prompt statusline export serve prune live config" ;;
         config) echo "show path init" ;;
     esac
 }
@@ -52,6 +52,7 @@ _ccusage_options_of() {
         daily | monthly) echo "$common $report --by-project" ;;
         today) echo "$common $_ccusage_report_options --by-project" ;;
         session) echo "$common $report" ;;
+        models) echo "$common $_ccusage_range_options" ;;
         blocks) echo "$common $_ccusage_window_options -o --order -a --active -r --recent -s --since -u --until
             -p --project --csv" ;;
         status) echo "$common $_ccusage_window_options" ;;
