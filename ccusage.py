@@ -5072,9 +5072,10 @@ def render_models_table(rows, width, style):
     with_requests = any(row.requests.requests for row in rows)
     headers = ["Tier"] + (REQUEST_HEADERS if with_requests else []) + ["Calls", "Tokens", "Cost"]
     count = len(headers)
-    # Narrower, the tokens abbreviate, then the p95, the calls, the p99 and the failures go.
+    # Narrower, the tokens abbreviate, then the p95, the calls, the p99, the failures, the tokens and the
+    # requests go.
     table = Table(headers, ["<"] + [">"] * (count - 1), compact_columns=(count - 2,),
-                  shrink=[Table.NUMBERS] + ([5, count - 3, 6, 2] if with_requests else []))
+                  shrink=[Table.NUMBERS] + ([5, count - 3, 6, 2, count - 2, 1] if with_requests else []))
     total, requests = Usage(), RequestStats()
     for row in rows:
         total.add(row.usage)
@@ -5097,7 +5098,7 @@ def agent_rows(agents):
 def render_agents_table(agents, width, style):
     """The requests of `models` per agent and tier."""
     table = Table(["Agent", "Tier"] + REQUEST_HEADERS, ["<", "<"] + [">"] * len(REQUEST_HEADERS),
-                  shrink=[6, 7, 3], cut=0)
+                  shrink=[6, 7, 3, 2], cut=0)
     for agent, tier, stats in agent_rows(agents):
         table.add([clean(agent) if agent is not None else "(none)", TIER_NAMES[tier]] + request_cells(stats))
     return table.render(width, style)
