@@ -197,6 +197,20 @@ def test_a_wide_table_gives_up_columns_at_40(env):
     assert "Not shown at 40 columns:" in out
 
 
+def test_prune_deletes_the_requests_of_before_the_day_too(env):
+    logs = write_logs(env)
+    early = env.tmp / "early.jsonl"
+    lines = [proxy_line(1, OPUS, 700, agent="reviewer", msg_id="msg_early"),
+             proxy_line(2, OPUS, 800, status="error", agent="reviewer", usage=False)]
+    write_lines(early, [line.replace("2026-11-20", "2026-11-19") for line in lines])
+    logs += ["--log", f"proxy:{early}"]
+    assert models(env, *logs, "--json").json()["totals"]["requests"] == 17
+    assert env.run("prune", "--before", "2026-11-20", "-z", "UTC", *logs).code == 0
+    data = models(env, *logs, "--json").json()
+    assert data["totals"]["requests"] == 15
+    assert data["totals"]["latencyMs"]["count"] == 12
+
+
 def test_models_takes_no_project(env):
     result = env.run("models", "-p", "proj")
     first_line_is_one_error(result)
