@@ -2184,9 +2184,11 @@ class Store:
     # -- queries --
 
     def skipped_lines(self, root_ids):
+        """[(path, lines skipped, root id)] of the logs below root_ids that had lines skipped."""
         marks = ",".join("?" * len(root_ids))
-        return [(os.fsdecode(path), skipped) for path, skipped in self.conn.execute(
-            f"SELECT path, skipped FROM files WHERE skipped > 0 AND root_id IN ({marks}) ORDER BY path", root_ids)]
+        return [(os.fsdecode(path), skipped, root_id) for path, skipped, root_id in self.conn.execute(
+            f"SELECT path, skipped, root_id FROM files WHERE skipped > 0 AND root_id IN ({marks}) ORDER BY path",
+            root_ids)]
 
 
 def _claimant_lives(owner):
@@ -7741,7 +7743,7 @@ class Session:
                 self.store.close()
                 raise
         if getattr(args, "verbose", False):
-            _verbose(self.store, self.report, root_ids, messages)
+            _verbose(self.store, self.report, root_ids, messages, sources.names_of(self.root_paths))
         elif self.report.unreadable:
             _note_unreadable(self.report, messages)
         self.query = UsageQuery(self.store, root_ids, prices, tz, settings.mode, sources.names_of(self.root_paths))
@@ -8458,15 +8460,20 @@ def _note_unreadable(report, messages):
                   "--verbose lists them")
 
 
-def _verbose(store, report, root_ids, messages):
+def _verbose(store, report, root_ids, messages, names):
+    """names: {root id: source name}; with several sources, the skipped lines are counted per source."""
     lines = [f"read {report.bytes_read:,} bytes from {report.files_read:,} of {report.files:,} log files "
              f"({report.calls_seen:,} billable lines)"]
     for path, reason in report.unreadable:
         lines.append(f"unreadable: {path}: {reason}")
     skipped = store.skipped_lines(root_ids)
-    if skipped:
-        lines.append(f"skipped {sum(n for _, n in skipped):,} malformed lines in {len(skipped):,} files:")
-        lines.extend(f"  {n:,}  {path}" for path, n in skipped)
+    several = len(set(names.values())) > 1
+    for name in sorted({names.get(root_id) for _, _, root_id in skipped}, key=str) if several else [None]:
+        files = [(path, n) for path, n, root_id in skipped if not several or names.get(root_id) == name]
+        if files:
+            lines.append((f"{name}: " if several else "")
+                         + f"skipped {sum(n for _, n in files):,} malformed lines in {len(files):,} files:")
+            lines.extend(f"  {n:,}  {path}" for path, n in files)
     for text in lines:
         messages.note(text)
 
