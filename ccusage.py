@@ -1912,6 +1912,9 @@ class Store:
                 self._note_walks(digests, walk_ns)
                 return
         changed = self._changed(on_disk)
+        if kinds:
+            changed += self._read_as_another_kind(on_disk, {ids[root] for root in kinds if root in ids},
+                                                  {path for path, _ in changed})
         if not changed:
             if digests:
                 self._note_walks(digests, walk_ns)
@@ -1928,6 +1931,9 @@ class Store:
         try:
             # Another process may have read the same logs while this one waited.
             changed = self._changed(on_disk, [path for path, _ in changed])
+            if kinds:
+                changed += self._read_as_another_kind(on_disk, {ids[root] for root in kinds if root in ids},
+                                                      {path for path, _ in changed})
             ingest = Ingest(self, claim)
             changed = self._pass_over_unlikely_logs(changed, on_disk, ingest, report)
             if kinds:
@@ -1987,6 +1993,17 @@ class Store:
             ingest.files.append((os.fsencode(path), root_id) + state + (size, 0, 0, (row[9] if row else 0) + 1,
                                                                          None))
         return kept
+
+    def _read_as_another_kind(self, on_disk, kind_ids, changed):
+        """[(path, None)] of the logs of kind_ids that the store read as another root's (and so as another
+        kind: a program's log kept among the transcripts, say): they are read again, as this root's kind."""
+        paths = [path for path, (root_id, _) in on_disk.items() if root_id in kind_ids and path not in changed]
+        again = []
+        for path in paths:
+            row = self.conn.execute("SELECT root_id FROM files WHERE path = ?", (os.fsencode(path),)).fetchone()
+            if row is not None and row[0] != on_disk[path][0]:
+                again.append((path, None))
+        return again
 
     def _follow_rotations(self, changed, on_disk, ids, kinds):
         """changed, with a log first seen under a new name read on from where it was read under its old one.
