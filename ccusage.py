@@ -2584,7 +2584,7 @@ class Ingest:
 
 
 def prune_calls(conn, before_ms):
-    """Delete the calls made before before_ms, and the limit messages and official figures of then.
+    """Delete the calls made before before_ms, and the requests, limit messages and official figures of then.
 
     The rollups lose the calls by their trigger (or are rebuilt by a bulk
     ingest that has dropped it); the kept windows are computed again from
@@ -2596,6 +2596,7 @@ def prune_calls(conn, before_ms):
         first = conn.execute("SELECT min(ts) FROM calls WHERE ts < ?", (before_ms,)).fetchone()[0]
         deleted = conn.execute("DELETE FROM calls WHERE ts < ?", (before_ms,)).rowcount
         conn.execute("DELETE FROM limit_resets WHERE ts < ?", (before_ms,))
+        conn.execute("DELETE FROM requests WHERE ts < ?", (before_ms,))
         conn.execute("DELETE FROM rate_limits WHERE captured_at < ?", (before_ms,))
         if deleted:
             for table in ("hourly", "hourly_models"):
