@@ -6934,7 +6934,9 @@ def run_config(args, settings, environ, out, messages):
                 "budgets": [{"name": b.name, "kind": b.kind, "project": b.project, "unit": b.unit,
                              "limit": b.limit, "threshold": b.threshold} for b in settings.budgets.budgets],
                 "alerts": {"cooldownMinutes": settings.budgets.cooldown_minutes,
-                           "notifyTimeoutSeconds": settings.budgets.notify_timeout}}
+                           "notifyTimeoutSeconds": settings.budgets.notify_timeout},
+                "sources": [{"name": source.name, "kind": LOG_KINDS[source.kind], "path": source.paths[0]}
+                            for source in settings.log_sources]}
         out.write(to_json(data, out) + "\n")
         return EXIT_OK
     width = max(len(name) for name in shown)
@@ -6949,6 +6951,9 @@ def run_config(args, settings, environ, out, messages):
     for budget in settings.budgets.budgets:
         out.write(f"{'budget'.ljust(width)}  {clean(budget.name)}: {fmt_budget(budget.unit, budget.limit)}, "
                   f"warning at {budget.threshold:g}%  [{clean(settings.path)}]\n")
+    for source in settings.log_sources:
+        out.write(f"{'source'.ljust(width)}  {clean(source.name)}: {LOG_KINDS[source.kind]} logs at "
+                  f"{clean(source.paths[0])}  [{clean(settings.path)}]\n")
     return EXIT_OK
 
 
