@@ -2595,11 +2595,10 @@ def prune_calls(conn, before_ms):
     try:
         first = conn.execute("SELECT min(ts) FROM calls WHERE ts < ?", (before_ms,)).fetchone()[0]
         deleted = conn.execute("DELETE FROM calls WHERE ts < ?", (before_ms,)).rowcount
-        requests = conn.execute("DELETE FROM requests WHERE ts < ?", (before_ms,)).rowcount
         conn.execute("DELETE FROM limit_resets WHERE ts < ?", (before_ms,))
         conn.execute("DELETE FROM requests WHERE ts < ?", (before_ms,))
         conn.execute("DELETE FROM rate_limits WHERE captured_at < ?", (before_ms,))
-        if deleted or requests:
+        if deleted:
             for table in ("hourly", "hourly_models"):
                 conn.execute(f"DELETE FROM {table} WHERE calls = 0")
             conn.execute("UPDATE window_state SET changed_from = min(ifnull(changed_from, ?1), ?1)", (first,))
@@ -3674,16 +3673,17 @@ class RequestStats:
 
     latencies: {ms: requests that took it} of those that logged a latency.
     A request whose log says nothing of its outcome is in neither failed
-    nor succeeded, nor in the success rate.
+    nor succeeded, nor in the success rate.  roots: as Usage's.
     """
 
-    __slots__ = ("requests", "failed", "succeeded", "latencies")
+    __slots__ = ("requests", "failed", "succeeded", "latencies", "roots")
 
     def __init__(self):
-        self.requests = self.failed = self.succeeded = 0
+        self.requests = self.failed = self.succeeded = self.roots = 0
         self.latencies = {}
 
     def add(self, other):
+        self.roots |= other.roots
         self.requests += other.requests
         self.failed += other.failed
         self.succeeded += other.succeeded
@@ -3704,20 +3704,22 @@ class RequestStats:
 def request_stats(query, filters):
     """{(model name, agent or None): RequestStats} of the requests filters cover, of the roots in use."""
     where, params = query._where(filters, "ts")
+    roots = "roots" if query.several_sources else "0"
     stats = {}
     # One statement, one state of the store: counts per latency, NULL among them.
-    for model_id, agent, latency, requests, failed, succeeded in query.conn.execute(
-            "SELECT model_id, agent, latency_ms, count(*), sum(ok IS 0), sum(ok IS 1) "
-            f"FROM requests WHERE {where} GROUP BY 1, 2, 3", params):
+    for model_id, agent, latency, bits, requests, failed, succeeded in query.conn.execute(
+            f"SELECT model_id, agent, latency_ms, {roots}, count(*), sum(ok IS 0), sum(ok IS 1) "
+            f"FROM requests WHERE {where} GROUP BY 1, 2, 3, 4", params):
         key = (query.model_name(model_id), agent)
         part = stats.get(key)
         if part is None:
             part = stats[key] = RequestStats()
+        part.roots |= bits
         part.requests += requests
         part.failed += failed
         part.succeeded += succeeded
         if latency is not None:
-            part.latencies[latency] = requests
+            part.latencies[latency] = part.latencies.get(latency, 0) + requests
     return stats
 
 
@@ -5119,24 +5121,30 @@ def request_cells(stats):
         "-" if value is None else fmt_int(value) for value in stats.percentiles()]
 
 
-def render_models_table(rows, width, style):
-    """The tiers of `models`: their requests and latency where request logs record them, and their calls."""
+def render_models_table(rows, width, style, sources=None):
+    """The tiers of `models`: their requests and latency where request logs record them, and their calls.
+
+    sources: the source names of a set of roots, for a last column (with several sources in use)."""
     with_requests = any(row.requests.requests for row in rows)
     headers = ["Tier"] + (REQUEST_HEADERS if with_requests else []) + ["Calls", "Tokens", "Cost"]
     count = len(headers)
-    # Narrower, the tokens abbreviate, then the p95, the calls, the p99, the failures, the tokens and the
-    # requests go.
-    table = Table(headers, ["<"] + [">"] * (count - 1), compact_columns=(count - 2,),
-                  shrink=[Table.NUMBERS] + ([5, count - 3, 6, 2, count - 2, 1] if with_requests else []))
+    # Narrower, the sources go (unsaid: --json has them), the tokens abbreviate, then the p95, the calls,
+    # the p99, the failures, the tokens and the requests go.
+    table = Table(headers + (["Source"] if sources else []), ["<"] + [">"] * (count - 1) + ["<"],
+                  compact_columns=(count - 2,), optional=(count,),
+                  shrink=([count] if sources else []) + [Table.NUMBERS]
+                  + ([5, count - 3, 6, 2, count - 2, 1] if with_requests else []))
     total, requests = Usage(), RequestStats()
     for row in rows:
         total.add(row.usage)
         requests.add(row.requests)
         table.add([TIER_NAMES[row.tier]] + (request_cells(row.requests) if with_requests else [])
-                  + [fmt_int(row.usage.calls), fmt_int(row.usage.total_tokens), fmt_cost(row.usage)])
-    table.add([""] * count, "rule")
+                  + [fmt_int(row.usage.calls), fmt_int(row.usage.total_tokens), fmt_cost(row.usage)]
+                  + ([clean(", ".join(sources(row.usage.roots | row.requests.roots)))] if sources else []))
+    table.add([""] * (count + bool(sources)), "rule")
     table.add(["Total"] + (request_cells(requests) if with_requests else [])
-              + [fmt_int(total.calls), fmt_int(total.total_tokens), fmt_cost(total)], "total")
+              + [fmt_int(total.calls), fmt_int(total.total_tokens), fmt_cost(total)] + ([""] if sources else []),
+              "total")
     return table.render(width, style)
 
 
@@ -5147,12 +5155,14 @@ def agent_rows(agents):
                   key=lambda item: (item[0] is None, item[0] or "", order.index(item[1])))
 
 
-def render_agents_table(agents, width, style):
-    """The requests of `models` per agent and tier."""
-    table = Table(["Agent", "Tier"] + REQUEST_HEADERS, ["<", "<"] + [">"] * len(REQUEST_HEADERS),
-                  shrink=[6, 7, 3, 2], cut=0)
+def render_agents_table(agents, width, style, sources=None):
+    """The requests of `models` per agent and tier; sources as render_models_table's."""
+    table = Table(["Agent", "Tier"] + REQUEST_HEADERS + (["Source"] if sources else []),
+                  ["<", "<"] + [">"] * len(REQUEST_HEADERS) + ["<"], shrink=([8] if sources else []) + [6, 7, 3, 2],
+                  cut=0, optional=(8,))
     for agent, tier, stats in agent_rows(agents):
-        table.add([clean(agent) if agent is not None else "(none)", TIER_NAMES[tier]] + request_cells(stats))
+        table.add([clean(agent) if agent is not None else "(none)", TIER_NAMES[tier]] + request_cells(stats)
+                  + ([clean(", ".join(sources(stats.roots)))] if sources else []))
     return table.render(width, style)
 
 
@@ -5164,8 +5174,9 @@ def request_json(stats):
                               count=sum(stats.latencies.values()))}
 
 
-def models_json(rows, agents, unpriced_models):
-    """`models --json`: a tier's requests, latency and calls, the requests per agent, and the totals."""
+def models_json(rows, agents, unpriced_models, sources=None):
+    """`models --json`: a tier's requests, latency and calls, the requests per agent, and the totals;
+    sources as render_models_table's, for a "source" field."""
     total, requests = Usage(), RequestStats()
     tiers = []
     for row in rows:
@@ -5173,13 +5184,17 @@ def models_json(rows, agents, unpriced_models):
         requests.add(row.requests)
         tiers.append(dict(tier=row.tier, models=sorted(row.models), **request_json(row.requests),
                           calls=row.usage.calls, **usage_json(row.usage)))
+        if sources:
+            tiers[-1]["source"] = sources(row.usage.roots | row.requests.roots)
     totals = dict(request_json(requests), calls=total.calls, **usage_json(total))
     if unpriced_models:
         totals["unpricedModels"] = sorted(unpriced_models)
-    return {"tiers": tiers,
-            "agents": [dict(agent=agent, tier=tier, **request_json(stats))
-                       for agent, tier, stats in agent_rows(agents)],
-            "totals": totals}
+    by_agent = []
+    for agent, tier, stats in agent_rows(agents):
+        by_agent.append(dict(agent=agent, tier=tier, **request_json(stats)))
+        if sources:
+            by_agent[-1]["source"] = sources(stats.roots)
+    return {"tiers": tiers, "agents": by_agent, "totals": totals}
 
 
 def fmt_budget(unit, value):
@@ -8134,16 +8149,18 @@ def run_models(args, settings, environ, out, messages):
                 messages.warn(reason)
     _warn_unpriced(query, messages)
     _warn_no_logged_costs(settings, [row.usage for row in rows], messages)
+    # With several sources in use, each row says which saw its requests and calls.
+    sources = query.source_list if query.several_sources else None
     if args.json:
-        out.write(to_json(models_json(rows, agents, query.unpriced_models), out) + "\n")
+        out.write(to_json(models_json(rows, agents, query.unpriced_models, sources), out) + "\n")
         return EXIT_OK
     if not rows:
         out.write("No usage found" + (" for the given filters" if args.since or args.until else "") + ".\n")
         return EXIT_OK
     width, style = _terminal(out, settings)
-    out.write(render_models_table(rows, width, style) + "\n")
+    out.write(render_models_table(rows, width, style, sources) + "\n")
     if any(agent is not None for agent, _ in agents):
-        out.write("\n" + render_agents_table(agents, width, style) + "\n")
+        out.write("\n" + render_agents_table(agents, width, style, sources) + "\n")
     if not agents:
         out.write("\n" + "\n".join(wrap_words(NO_REQUESTS_NOTE.split(" "), width)) + "\n")
     return EXIT_OK

@@ -124,12 +124,28 @@ def test_the_tier_table_gives_requests_failures_success_latency_and_calls(env):
 
 def test_the_agent_table_has_a_row_per_agent_and_tier(env):
     out = models(env, *write_logs(env)).out
-    assert re.search(r"^Agent +Tier +Requests +Failed +Success +p50 ms +p95 ms +p99 ms$", out, re.M)
-    assert re.search(r"^reviewer +Opus +3 +1 +66\.7% +300 +5,000 +5,000$", out, re.M)
-    assert re.search(r"^writer +Sonnet +10 +2 +80\.0% +500 +1,000 +1,000$", out, re.M)
-    assert re.search(r"^\(none\) +Haiku +2 +0 +100\.0% +- +- +-$", out, re.M)
+    # With several sources in use, the last column says which saw the requests.
+    assert re.search(r"^Agent +Tier +Requests +Failed +Success +p50 ms +p95 ms +p99 ms +Source$", out, re.M)
+    assert re.search(r"^reviewer +Opus +3 +1 +66\.7% +300 +5,000 +5,000 +proxy$", out, re.M)
+    assert re.search(r"^writer +Sonnet +10 +2 +80\.0% +500 +1,000 +1,000 +proxy$", out, re.M)
+    assert re.search(r"^\(none\) +Haiku +2 +0 +100\.0% +- +- +- +calls$", out, re.M)
     assert out.index("reviewer ") < out.index("writer ") < out.index("(none) ")
     assert "need a proxy or calls log" not in out
+
+
+def test_with_room_the_tier_table_says_which_sources_saw_each_tier(env):
+    logs = write_logs(env)
+    os.environ["COLUMNS"] = "120"
+    try:
+        out = models(env, *logs).out
+    finally:
+        del os.environ["COLUMNS"]
+    assert re.search(r"^Sonnet +10 .* \$0\.34  claude-code, proxy$", out, re.M)
+    assert re.search(r"^Opus +3 .* \$0\.60  proxy$", out, re.M)
+    assert re.search(r"^Haiku +2 .* \$0\.00  calls$", out, re.M)
+    # One source in use: no source column.
+    out = models(env, *logs, "--source", "proxy").out
+    assert "Source" not in out and "proxy" not in out
 
 
 def test_json_has_the_tiers_the_agents_and_the_totals(env):
@@ -146,8 +162,9 @@ def test_json_has_the_tiers_the_agents_and_the_totals(env):
     assert sonnet["models"] == [SONNET]
     assert tiers["opus"]["successRate"] == round(2 / 3, 6)
     assert tiers["haiku"]["latencyMs"] == {"p50": None, "p95": None, "p99": None, "count": 0}
-    assert [(a["agent"], a["tier"], a["requests"]) for a in data["agents"]] == \
-        [("reviewer", "opus", 3), ("writer", "sonnet", 10), (None, "haiku", 2)]
+    assert [(a["agent"], a["tier"], a["requests"], a["source"]) for a in data["agents"]] == \
+        [("reviewer", "opus", 3, ["proxy"]), ("writer", "sonnet", 10, ["proxy"]), (None, "haiku", 2, ["calls"])]
+    assert [tier["source"] for tier in data["tiers"]] == [["proxy"], ["claude-code", "proxy"], ["calls"]]
     totals = data["totals"]
     assert (totals["requests"], totals["failures"], totals["calls"], totals["totalTokens"]) == (15, 3, 13, 135_200)
     assert totals["latencyMs"] == {"p50": 500, "p95": 5000, "p99": 5000, "count": 12}
@@ -181,7 +198,7 @@ def test_without_request_logs_the_calls_show_and_a_line_says_what_adds_the_rest(
 def test_text_from_the_logs_is_escaped(env):
     proxy = env.tmp / "proxy.jsonl"
     write_lines(proxy, [proxy_line(1, SONNET, 100, agent="bad\x1b[2Jagent")])
-    result = models(env, "--log", f"proxy:{proxy}")
+    result = models(env, "--log", f"proxy:{proxy}", "--source", "proxy")
     assert "\x1b" not in result.out
     assert "bad\\x1b[2Jagent" in result.out
 
