@@ -5155,14 +5155,12 @@ def agent_rows(agents):
                   key=lambda item: (item[0] is None, item[0] or "", order.index(item[1])))
 
 
-def render_agents_table(agents, width, style, sources=None):
-    """The requests of `models` per agent and tier; sources as render_models_table's."""
-    table = Table(["Agent", "Tier"] + REQUEST_HEADERS + (["Source"] if sources else []),
-                  ["<", "<"] + [">"] * len(REQUEST_HEADERS) + ["<"], shrink=([8] if sources else []) + [6, 7, 3, 2],
-                  cut=0, optional=(8,))
+def render_agents_table(agents, width, style):
+    """The requests of `models` per agent and tier."""
+    table = Table(["Agent", "Tier"] + REQUEST_HEADERS, ["<", "<"] + [">"] * len(REQUEST_HEADERS),
+                  shrink=[6, 7, 3, 2], cut=0)
     for agent, tier, stats in agent_rows(agents):
-        table.add([clean(agent) if agent is not None else "(none)", TIER_NAMES[tier]] + request_cells(stats)
-                  + ([clean(", ".join(sources(stats.roots)))] if sources else []))
+        table.add([clean(agent) if agent is not None else "(none)", TIER_NAMES[tier]] + request_cells(stats))
     return table.render(width, style)
 
 
@@ -8160,7 +8158,7 @@ def run_models(args, settings, environ, out, messages):
     width, style = _terminal(out, settings)
     out.write(render_models_table(rows, width, style, sources) + "\n")
     if any(agent is not None for agent, _ in agents):
-        out.write("\n" + render_agents_table(agents, width, style, sources) + "\n")
+        out.write("\n" + render_agents_table(agents, width, style) + "\n")
     if not agents:
         out.write("\n" + "\n".join(wrap_words(NO_REQUESTS_NOTE.split(" "), width)) + "\n")
     return EXIT_OK
