@@ -5106,7 +5106,7 @@ def render_prune_table(plan, width, style):
 
 
 REQUEST_HEADERS = ["Requests", "Failed", "Success"] + [f"p{p} ms" for p in LATENCY_PERCENTILES]
-# What the reports of a source without request logs say instead of the figures only those logs hold.
+# What `models` says without a request log, in place of the figures only such logs hold.
 NO_REQUESTS_NOTE = ("Latency and success rates need a proxy or calls log that records them "
                     "(--log proxy:PATH, or [[sources]] in the settings).")
 
@@ -5775,11 +5775,11 @@ class LiveData:
             query, Filters(datetime.fromtimestamp(since / 1000, tz).date())) if row.total.last >= since),
             key=lambda row: -row.total.last)
         data.recent = recent_calls(query, RECENT_CALLS)
+        data.last_call = data.recent[0][0] if data.recent else None
         by_tier = {}
         for (model, _), part in request_stats(query, Filters(today, today)).items():
             by_tier.setdefault(model_tier(model), RequestStats()).add(part)
         data.requests = [(tier, by_tier[tier]) for tier in TIER_NAMES if tier in by_tier]
-        data.last_call = data.recent[0][0] if data.recent else None
         data.spark = token_buckets(query, now_ms)
         if data.status is not None and data.status.official:
             data.official_trend = official_trend(query, data.status.official, now_ms)
@@ -8142,6 +8142,7 @@ def run_models(args, settings, environ, out, messages):
     with Session(args, settings, environ, messages) as session:
         query = session.query
         rows, agents = model_report(query, Filters(args.since, args.until))
+        logged = any(source.kind != KIND_CLAUDE_CODE for source in session.sources.chosen)
         if not rows:
             for reason in explain_no_usage(query):
                 messages.warn(reason)
@@ -8160,7 +8161,9 @@ def run_models(args, settings, environ, out, messages):
     if any(agent is not None for agent, _ in agents):
         out.write("\n" + render_agents_table(agents, width, style) + "\n")
     if not agents:
-        out.write("\n" + "\n".join(wrap_words(NO_REQUESTS_NOTE.split(" "), width)) + "\n")
+        note = "No request was logged" + (" in these days." if args.since or args.until else ".") if logged \
+            else NO_REQUESTS_NOTE
+        out.write("\n" + "\n".join(wrap_words(note.split(" "), width)) + "\n")
     return EXIT_OK
 
 

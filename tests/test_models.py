@@ -188,10 +188,19 @@ def test_without_request_logs_the_calls_show_and_a_line_says_what_adds_the_rest(
     assert re.search(r"^Tier +Calls +Tokens +Cost$", result.out, re.M)
     assert re.search(r"^Opus +1 +2,000 +\$0\.15$", result.out, re.M)
     assert re.search(r"^Sonnet +1 +100,000 +\$0\.30$", result.out, re.M)
-    assert "Requests" not in result.out and "Agent" not in result.out
+    assert "Requests" not in result.out and "Agent" not in result.out and "No request" not in result.out
     assert "Latency and success rates need a proxy or calls log that records them (--log proxy:PATH" in \
         " ".join(result.out.split())
     assert result.err == ""
+
+
+def test_with_request_logs_but_no_request_in_the_days_a_line_says_so(env):
+    logs = write_logs(env)
+    write_lines(env.log(), [assistant_line(ts="2026-11-21T09:00:00.000Z", model=SONNET, input=100_000)])
+    out = models(env, *logs, "--since", "2026-11-21").out
+    assert re.search(r"^Sonnet +1 +100,000 +\$0\.30  claude-code$", out, re.M)
+    assert out.endswith("\nNo request was logged in these days.\n")
+    assert "need a proxy" not in out
 
 
 def test_text_from_the_logs_is_escaped(env):
