@@ -972,6 +972,13 @@ class RecordReader(LogChunkReader):
 _RECORD_LOG_NAME = LazyPattern(r".*\.(?:jsonl|json|ndjson|log)(?:[.-]\d+)*(?:\.gz)?$")
 _ROTATION_SUFFIX = r"(?:[.-]\d+)*(?:\.gz)?$"
 _GLOB_MAGIC = LazyPattern(r"[*?[]")
+_ROTATED = LazyPattern(_ROTATION_SUFFIX)
+
+
+def record_log_stem(path):
+    """The name of a proxy or calls log without its rotation and its ending (api_calls.json.2.gz: api_calls):
+    the session of its calls that name none, the same before and after the log is rotated."""
+    return os.path.splitext(_ROTATED.sub("", os.path.basename(path)))[0]
 
 
 def find_record_logs(pattern, report):
@@ -1993,19 +2000,21 @@ class Store:
 
         Rotating a log renames it (api_calls.json becomes api_calls.json.1)
         and starts a new one: the renamed file is the same file, read up to
-        the offset the store keeps for its old name.
+        the offset the store keeps for its old name.  A name the store knows
+        may hold another file now (api_calls.json.1 becomes .2, and the log
+        becomes .1): that file too is looked for under its old name.
         """
         roots = {ids[root] for root in kinds}
         followed = []
         for path, row in changed:
             root_id, state = on_disk[path]
-            if row is None and root_id in roots:
-                row = self.conn.execute(
+            if root_id in roots and (row is None or (row[4], row[5]) != state[:2]):
+                moved = self.conn.execute(
                     f"SELECT {FILE_COLUMNS} FROM files WHERE root_id = ? AND dev = ? AND ino = ? AND path != ? "
                     "ORDER BY offset DESC",
                     (root_id, state[0], state[1], os.fsencode(path))).fetchone()
-                if row is not None:
-                    row = (row[0], row[1], row[2], row[3], row[4], row[5], None, None, None, 0)
+                if moved is not None:
+                    row = moved[:6] + (None, None, None, 0)
             followed.append((path, row))
         return followed
 
@@ -2406,7 +2415,8 @@ class Ingest:
     def add(self, root_id, path, reader, file_record):
         """Take in one log's calls and its files row; written once enough are pending."""
         directory = _project_dir(path)
-        default_session = os.path.splitext(os.path.basename(path))[0]
+        default_session = record_log_stem(path) if isinstance(reader, RecordReader) else \
+            os.path.splitext(os.path.basename(path))[0]
         pending, model_names = self.pending, self.model_names
         root_bit = 1 << (root_id - 1)
         first = self.first_ts
