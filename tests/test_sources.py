@@ -559,3 +559,14 @@ def test_a_model_that_is_not_claude_stays_unpriced_and_says_so(senv):
     assert parts["glm-4.7"] is None
     assert data["totals"]["unpricedModels"] == ["glm-4.7"]
     assert "glm-4.7" in result.err and "warning" in result.err
+
+
+def test_a_logged_cost_counts_as_a_transcripts_cost_usd_does(senv):
+    log = write_log(senv.logs / "calls.jsonl", [calls_line("u1", 1000, 100, cost_usd=0.5),
+                                                calls_line("u2", 1000, 100, ts="2026-11-20T10:01:00Z")])
+    # auto: the logged 0.5, and the price of the other, (1000 * 3 + 100 * 15) / 1e6 = 0.0045
+    assert cost(daily(senv, "--log", f"calls:{log}")) == pytest.approx(0.5045)
+    # calculate: both priced
+    assert cost(daily(senv, "--log", f"calls:{log}", "-m", "calculate")) == pytest.approx(0.009)
+    # display: the logged cost alone
+    assert cost(daily(senv, "--log", f"calls:{log}", "-m", "display")) == pytest.approx(0.5)
