@@ -2411,13 +2411,16 @@ class Ingest:
         # id and request id): both are the same call.
         self.keys_by_message = {} if self.conn.execute(
             "SELECT 1 FROM roots WHERE kind != 0 LIMIT 1").fetchone() else None
+        # The pending calls only proxy or calls logs have told of so far.
+        self.logged_only = set()
 
     def add(self, root_id, path, reader, file_record):
         """Take in one log's calls and its files row; written once enough are pending."""
         directory = _project_dir(path)
         default_session = record_log_stem(path) if isinstance(reader, RecordReader) else \
             os.path.splitext(os.path.basename(path))[0]
-        pending, model_names = self.pending, self.model_names
+        pending, model_names, logged_only = self.pending, self.model_names, self.logged_only
+        from_log = isinstance(reader, RecordReader)
         root_bit = 1 << (root_id - 1)
         first = self.first_ts
         for key, call in reader.calls.items():
@@ -2426,7 +2429,14 @@ class Ingest:
             entry = (call, root_bit, who)
             previous = pending.get(key)
             if previous is not None:
+                # A transcript's account of a call (its session, its project) wins over a log's.
+                if from_log and key not in logged_only:
+                    who = previous[2]
                 entry = (merge_lines(previous[0], call), root_bit | previous[1], who)
+            if not from_log:
+                logged_only.discard(key)
+            elif previous is None:
+                logged_only.add(key)
             pending[key] = entry
             ts = call[C_TS]
             if first is None or ts < first:
@@ -2487,7 +2497,7 @@ class Ingest:
                 conn.execute("ROLLBACK")
             raise
         self.pending, self.model_names, self.files, self.resets, self.first_ts = {}, {}, [], [], None
-        self.requests = {}
+        self.requests, self.logged_only = {}, set()
 
     def _same_responses_joined(self):
         """(calls to write, (roots, key) of calls the store has that only gain roots) of the pending calls.
@@ -2497,7 +2507,8 @@ class Ingest:
         under the key the store already has for it, else the transcript's.
         A transcript's account of it (its session, its project) wins over a
         proxy's, so a proxy that sees a call the store has from a transcript
-        only adds its root.
+        only adds its root; so does one that sees a call the store has under
+        the same key (a transcript's line without a request id).
         """
         by_message = self.keys_by_message
         conn = self.conn
@@ -2517,7 +2528,8 @@ class Ingest:
                                    (message_id + ":", message_id + ";")).fetchone()
                 by_message[message_id] = row[0] if row else key
             target = by_message.get(message_id, key)
-            if not colon and target != key:
+            if not colon and (target != key or key in self.logged_only and conn.execute(
+                    "SELECT 1 FROM calls WHERE key = ?", (key,)).fetchone()):
                 roots_only[target] = entry[1] | roots_only.get(target, 0)
                 continue
             previous = joined.get(target)

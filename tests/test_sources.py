@@ -570,3 +570,24 @@ def test_a_logged_cost_counts_as_a_transcripts_cost_usd_does(senv):
     assert cost(daily(senv, "--log", f"calls:{log}", "-m", "calculate")) == pytest.approx(0.009)
     # display: the logged cost alone
     assert cost(daily(senv, "--log", f"calls:{log}", "-m", "display")) == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("first", ["proxy", "transcript", "both"])
+def test_a_transcript_line_without_a_request_id_keeps_its_session_beside_a_proxy(senv, first):
+    # Routers' lines may have no requestId: the transcript's call is then keyed by its message id alone,
+    # as the proxy's is.
+    line = assistant_line(msg_id="msg_router", input=40, output=400, session="s1", model="claude-opus-4-6-thinking")
+    del line["requestId"]
+    log = write_log(senv.logs / "proxy.jsonl", [proxy_line("msg_router", 40, 400, model="claude-opus-4-6")])
+    transcript = session_path(str(senv.claude), "s1")
+    if first == "proxy":
+        daily(senv, "--log", f"proxy:{log}", "--source", "proxy")
+        write_lines(transcript, [line])
+    elif first == "transcript":
+        write_lines(transcript, [line])
+        daily(senv)
+    else:
+        write_lines(transcript, [line])
+    for _ in range(2):
+        result = senv.run("session", "--json", "-z", "UTC", "--log", f"proxy:{log}")
+        assert {s: tokens_of(e) for s, e in sessions_by_id(result.json()).items()} == {"s1": (40, 400, 0, 0)}
