@@ -6,6 +6,7 @@ import json
 import os
 
 import pytest
+from freezegun import freeze_time
 
 from logsynth import assistant_line, session_path, write_lines
 from support import CONFIG_SUFFIX, first_line_is_one_error, sessions_by_id, tokens_of, write_config
@@ -591,3 +592,21 @@ def test_a_transcript_line_without_a_request_id_keeps_its_session_beside_a_proxy
     for _ in range(2):
         result = senv.run("session", "--json", "-z", "UTC", "--log", f"proxy:{log}")
         assert {s: tokens_of(e) for s, e in sessions_by_id(result.json()).items()} == {"s1": (40, 400, 0, 0)}
+
+
+def test_export_and_the_prompt_take_source(senv):
+    log = transcript_and_proxy(senv)
+    write_log(log, [proxy_line("msg_big", 1_000_000, 0, ts="2026-11-20T11:00:00Z")], mode="a")
+    daily(senv, "--log", f"proxy:{log}")
+    exported = senv.run("export", "--format", "jsonl", "--log", f"proxy:{log}", "--source", "proxy")
+    assert exported.code == 0, exported
+    rows = [json.loads(line) for line in exported.out.splitlines()]
+    # msg_shared (in the transcript's session), msg_big and msg_proxy
+    assert sorted((row["sessionId"], row["inputTokens"], row["outputTokens"]) for row in rows) == \
+        [("proxy", 7, 70), ("proxy", 1_000_000, 0), ("s1", 10, 300)]
+    with freeze_time("2026-11-20T12:00:00Z"):
+        proxied = senv.run("prompt", "--format", "{today_cost}", "--log", f"proxy:{log}", "--source", "proxy")
+        transcripts = senv.run("prompt", "--format", "{today_cost}", "--log", f"proxy:{log}", "--source", "claude-code")
+    # The proxy's: msg_big 1,000,000 * $3 / 1e6 = $3, and (17 * 3 + 370 * 15 + 1000 * 0.30) / 1e6 = $0.005901;
+    # the transcripts': (12 * 3 + 320 * 15 + 1000 * 0.30) / 1e6 = $0.005136
+    assert (proxied.out, transcripts.out) == ("$3.01\n", "$0.01\n"), (proxied, transcripts)
