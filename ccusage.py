@@ -1919,6 +1919,9 @@ class Store:
                 self._note_walks(digests, walk_ns)
                 return
         changed = self._changed(on_disk)
+        if kinds:
+            changed += self._read_as_another_kind(on_disk, {ids[root] for root in kinds if root in ids},
+                                                  {path for path, _ in changed})
         if not changed:
             if digests:
                 self._note_walks(digests, walk_ns)
@@ -1935,6 +1938,9 @@ class Store:
         try:
             # Another process may have read the same logs while this one waited.
             changed = self._changed(on_disk, [path for path, _ in changed])
+            if kinds:
+                changed += self._read_as_another_kind(on_disk, {ids[root] for root in kinds if root in ids},
+                                                      {path for path, _ in changed})
             ingest = Ingest(self, claim)
             changed = self._pass_over_unlikely_logs(changed, on_disk, ingest, report)
             if kinds:
@@ -1994,6 +2000,17 @@ class Store:
             ingest.files.append((os.fsencode(path), root_id) + state + (size, 0, 0, (row[9] if row else 0) + 1,
                                                                          None))
         return kept
+
+    def _read_as_another_kind(self, on_disk, kind_ids, changed):
+        """[(path, None)] of the logs of kind_ids that the store read as another root's (and so as another
+        kind: a program's log kept among the transcripts, say): they are read again, as this root's kind."""
+        paths = [path for path, (root_id, _) in on_disk.items() if root_id in kind_ids and path not in changed]
+        again = []
+        for path in paths:
+            row = self.conn.execute("SELECT root_id FROM files WHERE path = ?", (os.fsencode(path),)).fetchone()
+            if row is not None and row[0] != on_disk[path][0]:
+                again.append((path, None))
+        return again
 
     def _follow_rotations(self, changed, on_disk, ids, kinds):
         """changed, with a log first seen under a new name read on from where it was read under its old one.
@@ -2193,9 +2210,11 @@ class Store:
     # -- queries --
 
     def skipped_lines(self, root_ids):
+        """[(path, lines skipped, root id)] of the logs below root_ids that had lines skipped."""
         marks = ",".join("?" * len(root_ids))
-        return [(os.fsdecode(path), skipped) for path, skipped in self.conn.execute(
-            f"SELECT path, skipped FROM files WHERE skipped > 0 AND root_id IN ({marks}) ORDER BY path", root_ids)]
+        return [(os.fsdecode(path), skipped, root_id) for path, skipped, root_id in self.conn.execute(
+            f"SELECT path, skipped, root_id FROM files WHERE skipped > 0 AND root_id IN ({marks}) ORDER BY path",
+            root_ids)]
 
 
 def _claimant_lives(owner):
@@ -2587,7 +2606,7 @@ class Ingest:
 
 
 def prune_calls(conn, before_ms):
-    """Delete the calls made before before_ms, and the limit messages and official figures of then.
+    """Delete the calls made before before_ms, and the requests, limit messages and official figures of then.
 
     The rollups lose the calls by their trigger (or are rebuilt by a bulk
     ingest that has dropped it); the kept windows are computed again from
@@ -2599,6 +2618,7 @@ def prune_calls(conn, before_ms):
         first = conn.execute("SELECT min(ts) FROM calls WHERE ts < ?", (before_ms,)).fetchone()[0]
         deleted = conn.execute("DELETE FROM calls WHERE ts < ?", (before_ms,)).rowcount
         conn.execute("DELETE FROM limit_resets WHERE ts < ?", (before_ms,))
+        conn.execute("DELETE FROM requests WHERE ts < ?", (before_ms,))
         conn.execute("DELETE FROM rate_limits WHERE captured_at < ?", (before_ms,))
         if deleted:
             for table in ("hourly", "hourly_models"):
@@ -2787,9 +2807,11 @@ class Usage:
     """Token and cost sums of a set of calls."""
 
     __slots__ = ("calls", "input", "output", "cache_write_5m", "cache_write_1h", "cache_read",
-                 "web_searches", "cost", "unpriced", "first", "last")
+                 "web_searches", "cost", "unpriced", "first", "last", "roots")
 
     def __init__(self):
+        # roots: the bits of the roots the calls were read from, where the query tells them apart.
+        self.roots = 0
         self.calls = self.input = self.output = 0
         self.cache_write_5m = self.cache_write_1h = self.cache_read = self.web_searches = 0
         self.cost = 0.0
@@ -2814,6 +2836,7 @@ class Usage:
         self.web_searches += other.web_searches
         self.cost += other.cost
         self.unpriced += other.unpriced
+        self.roots |= other.roots
         if other.first is not None:
             self.first = other.first if self.first is None else min(self.first, other.first)
             self.last = other.last if self.last is None else max(self.last, other.last)
@@ -2824,8 +2847,9 @@ class UsageQuery:
 
     def __init__(self, store, root_ids, prices, tz, mode, source_names=None):
         self.store = store
-        # {root id: source name} when several sources are in use: rows then say which saw their calls.
-        self.source_names = source_names
+        # {root id: source name} of the roots in use; with several sources, rows say which saw their calls.
+        self.source_names = source_names or {}
+        self.several_sources = len(set(self.source_names.values())) > 1
         self.conn = store.conn
         self.root_ids = root_ids
         # The bits of a call's roots column that the roots in use stand for.
@@ -2835,6 +2859,10 @@ class UsageQuery:
         self.mode = mode
         self.unpriced_models = {}
         self._models = None
+
+    def source_list(self, roots):
+        """The names of the sources whose roots are among the bits roots, in order."""
+        return sorted({name for root_id, name in self.source_names.items() if roots & (1 << (root_id - 1))})
 
     def model_name(self, model_id):
         # A long run sees models another process added since it last looked.
@@ -2870,15 +2898,23 @@ class UsageQuery:
             params)})
 
     def grouped(self, group_by, filters):
-        """{(group key..., model_id): Usage} with group_by a list of 'day', 'session', 'project'."""
+        """{(group key..., model_id): Usage} with group_by a list of 'day', 'session', 'project'.
+
+        With several sources in use, each Usage's roots say which saw its calls.
+        """
         result = {}
+        by_roots = self.several_sources
+        if by_roots:
+            group_by = group_by + ["roots"]
         width = len(group_by) + 1
         # Summed in an order that does not depend on the ids the store gave models.
         rows = sorted(self._grouped_rows(group_by, filters),
                       key=lambda row: (row[:width - 1], self.model_name(row[width - 1]), row[width - 1:width + 5]))
         for row in rows:
-            key = row[:width]
+            key = row[:width - 2] + row[width - 1:width] if by_roots else row[:width]
             part = Usage()
+            if by_roots:
+                part.roots = row[width - 2]
             (part.calls, part.input, part.output, part.cache_write_5m, part.cache_write_1h, part.cache_read,
              part.web_searches, logged_cost, part.first, part.last) = row[width + 5:]
             self.price(part, key[-1], *row[width:width + 5], logged_cost)
@@ -2921,7 +2957,8 @@ class UsageQuery:
                 cost, has_cost, first, last = "total(cost_usd)", "cost_usd IS NOT NULL", "min(ts)", "max(ts)"
             dates = self.prices.change_dates()
             era = " + ".join(f"({ts} >= {int(_date_ms(d))})" for d in dates) or "0"
-            columns = {"day": local_day_sql(segments, ts), "session": "session_id", "project": "project_id"}
+            columns = {"day": local_day_sql(segments, ts), "session": "session_id", "project": "project_id",
+                       "roots": "roots"}
             keys = [columns[g] for g in group_by] + ["model_id", "fast", "us_geo", band, era, has_cost]
             positions = ", ".join(str(i + 1) for i in range(len(keys)))
             sql = (f"SELECT {', '.join(keys)}, {calls}, sum(input), sum(output), sum(cache_write_5m), "
@@ -3565,8 +3602,6 @@ def learned_limit(query, windows, now_ms, length_ms):
     return Limit(tokens, f"learned from {' and '.join(sources)}{cost_text}")
 
 
-# The tool that wrote a call's log: every call read today is Claude Code's.
-CALL_SOURCE = "claude-code"
 TIERS = ("opus", "sonnet", "haiku")
 
 
@@ -3593,7 +3628,7 @@ def export_calls(query, filters):
     for row in query.conn.execute(
             f"SELECT ts, session_name, project_path, model_id, fast, us_geo, {BAND_SQL}, {query.era_sql()}, "
             "cost_usd IS NOT NULL, input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, "
-            "cost_usd FROM calls JOIN (SELECT id AS sid, session_id AS session_name FROM sessions) ON sid = session_id "
+            "cost_usd, roots FROM calls JOIN (SELECT id AS sid, session_id AS session_name FROM sessions) ON sid = session_id "
             "JOIN (SELECT id AS pid, path AS project_path FROM projects) ON pid = project_id "
             f"WHERE {where} ORDER BY ts, key", params):
         usage = Usage()
@@ -3601,6 +3636,7 @@ def export_calls(query, filters):
         (usage.input, usage.output, usage.cache_write_5m, usage.cache_write_1h, usage.cache_read,
          usage.web_searches) = row[9:15]
         usage.first = usage.last = row[0]
+        usage.roots = row[16]
         query.price(usage, *row[3:9], row[15] or 0.0)
         yield ExportRow(row[0], row[1], row[2], query.model_name(row[3]), usage)
 
@@ -4435,19 +4471,26 @@ def _models_cell(row):
     return ", ".join(short_model(model) for model, _ in _models_by_cost(row))
 
 
-def render_period_table(rows, period, breakdown, by_project, width, style, plan_price=None):
-    """plan_price (US dollars a month): a column of each month's API value as a multiple of it."""
+def render_period_table(rows, period, breakdown, by_project, width, style, plan_price=None, sources=None):
+    """plan_price (US dollars a month): a column of each month's API value as a multiple of it.
+    sources: the source names of a row, for a last column (with several sources in use)."""
     label = {"daily": "Date", "weekly": "Week", "monthly": "Month"}[period]
-    extra = [""] if plan_price else []
     # The models, where there is room, unless the breakdown lists them.
     models = [] if breakdown else [""]
     headers = [label] + USAGE_HEADERS + (["Vs plan"] if plan_price else []) + (["Models"] if models else [])
     models_column = len(headers) - 1 if models else None
-    # Narrow: give up the models, abbreviate, then the token columns least
-    # looked at; Total and Cost stay.
-    table = Table(headers, ["<"] + [">"] * (len(headers) - 1 - len(models)) + ["<"] * len(models),
-                  shrink=((models_column,) if models else ()) + (Table.NUMBERS, 3, 4, 1, 2),
+    source_column = len(headers) if sources else None
+    if sources:
+        headers.append("Source")
+    extra = [""] * (len(headers) - 1 - len(USAGE_HEADERS) - len(models))
+    # Narrow: give up the models, abbreviate, then the sources and the token
+    # columns least looked at; Total and Cost stay.
+    table = Table(headers, ["<"] + [">"] * (len(headers) - 1 - len(models) - bool(sources))
+                  + ["<"] * (len(models) + bool(sources)),
+                  shrink=((models_column,) if models else ()) + (Table.NUMBERS,)
+                  + ((source_column,) if sources else ()) + (3, 4, 1, 2),
                   compact_columns=(1, 2, 3, 4, 5), cut=models_column, optional=(models_column,), cut_min=20)
+    source_cell = (lambda row: [clean(", ".join(sources(row)))]) if sources else (lambda row: [])
     current_project = object()
     total = Usage()
     for row in rows:
@@ -4455,7 +4498,8 @@ def render_period_table(rows, period, breakdown, by_project, width, style, plan_
             current_project = row.project
             table.add([clean(_home(row.project))] + [""] * (len(headers) - 1), "section")
         multiple = [fmt_multiple(row.total.cost / plan_price)] if plan_price else []
-        table.add([row.key] + usage_cells(row.total) + multiple + ([_models_cell(row)] if models else []))
+        table.add([row.key] + usage_cells(row.total) + multiple + ([_models_cell(row)] if models else [])
+                  + source_cell(row))
         total.add(row.total)
         if breakdown:
             for model, usage in _models_by_cost(row):
@@ -4463,27 +4507,31 @@ def render_period_table(rows, period, breakdown, by_project, width, style, plan_
     table.add([""] * len(headers), "rule")
     months = len({row.key for row in rows}) or 1
     table.add(["Total"] + usage_cells(total) + ([fmt_multiple(total.cost / plan_price / months)] if plan_price else [])
-              + models, "total")
+              + models + ([""] if sources else []), "total")
     return table.render(width, style)
 
 
-def render_session_table(rows, breakdown, width, style, tz):
-    headers = ["Session", "Project", "Last activity"] + USAGE_HEADERS
+def render_session_table(rows, breakdown, width, style, tz, sources=None):
+    """sources: the source names of a row, for a last column (with several sources in use)."""
+    headers = ["Session", "Project", "Last activity"] + USAGE_HEADERS + (["Source"] if sources else [])
+    tail = (lambda row: [clean(", ".join(sources(row)))]) if sources else (lambda row: [])
+    blank = [""] if sources else []
     # Narrow: abbreviate, give up the token columns the Total column sums,
-    # then the time; the project is cut rather than given up.
-    table = Table(headers, ["<", "<", "<"] + [">"] * 6, shrink=(Table.NUMBERS, 3, 4, 5, 6, 2),
+    # (the sources,) then the time; the project is cut rather than given up.
+    table = Table(headers, ["<", "<", "<"] + [">"] * 6 + ["<"] * len(blank),
+                  shrink=(Table.NUMBERS, 3, 4, 5, 6) + ((9,) if sources else ()) + (2,),
                   compact_columns=(3, 4, 5, 6, 7), cut=1)
     total = Usage()
     for row in rows:
         last = datetime.fromtimestamp(row.total.last / 1000, tz).strftime("%Y-%m-%d %H:%M")
         project = os.path.basename(row.project.rstrip("/")) or row.project
-        table.add([clean(row.session[:8]), clean(project[:18]), last] + usage_cells(row.total))
+        table.add([clean(row.session[:8]), clean(project[:18]), last] + usage_cells(row.total) + tail(row))
         total.add(row.total)
         if breakdown:
             for model, usage in _models_by_cost(row):
-                table.add(["", "  " + short_model(model), ""] + usage_cells(usage), "detail")
-    table.add([""] * 9, "rule")
-    table.add(["Total", "", ""] + usage_cells(total), "total")
+                table.add(["", "  " + short_model(model), ""] + usage_cells(usage) + blank, "detail")
+    table.add([""] * len(headers), "rule")
+    table.add(["Total", "", ""] + usage_cells(total) + blank, "total")
     return table.render(width, style)
 
 
@@ -4788,19 +4836,22 @@ def _export_lead(row, period, tz):
     return [("date", datetime.fromtimestamp(row.ts / 1000, tz).date().isoformat())]
 
 
-def export_row_json(row, period, tz):
+def export_row_json(row, period, tz, source):
     entry = dict(_export_lead(row, period, tz))
     entry["projectPath"], entry["modelName"] = row.project, row.model
     if period:
         entry["calls"] = row.usage.calls
     entry.update(usage_json(row.usage))
     entry["webSearches"] = row.usage.web_searches
-    entry["source"] = CALL_SOURCE
+    entry["source"] = source(row.usage)
     return entry
 
 
-def write_export(out, rows, export_format, period, tz, unpriced_models):
-    """Export rows as csv, jsonl or json (the latter with totals, as the reports give them)."""
+def write_export(out, rows, export_format, period, tz, unpriced_models, source):
+    """Export rows as csv, jsonl or json (the latter with totals, as the reports give them).
+
+    source(usage): the names of the sources that saw its calls, as one text ("proxy+claude-code").
+    """
     if export_format == "csv":
         lead = {None: ["timestamp", "session_id"], "hour": ["hour"], "day": ["date"]}[period]
         headers = lead + ["project_path", "model"] + (["calls"] if period else []) + CSV_USAGE + [
@@ -4808,17 +4859,17 @@ def write_export(out, rows, export_format, period, tz, unpriced_models):
         # write_csv neutralises the cells a spreadsheet would run.
         write_csv(out, headers, (
             [value for _, value in _export_lead(row, period, tz)] + [row.project, row.model]
-            + ([row.usage.calls] if period else []) + _csv_usage(row.usage) + [row.usage.web_searches, CALL_SOURCE]
+            + ([row.usage.calls] if period else []) + _csv_usage(row.usage) + [row.usage.web_searches, source(row.usage)]
             for row in rows))
     elif export_format == "jsonl":
         for row in rows:
-            out.write(json_line(export_row_json(row, period, tz)) + "\n")
+            out.write(json_line(export_row_json(row, period, tz, source)) + "\n")
     else:
         total = Usage()
         entries = []
         for row in rows:
             total.add(row.usage)
-            entries.append(export_row_json(row, period, tz))
+            entries.append(export_row_json(row, period, tz, source))
         totals = usage_json(total)
         totals["webSearches"] = total.web_searches
         if unpriced_models:
@@ -4849,7 +4900,7 @@ def prometheus_text(usage, figures, latest_ms, now_ms):
     """
     series = {}
     for (project, model), part in usage.items():
-        labels = (f'source="{CALL_SOURCE}",project="{_prometheus_label(project)}",'
+        labels = (f'source="{DEFAULT_SOURCE_NAME}",project="{_prometheus_label(project)}",'
                   f'model="{_prometheus_label(model)}",tier="{model_tier(model)}"')
         # Two names can clean to the same text: one series holds both.
         merged = series.get(labels)
@@ -5607,8 +5658,7 @@ class LiveSource:
             self.messages.note("the store is busy (another ccusage is writing to it): showing what it holds")
         ids = self.store.root_ids(self.sources.roots, self.sources.kinds)
         self.root_ids = list(ids.values())
-        if len(self.sources.chosen) > 1:
-            self.source_names = self.sources.names_of(ids)
+        self.source_names = self.sources.names_of(ids)
         return self.store.conn.execute(
             "SELECT (SELECT value FROM generation), (SELECT max(captured_at) FROM rate_limits), "
             "(SELECT count(*) FROM rate_limits)").fetchone()
@@ -6906,7 +6956,9 @@ def run_config(args, settings, environ, out, messages):
                 "budgets": [{"name": b.name, "kind": b.kind, "project": b.project, "unit": b.unit,
                              "limit": b.limit, "threshold": b.threshold} for b in settings.budgets.budgets],
                 "alerts": {"cooldownMinutes": settings.budgets.cooldown_minutes,
-                           "notifyTimeoutSeconds": settings.budgets.notify_timeout}}
+                           "notifyTimeoutSeconds": settings.budgets.notify_timeout},
+                "sources": [{"name": source.name, "kind": LOG_KINDS[source.kind], "path": source.paths[0]}
+                            for source in settings.log_sources]}
         out.write(to_json(data, out) + "\n")
         return EXIT_OK
     width = max(len(name) for name in shown)
@@ -6921,6 +6973,9 @@ def run_config(args, settings, environ, out, messages):
     for budget in settings.budgets.budgets:
         out.write(f"{'budget'.ljust(width)}  {clean(budget.name)}: {fmt_budget(budget.unit, budget.limit)}, "
                   f"warning at {budget.threshold:g}%  [{clean(settings.path)}]\n")
+    for source in settings.log_sources:
+        out.write(f"{'source'.ljust(width)}  {clean(source.name)}: {LOG_KINDS[source.kind]} logs at "
+                  f"{clean(source.paths[0])}  [{clean(settings.path)}]\n")
     return EXIT_OK
 
 
@@ -7733,11 +7788,10 @@ class Session:
                 self.store.close()
                 raise
         if getattr(args, "verbose", False):
-            _verbose(self.store, self.report, root_ids, messages)
+            _verbose(self.store, self.report, root_ids, messages, sources.names_of(self.root_paths))
         elif self.report.unreadable:
             _note_unreadable(self.report, messages)
-        self.query = UsageQuery(self.store, root_ids, prices, tz, settings.mode,
-                                sources.names_of(self.root_paths) if len(sources.chosen) > 1 else None)
+        self.query = UsageQuery(self.store, root_ids, prices, tz, settings.mode, sources.names_of(self.root_paths))
 
     def __enter__(self):
         return self
@@ -8382,7 +8436,8 @@ def _export(out, args, settings, query, filters):
     rows = export_calls(query, filters)
     if args.aggregate:
         rows = aggregate_export(rows, args.aggregate, query.tz)
-    write_export(out, rows, args.format, args.aggregate, query.tz, query.unpriced_models)
+    write_export(out, rows, args.format, args.aggregate, query.tz, query.unpriced_models,
+                 lambda usage: "+".join(query.source_list(usage.roots)) or DEFAULT_SOURCE_NAME)
 
 
 def run_serve(args, settings, environ, out, messages):
@@ -8450,37 +8505,49 @@ def _note_unreadable(report, messages):
                   "--verbose lists them")
 
 
-def _verbose(store, report, root_ids, messages):
+def _verbose(store, report, root_ids, messages, names):
+    """names: {root id: source name}; with several sources, the skipped lines are counted per source."""
     lines = [f"read {report.bytes_read:,} bytes from {report.files_read:,} of {report.files:,} log files "
              f"({report.calls_seen:,} billable lines)"]
     for path, reason in report.unreadable:
         lines.append(f"unreadable: {path}: {reason}")
     skipped = store.skipped_lines(root_ids)
-    if skipped:
-        lines.append(f"skipped {sum(n for _, n in skipped):,} malformed lines in {len(skipped):,} files:")
-        lines.extend(f"  {n:,}  {path}" for path, n in skipped)
+    several = len(set(names.values())) > 1
+    for name in sorted({names.get(root_id) for _, _, root_id in skipped}, key=str) if several else [None]:
+        files = [(path, n) for path, n, root_id in skipped if not several or names.get(root_id) == name]
+        if files:
+            lines.append((f"{name}: " if several else "")
+                         + f"skipped {sum(n for _, n in files):,} malformed lines in {len(files):,} files:")
+            lines.extend(f"  {n:,}  {path}" for path, n in files)
     for text in lines:
         messages.note(text)
 
 
 def _print_report(args, settings, rows, query, tz, out, environ):
     period = "daily" if args.command == "today" else args.command
+    # With several sources in use, each row says which saw its calls.
+    sources = (lambda row: query.source_list(row.total.roots)) if query.several_sources else None
     if args.json:
+        def entry(row, labels):
+            data = session_json(row) if period == "session" else row_json(row, **labels)
+            if sources:
+                data["source"] = sources(row)
+            return data
         if period == "session":
-            data = {"sessions": [session_json(r) for r in rows]}
+            data = {"sessions": [entry(r, {}) for r in rows]}
         else:
             field = {"daily": "date", "weekly": "week", "monthly": "month"}[period]
             if args.by_project:
                 projects = {}
                 for r in rows:
-                    projects.setdefault(r.project, []).append(row_json(r, **{field: r.key}))
+                    projects.setdefault(r.project, []).append(entry(r, {field: r.key}))
                 data = {"projects": projects}
             else:
-                data = {period: [row_json(r, **{field: r.key}) for r in rows]}
+                data = {period: [entry(r, {field: r.key}) for r in rows]}
         data["totals"] = totals_json(rows, query.unpriced_models)
         out.write(to_json(data, out) + "\n")
     elif args.csv:
-        _print_csv(period, rows, args, out)
+        _print_csv(period, rows, args, out, sources)
     else:
         width, style = _terminal(out, settings)
         if not rows:
@@ -8488,10 +8555,11 @@ def _print_report(args, settings, rows, query, tz, out, environ):
                       + (" for the given filters" if args.since or args.until or args.project else "") + ".\n")
             return
         if period == "session":
-            out.write(render_session_table(rows, args.breakdown, width, style, tz) + "\n")
+            out.write(render_session_table(rows, args.breakdown, width, style, tz, sources) + "\n")
         else:
             out.write(render_period_table(rows, period, args.breakdown, args.by_project, width, style,
-                                          plan_price(settings)[0] if period == "monthly" else None) + "\n")
+                                          plan_price(settings)[0] if period == "monthly" else None, sources)
+                      + "\n")
         footnote = unpriced_footnote(_shown_usages(rows, args.breakdown), query.unpriced_models)
         if footnote:
             out.write("\n".join(wrap_words(footnote.split(" "), width)) + "\n")
@@ -8519,26 +8587,28 @@ def _warn_no_logged_costs(settings, usages, messages):
                       "in these calls, so every cost is $0.00; -m auto or -m calculate prices them")
 
 
-def _print_csv(period, rows, args, out):
+def _print_csv(period, rows, args, out, sources=None):
+    """sources: the source names of a row, when several sources are in use (a last column, "a+b")."""
+    tail = (lambda r: ["+".join(sources(r))]) if sources else (lambda r: [])
     if period == "session":
         headers = ["session_id", "project_path", "first_activity", "last_activity", "model"] + CSV_USAGE
         records = []
         for r in rows:
             lead = [r.session, r.project, _iso(r.total.first), _iso(r.total.last)]
-            records.append(lead + ["(all)"] + _csv_usage(r.total))
+            records.append(lead + ["(all)"] + _csv_usage(r.total) + tail(r))
             if args.breakdown:
-                records.extend(lead + [m] + _csv_usage(u) for m, u in _models_by_cost(r))
-        write_csv(out, headers, records)
+                records.extend(lead + [m] + _csv_usage(u) + tail(r) for m, u in _models_by_cost(r))
+        write_csv(out, headers + (["source"] if sources else []), records)
         return
     label = {"daily": "date", "weekly": "week", "monthly": "month"}[period]
     headers = ([label] if not args.by_project else ["project", label]) + ["model"] + CSV_USAGE
     records = []
     for r in rows:
         lead = [r.key] if not args.by_project else [r.project, r.key]
-        records.append(lead + ["(all)"] + _csv_usage(r.total))
+        records.append(lead + ["(all)"] + _csv_usage(r.total) + tail(r))
         if args.breakdown:
-            records.extend(lead + [m] + _csv_usage(u) for m, u in _models_by_cost(r))
-    write_csv(out, headers, records)
+            records.extend(lead + [m] + _csv_usage(u) + tail(r) for m, u in _models_by_cost(r))
+    write_csv(out, headers + (["source"] if sources else []), records)
 
 
 # ---------------------------------------------------------------------------
