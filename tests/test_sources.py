@@ -147,12 +147,12 @@ def test_malformed_lines_are_skipped_and_counted_under_verbose(senv):
     result = daily(senv, "--verbose", "--log", f"proxy:{log}")
     assert totals(result) == (30, 3, 0, 0)
     # 10 bad lines above and the one of invalid UTF-8
-    assert "skipped 11 malformed lines in 1 files:" in result.err, result.err
+    assert "proxy: skipped 11 malformed lines in 1 files:" in notes(result), result.err
     assert f"  11  {log}" in notes(result), result.err
     # Read again, the lines are neither counted again nor forgotten.
     again = daily(senv, "--verbose", "--log", f"proxy:{log}")
     assert totals(again) == (30, 3, 0, 0)
-    assert "skipped 11 malformed lines in 1 files:" in again.err, again.err
+    assert "proxy: skipped 11 malformed lines in 1 files:" in notes(again), again.err
 
 
 def test_each_log_has_its_own_bad_line_count(senv):
@@ -160,8 +160,10 @@ def test_each_log_has_its_own_bad_line_count(senv):
     calls = write_log(senv.logs / "calls.jsonl", [calls_line("u1", 2, 2), "{}"])
     result = daily(senv, "--verbose", "--log", f"proxy:{proxy}", "--log", f"calls:{calls}")
     assert totals(result) == (3, 3, 0, 0)
-    assert "skipped 3 malformed lines in 2 files:" in notes(result), result.err
-    assert f"  2  {proxy}" in notes(result) and f"  1  {calls}" in notes(result), result.err
+    # With several sources, the count is per source: calls, then proxy.
+    lines = notes(result)
+    assert lines[1:] == ["calls: skipped 1 malformed lines in 1 files:", f"  1  {calls}",
+                         "proxy: skipped 2 malformed lines in 1 files:", f"  2  {proxy}"], result.err
 
 
 # ---------------------------------------------------------------------------
@@ -345,6 +347,19 @@ def check_shared_calls_counted_once(env, log):
     # The transcript's session keeps its call; the proxy's log holds only what no transcript saw.
     assert {s: tokens_of(e) for s, e in sessions.items()} == {"s1": (12, 320, 0, 1000), "proxy": (7, 70, 0, 0)}
     assert sessions["s1"]["projectPath"] == "/home/u/proj"
+
+
+def test_rows_say_which_sources_saw_their_calls(senv):
+    log = transcript_and_proxy(senv)
+    sessions = sessions_by_id(senv.run("session", "--json", "-z", "UTC", "--log", f"proxy:{log}").json())
+    # s1 holds msg_shared, which the proxy saw too; the proxy's own session only msg_proxy.
+    assert {s: e["source"] for s, e in sessions.items()} == {"s1": ["claude-code", "proxy"], "proxy": ["proxy"]}
+    exported = senv.run("export", "--format", "jsonl", "--log", f"proxy:{log}")
+    rows = sorted((row["timestamp"], row["source"]) for row in map(json.loads, exported.out.splitlines()))
+    assert [source for _, source in rows] == ["claude-code+proxy", "claude-code", "proxy"]
+    # With one source, nothing says so.
+    alone = daily(senv, "--source", "claude-code", "--log", f"proxy:{log}").json()
+    assert "source" not in alone["daily"][0]
 
 
 @pytest.mark.parametrize("first", ["proxy", "transcript", "both"])
