@@ -226,6 +226,21 @@ def test_a_rotated_log_is_read_on_from_where_it_was_and_never_again(senv, with_i
     assert bytes_read(result) == log.stat().st_size
 
 
+def test_a_log_rotated_to_a_dated_name_is_read_on_too(senv):
+    # logrotate's dateext: api_calls.json-20261130
+    log = senv.logs / "api_calls.json"
+    write_log(log, [calls_line("u1", 1000, 100)])
+    assert totals(daily(senv, "--log", f"calls:{log}")) == (1000, 100, 0, 0)
+    dated = senv.logs / "api_calls.json-20261130"
+    os.rename(log, dated)
+    size = dated.stat().st_size
+    write_log(dated, [calls_line("u2", 20, 2, ts="2026-11-20T10:01:00Z")], mode="a")
+    log.touch()   # logrotate's create: the new log, empty
+    result = daily(senv, "--verbose", "--log", f"calls:{log}")
+    assert totals(result) == (1020, 102, 0, 0)
+    assert bytes_read(result) == dated.stat().st_size - size
+
+
 def test_a_copied_and_truncated_log_counts_each_call_once(senv):
     # logrotate's copytruncate: the copy is a new file holding the calls already read.
     log = senv.logs / "api_calls.json"
@@ -410,7 +425,7 @@ def test_source_by_name_and_by_kind(senv):
     assert totals(daily(senv, *logs, "--source", "proxy-2", "--source", "calls")) == (320, 320, 0, 0)
 
 
-def test_a_source_not_read_this_run_is_still_reported_from_the_store(senv):
+def test_a_proxy_not_named_this_run_is_left_out_of_the_report(senv):
     log = write_log(senv.logs / "proxy.jsonl", [proxy_line("msg_1", 100, 10)])
     assert totals(daily(senv, "--log", f"proxy:{log}")) == (100, 10, 0, 0)
     # Without --log the proxy is no source of this run: its calls are not in the report.
@@ -544,7 +559,7 @@ def test_a_claude_code_log_is_another_config_dir(senv):
 # ---------------------------------------------------------------------------
 
 def test_bedrock_vertex_and_router_ids_price_as_their_claude_models(senv):
-    million = {"input": 1_000_000, "output": 100_000}
+    # Each call: 1,000,000 input and 100,000 output tokens.
     ids = {
         "anthropic.claude-3-5-sonnet-20241022-v2:0": 4.5,        # $3 + 0.1 * $15; no regional rate for 3.5
         "us.anthropic.claude-sonnet-4-5-20250929-v1:0": 4.95,    # ($3 + 0.1 * $15) * 1.1 at a regional endpoint
@@ -553,8 +568,7 @@ def test_bedrock_vertex_and_router_ids_price_as_their_claude_models(senv):
         "anthropic/claude-4.7-opus-20260416": 7.5,               # Opus 4.7: $5 + 0.1 * $25
         "claude-opus-4-6-thinking": 7.5,                         # Opus 4.6: $5 + 0.1 * $25
     }
-    lines = [proxy_line(f"msg_{n}", million["input"], million["output"], model=model)
-             for n, model in enumerate(ids)]
+    lines = [proxy_line(f"msg_{n}", 1_000_000, 100_000, model=model) for n, model in enumerate(ids)]
     log = write_log(senv.logs / "bedrock.jsonl", lines)
     result = daily(senv, "--log", f"proxy:{log}")
     costs = {part["modelName"]: part["cost"] for part in result.json()["daily"][0]["modelBreakdowns"]}
