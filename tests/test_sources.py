@@ -121,11 +121,12 @@ def test_calls_lines_with_a_usage_object_and_flat_counts(senv, spaced):
     assert cost(result) == pytest.approx(0.013647)
 
 
-def test_a_line_respaced_is_the_same_call(senv):
-    # A call without an id is known by what its line says, not by how it is spaced.
+def test_a_line_respaced_or_reordered_is_the_same_call(senv):
+    # A call without an id is known by what its line says, not by how it is spaced or its keys ordered.
     log = senv.logs / "calls.jsonl"
-    write_log(log, [calls_line(None, 1000, 100)])
-    write_log(log, [calls_line(None, 1000, 100)], spaced=True, mode="a")
+    line = calls_line(None, 1000, 100)
+    write_log(log, [line])
+    write_log(log, [line, dict(reversed(list(line.items())))], spaced=True, mode="a")
     assert totals(daily(senv, "--log", f"calls:{log}")) == (1000, 100, 0, 0)
 
 
