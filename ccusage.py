@@ -972,6 +972,13 @@ class RecordReader(LogChunkReader):
 _RECORD_LOG_NAME = LazyPattern(r".*\.(?:jsonl|json|ndjson|log)(?:[.-]\d+)*(?:\.gz)?$")
 _ROTATION_SUFFIX = r"(?:[.-]\d+)*(?:\.gz)?$"
 _GLOB_MAGIC = LazyPattern(r"[*?[]")
+_ROTATED = LazyPattern(_ROTATION_SUFFIX)
+
+
+def record_log_stem(path):
+    """The name of a proxy or calls log without its rotation and its ending (api_calls.json.2.gz: api_calls):
+    the session of its calls that name none, the same before and after the log is rotated."""
+    return os.path.splitext(_ROTATED.sub("", os.path.basename(path)))[0]
 
 
 def find_record_logs(pattern, report):
@@ -2010,19 +2017,21 @@ class Store:
 
         Rotating a log renames it (api_calls.json becomes api_calls.json.1)
         and starts a new one: the renamed file is the same file, read up to
-        the offset the store keeps for its old name.
+        the offset the store keeps for its old name.  A name the store knows
+        may hold another file now (api_calls.json.1 becomes .2, and the log
+        becomes .1): that file too is looked for under its old name.
         """
         roots = {ids[root] for root in kinds}
         followed = []
         for path, row in changed:
             root_id, state = on_disk[path]
-            if row is None and root_id in roots:
-                row = self.conn.execute(
+            if root_id in roots and (row is None or (row[4], row[5]) != state[:2]):
+                moved = self.conn.execute(
                     f"SELECT {FILE_COLUMNS} FROM files WHERE root_id = ? AND dev = ? AND ino = ? AND path != ? "
                     "ORDER BY offset DESC",
                     (root_id, state[0], state[1], os.fsencode(path))).fetchone()
-                if row is not None:
-                    row = (row[0], row[1], row[2], row[3], row[4], row[5], None, None, None, 0)
+                if moved is not None:
+                    row = moved[:6] + (None, None, None, 0)
             followed.append((path, row))
         return followed
 
@@ -2421,12 +2430,16 @@ class Ingest:
         # id and request id): both are the same call.
         self.keys_by_message = {} if self.conn.execute(
             "SELECT 1 FROM roots WHERE kind != 0 LIMIT 1").fetchone() else None
+        # The pending calls only proxy or calls logs have told of so far.
+        self.logged_only = set()
 
     def add(self, root_id, path, reader, file_record):
         """Take in one log's calls and its files row; written once enough are pending."""
         directory = _project_dir(path)
-        default_session = os.path.splitext(os.path.basename(path))[0]
-        pending, model_names = self.pending, self.model_names
+        default_session = record_log_stem(path) if isinstance(reader, RecordReader) else \
+            os.path.splitext(os.path.basename(path))[0]
+        pending, model_names, logged_only = self.pending, self.model_names, self.logged_only
+        from_log = isinstance(reader, RecordReader)
         root_bit = 1 << (root_id - 1)
         first = self.first_ts
         for key, call in reader.calls.items():
@@ -2435,7 +2448,14 @@ class Ingest:
             entry = (call, root_bit, who)
             previous = pending.get(key)
             if previous is not None:
+                # A transcript's account of a call (its session, its project) wins over a log's.
+                if from_log and key not in logged_only:
+                    who = previous[2]
                 entry = (merge_lines(previous[0], call), root_bit | previous[1], who)
+            if not from_log:
+                logged_only.discard(key)
+            elif previous is None:
+                logged_only.add(key)
             pending[key] = entry
             ts = call[C_TS]
             if first is None or ts < first:
@@ -2496,7 +2516,7 @@ class Ingest:
                 conn.execute("ROLLBACK")
             raise
         self.pending, self.model_names, self.files, self.resets, self.first_ts = {}, {}, [], [], None
-        self.requests = {}
+        self.requests, self.logged_only = {}, set()
 
     def _same_responses_joined(self):
         """(calls to write, (roots, key) of calls the store has that only gain roots) of the pending calls.
@@ -2506,7 +2526,8 @@ class Ingest:
         under the key the store already has for it, else the transcript's.
         A transcript's account of it (its session, its project) wins over a
         proxy's, so a proxy that sees a call the store has from a transcript
-        only adds its root.
+        only adds its root; so does one that sees a call the store has under
+        the same key (a transcript's line without a request id).
         """
         by_message = self.keys_by_message
         conn = self.conn
@@ -2526,7 +2547,8 @@ class Ingest:
                                    (message_id + ":", message_id + ";")).fetchone()
                 by_message[message_id] = row[0] if row else key
             target = by_message.get(message_id, key)
-            if not colon and target != key:
+            if not colon and (target != key or key in self.logged_only and conn.execute(
+                    "SELECT 1 FROM calls WHERE key = ?", (key,)).fetchone()):
                 roots_only[target] = entry[1] | roots_only.get(target, 0)
                 continue
             previous = joined.get(target)

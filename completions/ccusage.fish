@@ -11,7 +11,7 @@
 function __ccusage_value_options
     printf '%s\n' -s --since -u --until -z --timezone -p --project -m --mode --prices \
         --plan -t --token-limit -l --session-length --start-of-week -o --order --color \
-        -d --data-dir --db --config --for --notify --date -f --format --aggregate --output --host --port --before \
+        -d --data-dir --log --source --db --config --for --notify --date -f --format --aggregate --output --host --port --before \
         --shell --thresholds --interval --view
 end
 
@@ -41,6 +41,20 @@ end
 function __ccusage_at
     set -l words (__ccusage_words)
     test "$words" = "$argv"
+end
+
+# --log's value, KIND:PATH: a kind and its colon, then after the colon a
+# file, a directory or a glob pattern.
+function __ccusage_log_values
+    set -l token (commandline -ct)
+    set -l kind (string match -r -- '^(?:claude-code|proxy|calls):' $token)
+    if test -n "$kind"
+        __fish_complete_path (string sub -s (math (string length -- $kind) + 1) -- $token) |
+            string replace -r -- '^' $kind
+    else
+        printf '%s\t%s\n' claude-code: 'a Claude config dir' proxy: "a logging proxy's log of API requests" \
+            calls: "a program's own log of its calls"
+    end
 end
 
 # Zone names are the files below zoneinfo whose every path component starts
@@ -101,6 +115,12 @@ complete -c ccusage -n $tabular -s j -l json -d 'print JSON'
 complete -c ccusage -n "$common live" -l color -x -a 'auto always never' -d 'colour the output'
 complete -c ccusage -n "$common $data live" -s d -l data-dir -x -a '(__fish_complete_directories)' \
     -d 'Claude config dir to read (repeatable)'
+complete -c ccusage -n "$common $data live" -l log -x -a '(__ccusage_log_values)' \
+    -d 'read the logs at PATH as KIND: claude-code, proxy or calls (repeatable)'
+complete -c ccusage -n "$common $data live" -l source -x -d 'only the calls of this source (repeatable)' -a '
+    claude-code\t"the Claude Code config dirs"
+    proxy\t"the sources of kind proxy, or the one so named"
+    calls\t"the sources of kind calls, or the one so named"'
 complete -c ccusage -n "$common $data live" -l db -r -F -d 'the store'
 complete -c ccusage -n "__ccusage_command_is '' $reports models $windows $budgets $segments $data live config" -l config -r -F \
     -d 'settings file to read'
