@@ -2440,6 +2440,7 @@ class Ingest:
             os.path.splitext(os.path.basename(path))[0]
         pending, model_names, logged_only = self.pending, self.model_names, self.logged_only
         from_log = isinstance(reader, RecordReader)
+        tracking = self.keys_by_message is not None
         root_bit = 1 << (root_id - 1)
         first = self.first_ts
         for key, call in reader.calls.items():
@@ -2452,10 +2453,11 @@ class Ingest:
                 if from_log and key not in logged_only:
                     who = previous[2]
                 entry = (merge_lines(previous[0], call), root_bit | previous[1], who)
-            if not from_log:
-                logged_only.discard(key)
-            elif previous is None:
-                logged_only.add(key)
+            if tracking:
+                if not from_log:
+                    logged_only.discard(key)
+                elif previous is None:
+                    logged_only.add(key)
             pending[key] = entry
             ts = call[C_TS]
             if first is None or ts < first:
