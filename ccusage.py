@@ -918,7 +918,7 @@ def parse_record(line, kind):
     model = holder.get("model") or obj.get("model")
     if not isinstance(model, str) or not model:
         raise ValueError("no model")
-    ts = parse_timestamp(obj.get("timestamp") or obj.get("time"))
+    ts = _record_time(obj.get("timestamp") or obj.get("time"))
     if ts is None:
         raise ValueError("no valid timestamp")
     key = next((value for value in ids if isinstance(value, str) and value), None)
@@ -936,6 +936,27 @@ def parse_record(line, kind):
     session = _text_field(obj, "session_id") or _text_field(obj, "sessionId")
     cwd = _text_field(obj, "cwd")
     return (key, ts, session, cwd, model) + usage_fields(usage) + (cost,), request
+
+
+def _record_time(value):
+    """Epoch milliseconds of a logged time: ISO 8601, or a number of epoch seconds (or milliseconds)."""
+    if type(value) in (int, float):
+        ms = value if value >= 1e11 else value * 1000
+        return int(ms) if EARLIEST_MS <= ms < LATEST_MS else None
+    return parse_timestamp(value)
+
+
+def record_path_exists(path):
+    """Whether a proxy or calls log path names something: a glob pattern, a file or directory there, or a
+    log just rotated away (its rotations are there, the new one not yet)."""
+    if _GLOB_MAGIC.search(path) or os.path.exists(path):
+        return True
+    directory, name = os.path.split(path)
+    rotated = re.compile(re.escape(name) + _ROTATION_SUFFIX)
+    try:
+        return any(rotated.match(sibling) for sibling in os.listdir(directory or "."))
+    except OSError:
+        return False
 
 
 class RecordReader(LogChunkReader):
@@ -4960,7 +4981,7 @@ def export_row_json(row, period, tz, source):
 def write_export(out, rows, export_format, period, tz, unpriced_models, source):
     """Export rows as csv, jsonl or json (the latter with totals, as the reports give them).
 
-    source(usage): the names of the sources that saw its calls, as one text ("proxy+claude-code").
+    source(usage): the names of the sources that saw its calls, as one text ("claude-code+proxy").
     """
     if export_format == "csv":
         lead = {None: ["timestamp", "session_id"], "hour": ["hour"], "day": ["date"]}[period]
@@ -7902,7 +7923,7 @@ def _log_argument(text, error):
     if not path.strip():
         error("argument --log: expected a path after the kind, got nothing")
     path = _expand(path)
-    if not _GLOB_MAGIC.search(path) and not os.path.exists(path):
+    if not record_path_exists(path):
         error(f"argument --log: {path} does not exist")
     if LOG_KINDS.index(kind) == KIND_CLAUDE_CODE and not os.path.isdir(path):
         error(f"argument --log: {path} is not a directory; a claude-code log is a Claude config dir such as "
@@ -7968,8 +7989,8 @@ class Sources:
         self.roots = list(dict.fromkeys(path for source in chosen for path in source.paths))
         self.kinds = {path: source.kind for source in chosen if source.kind != KIND_CLAUDE_CODE
                       for path in source.paths}
-        self.existing = [root for root in self.roots if os.path.isdir(root) or
-                         (root in self.kinds and (os.path.exists(root) or _GLOB_MAGIC.search(root)))]
+        self.existing = [root for root in self.roots
+                         if (record_path_exists(root) if root in self.kinds else os.path.isdir(root))]
 
     def names_of(self, root_ids):
         """{root id: source name} of root_ids ({root path: id}), for telling which source saw a call."""
@@ -7989,7 +8010,7 @@ def log_sources(settings, environ, messages, args=None, quiet=False):
     every = [LogSource(DEFAULT_SOURCE_NAME, KIND_CLAUDE_CODE, dirs, "data_dirs")]
     for source in settings.log_sources:
         path = source.paths[0]
-        if not _GLOB_MAGIC.search(path) and not os.path.exists(path):
+        if not record_path_exists(path):
             raise CcusageError(f"{source.where}: {path} does not exist", EXIT_USAGE)
         every.append(source)
     names = {source.name for source in every}

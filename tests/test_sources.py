@@ -640,3 +640,24 @@ def test_export_and_the_prompt_take_source(senv):
     # The proxy's: msg_big 1,000,000 * $3 / 1e6 = $3, and (17 * 3 + 370 * 15 + 1000 * 0.30) / 1e6 = $0.005901;
     # the transcripts': (12 * 3 + 320 * 15 + 1000 * 0.30) / 1e6 = $0.005136
     assert (proxied.out, transcripts.out) == ("$3.01\n", "$0.01\n"), (proxied, transcripts)
+
+
+def test_a_log_just_rotated_away_is_no_error_and_its_rotation_is_read(env):
+    # Between logrotate's rename and the proxy's first new line, only api_calls.json.1 is there.
+    logs = env.tmp / "rotated-logs"
+    logs.mkdir()
+    (logs / "api_calls.json.1").write_text(
+        '{"timestamp":"2026-11-30T10:00:00Z","model":"claude-haiku-4-5","response":{"id":"msg_r1",'
+        '"usage":{"input_tokens":100,"output_tokens":10}},"status":"success"}\n')
+    result = env.run("daily", "--json", "-z", "UTC", "--log", f"proxy:{logs / 'api_calls.json'}")
+    assert result.code == 0, result
+    assert (result.json()["totals"]["inputTokens"], result.json()["totals"]["outputTokens"]) == (100, 10)
+
+
+def test_a_calls_log_may_give_its_times_as_epoch_seconds_or_milliseconds(env):
+    log = env.tmp / "epoch.jsonl"
+    # 1764496800 is 2025-11-30T10:00:00Z; the second line gives the same day's 11:00 in milliseconds.
+    log.write_text('{"timestamp":1764496800,"model":"claude-haiku-4-5","input_tokens":5,"output_tokens":1}\n'
+                   '{"timestamp":1764500400000,"model":"claude-haiku-4-5","input_tokens":7,"output_tokens":2}\n')
+    daily = env.run("daily", "--json", "-z", "UTC", "--log", f"calls:{log}").json()["daily"]
+    assert [(d["date"], d["inputTokens"], d["outputTokens"]) for d in daily] == [("2025-11-30", 12, 3)]
