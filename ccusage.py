@@ -1627,6 +1627,9 @@ SCHEMA = (
         ok INTEGER
     ) WITHOUT ROWID;
     CREATE INDEX requests_by_time ON requests(ts);
+    -- `models` sums the requests per model, agent and latency: in this
+    -- index's order, without sorting them.
+    CREATE INDEX requests_by_model ON requests(model_id, agent, latency_ms, roots, ok, ts);
     """,
 )
 # The store's mark, "ccus": a file with another, or with tables but no mark
