@@ -2544,6 +2544,21 @@ class Ingest:
         self.pending, self.model_names, self.files, self.resets, self.first_ts = {}, {}, [], [], None
         self.requests, self.logged_only = {}, set()
 
+    def _stored_keys(self, message_ids):
+        """(the message_ids the store has as keys, {message id: a key of it with a request id}) of message_ids."""
+        if not message_ids:
+            return set(), {}
+        conn = self.conn
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS looked_up (id TEXT PRIMARY KEY) WITHOUT ROWID")
+        conn.execute("DELETE FROM looked_up")
+        conn.executemany("INSERT INTO looked_up VALUES (?)", ((message_id,) for message_id in message_ids))
+        as_is = {message_id for (message_id,) in conn.execute(
+            "SELECT id FROM looked_up JOIN calls ON calls.key = looked_up.id")}
+        with_request = dict(conn.execute(
+            "SELECT id, (SELECT key FROM calls WHERE key > id || ':' AND key < id || ';' LIMIT 1) AS found "
+            "FROM looked_up WHERE found IS NOT NULL"))
+        return as_is, with_request
+
     def _same_responses_joined(self):
         """(calls to write, (roots, key) of calls the store has that only gain roots) of the pending calls.
 
@@ -2556,12 +2571,13 @@ class Ingest:
         the same key (a transcript's line without a request id).
         """
         by_message = self.keys_by_message
-        conn = self.conn
+        # Looked up in two statements, not two a call: a proxy log may hold hundreds of thousands.
+        looked_up = {key.partition(":")[0] for key in self.pending if not key.startswith("h:")} - set(by_message)
+        as_is, with_request = self._stored_keys(looked_up)
         for key in self.pending:
             message_id, colon, _ = key.partition(":")
             if colon and message_id not in by_message:
-                row = conn.execute("SELECT 1 FROM calls WHERE key = ?", (message_id,)).fetchone()
-                by_message[message_id] = message_id if row else key
+                by_message[message_id] = message_id if message_id in as_is else key
         joined, roots_only = {}, {}
         for key, entry in self.pending.items():
             message_id, colon, _ = key.partition(":")
@@ -2569,12 +2585,11 @@ class Ingest:
                 joined[key] = entry
                 continue
             if not colon and message_id not in by_message:
-                row = conn.execute("SELECT key FROM calls WHERE key > ? AND key < ? LIMIT 1",
-                                   (message_id + ":", message_id + ";")).fetchone()
-                by_message[message_id] = row[0] if row else key
+                by_message[message_id] = with_request.get(message_id, key)
             target = by_message.get(message_id, key)
-            if not colon and (target != key or key in self.logged_only and conn.execute(
-                    "SELECT 1 FROM calls WHERE key = ?", (key,)).fetchone()):
+            # A key looked up in an earlier batch of this ingest is in the store by now.
+            stored = key in as_is or key not in looked_up
+            if not colon and (target != key or key in self.logged_only and stored):
                 roots_only[target] = entry[1] | roots_only.get(target, 0)
                 continue
             previous = joined.get(target)
@@ -3752,12 +3767,13 @@ class RequestStats:
 def request_stats(query, filters):
     """{(model name, agent or None): RequestStats} of the requests filters cover, of the roots in use."""
     where, params = query._where(filters, "ts")
-    roots = "roots" if query.several_sources else "0"
+    roots, groups = ("roots", "1, 2, 3, 4") if query.several_sources else ("0", "1, 2, 3")
     stats = {}
-    # One statement, one state of the store: counts per latency, NULL among them.
+    # One statement, one state of the store: counts per latency, NULL among them, in the
+    # order of the index requests_by_model (no sorting).
     for model_id, agent, latency, bits, requests, failed, succeeded in query.conn.execute(
             f"SELECT model_id, agent, latency_ms, {roots}, count(*), sum(ok IS 0), sum(ok IS 1) "
-            f"FROM requests WHERE {where} GROUP BY 1, 2, 3, 4", params):
+            f"FROM requests WHERE {where} GROUP BY {groups}", params):
         key = (query.model_name(model_id), agent)
         part = stats.get(key)
         if part is None:
