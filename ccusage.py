@@ -863,6 +863,245 @@ _LIMIT_MARK_BYTES = LIMIT_MARK.encode()
 _RATE_LIMIT_ERROR = b'"error":"rate_limit"'
 
 
+# The kinds of log a root holds, numbered as the store keeps them: a Claude
+# Code config dir, a logging proxy's log of API requests, a program's own
+# log of its calls.
+LOG_KINDS = ("claude-code", "proxy", "calls")
+KIND_CLAUDE_CODE, KIND_PROXY, KIND_CALLS = range(len(LOG_KINDS))
+# What a request log's status says of a request that succeeded.
+SUCCESS_WORDS = ("success", "succeeded", "ok", "completed", "complete", "done")
+# A latency above this (a week) is damage.
+MAX_LATENCY_MS = 7 * 24 * 3600 * 1000
+
+
+def usage_fields(usage):
+    """The usage fields (USAGE_FIELDS but cost) of an API usage object; ValueError for a bad count."""
+    cache_write = _count(usage, "cache_creation_input_tokens")
+    split = usage.get("cache_creation")
+    one_hour = min(_count(split, "ephemeral_1h_input_tokens"), cache_write) if isinstance(split, dict) else 0
+    tools = usage.get("server_tool_use")
+    return (
+        _count(usage, "input_tokens"),
+        _count(usage, "output_tokens"),
+        cache_write - one_hour,
+        one_hour,
+        _count(usage, "cache_read_input_tokens"),
+        _count(tools, "web_search_requests") if isinstance(tools, dict) else 0,
+        1 if usage.get("speed") == "fast" else 0,
+        1 if usage.get("inference_geo") == "us" else 0,
+    )
+
+
+class Request:
+    """What a request log says of one request beside its usage (for `ccusage models`)."""
+
+    __slots__ = ("key", "ts", "model", "agent", "source_file", "latency_ms", "ok")
+
+    def __init__(self, key, ts, model, agent, source_file, latency_ms, ok):
+        self.key, self.ts, self.model, self.agent = key, ts, model, agent
+        self.source_file, self.latency_ms, self.ok = source_file, latency_ms, ok
+
+    def row(self):
+        return (self.key, self.ts, self.model, self.agent, self.source_file, self.latency_ms, self.ok)
+
+
+def _text_field(obj, name):
+    value = obj.get(name)
+    return _storable(value) if isinstance(value, str) and value else None
+
+
+def _request_ok(status, billed):
+    """1 for a request that succeeded, 0 for one that failed, None when the log does not say.
+
+    A status is a word ("success", "error") or an HTTP code; without one a
+    request with usage succeeded.
+    """
+    if status is None:
+        return 1 if billed else None
+    if isinstance(status, bool):
+        return int(status)
+    if isinstance(status, int):
+        return 1 if 200 <= status < 300 else 0
+    if isinstance(status, str):
+        word = status.strip().lower()
+        if word.isdigit():
+            return 1 if 200 <= int(word) < 300 else 0
+        return 1 if word in SUCCESS_WORDS else 0
+    return None
+
+
+def _content_key(obj):
+    """A key for a logged call that has no id of its own: a hash of what its line says, whatever its spacing."""
+    import hashlib
+    import json
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "h:" + hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def parse_record(line, kind):
+    """(call tuple or None, Request) of a line of a proxy log or a calls log; ValueError for a line of another format.
+
+    A proxy line (kind KIND_PROXY) has the time, the model, the response
+    (id, usage) and maybe latency_ms, status, agent and source_file; a
+    calls line has the time, the model and the usage, as an object or as
+    flat input_tokens / output_tokens, and maybe a uuid or id.  A line
+    without usage is a request that billed nothing (a failure, say): it
+    must have a status.
+    """
+    obj = _json_value(line.decode("utf-8"))
+    if not isinstance(obj, dict):
+        raise ValueError("not an object")
+    if kind == KIND_PROXY:
+        holder = obj.get("response")
+        if holder is None:
+            holder = {}
+        if not isinstance(holder, dict):
+            raise ValueError("response of the wrong type")
+        ids = (holder.get("id"), obj.get("id"), obj.get("request_id"))
+    else:
+        holder = obj
+        ids = (obj.get("uuid"), obj.get("id"), obj.get("request_id"))
+    usage = holder.get("usage")
+    if usage is None and kind == KIND_CALLS and ("input_tokens" in obj or "output_tokens" in obj):
+        usage = obj
+    if usage is not None and not isinstance(usage, dict):
+        raise ValueError("usage of the wrong type")
+    if usage is None and "status" not in obj:
+        raise ValueError("neither usage nor a status")
+    model = holder.get("model") or obj.get("model")
+    if not isinstance(model, str) or not model:
+        raise ValueError("no model")
+    ts = _record_time(obj.get("timestamp") or obj.get("time"))
+    if ts is None:
+        raise ValueError("no valid timestamp")
+    key = next((value for value in ids if isinstance(value, str) and value), None)
+    key = _storable(key) if key else _content_key(obj)
+    model = _storable(model)
+    latency = obj.get("latency_ms")
+    if type(latency) not in (int, float) or not 0 <= latency < MAX_LATENCY_MS:
+        latency = None
+    request = Request(key, ts, model, _text_field(obj, "agent"), _text_field(obj, "source_file"),
+                      None if latency is None else int(latency), _request_ok(obj.get("status"), usage is not None))
+    if usage is None:
+        return None, request
+    cost = obj.get("cost_usd")
+    cost = float(cost) if type(cost) in (int, float) and 0 <= cost < MAX_COST_USD else None
+    session = _text_field(obj, "session_id") or _text_field(obj, "sessionId")
+    cwd = _text_field(obj, "cwd")
+    return (key, ts, session, cwd, model) + usage_fields(usage) + (cost,), request
+
+
+def _record_time(value):
+    """Epoch milliseconds of a logged time: ISO 8601, or a number of epoch seconds (or milliseconds)."""
+    if type(value) in (int, float):
+        ms = value if value >= 1e11 else value * 1000
+        return int(ms) if EARLIEST_MS <= ms < LATEST_MS else None
+    return parse_timestamp(value)
+
+
+def record_path_exists(path):
+    """Whether a proxy or calls log path names something: a glob pattern, a file or directory there, or a
+    log just rotated away (its rotations are there, the new one not yet)."""
+    if _GLOB_MAGIC.search(path) or os.path.exists(path):
+        return True
+    directory, name = os.path.split(path)
+    rotated = re.compile(re.escape(name) + _ROTATION_SUFFIX)
+    try:
+        return any(rotated.match(sibling) for sibling in os.listdir(directory or "."))
+    except OSError:
+        return False
+
+
+class RecordReader(LogChunkReader):
+    """Reads the lines of a proxy log or a calls log: one JSON object a line, with any spacing.
+
+    Every line is parsed; one that is not of the kind's format is skipped
+    and counted.  requests: {key: Request} of the lines read.
+    """
+
+    def __init__(self, path, kind):
+        super().__init__(path)
+        self.kind = kind
+        self.requests = {}
+
+    def _scan(self, data, end):
+        calls, requests, kind = self.calls, self.requests, self.kind
+        for line in data[:end].split(b"\n"):
+            if not line.strip():
+                continue
+            try:
+                call, request = parse_record(line, kind)
+            except (ValueError, RecursionError):
+                self.skipped += 1
+                continue
+            requests[request.key] = request
+            if call is not None:
+                self.billable_lines += 1
+                previous = calls.get(call[C_KEY])
+                calls[call[C_KEY]] = call if previous is None else merge_lines(previous, call)
+
+
+# A log a proxy or calls root holds, by its name: JSON lines under a usual
+# ending, perhaps rotated (api_calls.json.1, app.log-20261130) and compressed.
+_RECORD_LOG_NAME = LazyPattern(r".*\.(?:jsonl|json|ndjson|log)(?:[.-]\d+)*(?:\.gz)?$")
+_ROTATION_SUFFIX = r"(?:[.-]\d+)*(?:\.gz)?$"
+_GLOB_MAGIC = LazyPattern(r"[*?[]")
+_ROTATED = LazyPattern(_ROTATION_SUFFIX)
+
+
+def record_log_stem(path):
+    """The name of a proxy or calls log without its rotation and its ending (api_calls.json.2.gz: api_calls):
+    the session of its calls that name none, the same before and after the log is rotated."""
+    return os.path.splitext(_ROTATED.sub("", os.path.basename(path)))[0]
+
+
+def find_record_logs(pattern, report):
+    """[(path, state)] of the logs a proxy or calls root names, each once.
+
+    pattern is a file (it and its rotations beside it: name.1, name.2.gz,
+    name-20261130), a directory (the logs below it, by their names) or a
+    glob pattern (its matches, each as a file or a directory).
+    """
+    import glob
+    if _GLOB_MAGIC.search(pattern):
+        named = sorted(glob.glob(pattern))
+    else:
+        named = [pattern]
+    found, seen = [], set()
+
+    def add(path):
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            if not isinstance(exc, FileNotFoundError):
+                report.add_unreadable(path, exc)
+            return
+        if _is_regular(st) and (st.st_dev, st.st_ino) not in seen:
+            seen.add((st.st_dev, st.st_ino))
+            found.append((path, _file_state(st)))
+
+    for path in named:
+        if os.path.isdir(path):
+            for top, dirs, files in os.walk(path, onerror=lambda exc: report.add_unreadable(exc.filename, exc)):
+                dirs.sort()
+                for name in sorted(files):
+                    if _RECORD_LOG_NAME.match(name):
+                        add(os.path.join(top, name))
+            continue
+        directory, name = os.path.split(path)
+        rotated = re.compile(re.escape(name) + _ROTATION_SUFFIX)
+        try:
+            siblings = sorted(os.listdir(directory or "."))
+        except OSError as exc:
+            if not isinstance(exc, FileNotFoundError):
+                report.add_unreadable(directory, exc)
+            continue
+        for sibling in siblings:
+            if rotated.match(sibling):
+                add(os.path.join(directory, sibling))
+    return found
+
+
 def read_log(job):
     """Read one file's new lines: the unit of work of parallel reading.
 
@@ -872,16 +1111,18 @@ def read_log(job):
     it starts again from the beginning.  Returns (path, state, (start, offset
     now, tail length, tail fingerprint), reader), or (path, None, error, None).
     """
-    path, old_offset, tail_len, tail_crc, dev, ino = job
+    path, old_offset, tail_len, tail_crc, dev, ino, kind = job
     try:
         with _open_log(path) as f:
             st = os.fstat(f.fileno())
+            reader = LogChunkReader(path) if kind == KIND_CLAUDE_CODE else RecordReader(path, kind)
+            if path.endswith(".gz"):
+                return path, _file_state(st), _read_compressed(f, reader), reader
             start = 0
             if old_offset is not None and (dev, ino) == (st.st_dev, st.st_ino) and old_offset <= st.st_size:
                 f.seek(old_offset - tail_len)
                 if _crc(f.read(tail_len)) == tail_crc:
                     start = old_offset
-            reader = LogChunkReader(path)
             offset = reader.read(f, start)
             tail_len = min(offset, TAIL_BYTES)
             f.seek(offset - tail_len)
@@ -889,6 +1130,24 @@ def read_log(job):
     except OSError as exc:
         return path, None, _reason(exc), None
     return path, _file_state(st), (start, offset, tail_len, tail_crc), reader
+
+
+def _read_compressed(f, reader):
+    """Read a gzip-compressed log whole (a rotated one: it no longer grows); its positions for the store.
+
+    A compressed log is read again only when it changes, and then from its
+    start: the calls in it that the store has already are recognised by
+    their keys.  Damage in the compressed data ends the reading there.
+    """
+    import gzip
+    import zlib
+    try:
+        with gzip.GzipFile(fileobj=f) as text:
+            reader.read(text, 0)
+    except (EOFError, gzip.BadGzipFile, zlib.error):
+        reader.skipped += 1
+    size = os.fstat(f.fileno()).st_size
+    return 0, size, 0, 0
 
 
 def _open_log(path):
@@ -1400,6 +1659,31 @@ SCHEMA = (
     UPDATE roots SET walk_digest = NULL, full_walk_ns = NULL;
     DELETE FROM report_cache;
     """,
+    # version 4
+    """
+    -- Roots of other kinds than a Claude Code config dir: 1 a logging
+    -- proxy's log, 2 a program's own log of its calls (each a file, a
+    -- directory or a glob pattern).
+    ALTER TABLE roots ADD COLUMN kind INTEGER NOT NULL DEFAULT 0;
+    -- What the logs that record them say of each request, billed or not:
+    -- how long it took, whether it succeeded, which agent made it from
+    -- which file.  key is the call's when it billed; roots are the bits of
+    -- the roots it was read from.
+    CREATE TABLE requests (
+        key TEXT PRIMARY KEY,
+        ts INTEGER NOT NULL,
+        roots INTEGER NOT NULL,
+        model_id INTEGER NOT NULL,
+        agent TEXT,
+        source_file TEXT,
+        latency_ms INTEGER,
+        ok INTEGER
+    ) WITHOUT ROWID;
+    CREATE INDEX requests_by_time ON requests(ts);
+    -- `models` sums the requests per model, agent and latency: in this
+    -- index's order, without sorting them.
+    CREATE INDEX requests_by_model ON requests(model_id, agent, latency_ms, roots, ok, ts);
+    """,
 )
 # The store's mark, "ccus": a file with another, or with tables but no mark
 # and no schema version, is not a store of ours and is never written.
@@ -1435,6 +1719,13 @@ UPSERT_CALL = (
     + ", ".join(f"{c} = CASE WHEN excluded.output >= output THEN excluded.{c} ELSE {c} END"
                 for c in STORED_CALL_COLUMNS[3:] if c != "output")
     + ", output = max(output, excluded.output)"
+)
+UPSERT_REQUEST = (
+    "INSERT INTO requests (key, ts, roots, model_id, agent, source_file, latency_ms, ok) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET roots = roots | excluded.roots, "
+    "ts = min(ts, excluded.ts), agent = coalesce(excluded.agent, agent), "
+    "source_file = coalesce(excluded.source_file, source_file), "
+    "latency_ms = coalesce(excluded.latency_ms, latency_ms), ok = coalesce(excluded.ok, ok)"
 )
 RECORD_FILE = (
     "INSERT INTO files (path, root_id, dev, ino, size, mtime_ns, offset, tail_len, tail_crc, skipped, last_call) "
@@ -1626,25 +1917,34 @@ class Store:
 
     # -- ingest --
 
-    def root_ids(self, paths):
-        """Ids of the given root paths, registering new ones."""
+    def root_ids(self, paths, kinds=None):
+        """Ids of the given root paths, registering new ones (kinds: {path: kind} of those not of Claude Code)."""
         ids = {}
+        kinds = kinds or {}
         for path in paths:
             key = os.fsencode(path)
-            row = self.conn.execute("SELECT id FROM roots WHERE path = ?", (key,)).fetchone()
+            kind = kinds.get(path, KIND_CLAUDE_CODE)
+            row = self.conn.execute("SELECT id, kind FROM roots WHERE path = ?", (key,)).fetchone()
             if row is None and self.readonly:
                 continue   # a store that cannot be written has no calls of a root it never saw
             if row is None:
                 if self.conn.execute("SELECT count(*) FROM roots").fetchone()[0] >= MAX_ROOTS:
-                    raise CcusageError(f"the store {self.path} has seen {MAX_ROOTS} data directories, as many "
-                                       "as it can tell apart; use another store for more (--db)")
-                self.conn.execute("INSERT OR IGNORE INTO roots (path) VALUES (?)", (key,))
-                row = self.conn.execute("SELECT id FROM roots WHERE path = ?", (key,)).fetchone()
+                    raise CcusageError(f"the store {self.path} has seen {MAX_ROOTS} data directories and logs, "
+                                       "as many as it can tell apart; use another store for more (--db)")
+                self.conn.execute("INSERT OR IGNORE INTO roots (path, kind) VALUES (?, ?)", (key, kind))
+                row = self.conn.execute("SELECT id, kind FROM roots WHERE path = ?", (key,)).fetchone()
+            if row[1] != kind and not self.readonly:
+                # The same path named as another kind: its logs are read as that kind from now on.
+                self.conn.execute("UPDATE roots SET kind = ?, walk_digest = NULL WHERE id = ?", (kind, row[0]))
+                self.conn.execute("UPDATE files SET offset = 0, tail_len = 0, tail_crc = 0, size = NULL "
+                                  "WHERE root_id = ?", (row[0],))
             ids[path] = row[0]
         return ids
 
-    def sync(self, roots, report, paths=None, wait=True, parallel=True, budget=None, quick=False):
+    def sync(self, roots, report, paths=None, wait=True, parallel=True, budget=None, quick=False, kinds=None):
         """Read what is new in the logs below roots into the store; report says what was done.
+
+        kinds: {root: kind} of the roots that are not Claude Code config dirs.
 
         paths: read only these logs (each below one of roots), not the whole
         walk.  wait=False: never wait on another process (its reading or its
@@ -1662,8 +1962,9 @@ class Store:
         if self.readonly:
             report.readonly = True
             return
+        kinds = kinds or {}
         try:
-            ids = self.root_ids(roots)
+            ids = self.root_ids(roots, kinds)
         except sqlite3.OperationalError as exc:
             if wait or not _is_busy(exc):
                 raise
@@ -1680,7 +1981,10 @@ class Store:
                 f"SELECT id, full_walk_ns FROM roots WHERE id IN ({','.join('?' * len(ids))})", list(ids.values()))}
             for root, root_id in ids.items():
                 since = full.get(root_id)
-                if quick and since is not None and 0 <= walk_ns - since < QUICK_WALK_FOR_NS:
+                if root in kinds:
+                    found = find_record_logs(root, report)
+                    digests[root_id] = walk_digest(found)
+                elif quick and since is not None and 0 <= walk_ns - since < QUICK_WALK_FOR_NS:
                     found = self._recent_logs(root, root_id, since, walk_ns, report)
                 else:
                     found = find_logs(root, report)
@@ -1692,6 +1996,9 @@ class Store:
                 self._note_walks(digests, walk_ns)
                 return
         changed = self._changed(on_disk)
+        if kinds:
+            changed += self._read_as_another_kind(on_disk, {ids[root] for root in kinds if root in ids},
+                                                  {path for path, _ in changed})
         if not changed:
             if digests:
                 self._note_walks(digests, walk_ns)
@@ -1708,11 +2015,18 @@ class Store:
         try:
             # Another process may have read the same logs while this one waited.
             changed = self._changed(on_disk, [path for path, _ in changed])
+            if kinds:
+                changed += self._read_as_another_kind(on_disk, {ids[root] for root in kinds if root in ids},
+                                                      {path for path, _ in changed})
             ingest = Ingest(self, claim)
             changed = self._pass_over_unlikely_logs(changed, on_disk, ingest, report)
+            if kinds:
+                changed = self._follow_rotations(changed, on_disk, ids, kinds)
             rows = dict(changed)
             unread = _unread(on_disk, changed)
-            jobs = [(path,) + (row[1:6] if row else (None, 0, 0, 0, 0)) for path, row in changed]
+            kind_of = {ids[root]: kind for root, kind in kinds.items()}
+            jobs = [(path,) + (row[1:6] if row else (None, 0, 0, 0, 0)) + (kind_of.get(on_disk[path][0], 0),)
+                    for path, row in changed]
             helpers = reader_processes(sum(unread.values()), len(jobs)) if parallel and deadline is None else 0
             results = read_in_parallel(jobs, unread, helpers) if helpers else map(read_log, jobs)
             for done, (path, state, positions, reader) in enumerate(results, 1):
@@ -1763,6 +2077,40 @@ class Store:
             ingest.files.append((os.fsencode(path), root_id) + state + (size, 0, 0, (row[9] if row else 0) + 1,
                                                                          None))
         return kept
+
+    def _read_as_another_kind(self, on_disk, kind_ids, changed):
+        """[(path, None)] of the logs of kind_ids that the store read as another root's (and so as another
+        kind: a program's log kept among the transcripts, say): they are read again, as this root's kind."""
+        paths = [path for path, (root_id, _) in on_disk.items() if root_id in kind_ids and path not in changed]
+        again = []
+        for path in paths:
+            row = self.conn.execute("SELECT root_id FROM files WHERE path = ?", (os.fsencode(path),)).fetchone()
+            if row is not None and row[0] != on_disk[path][0]:
+                again.append((path, None))
+        return again
+
+    def _follow_rotations(self, changed, on_disk, ids, kinds):
+        """changed, with a log first seen under a new name read on from where it was read under its old one.
+
+        Rotating a log renames it (api_calls.json becomes api_calls.json.1)
+        and starts a new one: the renamed file is the same file, read up to
+        the offset the store keeps for its old name.  A name the store knows
+        may hold another file now (api_calls.json.1 becomes .2, and the log
+        becomes .1): that file too is looked for under its old name.
+        """
+        roots = {ids[root] for root in kinds}
+        followed = []
+        for path, row in changed:
+            root_id, state = on_disk[path]
+            if root_id in roots and (row is None or (row[4], row[5]) != state[:2]):
+                moved = self.conn.execute(
+                    f"SELECT {FILE_COLUMNS} FROM files WHERE root_id = ? AND dev = ? AND ino = ? AND path != ? "
+                    "ORDER BY offset DESC",
+                    (root_id, state[0], state[1], os.fsencode(path))).fetchone()
+                if moved is not None:
+                    row = moved[:6] + (None, None, None, 0)
+            followed.append((path, row))
+        return followed
 
     def _walks_unchanged(self, digests):
         marks = ",".join("?" * len(digests))
@@ -1939,9 +2287,11 @@ class Store:
     # -- queries --
 
     def skipped_lines(self, root_ids):
+        """[(path, lines skipped, root id)] of the logs below root_ids that had lines skipped."""
         marks = ",".join("?" * len(root_ids))
-        return [(os.fsdecode(path), skipped) for path, skipped in self.conn.execute(
-            f"SELECT path, skipped FROM files WHERE skipped > 0 AND root_id IN ({marks}) ORDER BY path", root_ids)]
+        return [(os.fsdecode(path), skipped, root_id) for path, skipped, root_id in self.conn.execute(
+            f"SELECT path, skipped, root_id FROM files WHERE skipped > 0 AND root_id IN ({marks}) ORDER BY path",
+            root_ids)]
 
 
 def _claimant_lives(owner):
@@ -2150,13 +2500,24 @@ class Ingest:
         self.model_names = {}
         self.files = []
         self.resets = []
+        self.requests = {}
         self.first_ts = None
+        # With logs of other kinds in the store, one response may be seen by
+        # a proxy (keyed by its message id) and in a transcript (by message
+        # id and request id): both are the same call.
+        self.keys_by_message = {} if self.conn.execute(
+            "SELECT 1 FROM roots WHERE kind != 0 LIMIT 1").fetchone() else None
+        # The pending calls only proxy or calls logs have told of so far.
+        self.logged_only = set()
 
     def add(self, root_id, path, reader, file_record):
         """Take in one log's calls and its files row; written once enough are pending."""
         directory = _project_dir(path)
-        default_session = os.path.splitext(os.path.basename(path))[0]
-        pending, model_names = self.pending, self.model_names
+        default_session = record_log_stem(path) if isinstance(reader, RecordReader) else \
+            os.path.splitext(os.path.basename(path))[0]
+        pending, model_names, logged_only = self.pending, self.model_names, self.logged_only
+        from_log = isinstance(reader, RecordReader)
+        tracking = self.keys_by_message is not None
         root_bit = 1 << (root_id - 1)
         first = self.first_ts
         for key, call in reader.calls.items():
@@ -2165,7 +2526,15 @@ class Ingest:
             entry = (call, root_bit, who)
             previous = pending.get(key)
             if previous is not None:
+                # A transcript's account of a call (its session, its project) wins over a log's.
+                if from_log and key not in logged_only:
+                    who = previous[2]
                 entry = (merge_lines(previous[0], call), root_bit | previous[1], who)
+            if tracking:
+                if not from_log:
+                    logged_only.discard(key)
+                elif previous is None:
+                    logged_only.add(key)
             pending[key] = entry
             ts = call[C_TS]
             if first is None or ts < first:
@@ -2174,6 +2543,11 @@ class Ingest:
             self.resets.append((ts, reset_at, root_id))
             if first is None or ts < first:
                 first = ts
+        for key, request in getattr(reader, "requests", {}).items():
+            previous = self.requests.get(key)
+            self.requests[key] = (request, root_bit | (previous[1] if previous else 0))
+            if first is None or request.ts < first:
+                first = request.ts
         self.first_ts = first
         self.files.append(file_record)
         if len(pending) >= FLUSH_CALLS:
@@ -2189,13 +2563,18 @@ class Ingest:
             for name in self.model_names:
                 self._model(name)
             rows = []
-            for key, (call, roots, who) in self.pending.items():
+            pending, roots_only = (self.pending, ()) if self.keys_by_message is None else \
+                self._same_responses_joined()
+            conn.executemany("UPDATE calls SET roots = roots | ? WHERE key = ?", roots_only)
+            for key, (call, roots, who) in pending.items():
                 session_id, project_id = self._refs(who)
                 rows.append((key, call[C_TS], roots, session_id, project_id, self._model(call[C_MODEL]))
                             + call[C_INPUT:])
             # In key order the b-tree fills page by page instead of all over.
             rows.sort()
             conn.executemany(UPSERT_CALL, rows)
+            conn.executemany(UPSERT_REQUEST, [request.row()[:2] + (roots, self._model(request.model))
+                                              + request.row()[3:] for request, roots in self.requests.values()])
             conn.executemany("INSERT OR IGNORE INTO limit_resets (ts, reset_at, root_id) VALUES (?, ?, ?)",
                              self.resets)
             conn.executemany(RECORD_FILE, self.files)
@@ -2216,6 +2595,66 @@ class Ingest:
                 conn.execute("ROLLBACK")
             raise
         self.pending, self.model_names, self.files, self.resets, self.first_ts = {}, {}, [], [], None
+        self.requests, self.logged_only = {}, set()
+
+    def _stored_keys(self, message_ids):
+        """(the message_ids the store has as keys, {message id: a key of it with a request id}) of message_ids."""
+        if not message_ids:
+            return set(), {}
+        conn = self.conn
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS looked_up (id TEXT PRIMARY KEY) WITHOUT ROWID")
+        conn.execute("DELETE FROM looked_up")
+        conn.executemany("INSERT INTO looked_up VALUES (?)", ((message_id,) for message_id in message_ids))
+        as_is = {message_id for (message_id,) in conn.execute(
+            "SELECT id FROM looked_up JOIN calls ON calls.key = looked_up.id")}
+        with_request = dict(conn.execute(
+            "SELECT id, (SELECT key FROM calls WHERE key > id || ':' AND key < id || ';' LIMIT 1) AS found "
+            "FROM looked_up WHERE found IS NOT NULL"))
+        return as_is, with_request
+
+    def _same_responses_joined(self):
+        """(calls to write, (roots, key) of calls the store has that only gain roots) of the pending calls.
+
+        A response seen by a proxy (keyed by its message id) and in a
+        transcript (by message id and request id) is one call: it is kept
+        under the key the store already has for it, else the transcript's.
+        A transcript's account of it (its session, its project) wins over a
+        proxy's, so a proxy that sees a call the store has from a transcript
+        only adds its root; so does one that sees a call the store has under
+        the same key (a transcript's line without a request id).
+        """
+        by_message = self.keys_by_message
+        # Looked up in two statements, not two a call: a proxy log may hold hundreds of thousands.
+        looked_up = {key.partition(":")[0] for key in self.pending if not key.startswith("h:")} - set(by_message)
+        as_is, with_request = self._stored_keys(looked_up)
+        for key in self.pending:
+            message_id, colon, _ = key.partition(":")
+            if colon and message_id not in by_message:
+                by_message[message_id] = message_id if message_id in as_is else key
+        joined, roots_only = {}, {}
+        for key, entry in self.pending.items():
+            message_id, colon, _ = key.partition(":")
+            if key.startswith("h:"):
+                joined[key] = entry
+                continue
+            if not colon and message_id not in by_message:
+                by_message[message_id] = with_request.get(message_id, key)
+            target = by_message.get(message_id, key)
+            # A key looked up in an earlier batch of this ingest is in the store by now.
+            stored = key in as_is or key not in looked_up
+            if not colon and (target != key or key in self.logged_only and stored):
+                roots_only[target] = entry[1] | roots_only.get(target, 0)
+                continue
+            previous = joined.get(target)
+            if previous is not None:
+                # The transcript's line is the later one, so that it wins a tie.
+                proxy, transcript = (previous, entry) if colon else (entry, previous)
+                entry = (merge_lines(proxy[0], transcript[0]), proxy[1] | transcript[1], transcript[2])
+            joined[target] = entry
+        calls = {}
+        for target, (call, roots, who) in joined.items():
+            calls[target] = (call, roots | roots_only.pop(target, 0), who)
+        return calls, [(bits, key) for key, bits in roots_only.items()]
 
     def finish(self, digests, walk_ns):
         self.flush(digests, walk_ns)
@@ -2261,7 +2700,7 @@ class Ingest:
 
 
 def prune_calls(conn, before_ms):
-    """Delete the calls made before before_ms, and the limit messages and official figures of then.
+    """Delete the calls made before before_ms, and the requests, limit messages and official figures of then.
 
     The rollups lose the calls by their trigger (or are rebuilt by a bulk
     ingest that has dropped it); the kept windows are computed again from
@@ -2273,6 +2712,7 @@ def prune_calls(conn, before_ms):
         first = conn.execute("SELECT min(ts) FROM calls WHERE ts < ?", (before_ms,)).fetchone()[0]
         deleted = conn.execute("DELETE FROM calls WHERE ts < ?", (before_ms,)).rowcount
         conn.execute("DELETE FROM limit_resets WHERE ts < ?", (before_ms,))
+        conn.execute("DELETE FROM requests WHERE ts < ?", (before_ms,))
         conn.execute("DELETE FROM rate_limits WHERE captured_at < ?", (before_ms,))
         if deleted:
             for table in ("hourly", "hourly_models"):
@@ -2461,9 +2901,11 @@ class Usage:
     """Token and cost sums of a set of calls."""
 
     __slots__ = ("calls", "input", "output", "cache_write_5m", "cache_write_1h", "cache_read",
-                 "web_searches", "cost", "unpriced", "first", "last")
+                 "web_searches", "cost", "unpriced", "first", "last", "roots")
 
     def __init__(self):
+        # roots: the bits of the roots the calls were read from, where the query tells them apart.
+        self.roots = 0
         self.calls = self.input = self.output = 0
         self.cache_write_5m = self.cache_write_1h = self.cache_read = self.web_searches = 0
         self.cost = 0.0
@@ -2488,6 +2930,7 @@ class Usage:
         self.web_searches += other.web_searches
         self.cost += other.cost
         self.unpriced += other.unpriced
+        self.roots |= other.roots
         if other.first is not None:
             self.first = other.first if self.first is None else min(self.first, other.first)
             self.last = other.last if self.last is None else max(self.last, other.last)
@@ -2496,8 +2939,11 @@ class Usage:
 class UsageQuery:
     """Runs grouped sums over the store and prices them."""
 
-    def __init__(self, store, root_ids, prices, tz, mode):
+    def __init__(self, store, root_ids, prices, tz, mode, source_names=None):
         self.store = store
+        # {root id: source name} of the roots in use; with several sources, rows say which saw their calls.
+        self.source_names = source_names or {}
+        self.several_sources = len(set(self.source_names.values())) > 1
         self.conn = store.conn
         self.root_ids = root_ids
         # The bits of a call's roots column that the roots in use stand for.
@@ -2507,6 +2953,10 @@ class UsageQuery:
         self.mode = mode
         self.unpriced_models = {}
         self._models = None
+
+    def source_list(self, roots):
+        """The names of the sources whose roots are among the bits roots, in order."""
+        return sorted({name for root_id, name in self.source_names.items() if roots & (1 << (root_id - 1))})
 
     def model_name(self, model_id):
         # A long run sees models another process added since it last looked.
@@ -2542,15 +2992,23 @@ class UsageQuery:
             params)})
 
     def grouped(self, group_by, filters):
-        """{(group key..., model_id): Usage} with group_by a list of 'day', 'session', 'project'."""
+        """{(group key..., model_id): Usage} with group_by a list of 'day', 'session', 'project'.
+
+        With several sources in use, each Usage's roots say which saw its calls.
+        """
         result = {}
+        by_roots = self.several_sources
+        if by_roots:
+            group_by = group_by + ["roots"]
         width = len(group_by) + 1
         # Summed in an order that does not depend on the ids the store gave models.
         rows = sorted(self._grouped_rows(group_by, filters),
                       key=lambda row: (row[:width - 1], self.model_name(row[width - 1]), row[width - 1:width + 5]))
         for row in rows:
-            key = row[:width]
+            key = row[:width - 2] + row[width - 1:width] if by_roots else row[:width]
             part = Usage()
+            if by_roots:
+                part.roots = row[width - 2]
             (part.calls, part.input, part.output, part.cache_write_5m, part.cache_write_1h, part.cache_read,
              part.web_searches, logged_cost, part.first, part.last) = row[width + 5:]
             self.price(part, key[-1], *row[width:width + 5], logged_cost)
@@ -2593,7 +3051,8 @@ class UsageQuery:
                 cost, has_cost, first, last = "total(cost_usd)", "cost_usd IS NOT NULL", "min(ts)", "max(ts)"
             dates = self.prices.change_dates()
             era = " + ".join(f"({ts} >= {int(_date_ms(d))})" for d in dates) or "0"
-            columns = {"day": local_day_sql(segments, ts), "session": "session_id", "project": "project_id"}
+            columns = {"day": local_day_sql(segments, ts), "session": "session_id", "project": "project_id",
+                       "roots": "roots"}
             keys = [columns[g] for g in group_by] + ["model_id", "fast", "us_geo", band, era, has_cost]
             positions = ", ".join(str(i + 1) for i in range(len(keys)))
             sql = (f"SELECT {', '.join(keys)}, {calls}, sum(input), sum(output), sum(cache_write_5m), "
@@ -3237,9 +3696,9 @@ def learned_limit(query, windows, now_ms, length_ms):
     return Limit(tokens, f"learned from {' and '.join(sources)}{cost_text}")
 
 
-# The tool that wrote a call's log: every call read today is Claude Code's.
-CALL_SOURCE = "claude-code"
 TIERS = ("opus", "sonnet", "haiku")
+# The names model_tier's tiers are shown by, in their order on a tie.
+TIER_NAMES = {"opus": "Opus", "sonnet": "Sonnet", "haiku": "Haiku", "other": "other"}
 
 
 def model_tier(model_id):
@@ -3265,7 +3724,7 @@ def export_calls(query, filters):
     for row in query.conn.execute(
             f"SELECT ts, session_name, project_path, model_id, fast, us_geo, {BAND_SQL}, {query.era_sql()}, "
             "cost_usd IS NOT NULL, input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, "
-            "cost_usd FROM calls JOIN (SELECT id AS sid, session_id AS session_name FROM sessions) ON sid = session_id "
+            "cost_usd, roots FROM calls JOIN (SELECT id AS sid, session_id AS session_name FROM sessions) ON sid = session_id "
             "JOIN (SELECT id AS pid, path AS project_path FROM projects) ON pid = project_id "
             f"WHERE {where} ORDER BY ts, key", params):
         usage = Usage()
@@ -3273,6 +3732,7 @@ def export_calls(query, filters):
         (usage.input, usage.output, usage.cache_write_5m, usage.cache_write_1h, usage.cache_read,
          usage.web_searches) = row[9:15]
         usage.first = usage.last = row[0]
+        usage.roots = row[16]
         query.price(usage, *row[3:9], row[15] or 0.0)
         yield ExportRow(row[0], row[1], row[2], query.model_name(row[3]), usage)
 
@@ -3303,6 +3763,113 @@ def usage_by_project_model(query, filters):
     projects = dict(query.conn.execute("SELECT id, path FROM projects"))
     return {(projects[project_id], query.model_name(model_id)): usage
             for (project_id, model_id), usage in query.grouped(["project"], filters).items()}
+
+
+# The latency percentiles `models` gives, by the nearest-rank method: the
+# p-th is the latency at rank ceil(p% of n) of the n latencies in ascending
+# order, so always one a request took, never one made up between two.
+LATENCY_PERCENTILES = (50, 95, 99)
+
+
+def nearest_rank(latencies, percent):
+    """The percent-th percentile of latencies {ms: requests that took it} by nearest rank, or None of none."""
+    total = sum(latencies.values())
+    if not total:
+        return None
+    rank = max(1, -(-percent * total // 100))
+    for value in sorted(latencies):
+        rank -= latencies[value]
+        if rank <= 0:
+            return value
+    return None
+
+
+class RequestStats:
+    """What request logs say of a set of requests: how many, how many failed and succeeded, how long they took.
+
+    latencies: {ms: requests that took it} of those that logged a latency.
+    A request whose log says nothing of its outcome is in neither failed
+    nor succeeded, nor in the success rate.  roots: as Usage's.
+    """
+
+    __slots__ = ("requests", "failed", "succeeded", "latencies", "roots")
+
+    def __init__(self):
+        self.requests = self.failed = self.succeeded = self.roots = 0
+        self.latencies = {}
+
+    def add(self, other):
+        self.roots |= other.roots
+        self.requests += other.requests
+        self.failed += other.failed
+        self.succeeded += other.succeeded
+        for value, count in other.latencies.items():
+            self.latencies[value] = self.latencies.get(value, 0) + count
+
+    @property
+    def success_rate(self):
+        """The share of the requests with a known outcome that succeeded (1 is all), or None."""
+        known = self.failed + self.succeeded
+        return self.succeeded / known if known else None
+
+    def percentiles(self):
+        """[the LATENCY_PERCENTILES of the latencies, None of none]."""
+        return [nearest_rank(self.latencies, percent) for percent in LATENCY_PERCENTILES]
+
+
+def request_stats(query, filters):
+    """{(model name, agent or None): RequestStats} of the requests filters cover, of the roots in use."""
+    where, params = query._where(filters, "ts")
+    roots, groups = ("roots", "1, 2, 3, 4") if query.several_sources else ("0", "1, 2, 3")
+    stats = {}
+    # One statement, one state of the store: counts per latency, NULL among them, in the
+    # order of the index requests_by_model (no sorting).
+    for model_id, agent, latency, bits, requests, failed, succeeded in query.conn.execute(
+            f"SELECT model_id, agent, latency_ms, {roots}, count(*), sum(ok IS 0), sum(ok IS 1) "
+            f"FROM requests WHERE {where} GROUP BY {groups}", params):
+        key = (query.model_name(model_id), agent)
+        part = stats.get(key)
+        if part is None:
+            part = stats[key] = RequestStats()
+        part.roots |= bits
+        part.requests += requests
+        part.failed += failed
+        part.succeeded += succeeded
+        if latency is not None:
+            part.latencies[latency] = part.latencies.get(latency, 0) + requests
+    return stats
+
+
+class TierRow:
+    """A row of `models`: a model tier's requests (of the request logs), and its calls (of every source)."""
+
+    __slots__ = ("tier", "requests", "usage", "models")
+
+    def __init__(self, tier):
+        self.tier = tier
+        self.requests = RequestStats()
+        self.usage = Usage()
+        self.models = set()
+
+
+def model_report(query, filters):
+    """(TierRows in TIER_NAMES order; {(agent or None, tier): RequestStats}) of what filters cover.
+
+    Only tiers with a request or a call have a row.
+    """
+    rows = {tier: TierRow(tier) for tier in TIER_NAMES}
+    agents = {}
+    for (model, agent), part in request_stats(query, filters).items():
+        row = rows[model_tier(model)]
+        row.requests.add(part)
+        row.models.add(model)
+        agents.setdefault((agent, row.tier), RequestStats()).add(part)
+    for (model_id,), usage in query.grouped([], filters).items():
+        model = query.model_name(model_id)
+        row = rows[model_tier(model)]
+        row.usage.add(usage)
+        row.models.add(model)
+    return [row for row in rows.values() if row.requests.requests or row.usage.calls], agents
 
 
 class WindowFigures:
@@ -4107,19 +4674,26 @@ def _models_cell(row):
     return ", ".join(short_model(model) for model, _ in _models_by_cost(row))
 
 
-def render_period_table(rows, period, breakdown, by_project, width, style, plan_price=None):
-    """plan_price (US dollars a month): a column of each month's API value as a multiple of it."""
+def render_period_table(rows, period, breakdown, by_project, width, style, plan_price=None, sources=None):
+    """plan_price (US dollars a month): a column of each month's API value as a multiple of it.
+    sources: the source names of a row, for a last column (with several sources in use)."""
     label = {"daily": "Date", "weekly": "Week", "monthly": "Month"}[period]
-    extra = [""] if plan_price else []
     # The models, where there is room, unless the breakdown lists them.
     models = [] if breakdown else [""]
     headers = [label] + USAGE_HEADERS + (["Vs plan"] if plan_price else []) + (["Models"] if models else [])
     models_column = len(headers) - 1 if models else None
-    # Narrow: give up the models, abbreviate, then the token columns least
-    # looked at; Total and Cost stay.
-    table = Table(headers, ["<"] + [">"] * (len(headers) - 1 - len(models)) + ["<"] * len(models),
-                  shrink=((models_column,) if models else ()) + (Table.NUMBERS, 3, 4, 1, 2),
+    source_column = len(headers) if sources else None
+    if sources:
+        headers.append("Source")
+    extra = [""] * (len(headers) - 1 - len(USAGE_HEADERS) - len(models))
+    # Narrow: give up the models, abbreviate, then the sources and the token
+    # columns least looked at; Total and Cost stay.
+    table = Table(headers, ["<"] + [">"] * (len(headers) - 1 - len(models) - bool(sources))
+                  + ["<"] * (len(models) + bool(sources)),
+                  shrink=((models_column,) if models else ()) + (Table.NUMBERS,)
+                  + ((source_column,) if sources else ()) + (3, 4, 1, 2),
                   compact_columns=(1, 2, 3, 4, 5), cut=models_column, optional=(models_column,), cut_min=20)
+    source_cell = (lambda row: [clean(", ".join(sources(row)))]) if sources else (lambda row: [])
     current_project = object()
     total = Usage()
     for row in rows:
@@ -4127,7 +4701,8 @@ def render_period_table(rows, period, breakdown, by_project, width, style, plan_
             current_project = row.project
             table.add([clean(_home(row.project))] + [""] * (len(headers) - 1), "section")
         multiple = [fmt_multiple(row.total.cost / plan_price)] if plan_price else []
-        table.add([row.key] + usage_cells(row.total) + multiple + ([_models_cell(row)] if models else []))
+        table.add([row.key] + usage_cells(row.total) + multiple + ([_models_cell(row)] if models else [])
+                  + source_cell(row))
         total.add(row.total)
         if breakdown:
             for model, usage in _models_by_cost(row):
@@ -4135,27 +4710,31 @@ def render_period_table(rows, period, breakdown, by_project, width, style, plan_
     table.add([""] * len(headers), "rule")
     months = len({row.key for row in rows}) or 1
     table.add(["Total"] + usage_cells(total) + ([fmt_multiple(total.cost / plan_price / months)] if plan_price else [])
-              + models, "total")
+              + models + ([""] if sources else []), "total")
     return table.render(width, style)
 
 
-def render_session_table(rows, breakdown, width, style, tz):
-    headers = ["Session", "Project", "Last activity"] + USAGE_HEADERS
+def render_session_table(rows, breakdown, width, style, tz, sources=None):
+    """sources: the source names of a row, for a last column (with several sources in use)."""
+    headers = ["Session", "Project", "Last activity"] + USAGE_HEADERS + (["Source"] if sources else [])
+    tail = (lambda row: [clean(", ".join(sources(row)))]) if sources else (lambda row: [])
+    blank = [""] if sources else []
     # Narrow: abbreviate, give up the token columns the Total column sums,
-    # then the time; the project is cut rather than given up.
-    table = Table(headers, ["<", "<", "<"] + [">"] * 6, shrink=(Table.NUMBERS, 3, 4, 5, 6, 2),
+    # (the sources,) then the time; the project is cut rather than given up.
+    table = Table(headers, ["<", "<", "<"] + [">"] * 6 + ["<"] * len(blank),
+                  shrink=(Table.NUMBERS, 3, 4, 5, 6) + ((9,) if sources else ()) + (2,),
                   compact_columns=(3, 4, 5, 6, 7), cut=1)
     total = Usage()
     for row in rows:
         last = datetime.fromtimestamp(row.total.last / 1000, tz).strftime("%Y-%m-%d %H:%M")
         project = os.path.basename(row.project.rstrip("/")) or row.project
-        table.add([clean(row.session[:8]), clean(project[:18]), last] + usage_cells(row.total))
+        table.add([clean(row.session[:8]), clean(project[:18]), last] + usage_cells(row.total) + tail(row))
         total.add(row.total)
         if breakdown:
             for model, usage in _models_by_cost(row):
-                table.add(["", "  " + short_model(model), ""] + usage_cells(usage), "detail")
-    table.add([""] * 9, "rule")
-    table.add(["Total", "", ""] + usage_cells(total), "total")
+                table.add(["", "  " + short_model(model), ""] + usage_cells(usage) + blank, "detail")
+    table.add([""] * len(headers), "rule")
+    table.add(["Total", "", ""] + usage_cells(total) + blank, "total")
     return table.render(width, style)
 
 
@@ -4460,19 +5039,22 @@ def _export_lead(row, period, tz):
     return [("date", datetime.fromtimestamp(row.ts / 1000, tz).date().isoformat())]
 
 
-def export_row_json(row, period, tz):
+def export_row_json(row, period, tz, source):
     entry = dict(_export_lead(row, period, tz))
     entry["projectPath"], entry["modelName"] = row.project, row.model
     if period:
         entry["calls"] = row.usage.calls
     entry.update(usage_json(row.usage))
     entry["webSearches"] = row.usage.web_searches
-    entry["source"] = CALL_SOURCE
+    entry["source"] = source(row.usage)
     return entry
 
 
-def write_export(out, rows, export_format, period, tz, unpriced_models):
-    """Export rows as csv, jsonl or json (the latter with totals, as the reports give them)."""
+def write_export(out, rows, export_format, period, tz, unpriced_models, source):
+    """Export rows as csv, jsonl or json (the latter with totals, as the reports give them).
+
+    source(usage): the names of the sources that saw its calls, as one text ("claude-code+proxy").
+    """
     if export_format == "csv":
         lead = {None: ["timestamp", "session_id"], "hour": ["hour"], "day": ["date"]}[period]
         headers = lead + ["project_path", "model"] + (["calls"] if period else []) + CSV_USAGE + [
@@ -4480,17 +5062,17 @@ def write_export(out, rows, export_format, period, tz, unpriced_models):
         # write_csv neutralises the cells a spreadsheet would run.
         write_csv(out, headers, (
             [value for _, value in _export_lead(row, period, tz)] + [row.project, row.model]
-            + ([row.usage.calls] if period else []) + _csv_usage(row.usage) + [row.usage.web_searches, CALL_SOURCE]
+            + ([row.usage.calls] if period else []) + _csv_usage(row.usage) + [row.usage.web_searches, source(row.usage)]
             for row in rows))
     elif export_format == "jsonl":
         for row in rows:
-            out.write(json_line(export_row_json(row, period, tz)) + "\n")
+            out.write(json_line(export_row_json(row, period, tz, source)) + "\n")
     else:
         total = Usage()
         entries = []
         for row in rows:
             total.add(row.usage)
-            entries.append(export_row_json(row, period, tz))
+            entries.append(export_row_json(row, period, tz, source))
         totals = usage_json(total)
         totals["webSearches"] = total.web_searches
         if unpriced_models:
@@ -4512,16 +5094,19 @@ def _prometheus_number(value):
     return str(value) if isinstance(value, int) else repr(float(value))
 
 
-def prometheus_text(usage, figures, latest_ms, now_ms):
-    """The Prometheus text exposition (format 0.0.4) of usage {(project path, model name): Usage}.
+def prometheus_text(usage, figures, latest_ms, now_ms, requests):
+    """The Prometheus text exposition (format 0.0.4) of usage {(project path, model name): Usage} and of
+    requests {(model name, agent or None): RequestStats}.
 
     Tokens, calls and web searches are counters; the cost is a gauge, since
     prices apply when the figures are made and a corrected price can lower it.
-    Labels are few by design: no session ids.
+    Labels are few by design: no session ids.  Requests are counted per
+    tier and agent; the success ratio and the latency quantiles are per tier,
+    as quantiles cannot be summed.
     """
     series = {}
     for (project, model), part in usage.items():
-        labels = (f'source="{CALL_SOURCE}",project="{_prometheus_label(project)}",'
+        labels = (f'source="{DEFAULT_SOURCE_NAME}",project="{_prometheus_label(project)}",'
                   f'model="{_prometheus_label(model)}",tier="{model_tier(model)}"')
         # Two names can clean to the same text: one series holds both.
         merged = series.get(labels)
@@ -4569,6 +5154,31 @@ def prometheus_text(usage, figures, latest_ms, now_ms):
     family("ccusage_week_official_used_ratio", "gauge",
            "Share of the 7-day limit used, as Claude Code last reported it (1 is 100%).",
            [("", figures.weekly_percent / 100)] if figures.weekly_percent is not None else [])
+    by_agent, by_tier = {}, {}
+    for (model, agent), part in requests.items():
+        tier = model_tier(model)
+        by_agent.setdefault(f'tier="{tier}",agent="{_prometheus_label(agent or "")}"', RequestStats()).add(part)
+        by_tier.setdefault(f'tier="{tier}"', RequestStats()).add(part)
+    agents, tiers = sorted(by_agent.items()), sorted(by_tier.items())
+    family("ccusage_requests_total", "counter",
+           "Requests the proxy and calls logs record, billed or not, by model tier and agent.",
+           [(labels, stats.requests) for labels, stats in agents])
+    family("ccusage_request_failures_total", "counter", "Requests the logs record as failed.",
+           [(labels, stats.failed) for labels, stats in agents])
+    family("ccusage_request_success_ratio", "gauge",
+           "Share of the requests with a known outcome that succeeded (1 is all).",
+           [(labels, stats.success_rate) for labels, stats in tiers if stats.success_rate is not None])
+    name = "ccusage_request_latency_seconds"
+    lines.append(f"# HELP {name} Latency of the requests that logged one (quantiles by nearest rank).")
+    lines.append(f"# TYPE {name} summary")
+    for labels, stats in tiers:
+        if not stats.latencies:
+            continue
+        lines.extend(f'{name}{{{labels},quantile="{percent / 100}"}} {_prometheus_number(value / 1000)}'
+                     for percent, value in zip(LATENCY_PERCENTILES, stats.percentiles()))
+        lines.append(f"{name}_sum{{{labels}}} "
+                     + _prometheus_number(sum(ms * n for ms, n in stats.latencies.items()) / 1000))
+        lines.append(f"{name}_count{{{labels}}} {sum(stats.latencies.values())}")
     return "\n".join(lines) + "\n"
 
 
@@ -4610,6 +5220,96 @@ def render_prune_table(plan, width, style):
     table.add([""] * 4, "rule")
     table.add(["Total", "", fmt_int(calls), fmt_int(tokens)], "total")
     return table.render(width, style)
+
+
+REQUEST_HEADERS = ["Requests", "Failed", "Success"] + [f"p{p} ms" for p in LATENCY_PERCENTILES]
+# What `models` says without a request log, in place of the figures only such logs hold.
+NO_REQUESTS_NOTE = ("Latency and success rates need a proxy or calls log that records them "
+                    "(--log proxy:PATH, or [[sources]] in the settings).")
+
+
+def fmt_rate(rate):
+    return "-" if rate is None else f"{rate * 100:.1f}%"
+
+
+def request_cells(stats):
+    """The REQUEST_HEADERS cells of RequestStats."""
+    return [fmt_int(stats.requests), fmt_int(stats.failed), fmt_rate(stats.success_rate)] + [
+        "-" if value is None else fmt_int(value) for value in stats.percentiles()]
+
+
+def render_models_table(rows, width, style, sources=None):
+    """The tiers of `models`: their requests and latency where request logs record them, and their calls.
+
+    sources: the source names of a set of roots, for a last column (with several sources in use)."""
+    with_requests = any(row.requests.requests for row in rows)
+    headers = ["Tier"] + (REQUEST_HEADERS if with_requests else []) + ["Calls", "Tokens", "Cost"]
+    count = len(headers)
+    # Narrower, the sources go (unsaid: --json has them), the tokens abbreviate, then the p95, the calls,
+    # the p99, the failures, the tokens and the requests go.
+    table = Table(headers + (["Source"] if sources else []), ["<"] + [">"] * (count - 1) + ["<"],
+                  compact_columns=(count - 2,), optional=(count,),
+                  shrink=([count] if sources else []) + [Table.NUMBERS]
+                  + ([5, count - 3, 6, 2, count - 2, 1] if with_requests else []))
+    total, requests = Usage(), RequestStats()
+    for row in rows:
+        total.add(row.usage)
+        requests.add(row.requests)
+        table.add([TIER_NAMES[row.tier]] + (request_cells(row.requests) if with_requests else [])
+                  + [fmt_int(row.usage.calls), fmt_int(row.usage.total_tokens), fmt_cost(row.usage)]
+                  + ([clean(", ".join(sources(row.usage.roots | row.requests.roots)))] if sources else []))
+    table.add([""] * (count + bool(sources)), "rule")
+    table.add(["Total"] + (request_cells(requests) if with_requests else [])
+              + [fmt_int(total.calls), fmt_int(total.total_tokens), fmt_cost(total)] + ([""] if sources else []),
+              "total")
+    return table.render(width, style)
+
+
+def agent_rows(agents):
+    """[(agent or None, tier, RequestStats)] by agent (those without one last), then tier."""
+    order = list(TIER_NAMES)
+    return sorted(((agent, tier, stats) for (agent, tier), stats in agents.items()),
+                  key=lambda item: (item[0] is None, item[0] or "", order.index(item[1])))
+
+
+def render_agents_table(agents, width, style):
+    """The requests of `models` per agent and tier."""
+    table = Table(["Agent", "Tier"] + REQUEST_HEADERS, ["<", "<"] + [">"] * len(REQUEST_HEADERS),
+                  shrink=[6, 7, 3, 2], cut=0)
+    for agent, tier, stats in agent_rows(agents):
+        table.add([clean(agent) if agent is not None else "(none)", TIER_NAMES[tier]] + request_cells(stats))
+    return table.render(width, style)
+
+
+def request_json(stats):
+    rate = stats.success_rate
+    return {"requests": stats.requests, "failures": stats.failed, "successes": stats.succeeded,
+            "successRate": None if rate is None else round(rate, 6),
+            "latencyMs": dict(zip((f"p{p}" for p in LATENCY_PERCENTILES), stats.percentiles()),
+                              count=sum(stats.latencies.values()))}
+
+
+def models_json(rows, agents, unpriced_models, sources=None):
+    """`models --json`: a tier's requests, latency and calls, the requests per agent, and the totals;
+    sources as render_models_table's, for a "source" field."""
+    total, requests = Usage(), RequestStats()
+    tiers = []
+    for row in rows:
+        total.add(row.usage)
+        requests.add(row.requests)
+        tiers.append(dict(tier=row.tier, models=sorted(row.models), **request_json(row.requests),
+                          calls=row.usage.calls, **usage_json(row.usage)))
+        if sources:
+            tiers[-1]["source"] = sources(row.usage.roots | row.requests.roots)
+    totals = dict(request_json(requests), calls=total.calls, **usage_json(total))
+    if unpriced_models:
+        totals["unpricedModels"] = sorted(unpriced_models)
+    by_agent = []
+    for agent, tier, stats in agent_rows(agents):
+        by_agent.append(dict(agent=agent, tier=tier, **request_json(stats)))
+        if sources:
+            by_agent[-1]["source"] = sources(stats.roots)
+    return {"tiers": tiers, "agents": by_agent, "totals": totals}
 
 
 def fmt_budget(unit, value):
@@ -4894,7 +5594,8 @@ def make_snapshot(query, settings, made):
     today = datetime.now(query.tz).date()
     rows = period_report(query, "daily", Filters(since=today - timedelta(days=MAX_HISTORY_DAYS - 1)),
                          WEEKDAYS.index(settings.start_of_week), False)
-    metrics = prometheus_text(usage, figures, latest[0] if latest else None, now_ms)
+    metrics = prometheus_text(usage, figures, latest[0] if latest else None, now_ms,
+                              request_stats(query, Filters()))
     return Snapshot(made, metrics.encode("utf-8"), serve_summary_json(figures, totals, sessions, latest, now_ms),
                     [(date.fromisoformat(row.key), row) for row in rows], today, dict(query.unpriced_models))
 
@@ -5124,8 +5825,6 @@ RECENT_CALLS = 25
 SPARK_BUCKET_MS = 5 * MINUTE_MS
 SPARK_BUCKETS = 24
 LIVE_HISTORY_DAYS = 30
-# The names model_tier's tiers are shown by, in their order on a tie.
-TIER_NAMES = {"opus": "Opus", "sonnet": "Sonnet", "haiku": "Haiku", "other": "other"}
 WARN_PERCENT = 80
 # Below this the view gives up its panels for a one-line message.
 LIVE_MIN_ROWS, LIVE_MIN_COLUMNS = 6, 40
@@ -5153,6 +5852,7 @@ class LiveData:
         self.models_month = {}
         self.sessions = []
         self.recent = []
+        self.requests = []
         self.spark = [0] * SPARK_BUCKETS
         self.official_trend = None
         self.last_call = None
@@ -5193,6 +5893,10 @@ class LiveData:
             key=lambda row: -row.total.last)
         data.recent = recent_calls(query, RECENT_CALLS)
         data.last_call = data.recent[0][0] if data.recent else None
+        by_tier = {}
+        for (model, _), part in request_stats(query, Filters(today, today)).items():
+            by_tier.setdefault(model_tier(model), RequestStats()).add(part)
+        data.requests = [(tier, by_tier[tier]) for tier in TIER_NAMES if tier in by_tier]
         data.spark = token_buckets(query, now_ms)
         if data.status is not None and data.status.official:
             data.official_trend = official_trend(query, data.status.official, now_ms)
@@ -5214,15 +5918,27 @@ class LiveData:
 
 
 def recent_calls(query, count):
-    """[(ts, model name, priced Usage, project path)] of the latest count calls, newest first."""
+    """[(ts, model name, priced Usage, project path, agent, source file)] of the latest count calls, newest
+    first; agent and source file None where no request log of the roots in use names them."""
     where, params = query._where(Filters(), "ts")
+    mask = query.roots_mask
+    # A request log keys a response by its message id; a transcript that saw it too gave the call the key
+    # "message id:request id".  A log's own key (a uuid, a hash) may hold a colon too: it is looked up
+    # whole first.
     rows = query.conn.execute(
-        f"SELECT ts, model_id, fast, us_geo, {BAND_SQL}, {query.era_sql()}, cost_usd IS NOT NULL, "
-        "input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd, projects.path "
-        f"FROM calls JOIN projects ON projects.id = calls.project_id WHERE {where} ORDER BY ts DESC LIMIT ?",
+        "SELECT recent.*, projects.path, coalesce(whole.agent, part.agent), "
+        "coalesce(whole.source_file, part.source_file) "
+        f"FROM (SELECT ts, model_id, fast, us_geo, {BAND_SQL}, {query.era_sql()}, cost_usd IS NOT NULL, "
+        "input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd, key, project_id "
+        f"FROM calls WHERE {where} ORDER BY ts DESC LIMIT ?) AS recent "
+        "JOIN projects ON projects.id = recent.project_id "
+        f"LEFT JOIN requests AS whole ON whole.key = recent.key AND (whole.roots & {mask}) != 0 "
+        "LEFT JOIN requests AS part ON whole.key IS NULL AND instr(recent.key, ':') > 0 "
+        f"AND part.key = substr(recent.key, 1, instr(recent.key, ':') - 1) AND (part.roots & {mask}) != 0 "
+        "ORDER BY recent.ts DESC",
         params + [count]).fetchall()
-    return [(row[W_TS], query.model_name(row[W_MODEL]), price_calls(query, [row[:len(WINDOW_ROW)]]), row[-1])
-            for row in rows]
+    return [(row[W_TS], query.model_name(row[W_MODEL]), price_calls(query, [row[:len(WINDOW_ROW)]]))
+            + tuple(row[-3:]) for row in rows]
 
 
 def token_buckets(query, now_ms):
@@ -5257,13 +5973,14 @@ class LiveSource:
     is said in messages, and what it already holds is shown.
     """
 
-    def __init__(self, settings, environ, messages):
+    def __init__(self, settings, environ, messages, args=None):
         self.messages = messages
         self.prices = _price_book(settings)
         self.tz = load_timezone(settings.timezone)
-        self.roots, self.existing = _roots(settings, environ, messages)
+        self.sources = log_sources(settings, environ, messages, args)
         self.store = Store(store_path(settings, environ), messages)
         self.root_ids = []
+        self.source_names = None
 
     def sync(self, budget=None):
         """Read the logs' new bytes, for at most budget seconds; return what tells the store's states apart."""
@@ -5272,16 +5989,19 @@ class LiveSource:
             self.store = Store(self.store.path, self.messages)
         report = ScanReport()
         # A quick walk looks only at the logs written lately, with a whole walk once a minute.
-        self.store.sync(self.existing, report, wait=False, parallel=False, budget=budget, quick=True)
+        self.store.sync(self.sources.existing, report, wait=False, parallel=False, budget=budget, quick=True,
+                        kinds=self.sources.kinds)
         if report.busy:
             self.messages.note("the store is busy (another ccusage is writing to it): showing what it holds")
-        self.root_ids = list(self.store.root_ids(self.roots).values())
+        ids = self.store.root_ids(self.sources.roots, self.sources.kinds)
+        self.root_ids = list(ids.values())
+        self.source_names = self.sources.names_of(ids)
         return self.store.conn.execute(
             "SELECT (SELECT value FROM generation), (SELECT max(captured_at) FROM rate_limits), "
             "(SELECT count(*) FROM rate_limits)").fetchone()
 
     def load(self, settings, now_ms):
-        query = UsageQuery(self.store, self.root_ids, self.prices, self.tz, settings.mode)
+        query = UsageQuery(self.store, self.root_ids, self.prices, self.tz, settings.mode, self.source_names)
         return LiveData.load(query, settings, now_ms)
 
     def close(self):
@@ -5537,12 +6257,16 @@ def draw_recent(data, box, scroll):
     if not data.recent:
         return title + [[("No calls yet.", "dim")]]
     rows = data.recent[scroll:scroll + box.height - 2]
-    table = Table(["Time", "Model", "Tokens", "Cost", "Project"], ["<", "<", ">", ">", "<"],
-                  shrink=[4], cut=4)
-    for ts, model, usage, project in rows:
+    # The agent and the source file a request log names: columns only when a recent call has them.
+    logged = any(call[4] is not None or call[5] is not None for call in data.recent)
+    table = Table(["Time", "Model", "Tokens", "Cost", "Project"] + (["Agent", "File"] if logged else []),
+                  ["<", "<", ">", ">", "<"] + (["<", "<"] if logged else []),
+                  shrink=[6, 5, 4] if logged else [4], cut=4)
+    for ts, model, usage, project, agent, source_file in rows:
         table.add([_clock(ts, data.tz) + datetime.fromtimestamp(ts / 1000, data.tz).strftime(":%S"),
                    short_model(model), fmt_int(usage.total_tokens), fmt_cost(usage),
-                   clean(os.path.basename(project.rstrip("/")) or project)])
+                   clean(os.path.basename(project.rstrip("/")) or project)]
+                  + ([clean(agent or ""), clean(source_file or "")] if logged else []))
     lines = _table_lines(table, box.width)
     return title + [[(line, "head" if i == 0 else None)] for i, line in enumerate(lines)]
 
@@ -5569,11 +6293,26 @@ def view_lines(state, width):
         items = sorted(data.models_month.items(), key=lambda item: (-item[1].cost, item[0]))
         title = [[("Models this month (Today: today's cost)", "title")]]
         if not items:
-            return title, [[("No calls this month.", "dim")]]
-        rows = [([short_model(model), TIER_NAMES[model_tier(model)], fmt_cost(data.models_today.get(model, Usage()))],
-                 usage, share) for (model, usage), share in zip(items, _shares(items))]
-        return _pinned(title, _usage_table(["Model", "Tier", "Today"], rows, width))
+            pinned, lines = title, [[("No calls this month.", "dim")]]
+        else:
+            rows = [([short_model(model), TIER_NAMES[model_tier(model)],
+                      fmt_cost(data.models_today.get(model, Usage()))], usage, share)
+                    for (model, usage), share in zip(items, _shares(items))]
+            pinned, lines = _pinned(title, _usage_table(["Model", "Tier", "Today"], rows, width))
+        return pinned, lines + request_lines(data, width)
     return history_lines(data, width, state.unicode)
+
+
+def request_lines(data, width):
+    """The models view's part on today's requests per tier, from the request logs; none without them."""
+    if not data.requests:
+        return []
+    table = Table(["Tier"] + REQUEST_HEADERS, ["<"] + [">"] * len(REQUEST_HEADERS), shrink=[5, 6, 2])
+    for tier, stats in data.requests:
+        table.add([TIER_NAMES[tier]] + request_cells(stats))
+    lines = _table_lines(table, width)
+    return [[("", None)], [("Requests today by tier (latency by nearest rank)", "title")],
+            [(lines[0], "head")]] + [[(line, None)] for line in lines[1:]]
 
 
 def _pinned(title, lines):
@@ -5720,8 +6459,10 @@ def live_snapshot(state):
         "tiersToday": [dict(_calls_json(u), tier=tier) for tier, u in data.tiers],
         "modelsThisMonth": [dict(_calls_json(u), model=m) for m, u in sorted(data.models_month.items())],
         "sessions": [session_json(row) for row in data.sessions],
-        "recentCalls": [dict(_calls_json(u), time=_iso(ts), model=model, projectPath=project)
-                        for ts, model, u, project in data.recent],
+        "recentCalls": [dict(_calls_json(u), time=_iso(ts), model=model, projectPath=project, agent=agent,
+                             sourceFile=source_file)
+                        for ts, model, u, project, agent, source_file in data.recent],
+        "requestsToday": [dict(request_json(stats), tier=tier) for tier, stats in data.requests],
         "history": [dict(_calls_json(row.total), date=day.isoformat()) for day, row in sorted(data.days.items())],
         "lastTwoHoursTokens": data.spark,
     }
@@ -5887,7 +6628,7 @@ def run_live(args, settings, environ, out, messages):
     state = LiveState(settings, args.interval, args.view,
                       unicode=(getattr(out, "encoding", "") or "").lower().replace("-", "") == "utf8")
     if args.once:
-        source = LiveSource(settings, environ, messages)
+        source = LiveSource(settings, environ, messages, args)
         try:
             source.sync()
             state.data = source.load(state.settings, int(time.time() * 1000))
@@ -5907,7 +6648,7 @@ def run_live(args, settings, environ, out, messages):
     if environ.get("TERM", "dumb") in ("dumb", "", "unknown"):
         raise CcusageError(f"live needs a terminal that can move the cursor (TERM={environ.get('TERM', '')!r}); "
                            "use --once to print one frame as text", EXIT_USAGE)
-    source = LiveSource(settings, environ, messages)
+    source = LiveSource(settings, environ, messages, args)
     try:
         # The first load before the terminal is taken: what is wrong with the settings is said as usual.
         loop = LiveLoop(source, state, environ)
@@ -5982,7 +6723,8 @@ WINDOW_COMMANDS = ("blocks", "status")
 BUDGET_COMMANDS = ("check", "report")
 DATA_COMMANDS = ("export", "serve", "prune")
 SEGMENT_COMMANDS = ("prompt", "statusline")
-COMMANDS = REPORTS + WINDOW_COMMANDS + BUDGET_COMMANDS + SEGMENT_COMMANDS + ("live",) + DATA_COMMANDS + ("config",)
+COMMANDS = (REPORTS + ("models",) + WINDOW_COMMANDS + BUDGET_COMMANDS + SEGMENT_COMMANDS + ("live",) + DATA_COMMANDS
+            + ("config",))
 SHELLS = ("plain", "bash", "zsh", "fish", "tmux")
 MODES = ("auto", "calculate", "display")
 COLORS = ("auto", "always", "never")
@@ -6225,6 +6967,7 @@ class Settings:
         self.sources = {}
         self.prices = {}
         self.budgets = BudgetSettings()
+        self.log_sources = []
 
     def __getattr__(self, name):
         try:
@@ -6244,6 +6987,8 @@ def _check_file(data, path):
             price_entries(value, f"config file {path}: prices")
         elif key == "budgets":
             budget_entries(value, path)
+        elif key == "sources":
+            source_entries(value, path)
         elif key in COMMANDS and isinstance(value, dict):
             for inner, inner_value in value.items():
                 if inner not in SETTING_BY_NAME:
@@ -6254,7 +6999,7 @@ def _check_file(data, path):
             _check_value(SETTING_BY_NAME[key], value, f"config file {path}: {key}")
         else:
             raise CcusageError(f"config file {path}: unknown key {key!r} (settings: {', '.join(SETTING_BY_NAME)}, "
-                               f"prices, budgets, and a table per command)", EXIT_USAGE)
+                               f"prices, budgets, sources, and a table per command)", EXIT_USAGE)
 
 
 def _check_value(setting, value, where, textual=False):
@@ -6304,6 +7049,8 @@ def resolve_settings(args, environ, command, warn, creating=False):
         settings.prices = price_entries(data["prices"], f"config file {path}: prices")
     if "budgets" in data:
         settings.budgets = budget_entries(data["budgets"], path)
+    if "sources" in data:
+        settings.log_sources = source_entries(data["sources"], path)
     return settings
 
 
@@ -6383,6 +7130,52 @@ def _budget(kind, value, threshold, where, project=None):
     else:
         limit = _budget_number(value, where, 0, 100, "a percent above 0, at most 100")
     return Budget(kind, limit, threshold, project)
+
+
+class LogSource:
+    """A place logs are read from, under a name: Claude Code config dirs, or a file, directory or glob pattern
+    of a proxy's or a program's logs (paths: its roots)."""
+
+    __slots__ = ("name", "kind", "paths", "where")
+
+    def __init__(self, name, kind, paths, where):
+        self.name, self.kind, self.paths, self.where = name, kind, paths, where
+
+
+# A source's name: letters, digits and "._-", as a label and a flag's value can hold it.
+_SOURCE_NAME = LazyPattern(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+DEFAULT_SOURCE_NAME = LOG_KINDS[KIND_CLAUDE_CODE]
+
+
+def source_entries(data, path):
+    """The [[sources]] of the config file at path as LogSources, or a usage error naming the entry."""
+    where = f"config file {path}: sources"
+    if not isinstance(data, list):
+        raise CcusageError(f"{where}: expected a list of tables ([[sources]]), each with a name, a kind and a path",
+                           EXIT_USAGE)
+    sources, names = [], {DEFAULT_SOURCE_NAME}
+    for number, entry in enumerate(data, 1):
+        at = f"{where} entry {number}"
+        if not isinstance(entry, dict):
+            raise CcusageError(f"{at}: expected a table with a name, a kind and a path", EXIT_USAGE)
+        unknown = sorted(set(entry) - {"name", "kind", "path"})
+        if unknown:
+            raise CcusageError(f"{at}: unknown key {unknown[0]!r} (a source has a name, a kind and a path)",
+                               EXIT_USAGE)
+        name, kind, location = entry.get("name"), entry.get("kind", DEFAULT_SOURCE_NAME), entry.get("path")
+        if not isinstance(name, str) or not _SOURCE_NAME.match(name):
+            raise CcusageError(f"{at} name: expected letters, digits, '.', '_' or '-', starting with a letter or "
+                               "digit", EXIT_USAGE)
+        if name in names:
+            raise CcusageError(f"{at} name: {name!r} names another source already (claude-code is the default "
+                               "one's); give each source a name of its own", EXIT_USAGE)
+        if kind not in LOG_KINDS:
+            raise CcusageError(f"{at} kind: expected one of {', '.join(LOG_KINDS)}", EXIT_USAGE)
+        if not isinstance(location, str) or not location.strip():
+            raise CcusageError(f"{at} path: expected a file, a directory or a glob pattern", EXIT_USAGE)
+        names.add(name)
+        sources.append(LogSource(name, LOG_KINDS.index(kind), [_expand(location)], f"{at} ({name})"))
+    return sources
 
 
 def budget_entries(data, path):
@@ -6522,7 +7315,9 @@ def run_config(args, settings, environ, out, messages):
                 "budgets": [{"name": b.name, "kind": b.kind, "project": b.project, "unit": b.unit,
                              "limit": b.limit, "threshold": b.threshold} for b in settings.budgets.budgets],
                 "alerts": {"cooldownMinutes": settings.budgets.cooldown_minutes,
-                           "notifyTimeoutSeconds": settings.budgets.notify_timeout}}
+                           "notifyTimeoutSeconds": settings.budgets.notify_timeout},
+                "sources": [{"name": source.name, "kind": LOG_KINDS[source.kind], "path": source.paths[0]}
+                            for source in settings.log_sources]}
         out.write(to_json(data, out) + "\n")
         return EXIT_OK
     width = max(len(name) for name in shown)
@@ -6537,6 +7332,9 @@ def run_config(args, settings, environ, out, messages):
     for budget in settings.budgets.budgets:
         out.write(f"{'budget'.ljust(width)}  {clean(budget.name)}: {fmt_budget(budget.unit, budget.limit)}, "
                   f"warning at {budget.threshold:g}%  [{clean(settings.path)}]\n")
+    for source in settings.log_sources:
+        out.write(f"{'source'.ljust(width)}  {clean(source.name)}: {LOG_KINDS[source.kind]} logs at "
+                  f"{clean(source.paths[0])}  [{clean(settings.path)}]\n")
     return EXIT_OK
 
 
@@ -6581,6 +7379,12 @@ examples:
 examples:
   ccusage today
   ccusage today --json | jq .totals.totalCost
+""",
+    "models": """\
+examples:
+  ccusage models --log proxy:~/logs/api_calls.json
+  ccusage models --since 2026-11-01 --source proxy
+  ccusage models --json | jq '.tiers[] | {tier, successRate, latencyMs}'
 """,
     "blocks": """\
 examples:
@@ -6769,7 +7573,7 @@ def _add_command_options(parser, command):
     """
     s = argparse.SUPPRESS
     report = command in REPORTS or command is None
-    ranged = report or command in ("export", "blocks")
+    ranged = report or command in ("export", "blocks", "models")
     group = parser.add_argument_group("what to count")
     if ranged:
         # today takes them only to refuse them with a reason (check_args): they are not offered.
@@ -6782,9 +7586,10 @@ def _add_command_options(parser, command):
                                                              "or YYYYMMDD")
     group.add_argument("-z", "--timezone", default=s, metavar="TZ",
                        help=("IANA time zone deciding which day a call belongs to"
-                             if report or command in BUDGET_COMMANDS + DATA_COMMANDS else
+                             if report or command in BUDGET_COMMANDS + DATA_COMMANDS + ("models",) else
                              "IANA time zone to show times in") + " (default: the system's)")
-    if ranged:
+    if ranged and command != "models":
+        # Requests belong to no project: models has none to choose.
         group.add_argument("-p", "--project", default=s, metavar="NAME",
                            help=("only the project with this path, last path component or directory name "
                                  "(with or without its leading -)")
@@ -6833,7 +7638,7 @@ def _add_command_options(parser, command):
         group.add_argument("--by-project", action="store_true", default=s, help="group the rows by project")
     if command in SEGMENT_COMMANDS:
         _add_segment_options(group, command)
-    elif command not in ("status", "live") + BUDGET_COMMANDS:
+    elif command not in ("status", "live", "models") + BUDGET_COMMANDS:
         group.add_argument("-o", "--order", choices=ORDERS, default=s, type=str.lower,
                            help="row order (default: asc)")
     if command not in SEGMENT_COMMANDS + ("live",):
@@ -6857,6 +7662,12 @@ def _add_data_options(parser, command=None):
     group.add_argument("-d", "--data-dir", action="append", default=s, metavar="DIR",
                        help="Claude config dir to read (repeatable; default: $CCUSAGE_DATA_DIR, "
                             "$CLAUDE_CONFIG_DIR or the settings' data_dirs, else ~/.config/claude and ~/.claude)")
+    group.add_argument("--log", action="append", default=s, metavar="KIND:PATH",
+                       help="read the logs at PATH (a file, a directory or a glob pattern) as KIND: "
+                            "claude-code, proxy or calls; for this run, beside the settings' sources (repeatable)")
+    group.add_argument("--source", action="append", default=s, metavar="NAME",
+                       help="only the calls of the sources with this name or kind (repeatable; "
+                            "default: every source)")
     group.add_argument("--db", default=s, metavar="PATH",
                        help="the store (default: $CCUSAGE_DB or the settings' db, "
                             "else $XDG_DATA_HOME/ccusage/usage.db)")
@@ -6937,6 +7748,10 @@ COMMAND_DESCRIPTIONS = {
               "window's used percent (official when Claude Code's status line recorded it,\n"
               "else estimated) and the time to its reset.  It never waits on a busy store, and\n"
               "whatever the store holds it exits 0: with no data, no line.",
+    "models": "Per model tier (opus, sonnet, haiku, other) and per agent: the requests, their\n"
+              "failures, success rate and latency p50, p95 and p99 (nearest rank), as the proxy\n"
+              "and calls logs that record them tell (see --log); and per tier the calls, tokens\n"
+              "and cost of every source.",
     "statusline": "Claude Code's status line: reads the JSON Claude Code writes on stdin, records\n"
                   "its official rate_limits in the store, and prints the model, the session's\n"
                   "cost, today's cost, the 5-hour window and the context window.  Whatever the\n"
@@ -6947,7 +7762,7 @@ COMMAND_DESCRIPTIONS = {
 FLAG_DEFAULTS = {"since": None, "until": None, "project": None, "breakdown": False, "by_project": False,
                  "json": False, "csv": False, "verbose": False, "active": False, "recent": False, "no_wait": False,
                  "notify": None, "desktop": False, "date": None, "week": False, "month": False, "markdown": False,
-                 "shell": "plain", "interval": 1.0, "once": False, "view": "overview"}
+                 "shell": "plain", "interval": 1.0, "once": False, "view": "overview", "log": [], "source": []}
 SEGMENT_EPILOG = "fields:\n" + "".join(f"  {{{name}}}{' ' * (15 - len(name))}{what}\n"
                                        for name, what in SEGMENT_FIELDS.items())
 
@@ -6975,6 +7790,7 @@ def build_parser(only=None, parser_class=None):
         "monthly": "usage per month",
         "session": "usage per Claude Code session",
         "today": "today's usage",
+        "models": "per model tier and agent: requests, failures, latency percentiles, calls and cost",
         "blocks": "usage per 5-hour window, with burn rate and limits",
         "status": "the current 5-hour window: used, limit, pace, reset (exit 3 at the limit)",
         "check": "every budget now: ok, warning or exceeded (exit 0, 4 or 3)",
@@ -6991,7 +7807,7 @@ def build_parser(only=None, parser_class=None):
         "statusline": SEGMENT_EPILOG + "\nexamples:\n"
                       "  ccusage statusline     the statusLine command in ~/.claude/settings.json\n",
     }
-    for name in REPORTS + WINDOW_COMMANDS + BUDGET_COMMANDS + SEGMENT_COMMANDS + ("live",):
+    for name in REPORTS + ("models",) + WINDOW_COMMANDS + BUDGET_COMMANDS + SEGMENT_COMMANDS + ("live",):
         if only in (None, name):
             sub = commands.add_parser(name, help=helps[name],
                                       description=COMMAND_DESCRIPTIONS.get(name, helps[name].capitalize() + "."),
@@ -7160,6 +7976,7 @@ def check_args(args):
         for item in values if isinstance(values, list) else [values]:
             if not item.strip():
                 error(f"argument {flag}: expected a path, got an empty string")
+    args.log = [_log_argument(text, error) for text in args.log]
     if hasattr(args, "timezone"):
         try:
             load_timezone(args.timezone)
@@ -7168,6 +7985,22 @@ def check_args(args):
     if args.command in DATA_COMMANDS:
         _check_data_args(args, error)
     return args
+
+
+def _log_argument(text, error):
+    """(kind, path) of a --log KIND:PATH; a path that does not exist (and is no glob pattern) is an error."""
+    kind, colon, path = text.partition(":")
+    if not colon or kind not in LOG_KINDS:
+        error(f"argument --log: expected KIND:PATH with KIND one of {', '.join(LOG_KINDS)}, got {text!r}")
+    if not path.strip():
+        error("argument --log: expected a path after the kind, got nothing")
+    path = _expand(path)
+    if not record_path_exists(path):
+        error(f"argument --log: {path} does not exist")
+    if LOG_KINDS.index(kind) == KIND_CLAUDE_CODE and not os.path.isdir(path):
+        error(f"argument --log: {path} is not a directory; a claude-code log is a Claude config dir such as "
+              "~/.claude")
+    return LOG_KINDS.index(kind), path
 
 
 def _check_data_args(args, error):
@@ -7215,20 +8048,64 @@ def _price_book(settings):
     return PriceBook(overrides)
 
 
-def _roots(settings, environ, messages):
-    """(configured roots, the ones that exist), checking those the user named."""
+class Sources:
+    """The sources a command reads and reports: the Claude Code config dirs, the settings' [[sources]] and
+    --log's, as --source picks them.
+
+    roots: the paths of the chosen ones; existing: those there are to
+    read; kinds: {root: kind} of the roots that are not config dirs.
+    """
+
+    def __init__(self, chosen, every):
+        self.chosen, self.every = chosen, every
+        self.roots = list(dict.fromkeys(path for source in chosen for path in source.paths))
+        self.kinds = {path: source.kind for source in chosen if source.kind != KIND_CLAUDE_CODE
+                      for path in source.paths}
+        self.existing = [root for root in self.roots
+                         if (record_path_exists(root) if root in self.kinds else os.path.isdir(root))]
+
+    def names_of(self, root_ids):
+        """{root id: source name} of root_ids ({root path: id}), for telling which source saw a call."""
+        return {root_ids[path]: source.name for source in reversed(self.chosen) for path in source.paths
+                if path in root_ids}
+
+
+def log_sources(settings, environ, messages, args=None, quiet=False):
+    """The Sources of a command, checking the paths the user named (quiet: no warning when there are no logs)."""
     named = settings.data_dirs is not None
-    roots = settings.data_dirs if named else default_roots(environ)
+    dirs = settings.data_dirs if named else default_roots(environ)
     if named:
-        for root in roots:
+        for root in dirs:
             if not os.path.isdir(root):
                 raise CcusageError(f"data directory {root} does not exist ({settings.sources['data_dirs']})",
                                    EXIT_USAGE)
-    existing = [root for root in roots if os.path.isdir(root)]
-    if not existing:
-        messages.warn("no Claude Code logs found in " + " or ".join(_home(r) for r in roots)
+    every = [LogSource(DEFAULT_SOURCE_NAME, KIND_CLAUDE_CODE, dirs, "data_dirs")]
+    for source in settings.log_sources:
+        path = source.paths[0]
+        if not record_path_exists(path):
+            raise CcusageError(f"{source.where}: {path} does not exist", EXIT_USAGE)
+        every.append(source)
+    names = {source.name for source in every}
+    for kind, path in getattr(args, "log", None) or ():
+        if any(source.kind == kind and path in source.paths for source in every):
+            continue
+        name, number = LOG_KINDS[kind], 1
+        while name in names:
+            number += 1
+            name = f"{LOG_KINDS[kind]}-{number}"
+        names.add(name)
+        every.append(LogSource(name, kind, [path], f"--log {LOG_KINDS[kind]}:{path}"))
+    wanted = getattr(args, "source", None) or ()
+    chosen = [source for source in every if not wanted or source.name in wanted or LOG_KINDS[source.kind] in wanted]
+    unknown = [name for name in wanted if name not in names and name not in LOG_KINDS]
+    if unknown:
+        raise CcusageError(f"argument --source: no source is called {unknown[0]!r}; the sources are "
+                           + ", ".join(f"{source.name} ({LOG_KINDS[source.kind]})" for source in every), EXIT_USAGE)
+    sources = Sources(chosen, every)
+    if not sources.existing and not wanted and not quiet:
+        messages.warn("no Claude Code logs found in " + " or ".join(_home(r) for r in dirs)
                       + "; showing what the store already holds")
-    return roots, existing
+    return sources
 
 
 def store_path(settings, environ):
@@ -7255,20 +8132,21 @@ class Session:
         self.path = store_path(settings, environ)
         prices = _price_book(settings)
         tz = load_timezone(settings.timezone)
-        roots, existing = _roots(settings, environ, messages)
+        self.sources = sources = log_sources(settings, environ, messages, args)
         self.report = ScanReport()
         sync_options.setdefault("wait", not getattr(args, "no_wait", False))
         for attempt in (1, 2):
             self.store = Store(self.path, messages)
             try:
-                self.store.sync(existing, self.report, **sync_options)
+                self.store.sync(sources.existing, self.report, kinds=sources.kinds, **sync_options)
                 if self.report.busy:
                     messages.note("the store is busy (another ccusage is writing to it): "
                                   "showing what it already holds")
                 if self.report.readonly:
                     messages.note(f"the store {self.path} is read-only: new logs were not recorded "
                                   f"(make it writable: chmod u+w {self.path})")
-                root_ids = list(self.store.root_ids(roots).values())
+                self.root_paths = self.store.root_ids(sources.roots, sources.kinds)
+                root_ids = list(self.root_paths.values())
                 break
             except STORE_DAMAGE as exc:
                 self.store.close()
@@ -7281,10 +8159,10 @@ class Session:
                 self.store.close()
                 raise
         if getattr(args, "verbose", False):
-            _verbose(self.store, self.report, root_ids, messages)
+            _verbose(self.store, self.report, root_ids, messages, sources.names_of(self.root_paths))
         elif self.report.unreadable:
             _note_unreadable(self.report, messages)
-        self.query = UsageQuery(self.store, root_ids, prices, tz, settings.mode)
+        self.query = UsageQuery(self.store, root_ids, prices, tz, settings.mode, sources.names_of(self.root_paths))
 
     def __enter__(self):
         return self
@@ -7376,6 +8254,36 @@ def run_report(args, settings, environ, out, messages):
     return EXIT_OK
 
 
+def run_models(args, settings, environ, out, messages):
+    """models: requests, failures and latency per model tier and agent, beside each tier's calls."""
+    with Session(args, settings, environ, messages) as session:
+        query = session.query
+        rows, agents = model_report(query, Filters(args.since, args.until))
+        logged = any(source.kind != KIND_CLAUDE_CODE for source in session.sources.chosen)
+        if not rows:
+            for reason in explain_no_usage(query):
+                messages.warn(reason)
+    _warn_unpriced(query, messages)
+    _warn_no_logged_costs(settings, [row.usage for row in rows], messages)
+    # With several sources in use, each row says which saw its requests and calls.
+    sources = query.source_list if query.several_sources else None
+    if args.json:
+        out.write(to_json(models_json(rows, agents, query.unpriced_models, sources), out) + "\n")
+        return EXIT_OK
+    if not rows:
+        out.write("No usage found" + (" for the given filters" if args.since or args.until else "") + ".\n")
+        return EXIT_OK
+    width, style = _terminal(out, settings)
+    out.write(render_models_table(rows, width, style, sources) + "\n")
+    if any(agent is not None for agent, _ in agents):
+        out.write("\n" + render_agents_table(agents, width, style) + "\n")
+    if not agents:
+        note = "No request was logged" + (" in these days." if args.since or args.until else ".") if logged \
+            else NO_REQUESTS_NOTE
+        out.write("\n" + "\n".join(wrap_words(note.split(" "), width)) + "\n")
+    return EXIT_OK
+
+
 def run_windows(args, settings, environ, out, messages):
     """blocks and status: the 5-hour windows."""
     # Only the last windows are read from the calls: these need no walk of every old log.
@@ -7441,14 +8349,14 @@ class StoreBusy(Exception):
 SEGMENT_READ_S = 0.12
 
 
-def sync_for_segment(store, roots):
+def sync_for_segment(store, sources):
     """Bring the store up to date for a prompt or a status line: True when it is, False while catching up.
 
     The one place these commands read logs: raises StoreBusy rather than
     wait for another process's ingest.
     """
     report = ScanReport()
-    store.sync(roots, report, wait=False, budget=SEGMENT_READ_S, quick=True)
+    store.sync(sources.existing, report, wait=False, budget=SEGMENT_READ_S, quick=True, kinds=sources.kinds)
     if report.busy:
         raise StoreBusy()
     return report.complete
@@ -7499,7 +8407,7 @@ def _transcript_root(path, roots):
     return os.sep.join(parts[:len(parts) - 1 - parts[::-1].index("projects")]) or os.sep
 
 
-def segment_line(command, settings, environ, messages, shell="plain", payload=None):
+def segment_line(command, settings, environ, messages, shell="plain", payload=None, args=None):
     """The line of prompt or statusline: never an exception, never a long wait.
 
     The store is brought up to date and read; when another process holds
@@ -7510,18 +8418,23 @@ def segment_line(command, settings, environ, messages, shell="plain", payload=No
     now_ms = int(time.time() * 1000)
     payload = payload or {}
     db = settings.db or default_db_path(environ)
-    roots = settings.data_dirs if settings.data_dirs is not None else default_roots(environ)
-    existing = [root for root in roots if os.path.isdir(root)]
-    extra = _transcript_root(payload.get("transcript"), existing)
+    try:
+        sources = log_sources(settings, environ, messages, args, quiet=True)
+    except CcusageError as exc:
+        messages.warn(f"{command}: {exc}")
+        sources = Sources([], [])
+    extra = _transcript_root(payload.get("transcript"), sources.existing)
     if extra:
-        roots, existing = roots + [extra], existing + [extra]
-    key = json.dumps([roots, settings.plan, settings.token_limit, settings.session_length, settings.mode,
-                      settings.timezone, settings.start_of_week, settings.prices_file])
+        sources.roots.append(extra)
+        sources.existing.append(extra)
+    key = json.dumps([sources.roots, sorted(sources.kinds.items()), settings.plan, settings.token_limit,
+                      settings.session_length, settings.mode, settings.timezone, settings.start_of_week,
+                      settings.prices_file])
     facts, tz = None, timezone.utc
     try:
         tz = load_timezone(settings.timezone)
-        if existing or os.path.exists(db):
-            facts = _fresh_facts(settings, store_path(settings, environ), key, roots, existing, payload, now_ms,
+        if sources.existing or os.path.exists(db):
+            facts = _fresh_facts(settings, store_path(settings, environ), key, sources, payload, now_ms,
                                  tz, messages)
     except StoreBusy:
         facts = read_last_known(db, key)
@@ -7549,13 +8462,13 @@ def segment_line(command, settings, environ, messages, shell="plain", payload=No
 FACTS_KEPT_MS = 30_000
 
 
-def _fresh_facts(settings, db, key, roots, existing, payload, now_ms, tz, messages):
+def _fresh_facts(settings, db, key, sources, payload, now_ms, tz, messages):
     """The facts of the store brought up to date (kept beside it for the next run), or None without calls."""
     store = Store(db, messages)
     try:
         if payload.get("official_rows"):
             record_rate_limits(store.conn, payload["official_rows"], now_ms)
-        complete = sync_for_segment(store, existing)
+        complete = sync_for_segment(store, sources)
         if store.conn.execute("SELECT 1 FROM calls LIMIT 1").fetchone() is None:
             return None
         state = list(store.conn.execute(
@@ -7564,7 +8477,8 @@ def _fresh_facts(settings, db, key, roots, existing, payload, now_ms, tz, messag
         if kept is not None and kept.get("state") == state and 0 <= now_ms - kept.get("at", 0) < FACTS_KEPT_MS \
                 and complete:
             return kept
-        query = UsageQuery(store, list(store.root_ids(roots).values()), _price_book(settings), tz, settings.mode)
+        query = UsageQuery(store, list(store.root_ids(sources.roots, sources.kinds).values()), _price_book(settings),
+                           tz, settings.mode)
         facts = segment_facts(query, settings, now_ms)
         facts["catching_up"] = not complete
         facts["state"] = state
@@ -7575,7 +8489,7 @@ def _fresh_facts(settings, db, key, roots, existing, payload, now_ms, tz, messag
 
 
 def run_prompt(args, settings, environ, out, messages):
-    line = segment_line("prompt", settings, environ, messages, args.shell)
+    line = segment_line("prompt", settings, environ, messages, args.shell, args=args)
     if line:
         out.write(line + "\n")
     return EXIT_OK
@@ -7699,7 +8613,7 @@ def run_statusline(args, settings, environ, out, messages):
         payload = status_payload(read_status_input(sys.stdin), int(time.time() * 1000))
     except Exception:
         payload = {}
-    line = segment_line("statusline", settings, environ, messages, payload=payload)
+    line = segment_line("statusline", settings, environ, messages, payload=payload, args=args)
     if line:
         out.write(line + "\n")
     return EXIT_OK
@@ -7918,12 +8832,13 @@ def _export(out, args, settings, query, filters):
         now_ms = int(time.time() * 1000)
         out.write(prometheus_text(usage_by_project_model(query, filters),
                                   active_window_figures(query, settings, now_ms), latest[0] if latest else None,
-                                  now_ms))
+                                  now_ms, request_stats(query, filters)))
         return
     rows = export_calls(query, filters)
     if args.aggregate:
         rows = aggregate_export(rows, args.aggregate, query.tz)
-    write_export(out, rows, args.format, args.aggregate, query.tz, query.unpriced_models)
+    write_export(out, rows, args.format, args.aggregate, query.tz, query.unpriced_models,
+                 lambda usage: "+".join(query.source_list(usage.roots)) or DEFAULT_SOURCE_NAME)
 
 
 def run_serve(args, settings, environ, out, messages):
@@ -7991,37 +8906,49 @@ def _note_unreadable(report, messages):
                   "--verbose lists them")
 
 
-def _verbose(store, report, root_ids, messages):
+def _verbose(store, report, root_ids, messages, names):
+    """names: {root id: source name}; with several sources, the skipped lines are counted per source."""
     lines = [f"read {report.bytes_read:,} bytes from {report.files_read:,} of {report.files:,} log files "
              f"({report.calls_seen:,} billable lines)"]
     for path, reason in report.unreadable:
         lines.append(f"unreadable: {path}: {reason}")
     skipped = store.skipped_lines(root_ids)
-    if skipped:
-        lines.append(f"skipped {sum(n for _, n in skipped):,} malformed lines in {len(skipped):,} files:")
-        lines.extend(f"  {n:,}  {path}" for path, n in skipped)
+    several = len(set(names.values())) > 1
+    for name in sorted({names.get(root_id) for _, _, root_id in skipped}, key=str) if several else [None]:
+        files = [(path, n) for path, n, root_id in skipped if not several or names.get(root_id) == name]
+        if files:
+            lines.append((f"{name}: " if several else "")
+                         + f"skipped {sum(n for _, n in files):,} malformed lines in {len(files):,} files:")
+            lines.extend(f"  {n:,}  {path}" for path, n in files)
     for text in lines:
         messages.note(text)
 
 
 def _print_report(args, settings, rows, query, tz, out, environ):
     period = "daily" if args.command == "today" else args.command
+    # With several sources in use, each row says which saw its calls.
+    sources = (lambda row: query.source_list(row.total.roots)) if query.several_sources else None
     if args.json:
+        def entry(row, labels):
+            data = session_json(row) if period == "session" else row_json(row, **labels)
+            if sources:
+                data["source"] = sources(row)
+            return data
         if period == "session":
-            data = {"sessions": [session_json(r) for r in rows]}
+            data = {"sessions": [entry(r, {}) for r in rows]}
         else:
             field = {"daily": "date", "weekly": "week", "monthly": "month"}[period]
             if args.by_project:
                 projects = {}
                 for r in rows:
-                    projects.setdefault(r.project, []).append(row_json(r, **{field: r.key}))
+                    projects.setdefault(r.project, []).append(entry(r, {field: r.key}))
                 data = {"projects": projects}
             else:
-                data = {period: [row_json(r, **{field: r.key}) for r in rows]}
+                data = {period: [entry(r, {field: r.key}) for r in rows]}
         data["totals"] = totals_json(rows, query.unpriced_models)
         out.write(to_json(data, out) + "\n")
     elif args.csv:
-        _print_csv(period, rows, args, out)
+        _print_csv(period, rows, args, out, sources)
     else:
         width, style = _terminal(out, settings)
         if not rows:
@@ -8029,10 +8956,11 @@ def _print_report(args, settings, rows, query, tz, out, environ):
                       + (" for the given filters" if args.since or args.until or args.project else "") + ".\n")
             return
         if period == "session":
-            out.write(render_session_table(rows, args.breakdown, width, style, tz) + "\n")
+            out.write(render_session_table(rows, args.breakdown, width, style, tz, sources) + "\n")
         else:
             out.write(render_period_table(rows, period, args.breakdown, args.by_project, width, style,
-                                          plan_price(settings)[0] if period == "monthly" else None) + "\n")
+                                          plan_price(settings)[0] if period == "monthly" else None, sources)
+                      + "\n")
         footnote = unpriced_footnote(_shown_usages(rows, args.breakdown), query.unpriced_models)
         if footnote:
             out.write("\n".join(wrap_words(footnote.split(" "), width)) + "\n")
@@ -8060,26 +8988,28 @@ def _warn_no_logged_costs(settings, usages, messages):
                       "in these calls, so every cost is $0.00; -m auto or -m calculate prices them")
 
 
-def _print_csv(period, rows, args, out):
+def _print_csv(period, rows, args, out, sources=None):
+    """sources: the source names of a row, when several sources are in use (a last column, "a+b")."""
+    tail = (lambda r: ["+".join(sources(r))]) if sources else (lambda r: [])
     if period == "session":
         headers = ["session_id", "project_path", "first_activity", "last_activity", "model"] + CSV_USAGE
         records = []
         for r in rows:
             lead = [r.session, r.project, _iso(r.total.first), _iso(r.total.last)]
-            records.append(lead + ["(all)"] + _csv_usage(r.total))
+            records.append(lead + ["(all)"] + _csv_usage(r.total) + tail(r))
             if args.breakdown:
-                records.extend(lead + [m] + _csv_usage(u) for m, u in _models_by_cost(r))
-        write_csv(out, headers, records)
+                records.extend(lead + [m] + _csv_usage(u) + tail(r) for m, u in _models_by_cost(r))
+        write_csv(out, headers + (["source"] if sources else []), records)
         return
     label = {"daily": "date", "weekly": "week", "monthly": "month"}[period]
     headers = ([label] if not args.by_project else ["project", label]) + ["model"] + CSV_USAGE
     records = []
     for r in rows:
         lead = [r.key] if not args.by_project else [r.project, r.key]
-        records.append(lead + ["(all)"] + _csv_usage(r.total))
+        records.append(lead + ["(all)"] + _csv_usage(r.total) + tail(r))
         if args.breakdown:
-            records.extend(lead + [m] + _csv_usage(u) for m, u in _models_by_cost(r))
-    write_csv(out, headers, records)
+            records.extend(lead + [m] + _csv_usage(u) + tail(r) for m, u in _models_by_cost(r))
+    write_csv(out, headers + (["source"] if sources else []), records)
 
 
 # ---------------------------------------------------------------------------
@@ -8088,7 +9018,7 @@ def _print_csv(period, rows, args, out):
 
 # Each command's run_* function: (args, settings, environ, out, messages) -> exit status.
 RUNNERS = {**{name: run_report for name in REPORTS}, **{name: run_windows for name in WINDOW_COMMANDS},
-           "check": run_check, "report": run_summary, "export": run_export, "serve": run_serve,
+           "models": run_models, "check": run_check, "report": run_summary, "export": run_export, "serve": run_serve,
            "prune": run_prune, "prompt": run_prompt, "statusline": run_statusline, "live": run_live,
            "config": run_config}
 
