@@ -627,18 +627,13 @@ def iteration_calls(call, usage):
     if all(total >= sum(column) for total, column in zip(top, zip(*counts))):
         return []
     steps = []
-    for index, (step, (inp, out, cache_write, cache_read)) in enumerate(zip(iterations, counts)):
+    for index, step in enumerate(iterations):
         if step.get("type") == "message":
             continue
         model = step.get("model")
-        model = (model if model.isascii() else _storable(model)) if isinstance(model, str) and model else call[C_MODEL]
-        split = step.get("cache_creation")
-        one_hour = min(_count(split, "ephemeral_1h_input_tokens"), cache_write) if isinstance(split, dict) else 0
-        tools = step.get("server_tool_use")
-        steps.append((f"{call[C_KEY]}#{index}", call[C_TS], call[C_SESSION], call[C_CWD], model, inp, out,
-                      cache_write - one_hour, one_hour, cache_read,
-                      _count(tools, "web_search_requests") if isinstance(tools, dict) else 0,
-                      1 if step.get("speed") == "fast" else 0, 1 if step.get("inference_geo") == "us" else 0, None))
+        model = _storable(model) if isinstance(model, str) and model else call[C_MODEL]
+        steps.append((f"{call[C_KEY]}#{index}", call[C_TS], call[C_SESSION], call[C_CWD], model)
+                     + usage_fields(step) + (None,))
     return steps
 
 
