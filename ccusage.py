@@ -1169,7 +1169,7 @@ def read_logs(jobs):
 
 # Work is shared out in batches of about this many bytes: one file at a time
 # costs more in passing results than it gains in balance.
-BATCH_BYTES = 8 * 1024 * 1024
+BATCH_BYTES = 4 * 1024 * 1024
 # Batch numbers go through a pipe, all written before anyone reads; this
 # many fit in the smallest pipe buffer (macOS: 16 KiB).
 MAX_BATCHES = 2048
