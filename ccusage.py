@@ -811,15 +811,11 @@ class LogChunkReader:
                     except (ValueError, RecursionError):
                         self.skipped += 1
                     else:
-                        if type(call) is tuple:
+                        if call is not None:
                             self.billable_lines += 1
-                            previous = calls.get(call[C_KEY])
-                            calls[call[C_KEY]] = call if previous is None else merge_lines(previous, call)
-                        elif call is not None:
-                            self.billable_lines += 1
-                            for step in call:
-                                previous = calls.get(step[C_KEY])
-                                calls[step[C_KEY]] = step if previous is None else merge_lines(previous, step)
+                            for one in (call,) if type(call) is tuple else call:
+                                previous = calls.get(one[C_KEY])
+                                calls[one[C_KEY]] = one if previous is None else merge_lines(previous, one)
                         elif _LIMIT_MARK_BYTES in line or _RATE_LIMIT_ERROR in line:
                             reset = parse_limit_reset(line)
                             if reset:
