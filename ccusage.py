@@ -6683,14 +6683,22 @@ class _Unparsed(Exception):
 _DAY = LazyPattern(r"([0-9]{4})-?([0-9]{2})-?([0-9]{2})")
 
 
-def parse_day(text):
+def _day_or_none(text):
+    """The date of YYYY-MM-DD or YYYYMMDD text, or None."""
     match = _DAY.fullmatch(text)
     if match and (len(text) == 8 or text.count("-") == 2):
         try:
             return date(*map(int, match.groups()))
         except ValueError:
             pass
-    raise argparse.ArgumentTypeError(f"invalid date {text!r}: use YYYY-MM-DD or YYYYMMDD")
+    return None
+
+
+def parse_day(text):
+    day = _day_or_none(text)
+    if day is None:
+        raise argparse.ArgumentTypeError(f"invalid date {text!r}: use YYYY-MM-DD or YYYYMMDD")
+    return day
 
 
 def _add_config_option(parser):
@@ -7038,28 +7046,50 @@ def _add_data_commands(commands, only):
 # good part of such a run: option string -> (dest, what it takes: True for
 # a value, "append" for a repeatable value, False for none).  Anything else
 # on the line goes to argparse; a test holds every entry to build_parser().
-QUICK_COMMANDS = ("status", "today", "blocks") + SEGMENT_COMMANDS
+QUICK_COMMANDS = REPORTS + ("status", "blocks") + SEGMENT_COMMANDS
+
+
+def _one_of(*choices):
+    """An option value as argparse takes one with type=str.lower and these choices, or None."""
+    return lambda text: text.lower() if text.lower() in choices else None
+
+
 QUICK_OPTIONS = {
-    "-j": ("json", False), "--json": ("json", False), "--no-wait": ("no_wait", False),
+    "-j": ("json", False), "--json": ("json", False), "--csv": ("csv", False), "--no-wait": ("no_wait", False),
     "-d": ("data_dir", "append"), "--data-dir": ("data_dir", "append"), "--db": ("db", True),
     "-z": ("timezone", True), "--timezone": ("timezone", True), "--config": ("config", True),
-    "-a": ("active", False), "--active": ("active", False), "--shell": ("shell", True),
+    "-a": ("active", False), "--active": ("active", False), "--shell": ("shell", _one_of(*SHELLS)),
+    "-b": ("breakdown", False), "--breakdown": ("breakdown", False), "--by-project": ("by_project", False),
+    "-s": ("since", _day_or_none), "--since": ("since", _day_or_none),
+    "-u": ("until", _day_or_none), "--until": ("until", _day_or_none),
+    "-p": ("project", True), "--project": ("project", True),
+    "-o": ("order", _one_of(*ORDERS)), "--order": ("order", _one_of(*ORDERS)),
+    "-m": ("mode", _one_of(*MODES)), "--mode": ("mode", _one_of(*MODES)),
 }
 # The quick options only some quick commands take.
-QUICK_OPTIONS_OF = {"active": ("blocks",), "shell": ("prompt",), "json": ("status", "today", "blocks"),
-                    "no_wait": ("status", "today", "blocks")}
+_RANGED_REPORTS = ("daily", "weekly", "monthly", "session")
+QUICK_OPTIONS_OF = {"active": ("blocks",), "shell": ("prompt",), "json": REPORTS + ("status", "blocks"),
+                    "no_wait": REPORTS + ("status", "blocks"), "csv": REPORTS, "breakdown": REPORTS,
+                    "by_project": ("daily", "weekly", "monthly", "today"), "since": _RANGED_REPORTS,
+                    "until": _RANGED_REPORTS, "project": REPORTS, "order": REPORTS, "mode": REPORTS}
 
 
 def quick_args(argv):
-    """The namespace argparse makes of a usual command line of a quick command, or None for any other."""
-    if not argv or argv[0] not in QUICK_COMMANDS:
+    """The namespace argparse makes of a usual command line of a quick command, or None for any other.
+
+    No command word at all is the daily report, as argparse reads it (the
+    command left None).
+    """
+    if argv and argv[0] in QUICK_COMMANDS:
+        command, words = argv[0], iter(argv[1:])
+    elif not argv or (argv[0].startswith("-") and not any(word in COMMANDS for word in argv)):
+        command, words = None, iter(argv)
+    else:
         return None
-    command = argv[0]
     values = {"command": command}
-    words = iter(argv[1:])
     for word in words:
         dest, takes = QUICK_OPTIONS.get(word, (None, None))
-        if dest is None or command not in QUICK_OPTIONS_OF.get(dest, (command,)) or \
+        if dest is None or (command or "daily") not in QUICK_OPTIONS_OF.get(dest, (command or "daily",)) or \
                 (dest in values and takes != "append"):
             return None
         if not takes:
@@ -7068,12 +7098,16 @@ def quick_args(argv):
         value = next(words, None)
         if value is None or value.startswith("-"):
             return None
-        if dest == "shell" and value not in SHELLS:
-            return None
+        if callable(takes):
+            value = takes(value)
+            if value is None:
+                return None
         if takes == "append":
             values.setdefault(dest, []).append(value)
         else:
             values[dest] = value
+    if values.get("json") and values.get("csv"):
+        return None
     import types
     return types.SimpleNamespace(**values)
 
