@@ -360,11 +360,104 @@ class ScanReport:
         self.unreadable.append((path, _reason(exc)))
 
 
-def find_logs(root, report, directory=None, recursive=True):
+# A directory changed this shortly before a walk began is listed again by
+# the next one: another entry could still come within the same tick of the
+# file system's clock, leaving its times as they were.
+LISTING_SETTLE_NS = 2 * 10 ** 9
+LISTINGS_HEADER = "ccusage listings 1"
+
+
+def _directory_identity(st):
+    return f"{st.st_dev} {st.st_ino} {st.st_mtime_ns} {st.st_ctime_ns}"
+
+
+class Listings:
+    """What each directory below the roots held when a walk last listed it, kept in a file beside the store.
+
+    A directory whose device, inode, modification and change times are as
+    they were holds the same entries, so a walk stats its logs (which may
+    still grow) and its subdirectories without listing it again.  The file
+    is NUL-separated text, five fields a directory: its path, its identity,
+    then its subdirectories, those of them that are links, and its logs,
+    each a "/"-joined list of names (neither character is ever in a name).
+    Anything in it that is not as the directory now is makes the walk list
+    that directory again.
+    """
+
+    def __init__(self, path):
+        self.path = path
+        self.started_ns = time.time_ns()
+        # directory -> (identity, subdirectories, links, logs)
+        self.kept = {}
+        self.fresh = {}
+        self.walked = []
+        try:
+            with open(path, "rb") as f:
+                fields = f.read().decode("utf-8", "surrogateescape").split("\0")
+        except (OSError, ValueError):
+            return
+        if fields[0] == LISTINGS_HEADER and len(fields) % 5 == 1:
+            self.kept = dict(zip(fields[1::5], zip(fields[2::5], fields[3::5], fields[4::5], fields[5::5])))
+
+    def settled(self, st):
+        return max(st.st_mtime_ns, st.st_ctime_ns) < self.started_ns - LISTING_SETTLE_NS
+
+    def save(self):
+        """Write the listings of this walk (and those kept of tops it did not walk), if they changed."""
+        tops = tuple(top + os.sep for top in self.walked)
+        listings = dict(self.fresh)
+        for directory, listing in self.kept.items():
+            if directory not in listings and directory not in self.walked and not directory.startswith(tops):
+                listings[directory] = listing
+        if listings == self.kept:
+            return
+        fields = [LISTINGS_HEADER]
+        for directory, listing in listings.items():
+            fields.append(directory)
+            fields.extend(listing)
+        temporary = f"{self.path}.{os.getpid()}"
+        try:
+            with open(temporary, "wb") as f:
+                f.write("\0".join(fields).encode("utf-8", "surrogateescape"))
+            os.replace(temporary, self.path)
+        except OSError:
+            try:
+                os.remove(temporary)
+            except OSError:
+                pass
+
+
+def _as_listed(directory, listing):
+    """([(path, state)] of the logs, [(path, stat, is a link)] of the subdirectories) that a kept listing
+    names, statted now; None when one of them is gone or no longer of its kind."""
+    _, subdirectories, links, logs = listing
+    prefix = directory + os.sep
+    stat = os.stat
+    try:
+        paths = [prefix + name for name in logs.split("/")] if logs else []
+        files = list(map(stat, paths))
+        below = [prefix + name for name in subdirectories.split("/")] if subdirectories else []
+        targets = list(map(stat, below))
+    except OSError:
+        return None
+    for st in files:
+        if st.st_mode & 0o170000 != 0o100000:   # S_ISREG
+            return None
+    for st in targets:
+        if st.st_mode & 0o170000 != 0o040000:   # S_ISDIR
+            return None
+    linked = links.split("/") if links else ()
+    return ([(path, (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)) for path, st in zip(paths, files)],
+            [(path, st, name in linked) for path, st, name in zip(below, targets, subdirectories.split("/"))])
+
+
+def find_logs(root, report, directory=None, recursive=True, listings=None):
     """[(path, (dev, inode, size, mtime_ns))] of every *.jsonl below root/projects (or below directory).
 
     Directory links are followed but never round a loop, and a file reachable
     by two paths is listed once.  recursive=False: directory's own entries.
+    listings (a Listings, for a whole walk): directories unchanged since it
+    listed them are not listed again, and those listed now are kept in it.
     """
     found = []
     seen_links, seen_files = set(), set()
@@ -373,10 +466,28 @@ def find_logs(root, report, directory=None, recursive=True):
         st = os.stat(top)
         seen_links.add((st.st_dev, st.st_ino))
     except OSError:
-        pass
-    stack = [top]
+        st = None
+    if listings is not None:
+        listings.walked.append(top)
+    stack = [(top, st)]
     while stack:
-        directory = stack.pop()
+        directory, st = stack.pop()
+        listing = listings.kept.get(directory) if listings is not None and st is not None else None
+        if listing is not None and listing[0] == _directory_identity(st):
+            entries = _as_listed(directory, listing)
+            if entries is not None:
+                for path, state in entries[0]:
+                    if state[:2] not in seen_files:
+                        seen_files.add(state[:2])
+                        found.append((path, state))
+                for path, target, link in entries[1]:
+                    if link:
+                        if (target.st_dev, target.st_ino) in seen_links:
+                            continue
+                        seen_links.add((target.st_dev, target.st_ino))
+                    stack.append((path, target))
+                listings.fresh[directory] = listing
+                continue
         try:
             entries = list(os.scandir(directory))
         except FileNotFoundError:
@@ -384,25 +495,43 @@ def find_logs(root, report, directory=None, recursive=True):
         except OSError as exc:
             report.add_unreadable(directory, exc)
             continue
+        # What is recorded of this directory: kept only if every entry could be looked at.
+        subdirectories, links, logs = [], [], []
+        complete = True
         for entry in entries:
             try:
                 if entry.is_dir():
                     if not recursive:
                         continue
+                    target = None
                     if entry.is_symlink():
                         # Only a link can lead round a loop.
                         target = os.stat(entry.path)
+                        links.append(entry.name)
                         if (target.st_dev, target.st_ino) in seen_links:
+                            subdirectories.append(entry.name)
                             continue
                         seen_links.add((target.st_dev, target.st_ino))
-                    stack.append(entry.path)
+                    elif listings is not None:
+                        try:
+                            target = os.stat(entry.path)
+                        except OSError:
+                            # Gone since it was listed: its own listing finds out.
+                            complete = False
+                    subdirectories.append(entry.name)
+                    stack.append((entry.path, target))
                 elif entry.name.endswith(".jsonl") and entry.is_file():
                     state = _file_state(entry.stat())
+                    logs.append(entry.name)
                     if state[:2] not in seen_files:
                         seen_files.add(state[:2])
                         found.append((entry.path, state))
             except OSError as exc:
+                complete = False
                 report.add_unreadable(entry.path, exc)
+        if listings is not None and complete and st is not None and listings.settled(st):
+            listings.fresh[directory] = (_directory_identity(st), "/".join(subdirectories), "/".join(links),
+                                         "/".join(logs))
     return found
 
 
@@ -1625,18 +1754,25 @@ class Store:
             on_disk = {}
             full = {root_id: ns for root_id, ns in self.conn.execute(
                 f"SELECT id, full_walk_ns FROM roots WHERE id IN ({','.join('?' * len(ids))})", list(ids.values()))}
+            listings = None
             for root, root_id in ids.items():
                 since = full.get(root_id)
                 if quick and since is not None and 0 <= walk_ns - since < QUICK_WALK_FOR_NS:
                     found = self._recent_logs(root, root_id, since, walk_ns, report)
                 else:
-                    found = find_logs(root, report)
+                    listings = listings or Listings(self.path + ".walk")
+                    found = find_logs(root, report, listings=listings)
                     digests[root_id] = walk_digest(found)
                 for path, state in found:
                     on_disk[path] = (root_id, state)
+            if listings is not None:
+                listings.save()
             report.files = len(on_disk)
             if digests and len(digests) == len(ids) and self._walks_unchanged(digests):
-                self._note_walks(digests, walk_ns)
+                # Noted again only when the last note is half as old as quick walks may trust it.
+                if any(full[root_id] is None or not 0 <= walk_ns - full[root_id] < QUICK_WALK_FOR_NS // 2
+                       for root_id in digests):
+                    self._note_walks(digests, walk_ns)
                 return
         changed = self._changed(on_disk)
         if not changed:
@@ -2454,6 +2590,8 @@ class UsageQuery:
         self.mode = mode
         self.unpriced_models = {}
         self._models = None
+        # (plan text, generation) of the rows grouped last returned.
+        self.answered = None
 
     def model_name(self, model_id):
         # A long run sees models another process added since it last looked.
@@ -2510,8 +2648,6 @@ class UsageQuery:
     def _grouped_rows(self, group_by, filters):
         """The sums behind grouped, per group and everything a price depends on.
 
-        Sums come from the hourly rollup when the zone's day boundaries fall on
-        whole UTC hours and no session is asked for; from the calls otherwise.
         A query's rows are kept in the report cache until the store next
         changes, so asking again costs no summing.
         """
@@ -2521,32 +2657,10 @@ class UsageQuery:
         conn.execute("BEGIN")
         try:
             generation = conn.execute("SELECT value FROM generation").fetchone()[0]
-            rollup = "hourly" if filters.project is not None or "project" in group_by else "hourly_models"
-            where, params = self._where(filters, "hour * 3600000")
-            # The rollups are in hour order: the first and last hour are found without a scan.
-            first_hour = f"SELECT hour FROM {rollup} WHERE {where} AND calls > 0 ORDER BY hour"
-            lo, hi = conn.execute(f"SELECT ({first_hour} LIMIT 1), ({first_hour} DESC LIMIT 1)",
-                                  params + params).fetchone()
-            if lo is None:
+            sql, params, query = self._plan(group_by, filters)
+            self.answered = (query, generation)
+            if sql is None:
                 return []
-            segments = offset_segments(self.tz, lo * 3_600_000, hi * 3_600_000 + 3_599_999)
-            if "session" not in group_by and all(offset % 3_600_000 == 0 for _, offset in segments):
-                ts, table, calls, band, cost = "hour * 3600000", rollup, "sum(calls)", "band", "total(cost_usd)"
-                has_cost, first, last = "has_cost", "min(hour) * 3600000", "max(hour) * 3600000 + 3599999"
-                where += " AND calls > 0"
-            else:
-                where, params = self._where(filters, "ts")
-                ts, table, calls, band = "ts", "calls", "count(*)", BAND_SQL
-                cost, has_cost, first, last = "total(cost_usd)", "cost_usd IS NOT NULL", "min(ts)", "max(ts)"
-            dates = self.prices.change_dates()
-            era = " + ".join(f"({ts} >= {int(_date_ms(d))})" for d in dates) or "0"
-            columns = {"day": local_day_sql(segments, ts), "session": "session_id", "project": "project_id"}
-            keys = [columns[g] for g in group_by] + ["model_id", "fast", "us_geo", band, era, has_cost]
-            positions = ", ".join(str(i + 1) for i in range(len(keys)))
-            sql = (f"SELECT {', '.join(keys)}, {calls}, sum(input), sum(output), sum(cache_write_5m), "
-                   f"sum(cache_write_1h), sum(cache_read), sum(web_searches), {cost}, {first}, {last} "
-                   f"FROM {table} WHERE {where} GROUP BY {positions} ORDER BY {positions}")
-            query = f"{sql}\n{params!r}"
             cached = conn.execute("SELECT rows FROM report_cache WHERE query = ? AND generation = ?",
                                   (query, generation)).fetchone()
             if cached:
@@ -2554,18 +2668,75 @@ class UsageQuery:
             rows = conn.execute(sql, params).fetchall()
         finally:
             conn.execute("COMMIT")
-        self._remember(query, generation, rows)
+        self._remember(query, generation, json.dumps(rows, separators=(",", ":")))
         return rows
 
-    def _remember(self, query, generation, rows):
-        """Put a query's rows in the report cache (unless another process is writing the store)."""
+    def _plan(self, group_by, filters):
+        """(SQL, parameters, the two as one text) of the sums behind grouped; no SQL when no call matches.
+
+        Sums come from the hourly rollup when the zone's day boundaries fall on
+        whole UTC hours and no session is asked for; from the calls otherwise.
+        The text says all the rows depend on but the store: the roots, the
+        filters, the zone's offsets over the calls' time.
+        """
+        conn = self.conn
+        rollup = "hourly" if filters.project is not None or "project" in group_by else "hourly_models"
+        where, params = self._where(filters, "hour * 3600000")
+        # The rollups are in hour order: the first and last hour are found without a scan.
+        first_hour = f"SELECT hour FROM {rollup} WHERE {where} AND calls > 0 ORDER BY hour"
+        lo, hi = conn.execute(f"SELECT ({first_hour} LIMIT 1), ({first_hour} DESC LIMIT 1)",
+                              params + params).fetchone()
+        if lo is None:
+            return None, None, f"{first_hour}\n{params!r}"
+        segments = offset_segments(self.tz, lo * 3_600_000, hi * 3_600_000 + 3_599_999)
+        if "session" not in group_by and all(offset % 3_600_000 == 0 for _, offset in segments):
+            ts, table, calls, band, cost = "hour * 3600000", rollup, "sum(calls)", "band", "total(cost_usd)"
+            has_cost, first, last = "has_cost", "min(hour) * 3600000", "max(hour) * 3600000 + 3599999"
+            where += " AND calls > 0"
+        else:
+            where, params = self._where(filters, "ts")
+            ts, table, calls, band = "ts", "calls", "count(*)", BAND_SQL
+            cost, has_cost, first, last = "total(cost_usd)", "cost_usd IS NOT NULL", "min(ts)", "max(ts)"
+        dates = self.prices.change_dates()
+        era = " + ".join(f"({ts} >= {int(_date_ms(d))})" for d in dates) or "0"
+        columns = {"day": local_day_sql(segments, ts), "session": "session_id", "project": "project_id"}
+        keys = [columns[g] for g in group_by] + ["model_id", "fast", "us_geo", band, era, has_cost]
+        positions = ", ".join(str(i + 1) for i in range(len(keys)))
+        sql = (f"SELECT {', '.join(keys)}, {calls}, sum(input), sum(output), sum(cache_write_5m), "
+               f"sum(cache_write_1h), sum(cache_read), sum(web_searches), {cost}, {first}, {last} "
+               f"FROM {table} WHERE {where} GROUP BY {positions} ORDER BY {positions}")
+        return sql, params, f"{sql}\n{params!r}"
+
+    def _remember(self, query, generation, text):
+        """Put text in the report cache under query for generation (unless another process is writing the store)."""
         def write(conn):
-            import json
             if conn.execute("SELECT value FROM generation").fetchone()[0] == generation:
                 conn.execute("DELETE FROM report_cache WHERE generation != ?", (generation,))
-                conn.execute("INSERT OR REPLACE INTO report_cache VALUES (?, ?, ?)",
-                             (query, generation, json.dumps(rows, separators=(",", ":"))))
+                conn.execute("INSERT OR REPLACE INTO report_cache VALUES (?, ?, ?)", (query, generation, text))
         write_unless_busy(self.conn, write)
+
+    def cached_answer(self, group_by, filters, shown):
+        """The output a report kept (see remember_answer) for grouped(group_by, filters) shown as shown says, or None.
+
+        Kept for the store's generation and the text of the query's plan: so
+        only while the store, the roots, the filters and the zone's offsets
+        are all as they were.
+        """
+        conn = self.conn
+        conn.execute("BEGIN")
+        try:
+            generation = conn.execute("SELECT value FROM generation").fetchone()[0]
+            query = self._plan(group_by, filters)[2]
+            row = conn.execute("SELECT rows FROM report_cache WHERE query = ? AND generation = ?",
+                               (f"answer {shown}\n{query}", generation)).fetchone()
+        finally:
+            conn.execute("COMMIT")
+        return row[0] if row else None
+
+    def remember_answer(self, shown, text):
+        """Keep text, the output of the last grouped's rows shown as shown says, for cached_answer."""
+        query, generation = self.answered
+        self._remember(f"answer {shown}\n{query}", generation, text)
 
     def price(self, part, model_id, fast, us_geo, band_index, era_index, has_cost, logged_cost):
         """Set the cost of part, calls that share a model and everything else their price depends on."""
@@ -7173,6 +7344,8 @@ class Messages:
     def __init__(self, stream=sys):
         self.stream = stream
         self.lines = []
+        # How many have been said, wherever they went.
+        self.said = 0
 
     def warn(self, text):
         self.say(f"warning: {text}")
@@ -7181,6 +7354,7 @@ class Messages:
         self.say(text)
 
     def say(self, text):
+        self.said += 1
         line = f"{PROG}: {clean(text)}"
         if self.stream is None:
             self.lines.append(line)
@@ -7340,6 +7514,14 @@ def run_report(args, settings, environ, out, messages):
             filters = Filters(today, today, args.project)
         else:
             filters = Filters(args.since, args.until, args.project)
+        group_by = ["session"] if args.command == "session" else ["day", "project"] if args.by_project else ["day"]
+        shown = _shown_as(args, settings, query, out)
+        if shown is not None:
+            answer = query.cached_answer(group_by, filters, shown)
+            if answer is not None:
+                out.write(answer)
+                return EXIT_OK
+        said = messages.said
         if args.command == "session":
             rows = session_report(query, filters)
         else:
@@ -7353,8 +7535,23 @@ def run_report(args, settings, environ, out, messages):
                 messages.warn(reason)
         _warn_unpriced(query, messages)
         _warn_no_logged_costs(settings, [row.total for row in rows], messages)
-        _print_report(args, settings, rows, query, tz, out, environ)
+        text = _print_report(args, settings, rows, query, tz, out, environ)
+        # Warnings are said again by every run that computes the answer: one that had any is not kept.
+        if shown is not None and text is not None and rows and messages.said == said:
+            query.remember_answer(shown, text)
     return EXIT_OK
+
+
+def _shown_as(args, settings, query, out):
+    """All a report's JSON or CSV output depends on but its rows and the store: None for a table, which
+    is not kept (it depends on the terminal too)."""
+    if not (args.json or args.csv):
+        return None
+    code = os.stat(__file__)
+    prices = sorted((name, price.bands, price.fast, price.us_geo, price.regional, price.web_search)
+                    for name, price in query.prices.overrides.items())
+    return repr((__version__, code.st_size, code.st_mtime_ns, args.command, args.json, args.breakdown,
+                 args.by_project, sorted(settings.values.items()), prices, out.isatty(), ascii_only(out)))
 
 
 def run_windows(args, settings, environ, out, messages):
@@ -7986,6 +8183,7 @@ def _verbose(store, report, root_ids, messages):
 
 
 def _print_report(args, settings, rows, query, tz, out, environ):
+    """Write the report; returns the text written for JSON and CSV (None for a table)."""
     period = "daily" if args.command == "today" else args.command
     if args.json:
         if period == "session":
@@ -8000,15 +8198,18 @@ def _print_report(args, settings, rows, query, tz, out, environ):
             else:
                 data = {period: [row_json(r, **{field: r.key}) for r in rows]}
         data["totals"] = totals_json(rows, query.unpriced_models)
-        out.write(to_json(data, out) + "\n")
+        text = to_json(data, out) + "\n"
     elif args.csv:
-        _print_csv(period, rows, args, out)
+        import io
+        text = io.StringIO()
+        _print_csv(period, rows, args, text)
+        text = text.getvalue()
     else:
         width, style = _terminal(out, settings)
         if not rows:
             out.write("No usage today.\n" if args.command == "today" else "No usage found"
                       + (" for the given filters" if args.since or args.until or args.project else "") + ".\n")
-            return
+            return None
         if period == "session":
             out.write(render_session_table(rows, args.breakdown, width, style, tz) + "\n")
         else:
@@ -8021,6 +8222,9 @@ def _print_report(args, settings, rows, query, tz, out, environ):
             price, basis = plan_price(settings)
             words = f"Vs plan: API value as a multiple of ${price:,.2f} a month ({clean(basis)})".split(" ")
             out.write("\n".join(wrap_words(words, width)) + "\n")
+        return None
+    out.write(text)
+    return text
 
 
 def _shown_usages(rows, breakdown):
