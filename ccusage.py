@@ -428,9 +428,9 @@ class Listings:
 
 
 def _as_listed(directory, listing):
-    """([(path, state)] of the logs, [(path, stat, is a link)] of the subdirectories) that a kept listing
-    names, statted now; None when one of them is gone or no longer of its kind."""
-    _, subdirectories, links, logs = listing
+    """(paths and stats of the logs, of the subdirectories) that a kept listing names, statted now;
+    None when one of them is gone or no longer of its kind."""
+    _, subdirectories, _, logs = listing
     prefix = directory + os.sep
     stat = os.stat
     try:
@@ -446,9 +446,7 @@ def _as_listed(directory, listing):
     for st in targets:
         if st.st_mode & 0o170000 != 0o040000:   # S_ISDIR
             return None
-    linked = links.split("/") if links else ()
-    return ([(path, (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)) for path, st in zip(paths, files)],
-            [(path, st, name in linked) for path, st, name in zip(below, targets, subdirectories.split("/"))])
+    return paths, files, below, targets
 
 
 def find_logs(root, report, directory=None, recursive=True, listings=None):
@@ -476,16 +474,22 @@ def find_logs(root, report, directory=None, recursive=True, listings=None):
         if listing is not None and listing[0] == _directory_identity(st):
             entries = _as_listed(directory, listing)
             if entries is not None:
-                for path, state in entries[0]:
-                    if state[:2] not in seen_files:
-                        seen_files.add(state[:2])
-                        found.append((path, state))
-                for path, target, link in entries[1]:
-                    if link:
-                        if (target.st_dev, target.st_ino) in seen_links:
-                            continue
-                        seen_links.add((target.st_dev, target.st_ino))
-                    stack.append((path, target))
+                paths, files, below, targets = entries
+                for path, st in zip(paths, files):
+                    file_id = (st.st_dev, st.st_ino)
+                    if file_id not in seen_files:
+                        seen_files.add(file_id)
+                        found.append((path, file_id + (st.st_size, st.st_mtime_ns)))
+                if listing[2]:
+                    links = listing[2].split("/")
+                    for path, target, name in zip(below, targets, listing[1].split("/")):
+                        if name in links:
+                            if (target.st_dev, target.st_ino) in seen_links:
+                                continue
+                            seen_links.add((target.st_dev, target.st_ino))
+                        stack.append((path, target))
+                else:
+                    stack.extend(zip(below, targets))
                 listings.fresh[directory] = listing
                 continue
         try:
@@ -542,8 +546,8 @@ def walk_digest(found):
     CRC, the files' (device, inode, size, mtime) tuples as they are.
     """
     import zlib
-    paths = zlib.crc32(os.fsencode("\0".join(path for path, _ in found)))
-    return hash((paths, tuple(state for _, state in found)))
+    paths, states = zip(*found) if found else ((), ())
+    return hash((zlib.crc32(os.fsencode("\0".join(paths))), states))
 
 
 def parse_timestamp(value):
@@ -1755,6 +1759,7 @@ class Store:
             full = {root_id: ns for root_id, ns in self.conn.execute(
                 f"SELECT id, full_walk_ns FROM roots WHERE id IN ({','.join('?' * len(ids))})", list(ids.values()))}
             listings = None
+            walks = []
             for root, root_id in ids.items():
                 since = full.get(root_id)
                 if quick and since is not None and 0 <= walk_ns - since < QUICK_WALK_FOR_NS:
@@ -1763,17 +1768,21 @@ class Store:
                     listings = listings or Listings(self.path + ".walk")
                     found = find_logs(root, report, listings=listings)
                     digests[root_id] = walk_digest(found)
-                for path, state in found:
-                    on_disk[path] = (root_id, state)
+                walks.append((root_id, found))
             if listings is not None:
                 listings.save()
-            report.files = len(on_disk)
             if digests and len(digests) == len(ids) and self._walks_unchanged(digests):
+                # One walk lists a path once: only several roots' need the paths counted.
+                report.files = len(walks[0][1]) if len(walks) == 1 else len({p for _, f in walks for p, _ in f})
                 # Noted again only when the last note is half as old as quick walks may trust it.
                 if any(full[root_id] is None or not 0 <= walk_ns - full[root_id] < QUICK_WALK_FOR_NS // 2
                        for root_id in digests):
                     self._note_walks(digests, walk_ns)
                 return
+            for root_id, found in walks:
+                for path, state in found:
+                    on_disk[path] = (root_id, state)
+            report.files = len(on_disk)
         changed = self._changed(on_disk)
         if not changed:
             if digests:
