@@ -943,6 +943,217 @@ _LIMIT_MARK_BYTES = LIMIT_MARK.encode()
 _RATE_LIMIT_ERROR = b'"error":"rate_limit"'
 
 
+# The kinds of log a root holds, numbered as the store keeps them: a Claude
+# Code config dir, a logging proxy's log of API requests, a program's own
+# log of its calls.
+LOG_KINDS = ("claude-code", "proxy", "calls")
+KIND_CLAUDE_CODE, KIND_PROXY, KIND_CALLS = range(len(LOG_KINDS))
+# What a request log's status says of a request that succeeded.
+SUCCESS_WORDS = ("success", "succeeded", "ok", "completed", "complete", "done")
+# A latency above this (a week) is damage.
+MAX_LATENCY_MS = 7 * 24 * 3600 * 1000
+
+
+def usage_fields(usage):
+    """The usage fields (USAGE_FIELDS but cost) of an API usage object; ValueError for a bad count."""
+    cache_write = _count(usage, "cache_creation_input_tokens")
+    split = usage.get("cache_creation")
+    one_hour = min(_count(split, "ephemeral_1h_input_tokens"), cache_write) if isinstance(split, dict) else 0
+    tools = usage.get("server_tool_use")
+    return (
+        _count(usage, "input_tokens"),
+        _count(usage, "output_tokens"),
+        cache_write - one_hour,
+        one_hour,
+        _count(usage, "cache_read_input_tokens"),
+        _count(tools, "web_search_requests") if isinstance(tools, dict) else 0,
+        1 if usage.get("speed") == "fast" else 0,
+        1 if usage.get("inference_geo") == "us" else 0,
+    )
+
+
+class Request:
+    """What a request log says of one request beside its usage (for `ccusage models`)."""
+
+    __slots__ = ("key", "ts", "model", "agent", "source_file", "latency_ms", "ok")
+
+    def __init__(self, key, ts, model, agent, source_file, latency_ms, ok):
+        self.key, self.ts, self.model, self.agent = key, ts, model, agent
+        self.source_file, self.latency_ms, self.ok = source_file, latency_ms, ok
+
+    def row(self):
+        return (self.key, self.ts, self.model, self.agent, self.source_file, self.latency_ms, self.ok)
+
+
+def _text_field(obj, name):
+    value = obj.get(name)
+    return _storable(value) if isinstance(value, str) and value else None
+
+
+def _request_ok(status, billed):
+    """1 for a request that succeeded, 0 for one that failed, None when the log does not say.
+
+    A status is a word ("success", "error") or an HTTP code; without one a
+    request with usage succeeded.
+    """
+    if status is None:
+        return 1 if billed else None
+    if isinstance(status, bool):
+        return int(status)
+    if isinstance(status, int):
+        return 1 if 200 <= status < 300 else 0
+    if isinstance(status, str):
+        word = status.strip().lower()
+        if word.isdigit():
+            return 1 if 200 <= int(word) < 300 else 0
+        return 1 if word in SUCCESS_WORDS else 0
+    return None
+
+
+def _content_key(obj):
+    """A key for a logged call that has no id of its own: a hash of what its line says, whatever its spacing."""
+    import hashlib
+    import json
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "h:" + hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def parse_record(line, kind):
+    """(call tuple or None, Request) of a line of a proxy log or a calls log; ValueError for a line of another format.
+
+    A proxy line (kind KIND_PROXY) has the time, the model, the response
+    (id, usage) and maybe latency_ms, status, agent and source_file; a
+    calls line has the time, the model and the usage, as an object or as
+    flat input_tokens / output_tokens, and maybe a uuid or id.  A line
+    without usage is a request that billed nothing (a failure, say): it
+    must have a status.
+    """
+    obj = _json_value(line.decode("utf-8"))
+    if not isinstance(obj, dict):
+        raise ValueError("not an object")
+    if kind == KIND_PROXY:
+        holder = obj.get("response")
+        if holder is None:
+            holder = {}
+        if not isinstance(holder, dict):
+            raise ValueError("response of the wrong type")
+        ids = (holder.get("id"), obj.get("id"), obj.get("request_id"))
+    else:
+        holder = obj
+        ids = (obj.get("uuid"), obj.get("id"), obj.get("request_id"))
+    usage = holder.get("usage")
+    if usage is None and kind == KIND_CALLS and ("input_tokens" in obj or "output_tokens" in obj):
+        usage = obj
+    if usage is not None and not isinstance(usage, dict):
+        raise ValueError("usage of the wrong type")
+    if usage is None and "status" not in obj:
+        raise ValueError("neither usage nor a status")
+    model = holder.get("model") or obj.get("model")
+    if not isinstance(model, str) or not model:
+        raise ValueError("no model")
+    ts = parse_timestamp(obj.get("timestamp") or obj.get("time"))
+    if ts is None:
+        raise ValueError("no valid timestamp")
+    key = next((value for value in ids if isinstance(value, str) and value), None)
+    key = _storable(key) if key else _content_key(obj)
+    model = _storable(model)
+    latency = obj.get("latency_ms")
+    if type(latency) not in (int, float) or not 0 <= latency < MAX_LATENCY_MS:
+        latency = None
+    request = Request(key, ts, model, _text_field(obj, "agent"), _text_field(obj, "source_file"),
+                      None if latency is None else int(latency), _request_ok(obj.get("status"), usage is not None))
+    if usage is None:
+        return None, request
+    cost = obj.get("cost_usd")
+    cost = float(cost) if type(cost) in (int, float) and 0 <= cost < MAX_COST_USD else None
+    session = _text_field(obj, "session_id") or _text_field(obj, "sessionId")
+    cwd = _text_field(obj, "cwd")
+    return (key, ts, session, cwd, model) + usage_fields(usage) + (cost,), request
+
+
+class RecordReader(LogChunkReader):
+    """Reads the lines of a proxy log or a calls log: one JSON object a line, with any spacing.
+
+    Every line is parsed; one that is not of the kind's format is skipped
+    and counted.  requests: {key: Request} of the lines read.
+    """
+
+    def __init__(self, path, kind):
+        super().__init__(path)
+        self.kind = kind
+        self.requests = {}
+
+    def _scan(self, data, end):
+        calls, requests, kind = self.calls, self.requests, self.kind
+        for line in data[:end].split(b"\n"):
+            if not line.strip():
+                continue
+            try:
+                call, request = parse_record(line, kind)
+            except (ValueError, RecursionError):
+                self.skipped += 1
+                continue
+            requests[request.key] = request
+            if call is not None:
+                self.billable_lines += 1
+                previous = calls.get(call[C_KEY])
+                calls[call[C_KEY]] = call if previous is None else merge_lines(previous, call)
+
+
+# A log a proxy or calls root holds, by its name: JSON lines under a usual
+# ending, perhaps rotated (api_calls.json.1, app.log-20261130) and compressed.
+_RECORD_LOG_NAME = LazyPattern(r".*\.(?:jsonl|json|ndjson|log)(?:[.-]\d+)*(?:\.gz)?$")
+_ROTATION_SUFFIX = r"(?:[.-]\d+)*(?:\.gz)?$"
+_GLOB_MAGIC = LazyPattern(r"[*?[]")
+
+
+def find_record_logs(pattern, report):
+    """[(path, state)] of the logs a proxy or calls root names, each once.
+
+    pattern is a file (it and its rotations beside it: name.1, name.2.gz,
+    name-20261130), a directory (the logs below it, by their names) or a
+    glob pattern (its matches, each as a file or a directory).
+    """
+    import glob
+    if _GLOB_MAGIC.search(pattern):
+        named = sorted(glob.glob(pattern))
+    else:
+        named = [pattern]
+    found, seen = [], set()
+
+    def add(path):
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            if not isinstance(exc, FileNotFoundError):
+                report.add_unreadable(path, exc)
+            return
+        if _is_regular(st) and (st.st_dev, st.st_ino) not in seen:
+            seen.add((st.st_dev, st.st_ino))
+            found.append((path, _file_state(st)))
+
+    for path in named:
+        if os.path.isdir(path):
+            for top, dirs, files in os.walk(path, onerror=lambda exc: report.add_unreadable(exc.filename, exc)):
+                dirs.sort()
+                for name in sorted(files):
+                    if _RECORD_LOG_NAME.match(name):
+                        add(os.path.join(top, name))
+            continue
+        directory, name = os.path.split(path)
+        rotated = re.compile(re.escape(name) + _ROTATION_SUFFIX)
+        try:
+            siblings = sorted(os.listdir(directory or "."))
+        except OSError as exc:
+            if not isinstance(exc, FileNotFoundError):
+                report.add_unreadable(directory, exc)
+            continue
+        for sibling in siblings:
+            if rotated.match(sibling):
+                add(os.path.join(directory, sibling))
+    return found
+
+
 def read_log(job):
     """Read one file's new lines: the unit of work of parallel reading.
 
@@ -952,16 +1163,18 @@ def read_log(job):
     it starts again from the beginning.  Returns (path, state, (start, offset
     now, tail length, tail fingerprint), reader), or (path, None, error, None).
     """
-    path, old_offset, tail_len, tail_crc, dev, ino = job
+    path, old_offset, tail_len, tail_crc, dev, ino, kind = job
     try:
         with _open_log(path) as f:
             st = os.fstat(f.fileno())
+            reader = LogChunkReader(path) if kind == KIND_CLAUDE_CODE else RecordReader(path, kind)
+            if path.endswith(".gz"):
+                return path, _file_state(st), _read_compressed(f, reader), reader
             start = 0
             if old_offset is not None and (dev, ino) == (st.st_dev, st.st_ino) and old_offset <= st.st_size:
                 f.seek(old_offset - tail_len)
                 if _crc(f.read(tail_len)) == tail_crc:
                     start = old_offset
-            reader = LogChunkReader(path)
             offset = reader.read(f, start)
             tail_len = min(offset, TAIL_BYTES)
             f.seek(offset - tail_len)
@@ -969,6 +1182,24 @@ def read_log(job):
     except OSError as exc:
         return path, None, _reason(exc), None
     return path, _file_state(st), (start, offset, tail_len, tail_crc), reader
+
+
+def _read_compressed(f, reader):
+    """Read a gzip-compressed log whole (a rotated one: it no longer grows); its positions for the store.
+
+    A compressed log is read again only when it changes, and then from its
+    start: the calls in it that the store has already are recognised by
+    their keys.  Damage in the compressed data ends the reading there.
+    """
+    import gzip
+    import zlib
+    try:
+        with gzip.GzipFile(fileobj=f) as text:
+            reader.read(text, 0)
+    except (EOFError, gzip.BadGzipFile, zlib.error):
+        reader.skipped += 1
+    size = os.fstat(f.fileno()).st_size
+    return 0, size, 0, 0
 
 
 def _open_log(path):
@@ -1480,6 +1711,28 @@ SCHEMA = (
     UPDATE roots SET walk_digest = NULL, full_walk_ns = NULL;
     DELETE FROM report_cache;
     """,
+    # version 4
+    """
+    -- Roots of other kinds than a Claude Code config dir: 1 a logging
+    -- proxy's log, 2 a program's own log of its calls (each a file, a
+    -- directory or a glob pattern).
+    ALTER TABLE roots ADD COLUMN kind INTEGER NOT NULL DEFAULT 0;
+    -- What the logs that record them say of each request, billed or not:
+    -- how long it took, whether it succeeded, which agent made it from
+    -- which file.  key is the call's when it billed; roots are the bits of
+    -- the roots it was read from.
+    CREATE TABLE requests (
+        key TEXT PRIMARY KEY,
+        ts INTEGER NOT NULL,
+        roots INTEGER NOT NULL,
+        model_id INTEGER NOT NULL,
+        agent TEXT,
+        source_file TEXT,
+        latency_ms INTEGER,
+        ok INTEGER
+    ) WITHOUT ROWID;
+    CREATE INDEX requests_by_time ON requests(ts);
+    """,
 )
 # The store's mark, "ccus": a file with another, or with tables but no mark
 # and no schema version, is not a store of ours and is never written.
@@ -1515,6 +1768,13 @@ UPSERT_CALL = (
     + ", ".join(f"{c} = CASE WHEN excluded.output >= output THEN excluded.{c} ELSE {c} END"
                 for c in STORED_CALL_COLUMNS[3:] if c != "output")
     + ", output = max(output, excluded.output)"
+)
+UPSERT_REQUEST = (
+    "INSERT INTO requests (key, ts, roots, model_id, agent, source_file, latency_ms, ok) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET roots = roots | excluded.roots, "
+    "ts = min(ts, excluded.ts), agent = coalesce(excluded.agent, agent), "
+    "source_file = coalesce(excluded.source_file, source_file), "
+    "latency_ms = coalesce(excluded.latency_ms, latency_ms), ok = coalesce(excluded.ok, ok)"
 )
 RECORD_FILE = (
     "INSERT INTO files (path, root_id, dev, ino, size, mtime_ns, offset, tail_len, tail_crc, skipped, last_call) "
@@ -1706,25 +1966,34 @@ class Store:
 
     # -- ingest --
 
-    def root_ids(self, paths):
-        """Ids of the given root paths, registering new ones."""
+    def root_ids(self, paths, kinds=None):
+        """Ids of the given root paths, registering new ones (kinds: {path: kind} of those not of Claude Code)."""
         ids = {}
+        kinds = kinds or {}
         for path in paths:
             key = os.fsencode(path)
-            row = self.conn.execute("SELECT id FROM roots WHERE path = ?", (key,)).fetchone()
+            kind = kinds.get(path, KIND_CLAUDE_CODE)
+            row = self.conn.execute("SELECT id, kind FROM roots WHERE path = ?", (key,)).fetchone()
             if row is None and self.readonly:
                 continue   # a store that cannot be written has no calls of a root it never saw
             if row is None:
                 if self.conn.execute("SELECT count(*) FROM roots").fetchone()[0] >= MAX_ROOTS:
-                    raise CcusageError(f"the store {self.path} has seen {MAX_ROOTS} data directories, as many "
-                                       "as it can tell apart; use another store for more (--db)")
-                self.conn.execute("INSERT OR IGNORE INTO roots (path) VALUES (?)", (key,))
-                row = self.conn.execute("SELECT id FROM roots WHERE path = ?", (key,)).fetchone()
+                    raise CcusageError(f"the store {self.path} has seen {MAX_ROOTS} data directories and logs, "
+                                       "as many as it can tell apart; use another store for more (--db)")
+                self.conn.execute("INSERT OR IGNORE INTO roots (path, kind) VALUES (?, ?)", (key, kind))
+                row = self.conn.execute("SELECT id, kind FROM roots WHERE path = ?", (key,)).fetchone()
+            if row[1] != kind and not self.readonly:
+                # The same path named as another kind: its logs are read as that kind from now on.
+                self.conn.execute("UPDATE roots SET kind = ?, walk_digest = NULL WHERE id = ?", (kind, row[0]))
+                self.conn.execute("UPDATE files SET offset = 0, tail_len = 0, tail_crc = 0, size = NULL "
+                                  "WHERE root_id = ?", (row[0],))
             ids[path] = row[0]
         return ids
 
-    def sync(self, roots, report, paths=None, wait=True, parallel=True, budget=None, quick=False):
+    def sync(self, roots, report, paths=None, wait=True, parallel=True, budget=None, quick=False, kinds=None):
         """Read what is new in the logs below roots into the store; report says what was done.
+
+        kinds: {root: kind} of the roots that are not Claude Code config dirs.
 
         paths: read only these logs (each below one of roots), not the whole
         walk.  wait=False: never wait on another process (its reading or its
@@ -1742,8 +2011,9 @@ class Store:
         if self.readonly:
             report.readonly = True
             return
+        kinds = kinds or {}
         try:
-            ids = self.root_ids(roots)
+            ids = self.root_ids(roots, kinds)
         except sqlite3.OperationalError as exc:
             if wait or not _is_busy(exc):
                 raise
@@ -1762,7 +2032,10 @@ class Store:
             walks = []
             for root, root_id in ids.items():
                 since = full.get(root_id)
-                if quick and since is not None and 0 <= walk_ns - since < QUICK_WALK_FOR_NS:
+                if root in kinds:
+                    found = find_record_logs(root, report)
+                    digests[root_id] = walk_digest(found)
+                elif quick and since is not None and 0 <= walk_ns - since < QUICK_WALK_FOR_NS:
                     found = self._recent_logs(root, root_id, since, walk_ns, report)
                 else:
                     listings = listings or Listings(self.path + ".walk")
@@ -1784,6 +2057,9 @@ class Store:
                     on_disk[path] = (root_id, state)
             report.files = len(on_disk)
         changed = self._changed(on_disk)
+        if kinds:
+            changed += self._read_as_another_kind(on_disk, {ids[root] for root in kinds if root in ids},
+                                                  {path for path, _ in changed})
         if not changed:
             if digests:
                 self._note_walks(digests, walk_ns)
@@ -1800,11 +2076,18 @@ class Store:
         try:
             # Another process may have read the same logs while this one waited.
             changed = self._changed(on_disk, [path for path, _ in changed])
+            if kinds:
+                changed += self._read_as_another_kind(on_disk, {ids[root] for root in kinds if root in ids},
+                                                      {path for path, _ in changed})
             ingest = Ingest(self, claim)
             changed = self._pass_over_unlikely_logs(changed, on_disk, ingest, report)
+            if kinds:
+                changed = self._follow_rotations(changed, on_disk, ids, kinds)
             rows = dict(changed)
             unread = _unread(on_disk, changed)
-            jobs = [(path,) + (row[1:6] if row else (None, 0, 0, 0, 0)) for path, row in changed]
+            kind_of = {ids[root]: kind for root, kind in kinds.items()}
+            jobs = [(path,) + (row[1:6] if row else (None, 0, 0, 0, 0)) + (kind_of.get(on_disk[path][0], 0),)
+                    for path, row in changed]
             helpers = reader_processes(sum(unread.values()), len(jobs)) if parallel and deadline is None else 0
             results = read_in_parallel(jobs, unread, helpers) if helpers else map(read_log, jobs)
             for done, (path, state, positions, reader) in enumerate(results, 1):
@@ -1855,6 +2138,38 @@ class Store:
             ingest.files.append((os.fsencode(path), root_id) + state + (size, 0, 0, (row[9] if row else 0) + 1,
                                                                          None))
         return kept
+
+    def _read_as_another_kind(self, on_disk, kind_ids, changed):
+        """[(path, None)] of the logs of kind_ids that the store read as another root's (and so as another
+        kind: a program's log kept among the transcripts, say): they are read again, as this root's kind."""
+        paths = [path for path, (root_id, _) in on_disk.items() if root_id in kind_ids and path not in changed]
+        again = []
+        for path in paths:
+            row = self.conn.execute("SELECT root_id FROM files WHERE path = ?", (os.fsencode(path),)).fetchone()
+            if row is not None and row[0] != on_disk[path][0]:
+                again.append((path, None))
+        return again
+
+    def _follow_rotations(self, changed, on_disk, ids, kinds):
+        """changed, with a log first seen under a new name read on from where it was read under its old one.
+
+        Rotating a log renames it (api_calls.json becomes api_calls.json.1)
+        and starts a new one: the renamed file is the same file, read up to
+        the offset the store keeps for its old name.
+        """
+        roots = {ids[root] for root in kinds}
+        followed = []
+        for path, row in changed:
+            root_id, state = on_disk[path]
+            if row is None and root_id in roots:
+                row = self.conn.execute(
+                    f"SELECT {FILE_COLUMNS} FROM files WHERE root_id = ? AND dev = ? AND ino = ? AND path != ? "
+                    "ORDER BY offset DESC",
+                    (root_id, state[0], state[1], os.fsencode(path))).fetchone()
+                if row is not None:
+                    row = (row[0], row[1], row[2], row[3], row[4], row[5], None, None, None, 0)
+            followed.append((path, row))
+        return followed
 
     def _walks_unchanged(self, digests):
         marks = ",".join("?" * len(digests))
@@ -2031,9 +2346,11 @@ class Store:
     # -- queries --
 
     def skipped_lines(self, root_ids):
+        """[(path, lines skipped, root id)] of the logs below root_ids that had lines skipped."""
         marks = ",".join("?" * len(root_ids))
-        return [(os.fsdecode(path), skipped) for path, skipped in self.conn.execute(
-            f"SELECT path, skipped FROM files WHERE skipped > 0 AND root_id IN ({marks}) ORDER BY path", root_ids)]
+        return [(os.fsdecode(path), skipped, root_id) for path, skipped, root_id in self.conn.execute(
+            f"SELECT path, skipped, root_id FROM files WHERE skipped > 0 AND root_id IN ({marks}) ORDER BY path",
+            root_ids)]
 
 
 def _claimant_lives(owner):
@@ -2242,7 +2559,13 @@ class Ingest:
         self.model_names = {}
         self.files = []
         self.resets = []
+        self.requests = {}
         self.first_ts = None
+        # With logs of other kinds in the store, one response may be seen by
+        # a proxy (keyed by its message id) and in a transcript (by message
+        # id and request id): both are the same call.
+        self.keys_by_message = {} if self.conn.execute(
+            "SELECT 1 FROM roots WHERE kind != 0 LIMIT 1").fetchone() else None
 
     def add(self, root_id, path, reader, file_record):
         """Take in one log's calls and its files row; written once enough are pending."""
@@ -2266,6 +2589,11 @@ class Ingest:
             self.resets.append((ts, reset_at, root_id))
             if first is None or ts < first:
                 first = ts
+        for key, request in getattr(reader, "requests", {}).items():
+            previous = self.requests.get(key)
+            self.requests[key] = (request, root_bit | (previous[1] if previous else 0))
+            if first is None or request.ts < first:
+                first = request.ts
         self.first_ts = first
         self.files.append(file_record)
         if len(pending) >= FLUSH_CALLS:
@@ -2281,13 +2609,18 @@ class Ingest:
             for name in self.model_names:
                 self._model(name)
             rows = []
-            for key, (call, roots, who) in self.pending.items():
+            pending, roots_only = (self.pending, ()) if self.keys_by_message is None else \
+                self._same_responses_joined()
+            conn.executemany("UPDATE calls SET roots = roots | ? WHERE key = ?", roots_only)
+            for key, (call, roots, who) in pending.items():
                 session_id, project_id = self._refs(who)
                 rows.append((key, call[C_TS], roots, session_id, project_id, self._model(call[C_MODEL]))
                             + call[C_INPUT:])
             # In key order the b-tree fills page by page instead of all over.
             rows.sort()
             conn.executemany(UPSERT_CALL, rows)
+            conn.executemany(UPSERT_REQUEST, [request.row()[:2] + (roots, self._model(request.model))
+                                              + request.row()[3:] for request, roots in self.requests.values()])
             conn.executemany("INSERT OR IGNORE INTO limit_resets (ts, reset_at, root_id) VALUES (?, ?, ?)",
                              self.resets)
             conn.executemany(RECORD_FILE, self.files)
@@ -2308,6 +2641,49 @@ class Ingest:
                 conn.execute("ROLLBACK")
             raise
         self.pending, self.model_names, self.files, self.resets, self.first_ts = {}, {}, [], [], None
+        self.requests = {}
+
+    def _same_responses_joined(self):
+        """(calls to write, (roots, key) of calls the store has that only gain roots) of the pending calls.
+
+        A response seen by a proxy (keyed by its message id) and in a
+        transcript (by message id and request id) is one call: it is kept
+        under the key the store already has for it, else the transcript's.
+        A transcript's account of it (its session, its project) wins over a
+        proxy's, so a proxy that sees a call the store has from a transcript
+        only adds its root.
+        """
+        by_message = self.keys_by_message
+        conn = self.conn
+        for key in self.pending:
+            message_id, colon, _ = key.partition(":")
+            if colon and message_id not in by_message:
+                row = conn.execute("SELECT 1 FROM calls WHERE key = ?", (message_id,)).fetchone()
+                by_message[message_id] = message_id if row else key
+        joined, roots_only = {}, {}
+        for key, entry in self.pending.items():
+            message_id, colon, _ = key.partition(":")
+            if key.startswith("h:"):
+                joined[key] = entry
+                continue
+            if not colon and message_id not in by_message:
+                row = conn.execute("SELECT key FROM calls WHERE key > ? AND key < ? LIMIT 1",
+                                   (message_id + ":", message_id + ";")).fetchone()
+                by_message[message_id] = row[0] if row else key
+            target = by_message.get(message_id, key)
+            if not colon and target != key:
+                roots_only[target] = entry[1] | roots_only.get(target, 0)
+                continue
+            previous = joined.get(target)
+            if previous is not None:
+                # The transcript's line is the later one, so that it wins a tie.
+                proxy, transcript = (previous, entry) if colon else (entry, previous)
+                entry = (merge_lines(proxy[0], transcript[0]), proxy[1] | transcript[1], transcript[2])
+            joined[target] = entry
+        calls = {}
+        for target, (call, roots, who) in joined.items():
+            calls[target] = (call, roots | roots_only.pop(target, 0), who)
+        return calls, [(bits, key) for key, bits in roots_only.items()]
 
     def finish(self, digests, walk_ns):
         self.flush(digests, walk_ns)
@@ -2353,7 +2729,7 @@ class Ingest:
 
 
 def prune_calls(conn, before_ms):
-    """Delete the calls made before before_ms, and the limit messages and official figures of then.
+    """Delete the calls made before before_ms, and the requests, limit messages and official figures of then.
 
     The rollups lose the calls by their trigger (or are rebuilt by a bulk
     ingest that has dropped it); the kept windows are computed again from
@@ -2365,6 +2741,7 @@ def prune_calls(conn, before_ms):
         first = conn.execute("SELECT min(ts) FROM calls WHERE ts < ?", (before_ms,)).fetchone()[0]
         deleted = conn.execute("DELETE FROM calls WHERE ts < ?", (before_ms,)).rowcount
         conn.execute("DELETE FROM limit_resets WHERE ts < ?", (before_ms,))
+        conn.execute("DELETE FROM requests WHERE ts < ?", (before_ms,))
         conn.execute("DELETE FROM rate_limits WHERE captured_at < ?", (before_ms,))
         if deleted:
             for table in ("hourly", "hourly_models"):
@@ -2553,9 +2930,11 @@ class Usage:
     """Token and cost sums of a set of calls."""
 
     __slots__ = ("calls", "input", "output", "cache_write_5m", "cache_write_1h", "cache_read",
-                 "web_searches", "cost", "unpriced", "first", "last")
+                 "web_searches", "cost", "unpriced", "first", "last", "roots")
 
     def __init__(self):
+        # roots: the bits of the roots the calls were read from, where the query tells them apart.
+        self.roots = 0
         self.calls = self.input = self.output = 0
         self.cache_write_5m = self.cache_write_1h = self.cache_read = self.web_searches = 0
         self.cost = 0.0
@@ -2580,6 +2959,7 @@ class Usage:
         self.web_searches += other.web_searches
         self.cost += other.cost
         self.unpriced += other.unpriced
+        self.roots |= other.roots
         if other.first is not None:
             self.first = other.first if self.first is None else min(self.first, other.first)
             self.last = other.last if self.last is None else max(self.last, other.last)
@@ -2588,8 +2968,11 @@ class Usage:
 class UsageQuery:
     """Runs grouped sums over the store and prices them."""
 
-    def __init__(self, store, root_ids, prices, tz, mode):
+    def __init__(self, store, root_ids, prices, tz, mode, source_names=None):
         self.store = store
+        # {root id: source name} of the roots in use; with several sources, rows say which saw their calls.
+        self.source_names = source_names or {}
+        self.several_sources = len(set(self.source_names.values())) > 1
         self.conn = store.conn
         self.root_ids = root_ids
         # The bits of a call's roots column that the roots in use stand for.
@@ -2601,6 +2984,10 @@ class UsageQuery:
         self._models = None
         # (plan text, generation) of the rows grouped last returned.
         self.answered = None
+
+    def source_list(self, roots):
+        """The names of the sources whose roots are among the bits roots, in order."""
+        return sorted({name for root_id, name in self.source_names.items() if roots & (1 << (root_id - 1))})
 
     def model_name(self, model_id):
         # A long run sees models another process added since it last looked.
@@ -2636,15 +3023,23 @@ class UsageQuery:
             params)})
 
     def grouped(self, group_by, filters):
-        """{(group key..., model_id): Usage} with group_by a list of 'day', 'session', 'project'."""
+        """{(group key..., model_id): Usage} with group_by a list of 'day', 'session', 'project'.
+
+        With several sources in use, each Usage's roots say which saw its calls.
+        """
         result = {}
+        by_roots = self.several_sources
+        if by_roots:
+            group_by = group_by + ["roots"]
         width = len(group_by) + 1
         # Summed in an order that does not depend on the ids the store gave models.
         rows = sorted(self._grouped_rows(group_by, filters),
                       key=lambda row: (row[:width - 1], self.model_name(row[width - 1]), row[width - 1:width + 5]))
         for row in rows:
-            key = row[:width]
+            key = row[:width - 2] + row[width - 1:width] if by_roots else row[:width]
             part = Usage()
+            if by_roots:
+                part.roots = row[width - 2]
             (part.calls, part.input, part.output, part.cache_write_5m, part.cache_write_1h, part.cache_read,
              part.web_searches, logged_cost, part.first, part.last) = row[width + 5:]
             self.price(part, key[-1], *row[width:width + 5], logged_cost)
@@ -2708,7 +3103,8 @@ class UsageQuery:
             cost, has_cost, first, last = "total(cost_usd)", "cost_usd IS NOT NULL", "min(ts)", "max(ts)"
         dates = self.prices.change_dates()
         era = " + ".join(f"({ts} >= {int(_date_ms(d))})" for d in dates) or "0"
-        columns = {"day": local_day_sql(segments, ts), "session": "session_id", "project": "project_id"}
+        columns = {"day": local_day_sql(segments, ts), "session": "session_id", "project": "project_id",
+                   "roots": "roots"}
         keys = [columns[g] for g in group_by] + ["model_id", "fast", "us_geo", band, era, has_cost]
         positions = ", ".join(str(i + 1) for i in range(len(keys)))
         sql = (f"SELECT {', '.join(keys)}, {calls}, sum(input), sum(output), sum(cache_write_5m), "
@@ -2732,6 +3128,8 @@ class UsageQuery:
         are all as they were.
         """
         conn = self.conn
+        if self.several_sources:
+            group_by = group_by + ["roots"]   # as grouped asks
         conn.execute("BEGIN")
         try:
             generation = conn.execute("SELECT value FROM generation").fetchone()[0]
@@ -3364,8 +3762,6 @@ def learned_limit(query, windows, now_ms, length_ms):
     return Limit(tokens, f"learned from {' and '.join(sources)}{cost_text}")
 
 
-# The tool that wrote a call's log: every call read today is Claude Code's.
-CALL_SOURCE = "claude-code"
 TIERS = ("opus", "sonnet", "haiku")
 
 
@@ -3392,7 +3788,7 @@ def export_calls(query, filters):
     for row in query.conn.execute(
             f"SELECT ts, session_name, project_path, model_id, fast, us_geo, {BAND_SQL}, {query.era_sql()}, "
             "cost_usd IS NOT NULL, input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, "
-            "cost_usd FROM calls JOIN (SELECT id AS sid, session_id AS session_name FROM sessions) ON sid = session_id "
+            "cost_usd, roots FROM calls JOIN (SELECT id AS sid, session_id AS session_name FROM sessions) ON sid = session_id "
             "JOIN (SELECT id AS pid, path AS project_path FROM projects) ON pid = project_id "
             f"WHERE {where} ORDER BY ts, key", params):
         usage = Usage()
@@ -3400,6 +3796,7 @@ def export_calls(query, filters):
         (usage.input, usage.output, usage.cache_write_5m, usage.cache_write_1h, usage.cache_read,
          usage.web_searches) = row[9:15]
         usage.first = usage.last = row[0]
+        usage.roots = row[16]
         query.price(usage, *row[3:9], row[15] or 0.0)
         yield ExportRow(row[0], row[1], row[2], query.model_name(row[3]), usage)
 
@@ -4234,19 +4631,26 @@ def _models_cell(row):
     return ", ".join(short_model(model) for model, _ in _models_by_cost(row))
 
 
-def render_period_table(rows, period, breakdown, by_project, width, style, plan_price=None):
-    """plan_price (US dollars a month): a column of each month's API value as a multiple of it."""
+def render_period_table(rows, period, breakdown, by_project, width, style, plan_price=None, sources=None):
+    """plan_price (US dollars a month): a column of each month's API value as a multiple of it.
+    sources: the source names of a row, for a last column (with several sources in use)."""
     label = {"daily": "Date", "weekly": "Week", "monthly": "Month"}[period]
-    extra = [""] if plan_price else []
     # The models, where there is room, unless the breakdown lists them.
     models = [] if breakdown else [""]
     headers = [label] + USAGE_HEADERS + (["Vs plan"] if plan_price else []) + (["Models"] if models else [])
     models_column = len(headers) - 1 if models else None
-    # Narrow: give up the models, abbreviate, then the token columns least
-    # looked at; Total and Cost stay.
-    table = Table(headers, ["<"] + [">"] * (len(headers) - 1 - len(models)) + ["<"] * len(models),
-                  shrink=((models_column,) if models else ()) + (Table.NUMBERS, 3, 4, 1, 2),
+    source_column = len(headers) if sources else None
+    if sources:
+        headers.append("Source")
+    extra = [""] * (len(headers) - 1 - len(USAGE_HEADERS) - len(models))
+    # Narrow: give up the models, abbreviate, then the sources and the token
+    # columns least looked at; Total and Cost stay.
+    table = Table(headers, ["<"] + [">"] * (len(headers) - 1 - len(models) - bool(sources))
+                  + ["<"] * (len(models) + bool(sources)),
+                  shrink=((models_column,) if models else ()) + (Table.NUMBERS,)
+                  + ((source_column,) if sources else ()) + (3, 4, 1, 2),
                   compact_columns=(1, 2, 3, 4, 5), cut=models_column, optional=(models_column,), cut_min=20)
+    source_cell = (lambda row: [clean(", ".join(sources(row)))]) if sources else (lambda row: [])
     current_project = object()
     total = Usage()
     for row in rows:
@@ -4254,7 +4658,8 @@ def render_period_table(rows, period, breakdown, by_project, width, style, plan_
             current_project = row.project
             table.add([clean(_home(row.project))] + [""] * (len(headers) - 1), "section")
         multiple = [fmt_multiple(row.total.cost / plan_price)] if plan_price else []
-        table.add([row.key] + usage_cells(row.total) + multiple + ([_models_cell(row)] if models else []))
+        table.add([row.key] + usage_cells(row.total) + multiple + ([_models_cell(row)] if models else [])
+                  + source_cell(row))
         total.add(row.total)
         if breakdown:
             for model, usage in _models_by_cost(row):
@@ -4262,27 +4667,31 @@ def render_period_table(rows, period, breakdown, by_project, width, style, plan_
     table.add([""] * len(headers), "rule")
     months = len({row.key for row in rows}) or 1
     table.add(["Total"] + usage_cells(total) + ([fmt_multiple(total.cost / plan_price / months)] if plan_price else [])
-              + models, "total")
+              + models + ([""] if sources else []), "total")
     return table.render(width, style)
 
 
-def render_session_table(rows, breakdown, width, style, tz):
-    headers = ["Session", "Project", "Last activity"] + USAGE_HEADERS
+def render_session_table(rows, breakdown, width, style, tz, sources=None):
+    """sources: the source names of a row, for a last column (with several sources in use)."""
+    headers = ["Session", "Project", "Last activity"] + USAGE_HEADERS + (["Source"] if sources else [])
+    tail = (lambda row: [clean(", ".join(sources(row)))]) if sources else (lambda row: [])
+    blank = [""] if sources else []
     # Narrow: abbreviate, give up the token columns the Total column sums,
-    # then the time; the project is cut rather than given up.
-    table = Table(headers, ["<", "<", "<"] + [">"] * 6, shrink=(Table.NUMBERS, 3, 4, 5, 6, 2),
+    # (the sources,) then the time; the project is cut rather than given up.
+    table = Table(headers, ["<", "<", "<"] + [">"] * 6 + ["<"] * len(blank),
+                  shrink=(Table.NUMBERS, 3, 4, 5, 6) + ((9,) if sources else ()) + (2,),
                   compact_columns=(3, 4, 5, 6, 7), cut=1)
     total = Usage()
     for row in rows:
         last = datetime.fromtimestamp(row.total.last / 1000, tz).strftime("%Y-%m-%d %H:%M")
         project = os.path.basename(row.project.rstrip("/")) or row.project
-        table.add([clean(row.session[:8]), clean(project[:18]), last] + usage_cells(row.total))
+        table.add([clean(row.session[:8]), clean(project[:18]), last] + usage_cells(row.total) + tail(row))
         total.add(row.total)
         if breakdown:
             for model, usage in _models_by_cost(row):
-                table.add(["", "  " + short_model(model), ""] + usage_cells(usage), "detail")
-    table.add([""] * 9, "rule")
-    table.add(["Total", "", ""] + usage_cells(total), "total")
+                table.add(["", "  " + short_model(model), ""] + usage_cells(usage) + blank, "detail")
+    table.add([""] * len(headers), "rule")
+    table.add(["Total", "", ""] + usage_cells(total) + blank, "total")
     return table.render(width, style)
 
 
@@ -4587,19 +4996,22 @@ def _export_lead(row, period, tz):
     return [("date", datetime.fromtimestamp(row.ts / 1000, tz).date().isoformat())]
 
 
-def export_row_json(row, period, tz):
+def export_row_json(row, period, tz, source):
     entry = dict(_export_lead(row, period, tz))
     entry["projectPath"], entry["modelName"] = row.project, row.model
     if period:
         entry["calls"] = row.usage.calls
     entry.update(usage_json(row.usage))
     entry["webSearches"] = row.usage.web_searches
-    entry["source"] = CALL_SOURCE
+    entry["source"] = source(row.usage)
     return entry
 
 
-def write_export(out, rows, export_format, period, tz, unpriced_models):
-    """Export rows as csv, jsonl or json (the latter with totals, as the reports give them)."""
+def write_export(out, rows, export_format, period, tz, unpriced_models, source):
+    """Export rows as csv, jsonl or json (the latter with totals, as the reports give them).
+
+    source(usage): the names of the sources that saw its calls, as one text ("proxy+claude-code").
+    """
     if export_format == "csv":
         lead = {None: ["timestamp", "session_id"], "hour": ["hour"], "day": ["date"]}[period]
         headers = lead + ["project_path", "model"] + (["calls"] if period else []) + CSV_USAGE + [
@@ -4607,17 +5019,17 @@ def write_export(out, rows, export_format, period, tz, unpriced_models):
         # write_csv neutralises the cells a spreadsheet would run.
         write_csv(out, headers, (
             [value for _, value in _export_lead(row, period, tz)] + [row.project, row.model]
-            + ([row.usage.calls] if period else []) + _csv_usage(row.usage) + [row.usage.web_searches, CALL_SOURCE]
+            + ([row.usage.calls] if period else []) + _csv_usage(row.usage) + [row.usage.web_searches, source(row.usage)]
             for row in rows))
     elif export_format == "jsonl":
         for row in rows:
-            out.write(json_line(export_row_json(row, period, tz)) + "\n")
+            out.write(json_line(export_row_json(row, period, tz, source)) + "\n")
     else:
         total = Usage()
         entries = []
         for row in rows:
             total.add(row.usage)
-            entries.append(export_row_json(row, period, tz))
+            entries.append(export_row_json(row, period, tz, source))
         totals = usage_json(total)
         totals["webSearches"] = total.web_searches
         if unpriced_models:
@@ -4648,7 +5060,7 @@ def prometheus_text(usage, figures, latest_ms, now_ms):
     """
     series = {}
     for (project, model), part in usage.items():
-        labels = (f'source="{CALL_SOURCE}",project="{_prometheus_label(project)}",'
+        labels = (f'source="{DEFAULT_SOURCE_NAME}",project="{_prometheus_label(project)}",'
                   f'model="{_prometheus_label(model)}",tier="{model_tier(model)}"')
         # Two names can clean to the same text: one series holds both.
         merged = series.get(labels)
@@ -5384,13 +5796,14 @@ class LiveSource:
     is said in messages, and what it already holds is shown.
     """
 
-    def __init__(self, settings, environ, messages):
+    def __init__(self, settings, environ, messages, args=None):
         self.messages = messages
         self.prices = _price_book(settings)
         self.tz = load_timezone(settings.timezone)
-        self.roots, self.existing = _roots(settings, environ, messages)
+        self.sources = log_sources(settings, environ, messages, args)
         self.store = Store(store_path(settings, environ), messages)
         self.root_ids = []
+        self.source_names = None
 
     def sync(self, budget=None):
         """Read the logs' new bytes, for at most budget seconds; return what tells the store's states apart."""
@@ -5399,16 +5812,19 @@ class LiveSource:
             self.store = Store(self.store.path, self.messages)
         report = ScanReport()
         # A quick walk looks only at the logs written lately, with a whole walk once a minute.
-        self.store.sync(self.existing, report, wait=False, parallel=False, budget=budget, quick=True)
+        self.store.sync(self.sources.existing, report, wait=False, parallel=False, budget=budget, quick=True,
+                        kinds=self.sources.kinds)
         if report.busy:
             self.messages.note("the store is busy (another ccusage is writing to it): showing what it holds")
-        self.root_ids = list(self.store.root_ids(self.roots).values())
+        ids = self.store.root_ids(self.sources.roots, self.sources.kinds)
+        self.root_ids = list(ids.values())
+        self.source_names = self.sources.names_of(ids)
         return self.store.conn.execute(
             "SELECT (SELECT value FROM generation), (SELECT max(captured_at) FROM rate_limits), "
             "(SELECT count(*) FROM rate_limits)").fetchone()
 
     def load(self, settings, now_ms):
-        query = UsageQuery(self.store, self.root_ids, self.prices, self.tz, settings.mode)
+        query = UsageQuery(self.store, self.root_ids, self.prices, self.tz, settings.mode, self.source_names)
         return LiveData.load(query, settings, now_ms)
 
     def close(self):
@@ -6014,7 +6430,7 @@ def run_live(args, settings, environ, out, messages):
     state = LiveState(settings, args.interval, args.view,
                       unicode=(getattr(out, "encoding", "") or "").lower().replace("-", "") == "utf8")
     if args.once:
-        source = LiveSource(settings, environ, messages)
+        source = LiveSource(settings, environ, messages, args)
         try:
             source.sync()
             state.data = source.load(state.settings, int(time.time() * 1000))
@@ -6034,7 +6450,7 @@ def run_live(args, settings, environ, out, messages):
     if environ.get("TERM", "dumb") in ("dumb", "", "unknown"):
         raise CcusageError(f"live needs a terminal that can move the cursor (TERM={environ.get('TERM', '')!r}); "
                            "use --once to print one frame as text", EXIT_USAGE)
-    source = LiveSource(settings, environ, messages)
+    source = LiveSource(settings, environ, messages, args)
     try:
         # The first load before the terminal is taken: what is wrong with the settings is said as usual.
         loop = LiveLoop(source, state, environ)
@@ -6352,6 +6768,7 @@ class Settings:
         self.sources = {}
         self.prices = {}
         self.budgets = BudgetSettings()
+        self.log_sources = []
 
     def __getattr__(self, name):
         try:
@@ -6371,6 +6788,8 @@ def _check_file(data, path):
             price_entries(value, f"config file {path}: prices")
         elif key == "budgets":
             budget_entries(value, path)
+        elif key == "sources":
+            source_entries(value, path)
         elif key in COMMANDS and isinstance(value, dict):
             for inner, inner_value in value.items():
                 if inner not in SETTING_BY_NAME:
@@ -6381,7 +6800,7 @@ def _check_file(data, path):
             _check_value(SETTING_BY_NAME[key], value, f"config file {path}: {key}")
         else:
             raise CcusageError(f"config file {path}: unknown key {key!r} (settings: {', '.join(SETTING_BY_NAME)}, "
-                               f"prices, budgets, and a table per command)", EXIT_USAGE)
+                               f"prices, budgets, sources, and a table per command)", EXIT_USAGE)
 
 
 def _check_value(setting, value, where, textual=False):
@@ -6431,6 +6850,8 @@ def resolve_settings(args, environ, command, warn, creating=False):
         settings.prices = price_entries(data["prices"], f"config file {path}: prices")
     if "budgets" in data:
         settings.budgets = budget_entries(data["budgets"], path)
+    if "sources" in data:
+        settings.log_sources = source_entries(data["sources"], path)
     return settings
 
 
@@ -6510,6 +6931,52 @@ def _budget(kind, value, threshold, where, project=None):
     else:
         limit = _budget_number(value, where, 0, 100, "a percent above 0, at most 100")
     return Budget(kind, limit, threshold, project)
+
+
+class LogSource:
+    """A place logs are read from, under a name: Claude Code config dirs, or a file, directory or glob pattern
+    of a proxy's or a program's logs (paths: its roots)."""
+
+    __slots__ = ("name", "kind", "paths", "where")
+
+    def __init__(self, name, kind, paths, where):
+        self.name, self.kind, self.paths, self.where = name, kind, paths, where
+
+
+# A source's name: letters, digits and "._-", as a label and a flag's value can hold it.
+_SOURCE_NAME = LazyPattern(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+DEFAULT_SOURCE_NAME = LOG_KINDS[KIND_CLAUDE_CODE]
+
+
+def source_entries(data, path):
+    """The [[sources]] of the config file at path as LogSources, or a usage error naming the entry."""
+    where = f"config file {path}: sources"
+    if not isinstance(data, list):
+        raise CcusageError(f"{where}: expected a list of tables ([[sources]]), each with a name, a kind and a path",
+                           EXIT_USAGE)
+    sources, names = [], {DEFAULT_SOURCE_NAME}
+    for number, entry in enumerate(data, 1):
+        at = f"{where} entry {number}"
+        if not isinstance(entry, dict):
+            raise CcusageError(f"{at}: expected a table with a name, a kind and a path", EXIT_USAGE)
+        unknown = sorted(set(entry) - {"name", "kind", "path"})
+        if unknown:
+            raise CcusageError(f"{at}: unknown key {unknown[0]!r} (a source has a name, a kind and a path)",
+                               EXIT_USAGE)
+        name, kind, location = entry.get("name"), entry.get("kind", DEFAULT_SOURCE_NAME), entry.get("path")
+        if not isinstance(name, str) or not _SOURCE_NAME.match(name):
+            raise CcusageError(f"{at} name: expected letters, digits, '.', '_' or '-', starting with a letter or "
+                               "digit", EXIT_USAGE)
+        if name in names:
+            raise CcusageError(f"{at} name: {name!r} names another source already (claude-code is the default "
+                               "one's); give each source a name of its own", EXIT_USAGE)
+        if kind not in LOG_KINDS:
+            raise CcusageError(f"{at} kind: expected one of {', '.join(LOG_KINDS)}", EXIT_USAGE)
+        if not isinstance(location, str) or not location.strip():
+            raise CcusageError(f"{at} path: expected a file, a directory or a glob pattern", EXIT_USAGE)
+        names.add(name)
+        sources.append(LogSource(name, LOG_KINDS.index(kind), [_expand(location)], f"{at} ({name})"))
+    return sources
 
 
 def budget_entries(data, path):
@@ -6649,7 +7116,9 @@ def run_config(args, settings, environ, out, messages):
                 "budgets": [{"name": b.name, "kind": b.kind, "project": b.project, "unit": b.unit,
                              "limit": b.limit, "threshold": b.threshold} for b in settings.budgets.budgets],
                 "alerts": {"cooldownMinutes": settings.budgets.cooldown_minutes,
-                           "notifyTimeoutSeconds": settings.budgets.notify_timeout}}
+                           "notifyTimeoutSeconds": settings.budgets.notify_timeout},
+                "sources": [{"name": source.name, "kind": LOG_KINDS[source.kind], "path": source.paths[0]}
+                            for source in settings.log_sources]}
         out.write(to_json(data, out) + "\n")
         return EXIT_OK
     width = max(len(name) for name in shown)
@@ -6664,6 +7133,9 @@ def run_config(args, settings, environ, out, messages):
     for budget in settings.budgets.budgets:
         out.write(f"{'budget'.ljust(width)}  {clean(budget.name)}: {fmt_budget(budget.unit, budget.limit)}, "
                   f"warning at {budget.threshold:g}%  [{clean(settings.path)}]\n")
+    for source in settings.log_sources:
+        out.write(f"{'source'.ljust(width)}  {clean(source.name)}: {LOG_KINDS[source.kind]} logs at "
+                  f"{clean(source.paths[0])}  [{clean(settings.path)}]\n")
     return EXIT_OK
 
 
@@ -6992,6 +7464,12 @@ def _add_data_options(parser, command=None):
     group.add_argument("-d", "--data-dir", action="append", default=s, metavar="DIR",
                        help="Claude config dir to read (repeatable; default: $CCUSAGE_DATA_DIR, "
                             "$CLAUDE_CONFIG_DIR or the settings' data_dirs, else ~/.config/claude and ~/.claude)")
+    group.add_argument("--log", action="append", default=s, metavar="KIND:PATH",
+                       help="read the logs at PATH (a file, a directory or a glob pattern) as KIND: "
+                            "claude-code, proxy or calls; for this run, beside the settings' sources (repeatable)")
+    group.add_argument("--source", action="append", default=s, metavar="NAME",
+                       help="only the calls of the sources with this name or kind (repeatable; "
+                            "default: every source)")
     group.add_argument("--db", default=s, metavar="PATH",
                        help="the store (default: $CCUSAGE_DB or the settings' db, "
                             "else $XDG_DATA_HOME/ccusage/usage.db)")
@@ -7082,7 +7560,7 @@ COMMAND_DESCRIPTIONS = {
 FLAG_DEFAULTS = {"since": None, "until": None, "project": None, "breakdown": False, "by_project": False,
                  "json": False, "csv": False, "verbose": False, "active": False, "recent": False, "no_wait": False,
                  "notify": None, "desktop": False, "date": None, "week": False, "month": False, "markdown": False,
-                 "shell": "plain", "interval": 1.0, "once": False, "view": "overview"}
+                 "shell": "plain", "interval": 1.0, "once": False, "view": "overview", "log": [], "source": []}
 SEGMENT_EPILOG = "fields:\n" + "".join(f"  {{{name}}}{' ' * (15 - len(name))}{what}\n"
                                        for name, what in SEGMENT_FIELDS.items())
 
@@ -7321,6 +7799,7 @@ def check_args(args):
         for item in values if isinstance(values, list) else [values]:
             if not item.strip():
                 error(f"argument {flag}: expected a path, got an empty string")
+    args.log = [_log_argument(text, error) for text in args.log]
     if hasattr(args, "timezone"):
         try:
             load_timezone(args.timezone)
@@ -7329,6 +7808,22 @@ def check_args(args):
     if args.command in DATA_COMMANDS:
         _check_data_args(args, error)
     return args
+
+
+def _log_argument(text, error):
+    """(kind, path) of a --log KIND:PATH; a path that does not exist (and is no glob pattern) is an error."""
+    kind, colon, path = text.partition(":")
+    if not colon or kind not in LOG_KINDS:
+        error(f"argument --log: expected KIND:PATH with KIND one of {', '.join(LOG_KINDS)}, got {text!r}")
+    if not path.strip():
+        error("argument --log: expected a path after the kind, got nothing")
+    path = _expand(path)
+    if not _GLOB_MAGIC.search(path) and not os.path.exists(path):
+        error(f"argument --log: {path} does not exist")
+    if LOG_KINDS.index(kind) == KIND_CLAUDE_CODE and not os.path.isdir(path):
+        error(f"argument --log: {path} is not a directory; a claude-code log is a Claude config dir such as "
+              "~/.claude")
+    return LOG_KINDS.index(kind), path
 
 
 def _check_data_args(args, error):
@@ -7379,20 +7874,64 @@ def _price_book(settings):
     return PriceBook(overrides)
 
 
-def _roots(settings, environ, messages):
-    """(configured roots, the ones that exist), checking those the user named."""
+class Sources:
+    """The sources a command reads and reports: the Claude Code config dirs, the settings' [[sources]] and
+    --log's, as --source picks them.
+
+    roots: the paths of the chosen ones; existing: those there are to
+    read; kinds: {root: kind} of the roots that are not config dirs.
+    """
+
+    def __init__(self, chosen, every):
+        self.chosen, self.every = chosen, every
+        self.roots = list(dict.fromkeys(path for source in chosen for path in source.paths))
+        self.kinds = {path: source.kind for source in chosen if source.kind != KIND_CLAUDE_CODE
+                      for path in source.paths}
+        self.existing = [root for root in self.roots if os.path.isdir(root) or
+                         (root in self.kinds and (os.path.exists(root) or _GLOB_MAGIC.search(root)))]
+
+    def names_of(self, root_ids):
+        """{root id: source name} of root_ids ({root path: id}), for telling which source saw a call."""
+        return {root_ids[path]: source.name for source in reversed(self.chosen) for path in source.paths
+                if path in root_ids}
+
+
+def log_sources(settings, environ, messages, args=None, quiet=False):
+    """The Sources of a command, checking the paths the user named (quiet: no warning when there are no logs)."""
     named = settings.data_dirs is not None
-    roots = settings.data_dirs if named else default_roots(environ)
+    dirs = settings.data_dirs if named else default_roots(environ)
     if named:
-        for root in roots:
+        for root in dirs:
             if not os.path.isdir(root):
                 raise CcusageError(f"data directory {root} does not exist ({settings.sources['data_dirs']})",
                                    EXIT_USAGE)
-    existing = [root for root in roots if os.path.isdir(root)]
-    if not existing:
-        messages.warn("no Claude Code logs found in " + " or ".join(_home(r) for r in roots)
+    every = [LogSource(DEFAULT_SOURCE_NAME, KIND_CLAUDE_CODE, dirs, "data_dirs")]
+    for source in settings.log_sources:
+        path = source.paths[0]
+        if not _GLOB_MAGIC.search(path) and not os.path.exists(path):
+            raise CcusageError(f"{source.where}: {path} does not exist", EXIT_USAGE)
+        every.append(source)
+    names = {source.name for source in every}
+    for kind, path in getattr(args, "log", None) or ():
+        if any(source.kind == kind and path in source.paths for source in every):
+            continue
+        name, number = LOG_KINDS[kind], 1
+        while name in names:
+            number += 1
+            name = f"{LOG_KINDS[kind]}-{number}"
+        names.add(name)
+        every.append(LogSource(name, kind, [path], f"--log {LOG_KINDS[kind]}:{path}"))
+    wanted = getattr(args, "source", None) or ()
+    chosen = [source for source in every if not wanted or source.name in wanted or LOG_KINDS[source.kind] in wanted]
+    unknown = [name for name in wanted if name not in names and name not in LOG_KINDS]
+    if unknown:
+        raise CcusageError(f"argument --source: no source is called {unknown[0]!r}; the sources are "
+                           + ", ".join(f"{source.name} ({LOG_KINDS[source.kind]})" for source in every), EXIT_USAGE)
+    sources = Sources(chosen, every)
+    if not sources.existing and not wanted and not quiet:
+        messages.warn("no Claude Code logs found in " + " or ".join(_home(r) for r in dirs)
                       + "; showing what the store already holds")
-    return roots, existing
+    return sources
 
 
 def store_path(settings, environ):
@@ -7419,20 +7958,21 @@ class Session:
         self.path = store_path(settings, environ)
         prices = _price_book(settings)
         tz = load_timezone(settings.timezone)
-        roots, existing = _roots(settings, environ, messages)
+        self.sources = sources = log_sources(settings, environ, messages, args)
         self.report = ScanReport()
         sync_options.setdefault("wait", not getattr(args, "no_wait", False))
         for attempt in (1, 2):
             self.store = Store(self.path, messages)
             try:
-                self.store.sync(existing, self.report, **sync_options)
+                self.store.sync(sources.existing, self.report, kinds=sources.kinds, **sync_options)
                 if self.report.busy:
                     messages.note("the store is busy (another ccusage is writing to it): "
                                   "showing what it already holds")
                 if self.report.readonly:
                     messages.note(f"the store {self.path} is read-only: new logs were not recorded "
                                   f"(make it writable: chmod u+w {self.path})")
-                root_ids = list(self.store.root_ids(roots).values())
+                self.root_paths = self.store.root_ids(sources.roots, sources.kinds)
+                root_ids = list(self.root_paths.values())
                 break
             except STORE_DAMAGE as exc:
                 self.store.close()
@@ -7445,10 +7985,10 @@ class Session:
                 self.store.close()
                 raise
         if getattr(args, "verbose", False):
-            _verbose(self.store, self.report, root_ids, messages)
+            _verbose(self.store, self.report, root_ids, messages, sources.names_of(self.root_paths))
         elif self.report.unreadable:
             _note_unreadable(self.report, messages)
-        self.query = UsageQuery(self.store, root_ids, prices, tz, settings.mode)
+        self.query = UsageQuery(self.store, root_ids, prices, tz, settings.mode, sources.names_of(self.root_paths))
 
     def __enter__(self):
         return self
@@ -7560,7 +8100,8 @@ def _shown_as(args, settings, query, out):
     prices = sorted((name, price.bands, price.fast, price.us_geo, price.regional, price.web_search)
                     for name, price in query.prices.overrides.items())
     return repr((__version__, code.st_size, code.st_mtime_ns, args.command, args.json, args.breakdown,
-                 args.by_project, sorted(settings.values.items()), prices, out.isatty(), ascii_only(out)))
+                 args.by_project, sorted(settings.values.items()), prices, sorted(query.source_names.items()),
+                 out.isatty(), ascii_only(out)))
 
 
 def run_windows(args, settings, environ, out, messages):
@@ -7628,14 +8169,14 @@ class StoreBusy(Exception):
 SEGMENT_READ_S = 0.12
 
 
-def sync_for_segment(store, roots):
+def sync_for_segment(store, sources):
     """Bring the store up to date for a prompt or a status line: True when it is, False while catching up.
 
     The one place these commands read logs: raises StoreBusy rather than
     wait for another process's ingest.
     """
     report = ScanReport()
-    store.sync(roots, report, wait=False, budget=SEGMENT_READ_S, quick=True)
+    store.sync(sources.existing, report, wait=False, budget=SEGMENT_READ_S, quick=True, kinds=sources.kinds)
     if report.busy:
         raise StoreBusy()
     return report.complete
@@ -7686,7 +8227,7 @@ def _transcript_root(path, roots):
     return os.sep.join(parts[:len(parts) - 1 - parts[::-1].index("projects")]) or os.sep
 
 
-def segment_line(command, settings, environ, messages, shell="plain", payload=None):
+def segment_line(command, settings, environ, messages, shell="plain", payload=None, args=None):
     """The line of prompt or statusline: never an exception, never a long wait.
 
     The store is brought up to date and read; when another process holds
@@ -7697,18 +8238,23 @@ def segment_line(command, settings, environ, messages, shell="plain", payload=No
     now_ms = int(time.time() * 1000)
     payload = payload or {}
     db = settings.db or default_db_path(environ)
-    roots = settings.data_dirs if settings.data_dirs is not None else default_roots(environ)
-    existing = [root for root in roots if os.path.isdir(root)]
-    extra = _transcript_root(payload.get("transcript"), existing)
+    try:
+        sources = log_sources(settings, environ, messages, args, quiet=True)
+    except CcusageError as exc:
+        messages.warn(f"{command}: {exc}")
+        sources = Sources([], [])
+    extra = _transcript_root(payload.get("transcript"), sources.existing)
     if extra:
-        roots, existing = roots + [extra], existing + [extra]
-    key = json.dumps([roots, settings.plan, settings.token_limit, settings.session_length, settings.mode,
-                      settings.timezone, settings.start_of_week, settings.prices_file])
+        sources.roots.append(extra)
+        sources.existing.append(extra)
+    key = json.dumps([sources.roots, sorted(sources.kinds.items()), settings.plan, settings.token_limit,
+                      settings.session_length, settings.mode, settings.timezone, settings.start_of_week,
+                      settings.prices_file])
     facts, tz = None, timezone.utc
     try:
         tz = load_timezone(settings.timezone)
-        if existing or os.path.exists(db):
-            facts = _fresh_facts(settings, store_path(settings, environ), key, roots, existing, payload, now_ms,
+        if sources.existing or os.path.exists(db):
+            facts = _fresh_facts(settings, store_path(settings, environ), key, sources, payload, now_ms,
                                  tz, messages)
     except StoreBusy:
         facts = read_last_known(db, key)
@@ -7736,13 +8282,13 @@ def segment_line(command, settings, environ, messages, shell="plain", payload=No
 FACTS_KEPT_MS = 30_000
 
 
-def _fresh_facts(settings, db, key, roots, existing, payload, now_ms, tz, messages):
+def _fresh_facts(settings, db, key, sources, payload, now_ms, tz, messages):
     """The facts of the store brought up to date (kept beside it for the next run), or None without calls."""
     store = Store(db, messages)
     try:
         if payload.get("official_rows"):
             record_rate_limits(store.conn, payload["official_rows"], now_ms)
-        complete = sync_for_segment(store, existing)
+        complete = sync_for_segment(store, sources)
         if store.conn.execute("SELECT 1 FROM calls LIMIT 1").fetchone() is None:
             return None
         state = list(store.conn.execute(
@@ -7751,7 +8297,8 @@ def _fresh_facts(settings, db, key, roots, existing, payload, now_ms, tz, messag
         if kept is not None and kept.get("state") == state and 0 <= now_ms - kept.get("at", 0) < FACTS_KEPT_MS \
                 and complete:
             return kept
-        query = UsageQuery(store, list(store.root_ids(roots).values()), _price_book(settings), tz, settings.mode)
+        query = UsageQuery(store, list(store.root_ids(sources.roots, sources.kinds).values()), _price_book(settings),
+                           tz, settings.mode)
         facts = segment_facts(query, settings, now_ms)
         facts["catching_up"] = not complete
         facts["state"] = state
@@ -7762,7 +8309,7 @@ def _fresh_facts(settings, db, key, roots, existing, payload, now_ms, tz, messag
 
 
 def run_prompt(args, settings, environ, out, messages):
-    line = segment_line("prompt", settings, environ, messages, args.shell)
+    line = segment_line("prompt", settings, environ, messages, args.shell, args=args)
     if line:
         out.write(line + "\n")
     return EXIT_OK
@@ -7886,7 +8433,7 @@ def run_statusline(args, settings, environ, out, messages):
         payload = status_payload(read_status_input(sys.stdin), int(time.time() * 1000))
     except Exception:
         payload = {}
-    line = segment_line("statusline", settings, environ, messages, payload=payload)
+    line = segment_line("statusline", settings, environ, messages, payload=payload, args=args)
     if line:
         out.write(line + "\n")
     return EXIT_OK
@@ -8110,7 +8657,8 @@ def _export(out, args, settings, query, filters):
     rows = export_calls(query, filters)
     if args.aggregate:
         rows = aggregate_export(rows, args.aggregate, query.tz)
-    write_export(out, rows, args.format, args.aggregate, query.tz, query.unpriced_models)
+    write_export(out, rows, args.format, args.aggregate, query.tz, query.unpriced_models,
+                 lambda usage: "+".join(query.source_list(usage.roots)) or DEFAULT_SOURCE_NAME)
 
 
 def run_serve(args, settings, environ, out, messages):
@@ -8178,15 +8726,20 @@ def _note_unreadable(report, messages):
                   "--verbose lists them")
 
 
-def _verbose(store, report, root_ids, messages):
+def _verbose(store, report, root_ids, messages, names):
+    """names: {root id: source name}; with several sources, the skipped lines are counted per source."""
     lines = [f"read {report.bytes_read:,} bytes from {report.files_read:,} of {report.files:,} log files "
              f"({report.calls_seen:,} billable lines)"]
     for path, reason in report.unreadable:
         lines.append(f"unreadable: {path}: {reason}")
     skipped = store.skipped_lines(root_ids)
-    if skipped:
-        lines.append(f"skipped {sum(n for _, n in skipped):,} malformed lines in {len(skipped):,} files:")
-        lines.extend(f"  {n:,}  {path}" for path, n in skipped)
+    several = len(set(names.values())) > 1
+    for name in sorted({names.get(root_id) for _, _, root_id in skipped}, key=str) if several else [None]:
+        files = [(path, n) for path, n, root_id in skipped if not several or names.get(root_id) == name]
+        if files:
+            lines.append((f"{name}: " if several else "")
+                         + f"skipped {sum(n for _, n in files):,} malformed lines in {len(files):,} files:")
+            lines.extend(f"  {n:,}  {path}" for path, n in files)
     for text in lines:
         messages.note(text)
 
@@ -8194,24 +8747,31 @@ def _verbose(store, report, root_ids, messages):
 def _print_report(args, settings, rows, query, tz, out, environ):
     """Write the report; returns the text written for JSON and CSV (None for a table)."""
     period = "daily" if args.command == "today" else args.command
+    # With several sources in use, each row says which saw its calls.
+    sources = (lambda row: query.source_list(row.total.roots)) if query.several_sources else None
     if args.json:
+        def entry(row, labels):
+            data = session_json(row) if period == "session" else row_json(row, **labels)
+            if sources:
+                data["source"] = sources(row)
+            return data
         if period == "session":
-            data = {"sessions": [session_json(r) for r in rows]}
+            data = {"sessions": [entry(r, {}) for r in rows]}
         else:
             field = {"daily": "date", "weekly": "week", "monthly": "month"}[period]
             if args.by_project:
                 projects = {}
                 for r in rows:
-                    projects.setdefault(r.project, []).append(row_json(r, **{field: r.key}))
+                    projects.setdefault(r.project, []).append(entry(r, {field: r.key}))
                 data = {"projects": projects}
             else:
-                data = {period: [row_json(r, **{field: r.key}) for r in rows]}
+                data = {period: [entry(r, {field: r.key}) for r in rows]}
         data["totals"] = totals_json(rows, query.unpriced_models)
         text = to_json(data, out) + "\n"
     elif args.csv:
         import io
         text = io.StringIO()
-        _print_csv(period, rows, args, text)
+        _print_csv(period, rows, args, text, sources)
         text = text.getvalue()
     else:
         width, style = _terminal(out, settings)
@@ -8220,10 +8780,11 @@ def _print_report(args, settings, rows, query, tz, out, environ):
                       + (" for the given filters" if args.since or args.until or args.project else "") + ".\n")
             return None
         if period == "session":
-            out.write(render_session_table(rows, args.breakdown, width, style, tz) + "\n")
+            out.write(render_session_table(rows, args.breakdown, width, style, tz, sources) + "\n")
         else:
             out.write(render_period_table(rows, period, args.breakdown, args.by_project, width, style,
-                                          plan_price(settings)[0] if period == "monthly" else None) + "\n")
+                                          plan_price(settings)[0] if period == "monthly" else None, sources)
+                      + "\n")
         footnote = unpriced_footnote(_shown_usages(rows, args.breakdown), query.unpriced_models)
         if footnote:
             out.write("\n".join(wrap_words(footnote.split(" "), width)) + "\n")
@@ -8254,26 +8815,28 @@ def _warn_no_logged_costs(settings, usages, messages):
                       "in these calls, so every cost is $0.00; -m auto or -m calculate prices them")
 
 
-def _print_csv(period, rows, args, out):
+def _print_csv(period, rows, args, out, sources=None):
+    """sources: the source names of a row, when several sources are in use (a last column, "a+b")."""
+    tail = (lambda r: ["+".join(sources(r))]) if sources else (lambda r: [])
     if period == "session":
         headers = ["session_id", "project_path", "first_activity", "last_activity", "model"] + CSV_USAGE
         records = []
         for r in rows:
             lead = [r.session, r.project, _iso(r.total.first), _iso(r.total.last)]
-            records.append(lead + ["(all)"] + _csv_usage(r.total))
+            records.append(lead + ["(all)"] + _csv_usage(r.total) + tail(r))
             if args.breakdown:
-                records.extend(lead + [m] + _csv_usage(u) for m, u in _models_by_cost(r))
-        write_csv(out, headers, records)
+                records.extend(lead + [m] + _csv_usage(u) + tail(r) for m, u in _models_by_cost(r))
+        write_csv(out, headers + (["source"] if sources else []), records)
         return
     label = {"daily": "date", "weekly": "week", "monthly": "month"}[period]
     headers = ([label] if not args.by_project else ["project", label]) + ["model"] + CSV_USAGE
     records = []
     for r in rows:
         lead = [r.key] if not args.by_project else [r.project, r.key]
-        records.append(lead + ["(all)"] + _csv_usage(r.total))
+        records.append(lead + ["(all)"] + _csv_usage(r.total) + tail(r))
         if args.breakdown:
-            records.extend(lead + [m] + _csv_usage(u) for m, u in _models_by_cost(r))
-    write_csv(out, headers, records)
+            records.extend(lead + [m] + _csv_usage(u) + tail(r) for m, u in _models_by_cost(r))
+    write_csv(out, headers + (["source"] if sources else []), records)
 
 
 # ---------------------------------------------------------------------------

@@ -19,6 +19,7 @@ SCHEMA_CHECKSUMS = {
     1: "5b2368fecd969c4910f35696fc7b68abae99e5e6584aafc5bed05e30a2e3a69a",
     2: "cdb1a07ddf1eff1895f1f80ceb5a50e37715df78cc7727dcce83a4d070fc4a35",
     3: "c2e8c744bc7a340676ab1ef2ec69daed03ce05053ef7eed22ccfb90d933bfc3a",
+    4: "e00d3eebc1de3d33d6162b30c508df1622354fd58da6bed9373c2db651da0040",
 }
 
 # tests/fixtures/store-schema-2.db: the store ccusage 0.1.0 (schema 2, commit
