@@ -378,8 +378,9 @@ class Listings:
     they were holds the same entries, so a walk stats its logs (which may
     still grow) and its subdirectories without listing it again.  The file
     is NUL-separated text, five fields a directory: its path, its identity,
-    then its subdirectories, those of them that are links, and its logs,
-    each a "/"-joined list of names (neither character is ever in a name).
+    then its subdirectories, all its entries that are links (whatever they
+    lead to), and its logs, each a "/"-joined list of names (neither
+    character is ever in a name).
     Anything in it that is not as the directory now is makes the walk list
     that directory again.
     """
@@ -404,6 +405,8 @@ class Listings:
 
     def save(self):
         """Write the listings of this walk (and those kept of tops it did not walk), if they changed."""
+        if self.fresh == self.kept:
+            return
         tops = tuple(top + os.sep for top in self.walked)
         listings = dict(self.fresh)
         for directory, listing in self.kept.items():
@@ -427,12 +430,12 @@ class Listings:
                 pass
 
 
-def _as_listed(directory, listing):
+def _as_listed(directory, listing, stat):
     """(paths and stats of the logs, of the subdirectories) that a kept listing names, statted now;
-    None when one of them is gone or no longer of its kind."""
-    _, subdirectories, _, logs = listing
+    None when one is gone, or a link no longer leads to what it led to (an entry that is no link
+    changes kind only by a change to the directory, which its identity shows)."""
+    _, subdirectories, links, logs = listing
     prefix = directory + os.sep
-    stat = os.stat
     try:
         paths = [prefix + name for name in logs.split("/")] if logs else []
         files = list(map(stat, paths))
@@ -440,12 +443,21 @@ def _as_listed(directory, listing):
         targets = list(map(stat, below))
     except OSError:
         return None
-    for st in files:
-        if st.st_mode & 0o170000 != 0o100000:   # S_ISREG
-            return None
-    for st in targets:
-        if st.st_mode & 0o170000 != 0o040000:   # S_ISDIR
-            return None
+    if links:
+        as_logs, as_directories = set(logs.split("/")), set(subdirectories.split("/"))
+        for name in links.split("/"):
+            try:
+                kind = stat(prefix + name).st_mode & 0o170000
+            except OSError:
+                kind = None
+            if name in as_directories:
+                kept = kind == 0o040000
+            elif name in as_logs:
+                kept = kind == 0o100000
+            else:   # passed over: dangling, or leading to neither a directory nor a log
+                kept = kind != 0o040000 and not (kind == 0o100000 and name.endswith(".jsonl"))
+            if not kept:
+                return None
     return paths, files, below, targets
 
 
@@ -468,11 +480,13 @@ def find_logs(root, report, directory=None, recursive=True, listings=None):
     if listings is not None:
         listings.walked.append(top)
     stack = [(top, st)]
+    kept = listings.kept if listings is not None else {}
+    stat = os.stat
     while stack:
         directory, st = stack.pop()
-        listing = listings.kept.get(directory) if listings is not None and st is not None else None
-        if listing is not None and listing[0] == _directory_identity(st):
-            entries = _as_listed(directory, listing)
+        listing = kept.get(directory)
+        if listing is not None and st is not None and listing[0] == _directory_identity(st):
+            entries = _as_listed(directory, listing, stat)
             if entries is not None:
                 paths, files, below, targets = entries
                 for path, st in zip(paths, files):
@@ -481,7 +495,7 @@ def find_logs(root, report, directory=None, recursive=True, listings=None):
                         seen_files.add(file_id)
                         found.append((path, file_id + (st.st_size, st.st_mtime_ns)))
                 if listing[2]:
-                    links = listing[2].split("/")
+                    links = set(listing[2].split("/"))
                     for path, target, name in zip(below, targets, listing[1].split("/")):
                         if name in links:
                             if (target.st_dev, target.st_ino) in seen_links:
@@ -504,14 +518,17 @@ def find_logs(root, report, directory=None, recursive=True, listings=None):
         complete = True
         for entry in entries:
             try:
+                # Every link is kept: what it leads to can change with no change to this directory.
+                link = entry.is_symlink()
+                if link:
+                    links.append(entry.name)
                 if entry.is_dir():
                     if not recursive:
                         continue
                     target = None
-                    if entry.is_symlink():
+                    if link:
                         # Only a link can lead round a loop.
                         target = os.stat(entry.path)
-                        links.append(entry.name)
                         if (target.st_dev, target.st_ino) in seen_links:
                             subdirectories.append(entry.name)
                             continue

@@ -551,6 +551,22 @@ def test_a_walk_from_its_listings_finds_what_a_walk_of_the_directories_finds(env
     found = ccusage.find_logs(str(env.claude), ccusage.ScanReport(), listings=listings)
     assert found == ccusage.find_logs(str(env.claude), ccusage.ScanReport())
     assert len(found) == len(walked) + 1
+    listings.save()
+    # A log that is a link whose target became a directory of logs, the directory holding the link
+    # unchanged: it is listed again, and the link walked as the directory it now is.
+    os.remove(elsewhere / "s10.jsonl")
+    os.symlink(elsewhere / "s10.jsonl", project / "s10.jsonl")
+    settle_every_directory(monkeypatch, env.claude)
+    listings = ccusage.Listings(str(env.tmp / "walk"))
+    ccusage.find_logs(str(env.claude), ccusage.ScanReport(), listings=listings)
+    listings.save()
+    write_lines(str(elsewhere / "s10.jsonl" / "s11.jsonl"), [call(16, session="s11")])
+    listings = ccusage.Listings(str(env.tmp / "walk"))
+    listed = count_listings(monkeypatch, env.tmp)
+    found = ccusage.find_logs(str(env.claude), ccusage.ScanReport(), listings=listings)
+    assert str(project) in listed
+    assert found == ccusage.find_logs(str(env.claude), ccusage.ScanReport())
+    assert [path for path, _ in found if path.endswith("/s11.jsonl")]
 
 
 def test_each_way_of_showing_a_report_is_kept_apart(env):
