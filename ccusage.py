@@ -470,7 +470,7 @@ def find_logs(root, report, directory=None, recursive=True, listings=None):
     listed them are not listed again, and those listed now are kept in it.
     """
     found = []
-    seen_links, seen_files = set(), set()
+    seen_links = set()
     top = directory or os.path.join(root, "projects")
     try:
         st = os.stat(top)
@@ -489,11 +489,7 @@ def find_logs(root, report, directory=None, recursive=True, listings=None):
             entries = _as_listed(directory, listing, stat)
             if entries is not None:
                 paths, files, below, targets = entries
-                for path, st in zip(paths, files):
-                    file_id = (st.st_dev, st.st_ino)
-                    if file_id not in seen_files:
-                        seen_files.add(file_id)
-                        found.append((path, file_id + (st.st_size, st.st_mtime_ns)))
+                found.extend(zip(paths, [(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) for st in files]))
                 if listing[2]:
                     links = set(listing[2].split("/"))
                     for path, target, name in zip(below, targets, listing[1].split("/")):
@@ -542,17 +538,18 @@ def find_logs(root, report, directory=None, recursive=True, listings=None):
                     subdirectories.append(entry.name)
                     stack.append((entry.path, target))
                 elif entry.name.endswith(".jsonl") and entry.is_file():
-                    state = _file_state(entry.stat())
+                    found.append((entry.path, _file_state(entry.stat())))
                     logs.append(entry.name)
-                    if state[:2] not in seen_files:
-                        seen_files.add(state[:2])
-                        found.append((entry.path, state))
             except OSError as exc:
                 complete = False
                 report.add_unreadable(entry.path, exc)
         if listings is not None and complete and st is not None and listings.settled(st):
             listings.fresh[directory] = (_directory_identity(st), "/".join(subdirectories), "/".join(links),
                                          "/".join(logs))
+    if len({state[:2] for _, state in found}) < len(found):
+        # A file reached by two paths (links, hard links) is listed where the walk first met it.
+        seen = set()
+        found = [(path, state) for path, state in found if state[:2] not in seen and not seen.add(state[:2])]
     return found
 
 
