@@ -2259,13 +2259,12 @@ class Store:
             if not among:
                 return []
         if len(among) < 100:
-            rows = {path: self.conn.execute(f"SELECT {FILE_COLUMNS} FROM files WHERE path = ?",
-                                            (os.fsencode(path),)).fetchone() for path in among}
+            rows = self._file_rows(among)
             stored = {path: row[4:8] if row else None for path, row in rows.items()}
         else:
             rows = None
-            stored = {os.fsdecode(row[0]): row[1:]
-                      for row in self.conn.execute("SELECT path, dev, ino, size, mtime_ns FROM files")}
+            found = self.conn.execute("SELECT path, dev, ino, size, mtime_ns FROM files").fetchall()
+            stored = dict(zip(_decoded_paths([row[0] for row in found]), [row[1:] for row in found]))
         paths = []
         for path in among:
             state = on_disk[path][1]
@@ -2274,8 +2273,17 @@ class Store:
             else:
                 paths.append(path)
         if paths and rows is None:
-            rows = {os.fsdecode(row[0]): row for row in self.conn.execute(f"SELECT {FILE_COLUMNS} FROM files")}
+            if len(paths) < 100:
+                rows = self._file_rows(paths)
+            else:
+                found = self.conn.execute(f"SELECT {FILE_COLUMNS} FROM files").fetchall()
+                rows = dict(zip(_decoded_paths([row[0] for row in found]), found))
         return [(path, rows.get(path)) for path in paths]
+
+    def _file_rows(self, paths):
+        """{path: its files row (FILE_COLUMNS) or None}, looked up one by one."""
+        return {path: self.conn.execute(f"SELECT {FILE_COLUMNS} FROM files WHERE path = ?",
+                                        (os.fsencode(path),)).fetchone() for path in paths}
 
     @staticmethod
     def _file_record(path, root_id, state, positions, reader, row):
@@ -2485,6 +2493,13 @@ def claim_alerts(conn, states, now_ms, cooldown_ms):
 def release_alert(conn, name, previous, now_ms):
     """An alert that reached no one: back to the state before, so that it is tried again after the cooldown."""
     conn.execute("INSERT OR REPLACE INTO budget_alerts VALUES (?, ?, ?)", (name, previous, now_ms))
+
+
+def _decoded_paths(paths):
+    """os.fsdecode of each of paths (a list of bytes), in one decoding: no path holds a NUL."""
+    if not paths:
+        return []
+    return b"\0".join(paths).decode(sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()).split("\0")
 
 
 def _unread(on_disk, changed):

@@ -606,3 +606,18 @@ def test_a_report_with_a_warning_is_not_kept_so_the_warning_is_said_each_time(en
         result = env.run(*REPORT)
         assert result.json()["totals"]["outputTokens"] == 5
         assert "no price for model 'claude-unheard-of-9'" in result.err
+
+
+def test_among_many_logs_the_changed_ones_are_found_whatever_their_names(env):
+    # Over 100 logs: their stored states are read all at once, the paths decoded together.
+    for n in range(120):
+        write_lines(env.log(f"s{n}"), [call(1, session=f"s{n}")])
+    odd = os.path.join(os.path.dirname(env.log("s0")), os.fsdecode(b"odd-\xff\xfe.jsonl"))
+    write_lines(odd, [call(1000, session="odd")])
+    assert outputs(env) == 1120
+    write_lines(odd, [call(20_000, session="odd")])
+    write_lines(env.log("s7"), [call(300_000, session="s7")])
+    result = env.run(*REPORT, "--verbose")
+    assert result.json()["totals"]["outputTokens"] == 321_120
+    assert bytes_read(result)[1:] == (2, 121)
+    assert outputs(env) == 321_120
