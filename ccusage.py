@@ -1065,7 +1065,7 @@ def parse_record(line, kind):
     model = holder.get("model") or obj.get("model")
     if not isinstance(model, str) or not model:
         raise ValueError("no model")
-    ts = parse_timestamp(obj.get("timestamp") or obj.get("time"))
+    ts = _record_time(obj.get("timestamp") or obj.get("time"))
     if ts is None:
         raise ValueError("no valid timestamp")
     key = next((value for value in ids if isinstance(value, str) and value), None)
@@ -1083,6 +1083,27 @@ def parse_record(line, kind):
     session = _text_field(obj, "session_id") or _text_field(obj, "sessionId")
     cwd = _text_field(obj, "cwd")
     return (key, ts, session, cwd, model) + usage_fields(usage) + (cost,), request
+
+
+def _record_time(value):
+    """Epoch milliseconds of a logged time: ISO 8601, or a number of epoch seconds (or milliseconds)."""
+    if type(value) in (int, float):
+        ms = value if value >= 1e11 else value * 1000
+        return int(ms) if EARLIEST_MS <= ms < LATEST_MS else None
+    return parse_timestamp(value)
+
+
+def record_path_exists(path):
+    """Whether a proxy or calls log path names something: a glob pattern, a file or directory there, or a
+    log just rotated away (its rotations are there, the new one not yet)."""
+    if _GLOB_MAGIC.search(path) or os.path.exists(path):
+        return True
+    directory, name = os.path.split(path)
+    rotated = re.compile(re.escape(name) + _ROTATION_SUFFIX)
+    try:
+        return any(rotated.match(sibling) for sibling in os.listdir(directory or "."))
+    except OSError:
+        return False
 
 
 class RecordReader(LogChunkReader):
@@ -1119,6 +1140,13 @@ class RecordReader(LogChunkReader):
 _RECORD_LOG_NAME = LazyPattern(r".*\.(?:jsonl|json|ndjson|log)(?:[.-]\d+)*(?:\.gz)?$")
 _ROTATION_SUFFIX = r"(?:[.-]\d+)*(?:\.gz)?$"
 _GLOB_MAGIC = LazyPattern(r"[*?[]")
+_ROTATED = LazyPattern(_ROTATION_SUFFIX)
+
+
+def record_log_stem(path):
+    """The name of a proxy or calls log without its rotation and its ending (api_calls.json.2.gz: api_calls):
+    the session of its calls that name none, the same before and after the log is rotated."""
+    return os.path.splitext(_ROTATED.sub("", os.path.basename(path)))[0]
 
 
 def find_record_logs(pattern, report):
@@ -1746,6 +1774,9 @@ SCHEMA = (
         ok INTEGER
     ) WITHOUT ROWID;
     CREATE INDEX requests_by_time ON requests(ts);
+    -- `models` sums the requests per model, agent and latency: in this
+    -- index's order, without sorting them.
+    CREATE INDEX requests_by_model ON requests(model_id, agent, latency_ms, roots, ok, ts);
     """,
 )
 # The store's mark, "ccus": a file with another, or with tables but no mark
@@ -2169,19 +2200,21 @@ class Store:
 
         Rotating a log renames it (api_calls.json becomes api_calls.json.1)
         and starts a new one: the renamed file is the same file, read up to
-        the offset the store keeps for its old name.
+        the offset the store keeps for its old name.  A name the store knows
+        may hold another file now (api_calls.json.1 becomes .2, and the log
+        becomes .1): that file too is looked for under its old name.
         """
         roots = {ids[root] for root in kinds}
         followed = []
         for path, row in changed:
             root_id, state = on_disk[path]
-            if row is None and root_id in roots:
-                row = self.conn.execute(
+            if root_id in roots and (row is None or (row[4], row[5]) != state[:2]):
+                moved = self.conn.execute(
                     f"SELECT {FILE_COLUMNS} FROM files WHERE root_id = ? AND dev = ? AND ino = ? AND path != ? "
                     "ORDER BY offset DESC",
                     (root_id, state[0], state[1], os.fsencode(path))).fetchone()
-                if row is not None:
-                    row = (row[0], row[1], row[2], row[3], row[4], row[5], None, None, None, 0)
+                if moved is not None:
+                    row = moved[:6] + (None, None, None, 0)
             followed.append((path, row))
         return followed
 
@@ -2595,12 +2628,17 @@ class Ingest:
         # id and request id): both are the same call.
         self.keys_by_message = {} if self.conn.execute(
             "SELECT 1 FROM roots WHERE kind != 0 LIMIT 1").fetchone() else None
+        # The pending calls only proxy or calls logs have told of so far.
+        self.logged_only = set()
 
     def add(self, root_id, path, reader, file_record):
         """Take in one log's calls and its files row; written once enough are pending."""
         directory = _project_dir(path)
-        default_session = os.path.splitext(os.path.basename(path))[0]
-        pending, model_names = self.pending, self.model_names
+        default_session = record_log_stem(path) if isinstance(reader, RecordReader) else \
+            os.path.splitext(os.path.basename(path))[0]
+        pending, model_names, logged_only = self.pending, self.model_names, self.logged_only
+        from_log = isinstance(reader, RecordReader)
+        tracking = self.keys_by_message is not None
         root_bit = 1 << (root_id - 1)
         first = self.first_ts
         for key, call in reader.calls.items():
@@ -2609,7 +2647,15 @@ class Ingest:
             entry = (call, root_bit, who)
             previous = pending.get(key)
             if previous is not None:
+                # A transcript's account of a call (its session, its project) wins over a log's.
+                if from_log and key not in logged_only:
+                    who = previous[2]
                 entry = (merge_lines(previous[0], call), root_bit | previous[1], who)
+            if tracking:
+                if not from_log:
+                    logged_only.discard(key)
+                elif previous is None:
+                    logged_only.add(key)
             pending[key] = entry
             ts = call[C_TS]
             if first is None or ts < first:
@@ -2670,7 +2716,22 @@ class Ingest:
                 conn.execute("ROLLBACK")
             raise
         self.pending, self.model_names, self.files, self.resets, self.first_ts = {}, {}, [], [], None
-        self.requests = {}
+        self.requests, self.logged_only = {}, set()
+
+    def _stored_keys(self, message_ids):
+        """(the message_ids the store has as keys, {message id: a key of it with a request id}) of message_ids."""
+        if not message_ids:
+            return set(), {}
+        conn = self.conn
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS looked_up (id TEXT PRIMARY KEY) WITHOUT ROWID")
+        conn.execute("DELETE FROM looked_up")
+        conn.executemany("INSERT INTO looked_up VALUES (?)", ((message_id,) for message_id in message_ids))
+        as_is = {message_id for (message_id,) in conn.execute(
+            "SELECT id FROM looked_up JOIN calls ON calls.key = looked_up.id")}
+        with_request = dict(conn.execute(
+            "SELECT id, (SELECT key FROM calls WHERE key > id || ':' AND key < id || ';' LIMIT 1) AS found "
+            "FROM looked_up WHERE found IS NOT NULL"))
+        return as_is, with_request
 
     def _same_responses_joined(self):
         """(calls to write, (roots, key) of calls the store has that only gain roots) of the pending calls.
@@ -2680,15 +2741,17 @@ class Ingest:
         under the key the store already has for it, else the transcript's.
         A transcript's account of it (its session, its project) wins over a
         proxy's, so a proxy that sees a call the store has from a transcript
-        only adds its root.
+        only adds its root; so does one that sees a call the store has under
+        the same key (a transcript's line without a request id).
         """
         by_message = self.keys_by_message
-        conn = self.conn
+        # Looked up in two statements, not two a call: a proxy log may hold hundreds of thousands.
+        looked_up = {key.partition(":")[0] for key in self.pending if not key.startswith("h:")} - set(by_message)
+        as_is, with_request = self._stored_keys(looked_up)
         for key in self.pending:
             message_id, colon, _ = key.partition(":")
             if colon and message_id not in by_message:
-                row = conn.execute("SELECT 1 FROM calls WHERE key = ?", (message_id,)).fetchone()
-                by_message[message_id] = message_id if row else key
+                by_message[message_id] = message_id if message_id in as_is else key
         joined, roots_only = {}, {}
         for key, entry in self.pending.items():
             message_id, colon, _ = key.partition(":")
@@ -2696,11 +2759,11 @@ class Ingest:
                 joined[key] = entry
                 continue
             if not colon and message_id not in by_message:
-                row = conn.execute("SELECT key FROM calls WHERE key > ? AND key < ? LIMIT 1",
-                                   (message_id + ":", message_id + ";")).fetchone()
-                by_message[message_id] = row[0] if row else key
+                by_message[message_id] = with_request.get(message_id, key)
             target = by_message.get(message_id, key)
-            if not colon and target != key:
+            # A key looked up in an earlier batch of this ingest is in the store by now.
+            stored = key in as_is or key not in looked_up
+            if not colon and (target != key or key in self.logged_only and stored):
                 roots_only[target] = entry[1] | roots_only.get(target, 0)
                 continue
             previous = joined.get(target)
@@ -3792,6 +3855,8 @@ def learned_limit(query, windows, now_ms, length_ms):
 
 
 TIERS = ("opus", "sonnet", "haiku")
+# The names model_tier's tiers are shown by, in their order on a tie.
+TIER_NAMES = {"opus": "Opus", "sonnet": "Sonnet", "haiku": "Haiku", "other": "other"}
 
 
 def model_tier(model_id):
@@ -3856,6 +3921,113 @@ def usage_by_project_model(query, filters):
     projects = dict(query.conn.execute("SELECT id, path FROM projects"))
     return {(projects[project_id], query.model_name(model_id)): usage
             for (project_id, model_id), usage in query.grouped(["project"], filters).items()}
+
+
+# The latency percentiles `models` gives, by the nearest-rank method: the
+# p-th is the latency at rank ceil(p% of n) of the n latencies in ascending
+# order, so always one a request took, never one made up between two.
+LATENCY_PERCENTILES = (50, 95, 99)
+
+
+def nearest_rank(latencies, percent):
+    """The percent-th percentile of latencies {ms: requests that took it} by nearest rank, or None of none."""
+    total = sum(latencies.values())
+    if not total:
+        return None
+    rank = max(1, -(-percent * total // 100))
+    for value in sorted(latencies):
+        rank -= latencies[value]
+        if rank <= 0:
+            return value
+    return None
+
+
+class RequestStats:
+    """What request logs say of a set of requests: how many, how many failed and succeeded, how long they took.
+
+    latencies: {ms: requests that took it} of those that logged a latency.
+    A request whose log says nothing of its outcome is in neither failed
+    nor succeeded, nor in the success rate.  roots: as Usage's.
+    """
+
+    __slots__ = ("requests", "failed", "succeeded", "latencies", "roots")
+
+    def __init__(self):
+        self.requests = self.failed = self.succeeded = self.roots = 0
+        self.latencies = {}
+
+    def add(self, other):
+        self.roots |= other.roots
+        self.requests += other.requests
+        self.failed += other.failed
+        self.succeeded += other.succeeded
+        for value, count in other.latencies.items():
+            self.latencies[value] = self.latencies.get(value, 0) + count
+
+    @property
+    def success_rate(self):
+        """The share of the requests with a known outcome that succeeded (1 is all), or None."""
+        known = self.failed + self.succeeded
+        return self.succeeded / known if known else None
+
+    def percentiles(self):
+        """[the LATENCY_PERCENTILES of the latencies, None of none]."""
+        return [nearest_rank(self.latencies, percent) for percent in LATENCY_PERCENTILES]
+
+
+def request_stats(query, filters):
+    """{(model name, agent or None): RequestStats} of the requests filters cover, of the roots in use."""
+    where, params = query._where(filters, "ts")
+    roots, groups = ("roots", "1, 2, 3, 4") if query.several_sources else ("0", "1, 2, 3")
+    stats = {}
+    # One statement, one state of the store: counts per latency, NULL among them, in the
+    # order of the index requests_by_model (no sorting).
+    for model_id, agent, latency, bits, requests, failed, succeeded in query.conn.execute(
+            f"SELECT model_id, agent, latency_ms, {roots}, count(*), sum(ok IS 0), sum(ok IS 1) "
+            f"FROM requests WHERE {where} GROUP BY {groups}", params):
+        key = (query.model_name(model_id), agent)
+        part = stats.get(key)
+        if part is None:
+            part = stats[key] = RequestStats()
+        part.roots |= bits
+        part.requests += requests
+        part.failed += failed
+        part.succeeded += succeeded
+        if latency is not None:
+            part.latencies[latency] = part.latencies.get(latency, 0) + requests
+    return stats
+
+
+class TierRow:
+    """A row of `models`: a model tier's requests (of the request logs), and its calls (of every source)."""
+
+    __slots__ = ("tier", "requests", "usage", "models")
+
+    def __init__(self, tier):
+        self.tier = tier
+        self.requests = RequestStats()
+        self.usage = Usage()
+        self.models = set()
+
+
+def model_report(query, filters):
+    """(TierRows in TIER_NAMES order; {(agent or None, tier): RequestStats}) of what filters cover.
+
+    Only tiers with a request or a call have a row.
+    """
+    rows = {tier: TierRow(tier) for tier in TIER_NAMES}
+    agents = {}
+    for (model, agent), part in request_stats(query, filters).items():
+        row = rows[model_tier(model)]
+        row.requests.add(part)
+        row.models.add(model)
+        agents.setdefault((agent, row.tier), RequestStats()).add(part)
+    for (model_id,), usage in query.grouped([], filters).items():
+        model = query.model_name(model_id)
+        row = rows[model_tier(model)]
+        row.usage.add(usage)
+        row.models.add(model)
+    return [row for row in rows.values() if row.requests.requests or row.usage.calls], agents
 
 
 class WindowFigures:
@@ -5039,7 +5211,7 @@ def export_row_json(row, period, tz, source):
 def write_export(out, rows, export_format, period, tz, unpriced_models, source):
     """Export rows as csv, jsonl or json (the latter with totals, as the reports give them).
 
-    source(usage): the names of the sources that saw its calls, as one text ("proxy+claude-code").
+    source(usage): the names of the sources that saw its calls, as one text ("claude-code+proxy").
     """
     if export_format == "csv":
         lead = {None: ["timestamp", "session_id"], "hour": ["hour"], "day": ["date"]}[period]
@@ -5080,12 +5252,15 @@ def _prometheus_number(value):
     return str(value) if isinstance(value, int) else repr(float(value))
 
 
-def prometheus_text(usage, figures, latest_ms, now_ms):
-    """The Prometheus text exposition (format 0.0.4) of usage {(project path, model name): Usage}.
+def prometheus_text(usage, figures, latest_ms, now_ms, requests):
+    """The Prometheus text exposition (format 0.0.4) of usage {(project path, model name): Usage} and of
+    requests {(model name, agent or None): RequestStats}.
 
     Tokens, calls and web searches are counters; the cost is a gauge, since
     prices apply when the figures are made and a corrected price can lower it.
-    Labels are few by design: no session ids.
+    Labels are few by design: no session ids.  Requests are counted per
+    tier and agent; the success ratio and the latency quantiles are per tier,
+    as quantiles cannot be summed.
     """
     series = {}
     for (project, model), part in usage.items():
@@ -5137,6 +5312,31 @@ def prometheus_text(usage, figures, latest_ms, now_ms):
     family("ccusage_week_official_used_ratio", "gauge",
            "Share of the 7-day limit used, as Claude Code last reported it (1 is 100%).",
            [("", figures.weekly_percent / 100)] if figures.weekly_percent is not None else [])
+    by_agent, by_tier = {}, {}
+    for (model, agent), part in requests.items():
+        tier = model_tier(model)
+        by_agent.setdefault(f'tier="{tier}",agent="{_prometheus_label(agent or "")}"', RequestStats()).add(part)
+        by_tier.setdefault(f'tier="{tier}"', RequestStats()).add(part)
+    agents, tiers = sorted(by_agent.items()), sorted(by_tier.items())
+    family("ccusage_requests_total", "counter",
+           "Requests the proxy and calls logs record, billed or not, by model tier and agent.",
+           [(labels, stats.requests) for labels, stats in agents])
+    family("ccusage_request_failures_total", "counter", "Requests the logs record as failed.",
+           [(labels, stats.failed) for labels, stats in agents])
+    family("ccusage_request_success_ratio", "gauge",
+           "Share of the requests with a known outcome that succeeded (1 is all).",
+           [(labels, stats.success_rate) for labels, stats in tiers if stats.success_rate is not None])
+    name = "ccusage_request_latency_seconds"
+    lines.append(f"# HELP {name} Latency of the requests that logged one (quantiles by nearest rank).")
+    lines.append(f"# TYPE {name} summary")
+    for labels, stats in tiers:
+        if not stats.latencies:
+            continue
+        lines.extend(f'{name}{{{labels},quantile="{percent / 100}"}} {_prometheus_number(value / 1000)}'
+                     for percent, value in zip(LATENCY_PERCENTILES, stats.percentiles()))
+        lines.append(f"{name}_sum{{{labels}}} "
+                     + _prometheus_number(sum(ms * n for ms, n in stats.latencies.items()) / 1000))
+        lines.append(f"{name}_count{{{labels}}} {sum(stats.latencies.values())}")
     return "\n".join(lines) + "\n"
 
 
@@ -5178,6 +5378,96 @@ def render_prune_table(plan, width, style):
     table.add([""] * 4, "rule")
     table.add(["Total", "", fmt_int(calls), fmt_int(tokens)], "total")
     return table.render(width, style)
+
+
+REQUEST_HEADERS = ["Requests", "Failed", "Success"] + [f"p{p} ms" for p in LATENCY_PERCENTILES]
+# What `models` says without a request log, in place of the figures only such logs hold.
+NO_REQUESTS_NOTE = ("Latency and success rates need a proxy or calls log that records them "
+                    "(--log proxy:PATH, or [[sources]] in the settings).")
+
+
+def fmt_rate(rate):
+    return "-" if rate is None else f"{rate * 100:.1f}%"
+
+
+def request_cells(stats):
+    """The REQUEST_HEADERS cells of RequestStats."""
+    return [fmt_int(stats.requests), fmt_int(stats.failed), fmt_rate(stats.success_rate)] + [
+        "-" if value is None else fmt_int(value) for value in stats.percentiles()]
+
+
+def render_models_table(rows, width, style, sources=None):
+    """The tiers of `models`: their requests and latency where request logs record them, and their calls.
+
+    sources: the source names of a set of roots, for a last column (with several sources in use)."""
+    with_requests = any(row.requests.requests for row in rows)
+    headers = ["Tier"] + (REQUEST_HEADERS if with_requests else []) + ["Calls", "Tokens", "Cost"]
+    count = len(headers)
+    # Narrower, the sources go (unsaid: --json has them), the tokens abbreviate, then the p95, the calls,
+    # the p99, the failures, the tokens and the requests go.
+    table = Table(headers + (["Source"] if sources else []), ["<"] + [">"] * (count - 1) + ["<"],
+                  compact_columns=(count - 2,), optional=(count,),
+                  shrink=([count] if sources else []) + [Table.NUMBERS]
+                  + ([5, count - 3, 6, 2, count - 2, 1] if with_requests else []))
+    total, requests = Usage(), RequestStats()
+    for row in rows:
+        total.add(row.usage)
+        requests.add(row.requests)
+        table.add([TIER_NAMES[row.tier]] + (request_cells(row.requests) if with_requests else [])
+                  + [fmt_int(row.usage.calls), fmt_int(row.usage.total_tokens), fmt_cost(row.usage)]
+                  + ([clean(", ".join(sources(row.usage.roots | row.requests.roots)))] if sources else []))
+    table.add([""] * (count + bool(sources)), "rule")
+    table.add(["Total"] + (request_cells(requests) if with_requests else [])
+              + [fmt_int(total.calls), fmt_int(total.total_tokens), fmt_cost(total)] + ([""] if sources else []),
+              "total")
+    return table.render(width, style)
+
+
+def agent_rows(agents):
+    """[(agent or None, tier, RequestStats)] by agent (those without one last), then tier."""
+    order = list(TIER_NAMES)
+    return sorted(((agent, tier, stats) for (agent, tier), stats in agents.items()),
+                  key=lambda item: (item[0] is None, item[0] or "", order.index(item[1])))
+
+
+def render_agents_table(agents, width, style):
+    """The requests of `models` per agent and tier."""
+    table = Table(["Agent", "Tier"] + REQUEST_HEADERS, ["<", "<"] + [">"] * len(REQUEST_HEADERS),
+                  shrink=[6, 7, 3, 2], cut=0)
+    for agent, tier, stats in agent_rows(agents):
+        table.add([clean(agent) if agent is not None else "(none)", TIER_NAMES[tier]] + request_cells(stats))
+    return table.render(width, style)
+
+
+def request_json(stats):
+    rate = stats.success_rate
+    return {"requests": stats.requests, "failures": stats.failed, "successes": stats.succeeded,
+            "successRate": None if rate is None else round(rate, 6),
+            "latencyMs": dict(zip((f"p{p}" for p in LATENCY_PERCENTILES), stats.percentiles()),
+                              count=sum(stats.latencies.values()))}
+
+
+def models_json(rows, agents, unpriced_models, sources=None):
+    """`models --json`: a tier's requests, latency and calls, the requests per agent, and the totals;
+    sources as render_models_table's, for a "source" field."""
+    total, requests = Usage(), RequestStats()
+    tiers = []
+    for row in rows:
+        total.add(row.usage)
+        requests.add(row.requests)
+        tiers.append(dict(tier=row.tier, models=sorted(row.models), **request_json(row.requests),
+                          calls=row.usage.calls, **usage_json(row.usage)))
+        if sources:
+            tiers[-1]["source"] = sources(row.usage.roots | row.requests.roots)
+    totals = dict(request_json(requests), calls=total.calls, **usage_json(total))
+    if unpriced_models:
+        totals["unpricedModels"] = sorted(unpriced_models)
+    by_agent = []
+    for agent, tier, stats in agent_rows(agents):
+        by_agent.append(dict(agent=agent, tier=tier, **request_json(stats)))
+        if sources:
+            by_agent[-1]["source"] = sources(stats.roots)
+    return {"tiers": tiers, "agents": by_agent, "totals": totals}
 
 
 def fmt_budget(unit, value):
@@ -5462,7 +5752,8 @@ def make_snapshot(query, settings, made):
     today = datetime.now(query.tz).date()
     rows = period_report(query, "daily", Filters(since=today - timedelta(days=MAX_HISTORY_DAYS - 1)),
                          WEEKDAYS.index(settings.start_of_week), False)
-    metrics = prometheus_text(usage, figures, latest[0] if latest else None, now_ms)
+    metrics = prometheus_text(usage, figures, latest[0] if latest else None, now_ms,
+                              request_stats(query, Filters()))
     return Snapshot(made, metrics.encode("utf-8"), serve_summary_json(figures, totals, sessions, latest, now_ms),
                     [(date.fromisoformat(row.key), row) for row in rows], today, dict(query.unpriced_models))
 
@@ -5692,8 +5983,6 @@ RECENT_CALLS = 25
 SPARK_BUCKET_MS = 5 * MINUTE_MS
 SPARK_BUCKETS = 24
 LIVE_HISTORY_DAYS = 30
-# The names model_tier's tiers are shown by, in their order on a tie.
-TIER_NAMES = {"opus": "Opus", "sonnet": "Sonnet", "haiku": "Haiku", "other": "other"}
 WARN_PERCENT = 80
 # Below this the view gives up its panels for a one-line message.
 LIVE_MIN_ROWS, LIVE_MIN_COLUMNS = 6, 40
@@ -5721,6 +6010,7 @@ class LiveData:
         self.models_month = {}
         self.sessions = []
         self.recent = []
+        self.requests = []
         self.spark = [0] * SPARK_BUCKETS
         self.official_trend = None
         self.last_call = None
@@ -5761,6 +6051,10 @@ class LiveData:
             key=lambda row: -row.total.last)
         data.recent = recent_calls(query, RECENT_CALLS)
         data.last_call = data.recent[0][0] if data.recent else None
+        by_tier = {}
+        for (model, _), part in request_stats(query, Filters(today, today)).items():
+            by_tier.setdefault(model_tier(model), RequestStats()).add(part)
+        data.requests = [(tier, by_tier[tier]) for tier in TIER_NAMES if tier in by_tier]
         data.spark = token_buckets(query, now_ms)
         if data.status is not None and data.status.official:
             data.official_trend = official_trend(query, data.status.official, now_ms)
@@ -5782,15 +6076,27 @@ class LiveData:
 
 
 def recent_calls(query, count):
-    """[(ts, model name, priced Usage, project path)] of the latest count calls, newest first."""
+    """[(ts, model name, priced Usage, project path, agent, source file)] of the latest count calls, newest
+    first; agent and source file None where no request log of the roots in use names them."""
     where, params = query._where(Filters(), "ts")
+    mask = query.roots_mask
+    # A request log keys a response by its message id; a transcript that saw it too gave the call the key
+    # "message id:request id".  A log's own key (a uuid, a hash) may hold a colon too: it is looked up
+    # whole first.
     rows = query.conn.execute(
-        f"SELECT ts, model_id, fast, us_geo, {BAND_SQL}, {query.era_sql()}, cost_usd IS NOT NULL, "
-        "input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd, projects.path "
-        f"FROM calls JOIN projects ON projects.id = calls.project_id WHERE {where} ORDER BY ts DESC LIMIT ?",
+        "SELECT recent.*, projects.path, coalesce(whole.agent, part.agent), "
+        "coalesce(whole.source_file, part.source_file) "
+        f"FROM (SELECT ts, model_id, fast, us_geo, {BAND_SQL}, {query.era_sql()}, cost_usd IS NOT NULL, "
+        "input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, cost_usd, key, project_id "
+        f"FROM calls WHERE {where} ORDER BY ts DESC LIMIT ?) AS recent "
+        "JOIN projects ON projects.id = recent.project_id "
+        f"LEFT JOIN requests AS whole ON whole.key = recent.key AND (whole.roots & {mask}) != 0 "
+        "LEFT JOIN requests AS part ON whole.key IS NULL AND instr(recent.key, ':') > 0 "
+        f"AND part.key = substr(recent.key, 1, instr(recent.key, ':') - 1) AND (part.roots & {mask}) != 0 "
+        "ORDER BY recent.ts DESC",
         params + [count]).fetchall()
-    return [(row[W_TS], query.model_name(row[W_MODEL]), price_calls(query, [row[:len(WINDOW_ROW)]]), row[-1])
-            for row in rows]
+    return [(row[W_TS], query.model_name(row[W_MODEL]), price_calls(query, [row[:len(WINDOW_ROW)]]))
+            + tuple(row[-3:]) for row in rows]
 
 
 def token_buckets(query, now_ms):
@@ -6109,12 +6415,16 @@ def draw_recent(data, box, scroll):
     if not data.recent:
         return title + [[("No calls yet.", "dim")]]
     rows = data.recent[scroll:scroll + box.height - 2]
-    table = Table(["Time", "Model", "Tokens", "Cost", "Project"], ["<", "<", ">", ">", "<"],
-                  shrink=[4], cut=4)
-    for ts, model, usage, project in rows:
+    # The agent and the source file a request log names: columns only when a recent call has them.
+    logged = any(call[4] is not None or call[5] is not None for call in data.recent)
+    table = Table(["Time", "Model", "Tokens", "Cost", "Project"] + (["Agent", "File"] if logged else []),
+                  ["<", "<", ">", ">", "<"] + (["<", "<"] if logged else []),
+                  shrink=[6, 5, 4] if logged else [4], cut=4)
+    for ts, model, usage, project, agent, source_file in rows:
         table.add([_clock(ts, data.tz) + datetime.fromtimestamp(ts / 1000, data.tz).strftime(":%S"),
                    short_model(model), fmt_int(usage.total_tokens), fmt_cost(usage),
-                   clean(os.path.basename(project.rstrip("/")) or project)])
+                   clean(os.path.basename(project.rstrip("/")) or project)]
+                  + ([clean(agent or ""), clean(source_file or "")] if logged else []))
     lines = _table_lines(table, box.width)
     return title + [[(line, "head" if i == 0 else None)] for i, line in enumerate(lines)]
 
@@ -6141,11 +6451,26 @@ def view_lines(state, width):
         items = sorted(data.models_month.items(), key=lambda item: (-item[1].cost, item[0]))
         title = [[("Models this month (Today: today's cost)", "title")]]
         if not items:
-            return title, [[("No calls this month.", "dim")]]
-        rows = [([short_model(model), TIER_NAMES[model_tier(model)], fmt_cost(data.models_today.get(model, Usage()))],
-                 usage, share) for (model, usage), share in zip(items, _shares(items))]
-        return _pinned(title, _usage_table(["Model", "Tier", "Today"], rows, width))
+            pinned, lines = title, [[("No calls this month.", "dim")]]
+        else:
+            rows = [([short_model(model), TIER_NAMES[model_tier(model)],
+                      fmt_cost(data.models_today.get(model, Usage()))], usage, share)
+                    for (model, usage), share in zip(items, _shares(items))]
+            pinned, lines = _pinned(title, _usage_table(["Model", "Tier", "Today"], rows, width))
+        return pinned, lines + request_lines(data, width)
     return history_lines(data, width, state.unicode)
+
+
+def request_lines(data, width):
+    """The models view's part on today's requests per tier, from the request logs; none without them."""
+    if not data.requests:
+        return []
+    table = Table(["Tier"] + REQUEST_HEADERS, ["<"] + [">"] * len(REQUEST_HEADERS), shrink=[5, 6, 2])
+    for tier, stats in data.requests:
+        table.add([TIER_NAMES[tier]] + request_cells(stats))
+    lines = _table_lines(table, width)
+    return [[("", None)], [("Requests today by tier (latency by nearest rank)", "title")],
+            [(lines[0], "head")]] + [[(line, None)] for line in lines[1:]]
 
 
 def _pinned(title, lines):
@@ -6292,8 +6617,10 @@ def live_snapshot(state):
         "tiersToday": [dict(_calls_json(u), tier=tier) for tier, u in data.tiers],
         "modelsThisMonth": [dict(_calls_json(u), model=m) for m, u in sorted(data.models_month.items())],
         "sessions": [session_json(row) for row in data.sessions],
-        "recentCalls": [dict(_calls_json(u), time=_iso(ts), model=model, projectPath=project)
-                        for ts, model, u, project in data.recent],
+        "recentCalls": [dict(_calls_json(u), time=_iso(ts), model=model, projectPath=project, agent=agent,
+                             sourceFile=source_file)
+                        for ts, model, u, project, agent, source_file in data.recent],
+        "requestsToday": [dict(request_json(stats), tier=tier) for tier, stats in data.requests],
         "history": [dict(_calls_json(row.total), date=day.isoformat()) for day, row in sorted(data.days.items())],
         "lastTwoHoursTokens": data.spark,
     }
@@ -6554,7 +6881,8 @@ WINDOW_COMMANDS = ("blocks", "status")
 BUDGET_COMMANDS = ("check", "report")
 DATA_COMMANDS = ("export", "serve", "prune")
 SEGMENT_COMMANDS = ("prompt", "statusline")
-COMMANDS = REPORTS + WINDOW_COMMANDS + BUDGET_COMMANDS + SEGMENT_COMMANDS + ("live",) + DATA_COMMANDS + ("config",)
+COMMANDS = (REPORTS + ("models",) + WINDOW_COMMANDS + BUDGET_COMMANDS + SEGMENT_COMMANDS + ("live",) + DATA_COMMANDS
+            + ("config",))
 SHELLS = ("plain", "bash", "zsh", "fish", "tmux")
 MODES = ("auto", "calculate", "display")
 COLORS = ("auto", "always", "never")
@@ -7210,6 +7538,12 @@ examples:
   ccusage today
   ccusage today --json | jq .totals.totalCost
 """,
+    "models": """\
+examples:
+  ccusage models --log proxy:~/logs/api_calls.json
+  ccusage models --since 2026-11-01 --source proxy
+  ccusage models --json | jq '.tiers[] | {tier, successRate, latencyMs}'
+""",
     "blocks": """\
 examples:
   ccusage blocks --recent
@@ -7405,7 +7739,7 @@ def _add_command_options(parser, command):
     """
     s = argparse.SUPPRESS
     report = command in REPORTS or command is None
-    ranged = report or command in ("export", "blocks")
+    ranged = report or command in ("export", "blocks", "models")
     group = parser.add_argument_group("what to count")
     if ranged:
         # today takes them only to refuse them with a reason (check_args): they are not offered.
@@ -7418,9 +7752,10 @@ def _add_command_options(parser, command):
                                                              "or YYYYMMDD")
     group.add_argument("-z", "--timezone", default=s, metavar="TZ",
                        help=("IANA time zone deciding which day a call belongs to"
-                             if report or command in BUDGET_COMMANDS + DATA_COMMANDS else
+                             if report or command in BUDGET_COMMANDS + DATA_COMMANDS + ("models",) else
                              "IANA time zone to show times in") + " (default: the system's)")
-    if ranged:
+    if ranged and command != "models":
+        # Requests belong to no project: models has none to choose.
         group.add_argument("-p", "--project", default=s, metavar="NAME",
                            help=("only the project with this path, last path component or directory name "
                                  "(with or without its leading -)")
@@ -7469,7 +7804,7 @@ def _add_command_options(parser, command):
         group.add_argument("--by-project", action="store_true", default=s, help="group the rows by project")
     if command in SEGMENT_COMMANDS:
         _add_segment_options(group, command)
-    elif command not in ("status", "live") + BUDGET_COMMANDS:
+    elif command not in ("status", "live", "models") + BUDGET_COMMANDS:
         group.add_argument("-o", "--order", choices=ORDERS, default=s, type=str.lower,
                            help="row order (default: asc)")
     if command not in SEGMENT_COMMANDS + ("live",):
@@ -7579,6 +7914,10 @@ COMMAND_DESCRIPTIONS = {
               "window's used percent (official when Claude Code's status line recorded it,\n"
               "else estimated) and the time to its reset.  It never waits on a busy store, and\n"
               "whatever the store holds it exits 0: with no data, no line.",
+    "models": "Per model tier (opus, sonnet, haiku, other) and per agent: the requests, their\n"
+              "failures, success rate and latency p50, p95 and p99 (nearest rank), as the proxy\n"
+              "and calls logs that record them tell (see --log); and per tier the calls, tokens\n"
+              "and cost of every source.",
     "statusline": "Claude Code's status line: reads the JSON Claude Code writes on stdin, records\n"
                   "its official rate_limits in the store, and prints the model, the session's\n"
                   "cost, today's cost, the 5-hour window and the context window.  Whatever the\n"
@@ -7617,6 +7956,7 @@ def build_parser(only=None, parser_class=None):
         "monthly": "usage per month",
         "session": "usage per Claude Code session",
         "today": "today's usage",
+        "models": "per model tier and agent: requests, failures, latency percentiles, calls and cost",
         "blocks": "usage per 5-hour window, with burn rate and limits",
         "status": "the current 5-hour window: used, limit, pace, reset (exit 3 at the limit)",
         "check": "every budget now: ok, warning or exceeded (exit 0, 4 or 3)",
@@ -7633,7 +7973,7 @@ def build_parser(only=None, parser_class=None):
         "statusline": SEGMENT_EPILOG + "\nexamples:\n"
                       "  ccusage statusline     the statusLine command in ~/.claude/settings.json\n",
     }
-    for name in REPORTS + WINDOW_COMMANDS + BUDGET_COMMANDS + SEGMENT_COMMANDS + ("live",):
+    for name in REPORTS + ("models",) + WINDOW_COMMANDS + BUDGET_COMMANDS + SEGMENT_COMMANDS + ("live",):
         if only in (None, name):
             sub = commands.add_parser(name, help=helps[name],
                                       description=COMMAND_DESCRIPTIONS.get(name, helps[name].capitalize() + "."),
@@ -7847,7 +8187,7 @@ def _log_argument(text, error):
     if not path.strip():
         error("argument --log: expected a path after the kind, got nothing")
     path = _expand(path)
-    if not _GLOB_MAGIC.search(path) and not os.path.exists(path):
+    if not record_path_exists(path):
         error(f"argument --log: {path} does not exist")
     if LOG_KINDS.index(kind) == KIND_CLAUDE_CODE and not os.path.isdir(path):
         error(f"argument --log: {path} is not a directory; a claude-code log is a Claude config dir such as "
@@ -7916,8 +8256,8 @@ class Sources:
         self.roots = list(dict.fromkeys(path for source in chosen for path in source.paths))
         self.kinds = {path: source.kind for source in chosen if source.kind != KIND_CLAUDE_CODE
                       for path in source.paths}
-        self.existing = [root for root in self.roots if os.path.isdir(root) or
-                         (root in self.kinds and (os.path.exists(root) or _GLOB_MAGIC.search(root)))]
+        self.existing = [root for root in self.roots
+                         if (record_path_exists(root) if root in self.kinds else os.path.isdir(root))]
 
     def names_of(self, root_ids):
         """{root id: source name} of root_ids ({root path: id}), for telling which source saw a call."""
@@ -7937,7 +8277,7 @@ def log_sources(settings, environ, messages, args=None, quiet=False):
     every = [LogSource(DEFAULT_SOURCE_NAME, KIND_CLAUDE_CODE, dirs, "data_dirs")]
     for source in settings.log_sources:
         path = source.paths[0]
-        if not _GLOB_MAGIC.search(path) and not os.path.exists(path):
+        if not record_path_exists(path):
             raise CcusageError(f"{source.where}: {path} does not exist", EXIT_USAGE)
         every.append(source)
     names = {source.name for source in every}
@@ -8131,6 +8471,36 @@ def _shown_as(args, settings, query, out):
     return repr((__version__, code.st_size, code.st_mtime_ns, args.command, args.json, args.breakdown,
                  args.by_project, sorted(settings.values.items()), prices, sorted(query.source_names.items()),
                  out.isatty(), ascii_only(out)))
+
+
+def run_models(args, settings, environ, out, messages):
+    """models: requests, failures and latency per model tier and agent, beside each tier's calls."""
+    with Session(args, settings, environ, messages) as session:
+        query = session.query
+        rows, agents = model_report(query, Filters(args.since, args.until))
+        logged = any(source.kind != KIND_CLAUDE_CODE for source in session.sources.chosen)
+        if not rows:
+            for reason in explain_no_usage(query):
+                messages.warn(reason)
+    _warn_unpriced(query, messages)
+    _warn_no_logged_costs(settings, [row.usage for row in rows], messages)
+    # With several sources in use, each row says which saw its requests and calls.
+    sources = query.source_list if query.several_sources else None
+    if args.json:
+        out.write(to_json(models_json(rows, agents, query.unpriced_models, sources), out) + "\n")
+        return EXIT_OK
+    if not rows:
+        out.write("No usage found" + (" for the given filters" if args.since or args.until else "") + ".\n")
+        return EXIT_OK
+    width, style = _terminal(out, settings)
+    out.write(render_models_table(rows, width, style, sources) + "\n")
+    if any(agent is not None for agent, _ in agents):
+        out.write("\n" + render_agents_table(agents, width, style) + "\n")
+    if not agents:
+        note = "No request was logged" + (" in these days." if args.since or args.until else ".") if logged \
+            else NO_REQUESTS_NOTE
+        out.write("\n" + "\n".join(wrap_words(note.split(" "), width)) + "\n")
+    return EXIT_OK
 
 
 def run_windows(args, settings, environ, out, messages):
@@ -8681,7 +9051,7 @@ def _export(out, args, settings, query, filters):
         now_ms = int(time.time() * 1000)
         out.write(prometheus_text(usage_by_project_model(query, filters),
                                   active_window_figures(query, settings, now_ms), latest[0] if latest else None,
-                                  now_ms))
+                                  now_ms, request_stats(query, filters)))
         return
     rows = export_calls(query, filters)
     if args.aggregate:
@@ -8874,7 +9244,7 @@ def _print_csv(period, rows, args, out, sources=None):
 
 # Each command's run_* function: (args, settings, environ, out, messages) -> exit status.
 RUNNERS = {**{name: run_report for name in REPORTS}, **{name: run_windows for name in WINDOW_COMMANDS},
-           "check": run_check, "report": run_summary, "export": run_export, "serve": run_serve,
+           "models": run_models, "check": run_check, "report": run_summary, "export": run_export, "serve": run_serve,
            "prune": run_prune, "prompt": run_prompt, "statusline": run_statusline, "live": run_live,
            "config": run_config}
 

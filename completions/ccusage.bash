@@ -14,31 +14,32 @@ _ccusage_reports="daily weekly monthly session today"
 # command; then those of the reports alone (and of those but today), and of
 # blocks and status alone.
 _ccusage_common_options="-h --help -z --timezone -m --mode --prices -j --json --color -d --data-dir
-    --db --config --no-wait -v --verbose"
+    --log --source --db --config --no-wait -v --verbose"
 _ccusage_report_options="-p --project -b --breakdown -o --order --csv"
 _ccusage_range_options="-s --since -u --until"
 _ccusage_window_options="--plan -t --token-limit -l --session-length"
 # Those of export, serve and prune (beside their own).
-_ccusage_data_options="-h --help -z --timezone -d --data-dir --db --config --no-wait -v --verbose"
+_ccusage_data_options="-h --help -z --timezone -d --data-dir --log --source --db --config --no-wait -v
+    --verbose"
 # Those of check and report (which take the window options and --start-of-week too).
 _ccusage_check_options="--notify --desktop"
 _ccusage_summary_options="--date --week --month --markdown"
 _ccusage_segment_options="-h --help -z --timezone -m --mode --prices --plan -t --token-limit
-    -l --session-length -f --format --thresholds --color -d --data-dir --db --config"
+    -l --session-length -f --format --thresholds --color -d --data-dir --log --source --db --config"
 # live: the common options but -j, --no-wait and -v, those of blocks and status, its own.
-_ccusage_live_options="-h --help -z --timezone -m --mode --prices --color -d --data-dir --db --config
-    $_ccusage_window_options --interval --once --view"
+_ccusage_live_options="-h --help -z --timezone -m --mode --prices --color -d --data-dir --log --source
+    --db --config $_ccusage_window_options --interval --once --view"
 
 # Options followed by a value: the word after one is never a command.
 _ccusage_value_options="-s --since -u --until -z --timezone -p --project -m --mode --prices
     --plan -t --token-limit -l --session-length --start-of-week -o --order --color -d --data-dir
-    --db --config --for --notify --date -f --format --aggregate --output --host --port --before --shell
+    --log --source --db --config --for --notify --date -f --format --aggregate --output --host --port --before --shell
     --thresholds --interval --view"
 
 # The commands, or a command's words, that may follow "ccusage $1".
 _ccusage_commands_of() {
     case $1 in
-        "") echo "$_ccusage_reports blocks status check report prompt statusline export serve prune live config" ;;
+        "") echo "$_ccusage_reports models blocks status check report prompt statusline export serve prune live config" ;;
         config) echo "show path init" ;;
     esac
 }
@@ -52,6 +53,7 @@ _ccusage_options_of() {
         daily | monthly) echo "$common $report --by-project" ;;
         today) echo "$common $_ccusage_report_options --by-project" ;;
         session) echo "$common $report" ;;
+        models) echo "$common $_ccusage_range_options" ;;
         blocks) echo "$common $_ccusage_window_options -o --order -a --active -r --recent -s --since -u --until
             -p --project --csv" ;;
         status) echo "$common $_ccusage_window_options" ;;
@@ -75,6 +77,9 @@ _ccusage_timezones() {
     (cd /usr/share/zoneinfo && LC_ALL=C find . -mindepth 1 -name '[!A-Z]*' -prune -o \
         \( -type f -o -type l \) -print) | sed 's|^\./||'
 }
+
+# The kinds of log --log reads; --source takes them as well as a source's name.
+_ccusage_log_kinds="claude-code proxy calls"
 
 # COMPREPLY from the lines on stdin; lines keep the spaces file names have.
 _ccusage_reply() {
@@ -110,6 +115,23 @@ _ccusage() {
         fi
     done
 
+    # --log KIND:PATH: where ":" breaks words (it does by default), bash
+    # splits "--log proxy:lo" into "--log" "proxy" ":" "lo".  After the colon
+    # comes a file, a directory or a glob pattern.
+    local kind_at=0
+    if [[ $cur == : ]]; then
+        kind_at=$((COMP_CWORD - 1))
+        cur=""
+    elif [[ $prev == : ]]; then
+        kind_at=$((COMP_CWORD - 2))
+    fi
+    if ((kind_at > 1)) && [[ ${COMP_WORDS[kind_at - 1]} == --log ||
+        ${COMP_WORDS[kind_at - 1]} == = && ${COMP_WORDS[kind_at - 2]} == --log ]]; then
+        compopt -o filenames 2>/dev/null
+        _ccusage_reply < <(compgen -f -- "$cur")
+        return
+    fi
+
     case $prev in
         -o | --order) _ccusage_reply < <(compgen -W "asc desc" -- "$cur"); return ;;
         -m | --mode) _ccusage_reply < <(compgen -W "auto calculate display" -- "$cur"); return ;;
@@ -132,6 +154,19 @@ _ccusage() {
             compopt -o filenames 2>/dev/null
             _ccusage_reply < <(compgen -d -- "$cur")
             return ;;
+        --log)
+            if [[ $cur == *:* ]]; then
+                # ":" breaks no words here: the kind stays in front of each path.
+                local kind=${cur%%:*}
+                _ccusage_reply < <(compgen -f -- "${cur#*:}" | while IFS= read -r word; do
+                    printf '%s\n' "$kind:$word"
+                done)
+            else
+                compopt -o nospace 2>/dev/null
+                _ccusage_reply < <(compgen -W "${_ccusage_log_kinds// /: }:" -- "$cur")
+            fi
+            return ;;
+        --source) _ccusage_reply < <(compgen -W "$_ccusage_log_kinds" -- "$cur"); return ;;
         --db | --prices | --config | --output)
             compopt -o filenames 2>/dev/null
             _ccusage_reply < <(compgen -f -- "$cur")

@@ -11,7 +11,7 @@
 function __ccusage_value_options
     printf '%s\n' -s --since -u --until -z --timezone -p --project -m --mode --prices \
         --plan -t --token-limit -l --session-length --start-of-week -o --order --color \
-        -d --data-dir --db --config --for --notify --date -f --format --aggregate --output --host --port --before \
+        -d --data-dir --log --source --db --config --for --notify --date -f --format --aggregate --output --host --port --before \
         --shell --thresholds --interval --view
 end
 
@@ -43,6 +43,20 @@ function __ccusage_at
     test "$words" = "$argv"
 end
 
+# --log's value, KIND:PATH: a kind and its colon, then after the colon a
+# file, a directory or a glob pattern.
+function __ccusage_log_values
+    set -l token (commandline -ct)
+    set -l kind (string match -r -- '^(?:claude-code|proxy|calls):' $token)
+    if test -n "$kind"
+        __fish_complete_path (string sub -s (math (string length -- $kind) + 1) -- $token) |
+            string replace -r -- '^' $kind
+    else
+        printf '%s\t%s\n' claude-code: 'a Claude config dir' proxy: "a logging proxy's log of API requests" \
+            calls: "a program's own log of its calls"
+    end
+end
+
 # Zone names are the files below zoneinfo whose every path component starts
 # with a capital: that leaves out posix/, right/ and the tables.
 function __ccusage_timezones
@@ -60,8 +74,8 @@ set -l data export serve prune
 # command), those but prompt and statusline, the reports alone, blocks,
 # status, check, report, prompt and statusline alone, and prompt and
 # statusline alone.
-set -l common "__ccusage_command_is '' $reports $windows $budgets $segments"
-set -l tabular "__ccusage_command_is '' $reports $windows $budgets"
+set -l common "__ccusage_command_is '' $reports models $windows $budgets $segments"
+set -l tabular "__ccusage_command_is '' $reports models $windows $budgets"
 set -l report "__ccusage_command_is '' $reports"
 set -l window "__ccusage_command_is $windows $budgets $segments live"
 set -l segment "__ccusage_command_is $segments"
@@ -74,6 +88,7 @@ complete -c ccusage -n __ccusage_at -a weekly -d 'usage per week'
 complete -c ccusage -n __ccusage_at -a monthly -d 'usage per month'
 complete -c ccusage -n __ccusage_at -a session -d 'usage per Claude Code session'
 complete -c ccusage -n __ccusage_at -a today -d 'usage of today'
+complete -c ccusage -n __ccusage_at -a models -d 'per model tier and agent: requests, failures, latency, calls and cost'
 complete -c ccusage -n __ccusage_at -a blocks -d 'usage per 5-hour window, with burn rate and limits'
 complete -c ccusage -n __ccusage_at -a status -d 'the current 5-hour window (exit 3 at the limit)'
 complete -c ccusage -n __ccusage_at -a check -d 'every budget now: ok, warning or exceeded (exit 0, 4 or 3)'
@@ -100,14 +115,20 @@ complete -c ccusage -n $tabular -s j -l json -d 'print JSON'
 complete -c ccusage -n "$common live" -l color -x -a 'auto always never' -d 'colour the output'
 complete -c ccusage -n "$common $data live" -s d -l data-dir -x -a '(__fish_complete_directories)' \
     -d 'Claude config dir to read (repeatable)'
+complete -c ccusage -n "$common $data live" -l log -x -a '(__ccusage_log_values)' \
+    -d 'read the logs at PATH as KIND: claude-code, proxy or calls (repeatable)'
+complete -c ccusage -n "$common $data live" -l source -x -d 'only the calls of this source (repeatable)' -a '
+    claude-code\t"the Claude Code config dirs"
+    proxy\t"the sources of kind proxy, or the one so named"
+    calls\t"the sources of kind calls, or the one so named"'
 complete -c ccusage -n "$common $data live" -l db -r -F -d 'the store'
-complete -c ccusage -n "__ccusage_command_is '' $reports $windows $budgets $segments $data live config" -l config -r -F \
+complete -c ccusage -n "__ccusage_command_is '' $reports models $windows $budgets $segments $data live config" -l config -r -F \
     -d 'settings file to read'
 complete -c ccusage -n "$tabular $data" -l no-wait -d 'answer from what the store holds when another ccusage is busy with it'
 complete -c ccusage -n "$tabular $data" -s v -l verbose -d 'say what was read and skipped, on stderr'
 
 # today covers today alone: no range.
-set -l ranged "__ccusage_command_is '' daily weekly monthly session export blocks"
+set -l ranged "__ccusage_command_is '' daily weekly monthly session models export blocks"
 complete -c ccusage -n $ranged -s s -l since -x -d 'first day to include (YYYY-MM-DD)'
 complete -c ccusage -n $ranged -s u -l until -x -d 'last day to include (YYYY-MM-DD)'
 complete -c ccusage -n "$report export blocks" -s p -l project -x -d 'only this project'
@@ -165,6 +186,6 @@ complete -c ccusage -n '__ccusage_at config' -a show \
     -d 'the settings and where each comes from (the default)'
 complete -c ccusage -n '__ccusage_at config' -a path -d "print the settings file's path"
 complete -c ccusage -n '__ccusage_at config' -a init -d 'write a commented starter file'
-complete -c ccusage -n '__ccusage_command_is config' -l for -x -a "$reports $windows $budgets $segments $data live config" \
+complete -c ccusage -n '__ccusage_command_is config' -l for -x -a "$reports models $windows $budgets $segments $data live config" \
     -d 'show the settings as this command sees them'
 complete -c ccusage -n '__ccusage_command_is config' -s j -l json -d 'print JSON'

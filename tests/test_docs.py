@@ -171,7 +171,7 @@ def sample_value(option, command):
 
 
 SAMPLES = {"DATE": "2026-11-01", "TZ": "UTC", "N|max": "1000", "HOURS": "5", "DIR": "/tmp",
-           "PATH": "/tmp/ccusage-test.db", "SECONDS": "2"}
+           "PATH": "/tmp/ccusage-test.db", "SECONDS": "2", "KIND:PATH": "proxy:/tmp"}
 
 
 def refused_by(argv):

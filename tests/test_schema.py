@@ -19,12 +19,13 @@ SCHEMA_CHECKSUMS = {
     1: "5b2368fecd969c4910f35696fc7b68abae99e5e6584aafc5bed05e30a2e3a69a",
     2: "cdb1a07ddf1eff1895f1f80ceb5a50e37715df78cc7727dcce83a4d070fc4a35",
     3: "c2e8c744bc7a340676ab1ef2ec69daed03ce05053ef7eed22ccfb90d933bfc3a",
-    4: "e00d3eebc1de3d33d6162b30c508df1622354fd58da6bed9373c2db651da0040",
+    4: "5a08596474cb09082e6ded7efca7b924ebcb38917d8bd5cc7b084e5956356ea6",
 }
 
 # tests/fixtures/store-schema-2.db: the store ccusage 0.1.0 (schema 2, commit
 # 25edc86) wrote reading logsynth.synthesize(root, seed=3) with
-# `daily --json -z UTC`, then turned into one file (journal_mode=delete, VACUUM).
+# `daily --json -z UTC`, then turned into one file (journal_mode=delete, VACUUM);
+# store-schema-3.db the same of ccusage 0.2.0 (schema 3, commit 9482b5a).
 FIXTURE_SEED = 3
 REPORTS = [
     ("daily", "--json", "-z", "UTC"),
@@ -53,18 +54,22 @@ def test_the_stored_call_columns_are_the_calls_tables(env):
     assert ccusage.STORED_CALL_COLUMNS[-len(ccusage.USAGE_FIELDS):] == ccusage.CALL_FIELDS[ccusage.C_INPUT:]
 
 
-def upgraded_copy(env, data_dir):
-    """A copy of the schema 2 fixture at env.db, its data directory renamed to data_dir."""
+def upgraded_copy(env, data_dir, version=2):
+    """A copy of the schema 2 (or 3) fixture at env.db, its data directory renamed to data_dir."""
     env.db.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(FIXTURES / "store-schema-2.db", env.db)
+    shutil.copy(FIXTURES / f"store-schema-{version}.db", env.db)
     with sqlite3.connect(env.db) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
-        conn.execute("UPDATE sources SET path = ?", (str(data_dir),))
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == version
+        if version == 2:
+            conn.execute("UPDATE sources SET path = ?", (str(data_dir),))
+        else:
+            conn.execute("UPDATE roots SET path = ?", (bytes(data_dir),))
     return env.db
 
 
+@pytest.mark.parametrize("version", [2, 3])
 @freeze_time("2026-12-01 12:00:00")
-def test_a_store_of_the_last_release_upgrades_and_answers_as_a_fresh_ingest(env, tmp_path):
+def test_a_store_of_a_past_release_upgrades_and_answers_as_a_fresh_ingest(env, tmp_path, version):
     # The same logs the fixture was made from, read into a new store...
     logsynth.synthesize(env.claude, FIXTURE_SEED)
     fresh = [env.run(*report) for report in REPORTS]
@@ -74,7 +79,7 @@ def test_a_store_of_the_last_release_upgrades_and_answers_as_a_fresh_ingest(env,
     emptied = tmp_path / "logs-deleted"
     (emptied / "projects").mkdir(parents=True)
     env.db = tmp_path / "upgraded" / "usage.db"
-    upgraded_copy(env, emptied)
+    upgraded_copy(env, emptied, version)
     for report, expected in zip(REPORTS, fresh):
         result = env.run(*report, data_dirs=[emptied])
         assert result.code == 0, result
@@ -82,19 +87,20 @@ def test_a_store_of_the_last_release_upgrades_and_answers_as_a_fresh_ingest(env,
     with sqlite3.connect(env.db) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == len(ccusage.SCHEMA)
         names = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
-    assert {"roots", "windows", "window_state", "ingest_claim", "calls_removed"} <= names
+    assert {"roots", "windows", "window_state", "ingest_claim", "calls_removed", "requests"} <= names
     assert "sources" not in names
 
 
-def test_an_upgraded_store_reads_its_logs_again_without_counting_twice(env):
+@pytest.mark.parametrize("version", [2, 3])
+def test_an_upgraded_store_reads_its_logs_again_without_counting_twice(env, version):
     logsynth.synthesize(env.claude, FIXTURE_SEED)
     expected = env.run("daily", "--json", "-z", "UTC").json()
     env.db = env.tmp / "upgraded" / "usage.db"
-    upgraded_copy(env, env.claude)
+    upgraded_copy(env, env.claude, version)
     assert env.run("daily", "--json", "-z", "UTC").json() == expected
 
 
-@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("version", [1, 2, 3])
 def test_a_store_of_each_earlier_schema_is_upgraded_on_open(env, version):
     env.db.parent.mkdir(parents=True, exist_ok=True)
     with sqlite3.connect(env.db, isolation_level=None) as conn:
