@@ -380,9 +380,8 @@ class Listings:
     is NUL-separated text, five fields a directory: its path, its identity,
     then its subdirectories, all its entries that are links (whatever they
     lead to), and its logs, each a "/"-joined list of names (neither
-    character is ever in a name).
-    Anything in it that is not as the directory now is makes the walk list
-    that directory again.
+    character is ever in a name).  Anything in it that is not as the
+    directory now is makes the walk list that directory again.
     """
 
     def __init__(self, path):
@@ -401,6 +400,7 @@ class Listings:
             self.kept = dict(zip(fields[1::5], zip(fields[2::5], fields[3::5], fields[4::5], fields[5::5])))
 
     def settled(self, st):
+        """Whether the listing of a directory of these times may be kept (see LISTING_SETTLE_NS)."""
         return max(st.st_mtime_ns, st.st_ctime_ns) < self.started_ns - LISTING_SETTLE_NS
 
     def save(self):
@@ -489,7 +489,7 @@ def find_logs(root, report, directory=None, recursive=True, listings=None):
             entries = _as_listed(directory, listing, stat)
             if entries is not None:
                 paths, files, below, targets = entries
-                found.extend(zip(paths, [(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) for st in files]))
+                found.extend(zip(paths, [(f.st_dev, f.st_ino, f.st_size, f.st_mtime_ns) for f in files]))
                 if listing[2]:
                     links = set(listing[2].split("/"))
                     for path, target, name in zip(below, targets, listing[1].split("/")):
@@ -514,7 +514,7 @@ def find_logs(root, report, directory=None, recursive=True, listings=None):
         complete = True
         for entry in entries:
             try:
-                # Every link is kept: what it leads to can change with no change to this directory.
+                # Every link is named in the listing: what it leads to can change with no change here.
                 link = entry.is_symlink()
                 if link:
                     links.append(entry.name)
@@ -8068,19 +8068,19 @@ def _add_data_commands(commands, only):
         _add_command_options(sub, "prune")
 
 
-# The usual command lines of the commands that run on every prompt or every
-# few seconds are read without building argparse's parser, which costs a
-# good part of such a run: option string -> (dest, what it takes: True for
-# a value, "append" for a repeatable value, False for none).  Anything else
-# on the line goes to argparse; a test holds every entry to build_parser().
-QUICK_COMMANDS = REPORTS + ("status", "blocks") + SEGMENT_COMMANDS
-
-
 def _one_of(*choices):
     """An option value as argparse takes one with type=str.lower and these choices, or None."""
     return lambda text: text.lower() if text.lower() in choices else None
 
 
+# The usual command lines of the reports and of the commands that run on
+# every prompt or every few seconds are read without building argparse's
+# parser, which costs a good part of such a run: option string -> (dest,
+# what it takes: True for a value, "append" for a repeatable value, a
+# function for a value it converts (None: argparse is left to refuse it),
+# False for none).  Anything else on the line goes to argparse; a test holds
+# every entry to build_parser().
+QUICK_COMMANDS = REPORTS + ("status", "blocks") + SEGMENT_COMMANDS
 QUICK_OPTIONS = {
     "-j": ("json", False), "--json": ("json", False), "--csv": ("csv", False), "--no-wait": ("no_wait", False),
     "-d": ("data_dir", "append"), "--data-dir": ("data_dir", "append"), "--db": ("db", True),

@@ -519,7 +519,8 @@ def test_a_listings_file_that_is_wrong_or_not_one_changes_nothing(env, monkeypat
     identity, subdirectories, links, logs = kept[project]
     kept[project] = (identity, subdirectories, links, "gone.jsonl/s1.jsonl")
     with open(listings, "w", encoding="utf-8") as f:
-        f.write("\0".join([ccusage.LISTINGS_HEADER] + [field for d, listing in kept.items() for field in (d,) + listing]))
+        f.write("\0".join([ccusage.LISTINGS_HEADER]
+                          + [field for d, listing in kept.items() for field in (d,) + listing]))
     listed = count_listings(monkeypatch, env.claude)
     assert outputs(env) == 3 and listed == [project]
 
