@@ -7,6 +7,7 @@ import shutil
 import sqlite3
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -622,3 +623,21 @@ def test_among_many_logs_the_changed_ones_are_found_whatever_their_names(env):
     assert result.json()["totals"]["outputTokens"] == 321_120
     assert bytes_read(result)[1:] == (2, 121)
     assert outputs(env) == 321_120
+
+
+def test_a_walk_noted_a_moment_ago_is_not_noted_again_and_quick_commands_still_see_new_logs(env):
+    now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+    write_lines(env.log("s1"), [call(1, session="s1", ts=now)])
+    assert outputs(env) == 1
+
+    def noted():
+        with sqlite3.connect(env.db) as conn:
+            return conn.execute("SELECT full_walk_ns FROM roots").fetchall()
+
+    first = noted()
+    assert outputs(env) == 1 and noted() == first
+    # today walks quickly while the note is fresh: the logs of the last day and the directories changed since.
+    write_lines(env.log("s2"), [call(10, session="s2", ts=now)])
+    write_lines(env.log("s1"), [call(100, session="s1", ts=now)])
+    assert env.run("today", "--json", "-z", "UTC").json()["totals"]["outputTokens"] == 111
+    assert outputs(env) == 111
