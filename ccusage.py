@@ -420,7 +420,8 @@ class Listings:
             fields.extend(listing)
         temporary = f"{self.path}.{os.getpid()}"
         try:
-            with open(temporary, "wb") as f:
+            # As private as the store: the names are those of the user's projects and sessions.
+            with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
                 f.write("\0".join(fields).encode("utf-8", "surrogateescape"))
             os.replace(temporary, self.path)
         except OSError:

@@ -200,13 +200,15 @@ def test_four_first_runs_at_once_agree(env, synth):
     assert daily_by_model(json.loads(results[0][0])) == truth_daily_by_model(tree.truth)
 
 
-def test_the_store_is_readable_by_its_owner_only(env):
+def test_the_store_is_readable_by_its_owner_only(env, monkeypatch):
     write_lines(env.log(), [call(1)])
+    settle_every_directory(monkeypatch, env.claude)   # so that the walk's listings are kept beside it
     old = os.umask(0o022)
     try:
         env.run(*REPORT)
     finally:
         os.umask(old)
+    assert Path(f"{env.db}.walk").exists()
     for path in Path(env.db).parent.iterdir():
         if path.name.startswith("usage.db"):
             assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
