@@ -8466,7 +8466,10 @@ def _shown_as(args, settings, query, out):
     is not kept (it depends on the terminal too)."""
     if not (args.json or args.csv):
         return None
-    code = os.stat(__file__)
+    try:
+        code = os.stat(__file__)
+    except OSError:
+        return None   # not run from a file: nothing tells this program from another version
     prices = sorted((name, price.bands, price.fast, price.us_geo, price.regional, price.web_search)
                     for name, price in query.prices.overrides.items())
     return repr((__version__, code.st_size, code.st_mtime_ns, args.command, args.json, args.breakdown,
