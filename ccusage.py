@@ -360,23 +360,149 @@ class ScanReport:
         self.unreadable.append((path, _reason(exc)))
 
 
-def find_logs(root, report, directory=None, recursive=True):
+# A directory changed this shortly before a walk began is listed again by
+# the next one: another entry could still come within the same tick of the
+# file system's clock, leaving its times as they were.
+LISTING_SETTLE_NS = 2 * 10 ** 9
+LISTINGS_HEADER = "ccusage listings 1"
+
+
+def _directory_identity(st):
+    return f"{st.st_dev} {st.st_ino} {st.st_mtime_ns} {st.st_ctime_ns}"
+
+
+class Listings:
+    """What each directory below the roots held when a walk last listed it, kept in a file beside the store.
+
+    A directory whose device, inode, modification and change times are as
+    they were holds the same entries, so a walk stats its logs (which may
+    still grow) and its subdirectories without listing it again.  The file
+    is NUL-separated text, five fields a directory: its path, its identity,
+    then its subdirectories, all its entries that are links (whatever they
+    lead to), and its logs, each a "/"-joined list of names (neither
+    character is ever in a name).  Anything in it that is not as the
+    directory now is makes the walk list that directory again.
+    """
+
+    def __init__(self, path):
+        self.path = path
+        self.started_ns = time.time_ns()
+        # directory -> (identity, subdirectories, links, logs)
+        self.kept = {}
+        self.fresh = {}
+        self.walked = []
+        try:
+            with open(path, "rb") as f:
+                fields = f.read().decode("utf-8", "surrogateescape").split("\0")
+        except (OSError, ValueError):
+            return
+        if fields[0] == LISTINGS_HEADER and len(fields) % 5 == 1:
+            self.kept = dict(zip(fields[1::5], zip(fields[2::5], fields[3::5], fields[4::5], fields[5::5])))
+
+    def settled(self, st):
+        """Whether the listing of a directory of these times may be kept (see LISTING_SETTLE_NS)."""
+        return max(st.st_mtime_ns, st.st_ctime_ns) < self.started_ns - LISTING_SETTLE_NS
+
+    def save(self):
+        """Write the listings of this walk (and those kept of tops it did not walk), if they changed."""
+        if self.fresh == self.kept:
+            return
+        tops = tuple(top + os.sep for top in self.walked)
+        listings = dict(self.fresh)
+        for directory, listing in self.kept.items():
+            if directory not in listings and directory not in self.walked and not directory.startswith(tops):
+                listings[directory] = listing
+        if listings == self.kept:
+            return
+        fields = [LISTINGS_HEADER]
+        for directory, listing in listings.items():
+            fields.append(directory)
+            fields.extend(listing)
+        temporary = f"{self.path}.{os.getpid()}"
+        try:
+            # As private as the store: the names are those of the user's projects and sessions.
+            with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
+                f.write("\0".join(fields).encode("utf-8", "surrogateescape"))
+            os.replace(temporary, self.path)
+        except OSError:
+            try:
+                os.remove(temporary)
+            except OSError:
+                pass
+
+
+def _as_listed(directory, listing, stat):
+    """(paths and stats of the logs, of the subdirectories) that a kept listing names, statted now;
+    None when one is gone, or a link no longer leads to what it led to (an entry that is no link
+    changes kind only by a change to the directory, which its identity shows)."""
+    _, subdirectories, links, logs = listing
+    prefix = directory + os.sep
+    try:
+        paths = [prefix + name for name in logs.split("/")] if logs else []
+        files = list(map(stat, paths))
+        below = [prefix + name for name in subdirectories.split("/")] if subdirectories else []
+        targets = list(map(stat, below))
+    except OSError:
+        return None
+    if links:
+        as_logs, as_directories = set(logs.split("/")), set(subdirectories.split("/"))
+        for name in links.split("/"):
+            try:
+                kind = stat(prefix + name).st_mode & 0o170000
+            except OSError:
+                kind = None
+            if name in as_directories:
+                kept = kind == 0o040000
+            elif name in as_logs:
+                kept = kind == 0o100000
+            else:   # passed over: dangling, or leading to neither a directory nor a log
+                kept = kind != 0o040000 and not (kind == 0o100000 and name.endswith(".jsonl"))
+            if not kept:
+                return None
+    return paths, files, below, targets
+
+
+def find_logs(root, report, directory=None, recursive=True, listings=None):
     """[(path, (dev, inode, size, mtime_ns))] of every *.jsonl below root/projects (or below directory).
 
     Directory links are followed but never round a loop, and a file reachable
     by two paths is listed once.  recursive=False: directory's own entries.
+    listings (a Listings, for a whole walk): directories unchanged since it
+    listed them are not listed again, and those listed now are kept in it.
     """
     found = []
-    seen_links, seen_files = set(), set()
+    seen_links = set()
     top = directory or os.path.join(root, "projects")
     try:
         st = os.stat(top)
         seen_links.add((st.st_dev, st.st_ino))
     except OSError:
-        pass
-    stack = [top]
+        st = None
+    if listings is not None:
+        listings.walked.append(top)
+    stack = [(top, st)]
+    kept = listings.kept if listings is not None else {}
+    stat = os.stat
     while stack:
-        directory = stack.pop()
+        directory, st = stack.pop()
+        listing = kept.get(directory)
+        if listing is not None and st is not None and listing[0] == _directory_identity(st):
+            entries = _as_listed(directory, listing, stat)
+            if entries is not None:
+                paths, files, below, targets = entries
+                found.extend(zip(paths, [(f.st_dev, f.st_ino, f.st_size, f.st_mtime_ns) for f in files]))
+                if listing[2]:
+                    links = set(listing[2].split("/"))
+                    for path, target, name in zip(below, targets, listing[1].split("/")):
+                        if name in links:
+                            if (target.st_dev, target.st_ino) in seen_links:
+                                continue
+                            seen_links.add((target.st_dev, target.st_ino))
+                        stack.append((path, target))
+                else:
+                    stack.extend(zip(below, targets))
+                listings.fresh[directory] = listing
+                continue
         try:
             entries = list(os.scandir(directory))
         except FileNotFoundError:
@@ -384,25 +510,47 @@ def find_logs(root, report, directory=None, recursive=True):
         except OSError as exc:
             report.add_unreadable(directory, exc)
             continue
+        # What is recorded of this directory: kept only if every entry could be looked at.
+        subdirectories, links, logs = [], [], []
+        complete = True
         for entry in entries:
             try:
+                # Every link is named in the listing: what it leads to can change with no change here.
+                link = entry.is_symlink()
+                if link:
+                    links.append(entry.name)
                 if entry.is_dir():
                     if not recursive:
                         continue
-                    if entry.is_symlink():
+                    target = None
+                    if link:
                         # Only a link can lead round a loop.
                         target = os.stat(entry.path)
                         if (target.st_dev, target.st_ino) in seen_links:
+                            subdirectories.append(entry.name)
                             continue
                         seen_links.add((target.st_dev, target.st_ino))
-                    stack.append(entry.path)
+                    elif listings is not None:
+                        try:
+                            target = os.stat(entry.path)
+                        except OSError:
+                            # Gone since it was listed: its own listing finds out.
+                            complete = False
+                    subdirectories.append(entry.name)
+                    stack.append((entry.path, target))
                 elif entry.name.endswith(".jsonl") and entry.is_file():
-                    state = _file_state(entry.stat())
-                    if state[:2] not in seen_files:
-                        seen_files.add(state[:2])
-                        found.append((entry.path, state))
+                    found.append((entry.path, _file_state(entry.stat())))
+                    logs.append(entry.name)
             except OSError as exc:
+                complete = False
                 report.add_unreadable(entry.path, exc)
+        if listings is not None and complete and st is not None and listings.settled(st):
+            listings.fresh[directory] = (_directory_identity(st), "/".join(subdirectories), "/".join(links),
+                                         "/".join(logs))
+    if len({state[:2] for _, state in found}) < len(found):
+        # A file reached by two paths (links, hard links) is listed where the walk first met it.
+        seen = set()
+        found = [(path, state) for path, state in found if state[:2] not in seen and not seen.add(state[:2])]
     return found
 
 
@@ -413,8 +561,8 @@ def walk_digest(found):
     CRC, the files' (device, inode, size, mtime) tuples as they are.
     """
     import zlib
-    paths = zlib.crc32(os.fsencode("\0".join(path for path, _ in found)))
-    return hash((paths, tuple(state for _, state in found)))
+    paths, states = zip(*found) if found else ((), ())
+    return hash((zlib.crc32(os.fsencode("\0".join(paths))), states))
 
 
 def parse_timestamp(value):
@@ -1975,6 +2123,8 @@ class Store:
             on_disk = {}
             full = {root_id: ns for root_id, ns in self.conn.execute(
                 f"SELECT id, full_walk_ns FROM roots WHERE id IN ({','.join('?' * len(ids))})", list(ids.values()))}
+            listings = None
+            walks = []
             for root, root_id in ids.items():
                 since = full.get(root_id)
                 if root in kinds:
@@ -1983,14 +2133,24 @@ class Store:
                 elif quick and since is not None and 0 <= walk_ns - since < QUICK_WALK_FOR_NS:
                     found = self._recent_logs(root, root_id, since, walk_ns, report)
                 else:
-                    found = find_logs(root, report)
+                    listings = listings or Listings(self.path + ".walk")
+                    found = find_logs(root, report, listings=listings)
                     digests[root_id] = walk_digest(found)
+                walks.append((root_id, found))
+            if listings is not None:
+                listings.save()
+            if digests and len(digests) == len(ids) and self._walks_unchanged(digests):
+                # One walk lists a path once: only several roots' need the paths counted.
+                report.files = len(walks[0][1]) if len(walks) == 1 else len({p for _, f in walks for p, _ in f})
+                # Noted again only when the last note is half as old as quick walks may trust it.
+                if any(full[root_id] is None or not 0 <= walk_ns - full[root_id] < QUICK_WALK_FOR_NS // 2
+                       for root_id in digests):
+                    self._note_walks(digests, walk_ns)
+                return
+            for root_id, found in walks:
                 for path, state in found:
                     on_disk[path] = (root_id, state)
             report.files = len(on_disk)
-            if digests and len(digests) == len(ids) and self._walks_unchanged(digests):
-                self._note_walks(digests, walk_ns)
-                return
         changed = self._changed(on_disk)
         if kinds:
             changed += self._read_as_another_kind(on_disk, {ids[root] for root in kinds if root in ids},
@@ -2182,13 +2342,12 @@ class Store:
             if not among:
                 return []
         if len(among) < 100:
-            rows = {path: self.conn.execute(f"SELECT {FILE_COLUMNS} FROM files WHERE path = ?",
-                                            (os.fsencode(path),)).fetchone() for path in among}
+            rows = self._file_rows(among)
             stored = {path: row[4:8] if row else None for path, row in rows.items()}
         else:
             rows = None
-            stored = {os.fsdecode(row[0]): row[1:]
-                      for row in self.conn.execute("SELECT path, dev, ino, size, mtime_ns FROM files")}
+            found = self.conn.execute("SELECT path, dev, ino, size, mtime_ns FROM files").fetchall()
+            stored = dict(zip(_decoded_paths([row[0] for row in found]), [row[1:] for row in found]))
         paths = []
         for path in among:
             state = on_disk[path][1]
@@ -2197,8 +2356,17 @@ class Store:
             else:
                 paths.append(path)
         if paths and rows is None:
-            rows = {os.fsdecode(row[0]): row for row in self.conn.execute(f"SELECT {FILE_COLUMNS} FROM files")}
+            if len(paths) < 100:
+                rows = self._file_rows(paths)
+            else:
+                found = self.conn.execute(f"SELECT {FILE_COLUMNS} FROM files").fetchall()
+                rows = dict(zip(_decoded_paths([row[0] for row in found]), found))
         return [(path, rows.get(path)) for path in paths]
+
+    def _file_rows(self, paths):
+        """{path: its files row (FILE_COLUMNS) or None}, looked up one by one."""
+        return {path: self.conn.execute(f"SELECT {FILE_COLUMNS} FROM files WHERE path = ?",
+                                        (os.fsencode(path),)).fetchone() for path in paths}
 
     @staticmethod
     def _file_record(path, root_id, state, positions, reader, row):
@@ -2408,6 +2576,13 @@ def claim_alerts(conn, states, now_ms, cooldown_ms):
 def release_alert(conn, name, previous, now_ms):
     """An alert that reached no one: back to the state before, so that it is tried again after the cooldown."""
     conn.execute("INSERT OR REPLACE INTO budget_alerts VALUES (?, ?, ?)", (name, previous, now_ms))
+
+
+def _decoded_paths(paths):
+    """os.fsdecode of each of paths (a list of bytes), in one decoding: no path holds a NUL."""
+    if not paths:
+        return []
+    return b"\0".join(paths).decode(sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()).split("\0")
 
 
 def _unread(on_disk, changed):
@@ -2949,6 +3124,8 @@ class UsageQuery:
         self.mode = mode
         self.unpriced_models = {}
         self._models = None
+        # (plan text, generation) of the rows grouped last returned.
+        self.answered = None
 
     def source_list(self, roots):
         """The names of the sources whose roots are among the bits roots, in order."""
@@ -3017,8 +3194,6 @@ class UsageQuery:
     def _grouped_rows(self, group_by, filters):
         """The sums behind grouped, per group and everything a price depends on.
 
-        Sums come from the hourly rollup when the zone's day boundaries fall on
-        whole UTC hours and no session is asked for; from the calls otherwise.
         A query's rows are kept in the report cache until the store next
         changes, so asking again costs no summing.
         """
@@ -3028,33 +3203,10 @@ class UsageQuery:
         conn.execute("BEGIN")
         try:
             generation = conn.execute("SELECT value FROM generation").fetchone()[0]
-            rollup = "hourly" if filters.project is not None or "project" in group_by else "hourly_models"
-            where, params = self._where(filters, "hour * 3600000")
-            # The rollups are in hour order: the first and last hour are found without a scan.
-            first_hour = f"SELECT hour FROM {rollup} WHERE {where} AND calls > 0 ORDER BY hour"
-            lo, hi = conn.execute(f"SELECT ({first_hour} LIMIT 1), ({first_hour} DESC LIMIT 1)",
-                                  params + params).fetchone()
-            if lo is None:
+            sql, params, query = self._plan(group_by, filters)
+            self.answered = (query, generation)
+            if sql is None:
                 return []
-            segments = offset_segments(self.tz, lo * 3_600_000, hi * 3_600_000 + 3_599_999)
-            if "session" not in group_by and all(offset % 3_600_000 == 0 for _, offset in segments):
-                ts, table, calls, band, cost = "hour * 3600000", rollup, "sum(calls)", "band", "total(cost_usd)"
-                has_cost, first, last = "has_cost", "min(hour) * 3600000", "max(hour) * 3600000 + 3599999"
-                where += " AND calls > 0"
-            else:
-                where, params = self._where(filters, "ts")
-                ts, table, calls, band = "ts", "calls", "count(*)", BAND_SQL
-                cost, has_cost, first, last = "total(cost_usd)", "cost_usd IS NOT NULL", "min(ts)", "max(ts)"
-            dates = self.prices.change_dates()
-            era = " + ".join(f"({ts} >= {int(_date_ms(d))})" for d in dates) or "0"
-            columns = {"day": local_day_sql(segments, ts), "session": "session_id", "project": "project_id",
-                       "roots": "roots"}
-            keys = [columns[g] for g in group_by] + ["model_id", "fast", "us_geo", band, era, has_cost]
-            positions = ", ".join(str(i + 1) for i in range(len(keys)))
-            sql = (f"SELECT {', '.join(keys)}, {calls}, sum(input), sum(output), sum(cache_write_5m), "
-                   f"sum(cache_write_1h), sum(cache_read), sum(web_searches), {cost}, {first}, {last} "
-                   f"FROM {table} WHERE {where} GROUP BY {positions} ORDER BY {positions}")
-            query = f"{sql}\n{params!r}"
             cached = conn.execute("SELECT rows FROM report_cache WHERE query = ? AND generation = ?",
                                   (query, generation)).fetchone()
             if cached:
@@ -3062,18 +3214,78 @@ class UsageQuery:
             rows = conn.execute(sql, params).fetchall()
         finally:
             conn.execute("COMMIT")
-        self._remember(query, generation, rows)
+        self._remember(query, generation, json.dumps(rows, separators=(",", ":")))
         return rows
 
-    def _remember(self, query, generation, rows):
-        """Put a query's rows in the report cache (unless another process is writing the store)."""
+    def _plan(self, group_by, filters):
+        """(SQL, parameters, the two as one text) of the sums behind grouped; no SQL when no call matches.
+
+        Sums come from the hourly rollup when the zone's day boundaries fall on
+        whole UTC hours and no session is asked for; from the calls otherwise.
+        The text says all the rows depend on but the store: the roots, the
+        filters, the zone's offsets over the calls' time.
+        """
+        conn = self.conn
+        rollup = "hourly" if filters.project is not None or "project" in group_by else "hourly_models"
+        where, params = self._where(filters, "hour * 3600000")
+        # The rollups are in hour order: the first and last hour are found without a scan.
+        first_hour = f"SELECT hour FROM {rollup} WHERE {where} AND calls > 0 ORDER BY hour"
+        lo, hi = conn.execute(f"SELECT ({first_hour} LIMIT 1), ({first_hour} DESC LIMIT 1)",
+                              params + params).fetchone()
+        if lo is None:
+            return None, None, f"{first_hour}\n{params!r}"
+        segments = offset_segments(self.tz, lo * 3_600_000, hi * 3_600_000 + 3_599_999)
+        if "session" not in group_by and all(offset % 3_600_000 == 0 for _, offset in segments):
+            ts, table, calls, band, cost = "hour * 3600000", rollup, "sum(calls)", "band", "total(cost_usd)"
+            has_cost, first, last = "has_cost", "min(hour) * 3600000", "max(hour) * 3600000 + 3599999"
+            where += " AND calls > 0"
+        else:
+            where, params = self._where(filters, "ts")
+            ts, table, calls, band = "ts", "calls", "count(*)", BAND_SQL
+            cost, has_cost, first, last = "total(cost_usd)", "cost_usd IS NOT NULL", "min(ts)", "max(ts)"
+        dates = self.prices.change_dates()
+        era = " + ".join(f"({ts} >= {int(_date_ms(d))})" for d in dates) or "0"
+        columns = {"day": local_day_sql(segments, ts), "session": "session_id", "project": "project_id",
+                   "roots": "roots"}
+        keys = [columns[g] for g in group_by] + ["model_id", "fast", "us_geo", band, era, has_cost]
+        positions = ", ".join(str(i + 1) for i in range(len(keys)))
+        sql = (f"SELECT {', '.join(keys)}, {calls}, sum(input), sum(output), sum(cache_write_5m), "
+               f"sum(cache_write_1h), sum(cache_read), sum(web_searches), {cost}, {first}, {last} "
+               f"FROM {table} WHERE {where} GROUP BY {positions} ORDER BY {positions}")
+        return sql, params, f"{sql}\n{params!r}"
+
+    def _remember(self, query, generation, text):
+        """Put text in the report cache under query for generation (unless another process is writing the store)."""
         def write(conn):
-            import json
             if conn.execute("SELECT value FROM generation").fetchone()[0] == generation:
                 conn.execute("DELETE FROM report_cache WHERE generation != ?", (generation,))
-                conn.execute("INSERT OR REPLACE INTO report_cache VALUES (?, ?, ?)",
-                             (query, generation, json.dumps(rows, separators=(",", ":"))))
+                conn.execute("INSERT OR REPLACE INTO report_cache VALUES (?, ?, ?)", (query, generation, text))
         write_unless_busy(self.conn, write)
+
+    def cached_answer(self, group_by, filters, shown):
+        """The output a report kept (see remember_answer) for grouped(group_by, filters) shown as shown says, or None.
+
+        Kept for the store's generation and the text of the query's plan: so
+        only while the store, the roots, the filters and the zone's offsets
+        are all as they were.
+        """
+        conn = self.conn
+        if self.several_sources:
+            group_by = group_by + ["roots"]   # as grouped asks
+        conn.execute("BEGIN")
+        try:
+            generation = conn.execute("SELECT value FROM generation").fetchone()[0]
+            query = self._plan(group_by, filters)[2]
+            row = conn.execute("SELECT rows FROM report_cache WHERE query = ? AND generation = ?",
+                               (f"answer {shown}\n{query}", generation)).fetchone()
+        finally:
+            conn.execute("COMMIT")
+        return row[0] if row else None
+
+    def remember_answer(self, shown, text):
+        """Keep text, the output of the last grouped's rows shown as shown says, for cached_answer."""
+        query, generation = self.answered
+        self._remember(f"answer {shown}\n{query}", generation, text)
 
     def price(self, part, model_id, fast, us_geo, band_index, era_index, has_cost, logged_cost):
         """Set the cost of part, calls that share a model and everything else their price depends on."""
@@ -7536,14 +7748,22 @@ class _Unparsed(Exception):
 _DAY = LazyPattern(r"([0-9]{4})-?([0-9]{2})-?([0-9]{2})")
 
 
-def parse_day(text):
+def _day_or_none(text):
+    """The date of YYYY-MM-DD or YYYYMMDD text, or None."""
     match = _DAY.fullmatch(text)
     if match and (len(text) == 8 or text.count("-") == 2):
         try:
             return date(*map(int, match.groups()))
         except ValueError:
             pass
-    raise argparse.ArgumentTypeError(f"invalid date {text!r}: use YYYY-MM-DD or YYYYMMDD")
+    return None
+
+
+def parse_day(text):
+    day = _day_or_none(text)
+    if day is None:
+        raise argparse.ArgumentTypeError(f"invalid date {text!r}: use YYYY-MM-DD or YYYYMMDD")
+    return day
 
 
 def _add_config_option(parser):
@@ -7898,33 +8118,55 @@ def _add_data_commands(commands, only):
         _add_command_options(sub, "prune")
 
 
-# The usual command lines of the commands that run on every prompt or every
-# few seconds are read without building argparse's parser, which costs a
-# good part of such a run: option string -> (dest, what it takes: True for
-# a value, "append" for a repeatable value, False for none).  Anything else
-# on the line goes to argparse; a test holds every entry to build_parser().
-QUICK_COMMANDS = ("status", "today", "blocks") + SEGMENT_COMMANDS
+def _one_of(*choices):
+    """An option value as argparse takes one with type=str.lower and these choices, or None."""
+    return lambda text: text.lower() if text.lower() in choices else None
+
+
+# The usual command lines of the reports and of the commands that run on
+# every prompt or every few seconds are read without building argparse's
+# parser, which costs a good part of such a run: option string -> (dest,
+# what it takes: True for a value, "append" for a repeatable value, a
+# function for a value it converts (None: argparse is left to refuse it),
+# False for none).  Anything else on the line goes to argparse; a test holds
+# every entry to build_parser().
+QUICK_COMMANDS = REPORTS + ("status", "blocks") + SEGMENT_COMMANDS
 QUICK_OPTIONS = {
-    "-j": ("json", False), "--json": ("json", False), "--no-wait": ("no_wait", False),
+    "-j": ("json", False), "--json": ("json", False), "--csv": ("csv", False), "--no-wait": ("no_wait", False),
     "-d": ("data_dir", "append"), "--data-dir": ("data_dir", "append"), "--db": ("db", True),
     "-z": ("timezone", True), "--timezone": ("timezone", True), "--config": ("config", True),
-    "-a": ("active", False), "--active": ("active", False), "--shell": ("shell", True),
+    "-a": ("active", False), "--active": ("active", False), "--shell": ("shell", _one_of(*SHELLS)),
+    "-b": ("breakdown", False), "--breakdown": ("breakdown", False), "--by-project": ("by_project", False),
+    "-s": ("since", _day_or_none), "--since": ("since", _day_or_none),
+    "-u": ("until", _day_or_none), "--until": ("until", _day_or_none),
+    "-p": ("project", True), "--project": ("project", True),
+    "-o": ("order", _one_of(*ORDERS)), "--order": ("order", _one_of(*ORDERS)),
+    "-m": ("mode", _one_of(*MODES)), "--mode": ("mode", _one_of(*MODES)),
 }
 # The quick options only some quick commands take.
-QUICK_OPTIONS_OF = {"active": ("blocks",), "shell": ("prompt",), "json": ("status", "today", "blocks"),
-                    "no_wait": ("status", "today", "blocks")}
+_RANGED_REPORTS = ("daily", "weekly", "monthly", "session")
+QUICK_OPTIONS_OF = {"active": ("blocks",), "shell": ("prompt",), "json": REPORTS + ("status", "blocks"),
+                    "no_wait": REPORTS + ("status", "blocks"), "csv": REPORTS, "breakdown": REPORTS,
+                    "by_project": ("daily", "weekly", "monthly", "today"), "since": _RANGED_REPORTS,
+                    "until": _RANGED_REPORTS, "project": REPORTS, "order": REPORTS, "mode": REPORTS}
 
 
 def quick_args(argv):
-    """The namespace argparse makes of a usual command line of a quick command, or None for any other."""
-    if not argv or argv[0] not in QUICK_COMMANDS:
+    """The namespace argparse makes of a usual command line of a quick command, or None for any other.
+
+    No command word at all is the daily report, as argparse reads it (the
+    command left None).
+    """
+    if argv and argv[0] in QUICK_COMMANDS:
+        command, words = argv[0], iter(argv[1:])
+    elif not argv or (argv[0].startswith("-") and not any(word in COMMANDS for word in argv)):
+        command, words = None, iter(argv)
+    else:
         return None
-    command = argv[0]
     values = {"command": command}
-    words = iter(argv[1:])
     for word in words:
         dest, takes = QUICK_OPTIONS.get(word, (None, None))
-        if dest is None or command not in QUICK_OPTIONS_OF.get(dest, (command,)) or \
+        if dest is None or (command or "daily") not in QUICK_OPTIONS_OF.get(dest, (command or "daily",)) or \
                 (dest in values and takes != "append"):
             return None
         if not takes:
@@ -7933,12 +8175,16 @@ def quick_args(argv):
         value = next(words, None)
         if value is None or value.startswith("-"):
             return None
-        if dest == "shell" and value not in SHELLS:
-            return None
+        if callable(takes):
+            value = takes(value)
+            if value is None:
+                return None
         if takes == "append":
             values.setdefault(dest, []).append(value)
         else:
             values[dest] = value
+    if values.get("json") and values.get("csv"):
+        return None
     import types
     return types.SimpleNamespace(**values)
 
@@ -8021,6 +8267,8 @@ class Messages:
     def __init__(self, stream=sys):
         self.stream = stream
         self.lines = []
+        # How many have been said, wherever they went.
+        self.said = 0
 
     def warn(self, text):
         self.say(f"warning: {text}")
@@ -8029,6 +8277,7 @@ class Messages:
         self.say(text)
 
     def say(self, text):
+        self.said += 1
         line = f"{PROG}: {clean(text)}"
         if self.stream is None:
             self.lines.append(line)
@@ -8233,6 +8482,14 @@ def run_report(args, settings, environ, out, messages):
             filters = Filters(today, today, args.project)
         else:
             filters = Filters(args.since, args.until, args.project)
+        group_by = ["session"] if args.command == "session" else ["day", "project"] if args.by_project else ["day"]
+        shown = _shown_as(args, settings, query, out)
+        if shown is not None:
+            answer = query.cached_answer(group_by, filters, shown)
+            if answer is not None:
+                out.write(answer)
+                return EXIT_OK
+        said = messages.said
         if args.command == "session":
             rows = session_report(query, filters)
         else:
@@ -8246,8 +8503,27 @@ def run_report(args, settings, environ, out, messages):
                 messages.warn(reason)
         _warn_unpriced(query, messages)
         _warn_no_logged_costs(settings, [row.total for row in rows], messages)
-        _print_report(args, settings, rows, query, tz, out, environ)
+        text = _print_report(args, settings, rows, query, tz, out, environ)
+        # Warnings are said again by every run that computes the answer: one that had any is not kept.
+        if shown is not None and text is not None and rows and messages.said == said:
+            query.remember_answer(shown, text)
     return EXIT_OK
+
+
+def _shown_as(args, settings, query, out):
+    """All a report's JSON or CSV output depends on but its rows and the store: None for a table, which
+    is not kept (it depends on the terminal too)."""
+    if not (args.json or args.csv):
+        return None
+    try:
+        code = os.stat(__file__)
+    except OSError:
+        return None   # not run from a file: nothing tells this program from another version
+    prices = sorted((name, price.bands, price.fast, price.us_geo, price.regional, price.web_search)
+                    for name, price in query.prices.overrides.items())
+    return repr((__version__, code.st_size, code.st_mtime_ns, args.command, args.json, args.breakdown,
+                 args.by_project, sorted(settings.values.items()), prices, sorted(query.source_names.items()),
+                 out.isatty(), ascii_only(out)))
 
 
 def run_models(args, settings, environ, out, messages):
@@ -8921,6 +9197,7 @@ def _verbose(store, report, root_ids, messages, names):
 
 
 def _print_report(args, settings, rows, query, tz, out, environ):
+    """Write the report; returns the text written for JSON and CSV (None for a table)."""
     period = "daily" if args.command == "today" else args.command
     # With several sources in use, each row says which saw its calls.
     sources = (lambda row: query.source_list(row.total.roots)) if query.several_sources else None
@@ -8942,15 +9219,18 @@ def _print_report(args, settings, rows, query, tz, out, environ):
             else:
                 data = {period: [entry(r, {field: r.key}) for r in rows]}
         data["totals"] = totals_json(rows, query.unpriced_models)
-        out.write(to_json(data, out) + "\n")
+        text = to_json(data, out) + "\n"
     elif args.csv:
-        _print_csv(period, rows, args, out, sources)
+        import io
+        text = io.StringIO()
+        _print_csv(period, rows, args, text, sources)
+        text = text.getvalue()
     else:
         width, style = _terminal(out, settings)
         if not rows:
             out.write("No usage today.\n" if args.command == "today" else "No usage found"
                       + (" for the given filters" if args.since or args.until or args.project else "") + ".\n")
-            return
+            return None
         if period == "session":
             out.write(render_session_table(rows, args.breakdown, width, style, tz, sources) + "\n")
         else:
@@ -8964,6 +9244,9 @@ def _print_report(args, settings, rows, query, tz, out, environ):
             price, basis = plan_price(settings)
             words = f"Vs plan: API value as a multiple of ${price:,.2f} a month ({clean(basis)})".split(" ")
             out.write("\n".join(wrap_words(words, width)) + "\n")
+        return None
+    out.write(text)
+    return text
 
 
 def _shown_usages(rows, breakdown):

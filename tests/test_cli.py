@@ -161,6 +161,10 @@ def test_a_project_named_as_claude_code_names_its_directory(env, argv):
     ("status",), ("status", "--json", "--no-wait"), ("today", "-j", "-z", "UTC", "--db", "/x/s.db"),
     ("blocks", "--active", "--json", "-d", "/a", "--data-dir", "/b"), ("status", "--config", "/c.toml", "-d", "/a"),
     ("prompt", "--shell", "bash"), ("statusline", "-d", "/a", "--db", "/x/s.db"),
+    ("daily", "--json", "-z", "UTC", "--data-dir", "/a", "--db", "/x/s.db"), (), ("--json", "-z", "UTC"),
+    ("weekly", "-b", "--csv", "-o", "DESC"), ("monthly", "--by-project", "-m", "Calculate", "-p", "game"),
+    ("session", "-s", "2026-11-01", "-u", "20261130", "--no-wait", "--config", "/c.toml"),
+    ("today", "--by-project", "-j", "--mode", "display"),
 ])
 def test_a_quick_command_line_is_read_as_argparse_reads_it(argv):
     quick = ccusage.quick_args(list(argv))
@@ -169,7 +173,9 @@ def test_a_quick_command_line_is_read_as_argparse_reads_it(argv):
 
 
 @pytest.mark.parametrize("argv", [
-    ("daily", "--json"), ("status", "--plan", "pro"), ("status", "-j", "-j"), ("today", "-z"),
+    ("daily", "--json", "--csv"), ("daily", "-s", "2026-13-01"), ("daily", "-o", "sideways"),
+    ("session", "--by-project"), ("today", "--since", "2026-11-01"), ("--json", "status"), ("daily", "-v"),
+    ("daily", "-p", "-home-u-game"), ("status", "--plan", "pro"), ("status", "-j", "-j"), ("today", "-z"),
     ("status", "--active"), ("today", "--db", "--json"), ("status", "-jv"),
     ("prompt", "--json"), ("statusline", "--shell", "zsh"), ("prompt", "--shell", "csh"), ("prompt", "--no-wait"),
 ])

@@ -651,8 +651,8 @@ def test_a_fifo_listed_as_a_log_is_skipped_without_blocking(env, monkeypatch):
     os.mkfifo(fifo)
     find_logs = ccusage.find_logs
 
-    def listing_the_fifo(root, report):
-        return find_logs(root, report) + [(fifo, (1, 2, 3, 4))]
+    def listing_the_fifo(root, report, **options):
+        return find_logs(root, report, **options) + [(fifo, (1, 2, 3, 4))]
 
     monkeypatch.setattr(ccusage, "find_logs", listing_the_fifo)
     results = []

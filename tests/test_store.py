@@ -7,6 +7,7 @@ import shutil
 import sqlite3
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -199,13 +200,15 @@ def test_four_first_runs_at_once_agree(env, synth):
     assert daily_by_model(json.loads(results[0][0])) == truth_daily_by_model(tree.truth)
 
 
-def test_the_store_is_readable_by_its_owner_only(env):
+def test_the_store_is_readable_by_its_owner_only(env, monkeypatch):
     write_lines(env.log(), [call(1)])
+    settle_every_directory(monkeypatch, env.claude)   # so that the walk's listings are kept beside it
     old = os.umask(0o022)
     try:
         env.run(*REPORT)
     finally:
         os.umask(old)
+    assert Path(f"{env.db}.walk").exists()
     for path in Path(env.db).parent.iterdir():
         if path.name.startswith("usage.db"):
             assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
@@ -255,10 +258,12 @@ def test_a_store_locked_too_long_is_one_line(env, monkeypatch):
     assert result.code == 1 and result.err.count("\n") == 1 and "locked" in result.err, result
 
 
-def cached_queries(env):
+def cached_queries(env, answers=False):
+    """How many queries' rows (answers=True: reports' whole outputs) the cache holds for the store as it is."""
     with sqlite3.connect(env.db) as conn:
         generation = conn.execute("SELECT value FROM generation").fetchone()[0]
-        return conn.execute("SELECT count(*) FROM report_cache WHERE generation = ?", (generation,)).fetchone()[0]
+        return conn.execute("SELECT count(*) FROM report_cache WHERE generation = ? AND (query LIKE 'answer %') = ?",
+                            (generation, answers)).fetchone()[0]
 
 
 def trace_statements(monkeypatch):
@@ -431,3 +436,210 @@ def test_a_huge_sparse_file_is_passed_over_once_with_a_note(env):
     assert "passed over" in first.err and "sparse.jsonl" in first.err
     again = env.run("daily", "--json")
     assert again.code == 0 and "passed over" not in again.err
+
+
+def settle_every_directory(monkeypatch, root):
+    """Let a walk keep the listings of root's directories, and give each an old modification time.
+
+    A directory is kept only once its times are LISTING_SETTLE_NS old: here
+    every one counts as settled, and an entry added later sets its
+    modification time to now, unlike the one given here.
+    """
+    monkeypatch.setattr(ccusage, "LISTING_SETTLE_NS", -3600 * 10 ** 9)
+    for top, _, _ in os.walk(root):
+        os.utime(top, ns=(10 ** 18, 10 ** 18))
+
+
+def count_listings(monkeypatch, below):
+    """The directories below `below` that os.scandir lists from now on, in a list that grows."""
+    listed = []
+    scandir = os.scandir
+
+    def counting(path="."):
+        if os.fspath(path).startswith(str(below)):
+            listed.append(os.fspath(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", counting)
+    return listed
+
+
+def test_a_walk_lists_again_only_the_directories_that_changed_and_sees_every_change(env, monkeypatch):
+    old, other = env.log("old"), env.log("other", cwd="/home/u/other")
+    write_lines(old, [call(1, session="old")])
+    write_lines(other, [call(2, session="other", cwd="/home/u/other")])
+    write_lines(env.log("old", agent="a1"), [call(4, session="old")])
+    settle_every_directory(monkeypatch, env.claude)
+    assert outputs(env) == 7
+    assert os.path.exists(f"{env.db}.walk")
+    listed = count_listings(monkeypatch, env.claude)
+    assert outputs(env) == 7 and listed == []
+    # A line appended to an old log, in a directory as it was: its own stat shows it.
+    write_lines(old, [call(8, session="old")])
+    assert outputs(env) == 15 and listed == []
+    # A new log in an old directory, and a new session with a subagent in another.
+    write_lines(env.log("new"), [call(16, session="new")])
+    assert outputs(env) == 31 and listed == [os.path.dirname(old)]
+    listed.clear()
+    write_lines(env.log("fresh", cwd="/home/u/other", agent="b1"), [call(32, session="fresh", cwd="/home/u/other")])
+    assert outputs(env) == 63
+    fresh_session = os.path.join(os.path.dirname(other), "fresh")
+    assert sorted(listed) == [os.path.dirname(other), fresh_session, os.path.join(fresh_session, "subagents")]
+    # A log replaced by another file, and one cut back and written again, are read again (the
+    # calls they held stay in the store's history).
+    settle_every_directory(monkeypatch, env.claude)
+    assert outputs(env) == 63
+    replacement = f"{other}.tmp"
+    write_lines(replacement, [call(64, session="other")])
+    os.replace(replacement, other)
+    with open(old, "w", encoding="utf-8"):
+        pass
+    write_lines(old, [call(128, session="old")])
+    result = env.run(*REPORT, "--verbose")
+    assert result.json()["totals"]["outputTokens"] == 255 and bytes_read(result)[1] == 2
+
+
+def test_a_directory_changed_just_before_a_walk_is_listed_again_by_the_next(env, monkeypatch):
+    write_lines(env.log("s1"), [call(1, session="s1")])
+    assert outputs(env) == 1
+    # Every directory was changed a moment ago: an entry could still come within the same tick.
+    assert ccusage.Listings(f"{env.db}.walk").kept == {}
+    listed = count_listings(monkeypatch, env.claude)
+    assert outputs(env) == 1 and os.path.dirname(env.log("s1")) in listed
+
+
+def test_a_listings_file_that_is_wrong_or_not_one_changes_nothing(env, monkeypatch):
+    project = os.path.dirname(env.log("s1"))
+    write_lines(env.log("s1"), [call(1, session="s1")])
+    write_lines(env.log("s2"), [call(2, session="s2")])
+    settle_every_directory(monkeypatch, env.claude)
+    listings = f"{env.db}.walk"
+    with open(listings, "wb") as f:
+        f.write(b"\xff\x00garbage")
+    assert outputs(env) == 3
+    # A listing of the project as it is that names a log no longer there: the project is listed again.
+    kept = ccusage.Listings(listings).kept
+    identity, subdirectories, links, logs = kept[project]
+    kept[project] = (identity, subdirectories, links, "gone.jsonl/s1.jsonl")
+    with open(listings, "w", encoding="utf-8") as f:
+        f.write("\0".join([ccusage.LISTINGS_HEADER]
+                          + [field for d, listing in kept.items() for field in (d,) + listing]))
+    listed = count_listings(monkeypatch, env.claude)
+    assert outputs(env) == 3 and listed == [project]
+
+
+def test_a_walk_from_its_listings_finds_what_a_walk_of_the_directories_finds(env, monkeypatch):
+    write_lines(env.log("s1"), [call(1, session="s1")])
+    write_lines(env.log("s1", agent="a1"), [call(2, session="s1")])
+    projects = env.claude / "projects"
+    project = Path(env.log("s1")).parent
+    os.symlink(project, project / "loop")
+    os.symlink(project, projects / "second-path")
+    os.symlink("/nonexistent/x.jsonl", project / "gone.jsonl")
+    elsewhere = env.tmp / "elsewhere"
+    write_lines(str(elsewhere / "s9.jsonl"), [call(4, session="s9")])
+    os.symlink(elsewhere, projects / "linked")
+    settle_every_directory(monkeypatch, env.claude)
+    settle_every_directory(monkeypatch, elsewhere)
+    walked = ccusage.find_logs(str(env.claude), ccusage.ScanReport())
+    listings = ccusage.Listings(str(env.tmp / "walk"))
+    assert ccusage.find_logs(str(env.claude), ccusage.ScanReport(), listings=listings) == walked
+    listings.save()
+    listings = ccusage.Listings(str(env.tmp / "walk"))
+    listed = count_listings(monkeypatch, env.tmp)
+    assert ccusage.find_logs(str(env.claude), ccusage.ScanReport(), listings=listings) == walked
+    assert listed == []
+    # The link's target now holds another log: the link's listing goes by the target's times.
+    write_lines(str(elsewhere / "s10.jsonl"), [call(8, session="s10")])
+    listings = ccusage.Listings(str(env.tmp / "walk"))
+    found = ccusage.find_logs(str(env.claude), ccusage.ScanReport(), listings=listings)
+    assert found == ccusage.find_logs(str(env.claude), ccusage.ScanReport())
+    assert len(found) == len(walked) + 1
+    listings.save()
+    # A log that is a link whose target became a directory of logs, the directory holding the link
+    # unchanged: it is listed again, and the link walked as the directory it now is.
+    os.remove(elsewhere / "s10.jsonl")
+    os.symlink(elsewhere / "s10.jsonl", project / "s10.jsonl")
+    settle_every_directory(monkeypatch, env.claude)
+    listings = ccusage.Listings(str(env.tmp / "walk"))
+    ccusage.find_logs(str(env.claude), ccusage.ScanReport(), listings=listings)
+    listings.save()
+    write_lines(str(elsewhere / "s10.jsonl" / "s11.jsonl"), [call(16, session="s11")])
+    listings = ccusage.Listings(str(env.tmp / "walk"))
+    listed = count_listings(monkeypatch, env.tmp)
+    found = ccusage.find_logs(str(env.claude), ccusage.ScanReport(), listings=listings)
+    assert str(project) in listed
+    assert found == ccusage.find_logs(str(env.claude), ccusage.ScanReport())
+    assert [path for path, _ in found if path.endswith("/s11.jsonl")]
+
+
+def test_each_way_of_showing_a_report_is_kept_apart(env):
+    write_lines(env.log("s1"), [call(10, session="s1", ts="2026-11-16T10:00:00.000Z"),
+                                call(20, session="s1", ts="2026-11-17T10:00:00.000Z")])
+    for _ in range(2):   # the second time from what the first kept
+        daily = env.run(*REPORT).json()["daily"]
+        assert [(d["date"], d["outputTokens"]) for d in daily] == [("2026-11-16", 10), ("2026-11-17", 20)]
+        desc = env.run(*REPORT, "-o", "desc").json()["daily"]
+        assert [d["date"] for d in desc] == ["2026-11-17", "2026-11-16"]
+        weekly = env.run("weekly", "--json", "-z", "UTC").json()["weekly"]
+        assert [(w["week"], w["outputTokens"]) for w in weekly] == [("2026-11-15", 30)]
+        monday = env.run("weekly", "--json", "-z", "UTC", "--start-of-week", "monday").json()["weekly"]
+        assert [w["week"] for w in monday] == ["2026-11-16"]
+        csv = env.run("daily", "--csv", "-z", "UTC").out.splitlines()
+        assert csv[0].startswith("date,model,") and [line.split(",")[0] for line in csv[1:]] == [
+            "2026-11-16", "2026-11-17"]
+        late = env.run(*REPORT, "-z", "America/Los_Angeles").json()["daily"]
+        assert [d["date"] for d in late] == ["2026-11-16", "2026-11-17"]
+        since = env.run(*REPORT, "--since", "2026-11-17").json()["totals"]["outputTokens"]
+        assert since == 20
+
+
+def test_a_kept_report_follows_the_price_file(env, tmp_path):
+    prices = tmp_path / "prices.json"
+    write_lines(env.log("s1"), [call(0, session="s1", input=1_000_000)])
+    for usd in (3, 6):
+        prices.write_text(json.dumps({SONNET: {"input": usd, "output": 15}}))
+        for _ in range(2):
+            totals = env.run(*REPORT, "-m", "calculate", "--prices", prices).json()["totals"]
+            assert totals["totalCost"] == usd
+
+
+def test_a_report_with_a_warning_is_not_kept_so_the_warning_is_said_each_time(env):
+    write_lines(env.log("s1"), [call(5, session="s1", model="claude-unheard-of-9")])
+    for _ in range(2):
+        result = env.run(*REPORT)
+        assert result.json()["totals"]["outputTokens"] == 5
+        assert "no price for model 'claude-unheard-of-9'" in result.err
+
+
+def test_among_many_logs_the_changed_ones_are_found_whatever_their_names(env):
+    # Over 100 logs: their stored states are read all at once, the paths decoded together.
+    for n in range(120):
+        write_lines(env.log(f"s{n}"), [call(1, session=f"s{n}")])
+    odd = os.path.join(os.path.dirname(env.log("s0")), os.fsdecode(b"odd-\xff\xfe.jsonl"))
+    write_lines(odd, [call(1000, session="odd")])
+    assert outputs(env) == 1120
+    write_lines(odd, [call(20_000, session="odd")])
+    write_lines(env.log("s7"), [call(300_000, session="s7")])
+    result = env.run(*REPORT, "--verbose")
+    assert result.json()["totals"]["outputTokens"] == 321_120
+    assert bytes_read(result)[1:] == (2, 121)
+    assert outputs(env) == 321_120
+
+
+def test_a_walk_noted_a_moment_ago_is_not_noted_again_and_quick_commands_still_see_new_logs(env):
+    now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+    write_lines(env.log("s1"), [call(1, session="s1", ts=now)])
+    assert outputs(env) == 1
+
+    def noted():
+        with sqlite3.connect(env.db) as conn:
+            return conn.execute("SELECT full_walk_ns FROM roots").fetchall()
+
+    first = noted()
+    assert outputs(env) == 1 and noted() == first
+    # today walks quickly while the note is fresh: the logs of the last day and the directories changed since.
+    write_lines(env.log("s2"), [call(10, session="s2", ts=now)])
+    write_lines(env.log("s1"), [call(100, session="s1", ts=now)])
+    assert env.run("today", "--json", "-z", "UTC").json()["totals"]["outputTokens"] == 111
+    assert outputs(env) == 111
