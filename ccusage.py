@@ -1078,7 +1078,8 @@ def _content_key(obj):
 
 
 def parse_record(line, kind):
-    """(call tuple or None, Request) of a line of a proxy log or a calls log; ValueError for a line of another format.
+    """([call tuples] or None, Request) of a line of a proxy log or a calls log; ValueError for a line of another
+    format.  The calls are the request's and those of the steps its usage.iterations bills beside it.
 
     A proxy line (kind KIND_PROXY) has the time, the model, the response
     (id, usage) and maybe latency_ms, status, agent and source_file; a
@@ -1127,7 +1128,8 @@ def parse_record(line, kind):
     cost = float(cost) if type(cost) in (int, float) and 0 <= cost < MAX_COST_USD else None
     session = _text_field(obj, "session_id") or _text_field(obj, "sessionId")
     cwd = _text_field(obj, "cwd")
-    return (key, ts, session, cwd, model) + usage_fields(usage) + (cost,), request
+    call = (key, ts, session, cwd, model) + usage_fields(usage) + (cost,)
+    return [call] + iteration_calls(call, usage), request
 
 
 def _record_time(value):
@@ -1169,15 +1171,16 @@ class RecordReader(LogChunkReader):
             if not line.strip():
                 continue
             try:
-                call, request = parse_record(line, kind)
+                billed, request = parse_record(line, kind)
             except (ValueError, RecursionError):
                 self.skipped += 1
                 continue
             requests[request.key] = request
-            if call is not None:
+            if billed is not None:
                 self.billable_lines += 1
-                previous = calls.get(call[C_KEY])
-                calls[call[C_KEY]] = call if previous is None else merge_lines(previous, call)
+                for call in billed:
+                    previous = calls.get(call[C_KEY])
+                    calls[call[C_KEY]] = call if previous is None else merge_lines(previous, call)
 
 
 # A log a proxy or calls root holds, by its name: JSON lines under a usual
@@ -2795,24 +2798,33 @@ class Ingest:
         the same key (a transcript's line without a request id).
         """
         by_message = self.keys_by_message
-        # Looked up in two statements, not two a call: a proxy log may hold hundreds of thousands.
-        looked_up = {key.partition(":")[0] for key in self.pending if not key.startswith("h:")} - set(by_message)
-        as_is, with_request = self._stored_keys(looked_up)
+        # (key, message id, whether it names a request, the step it bills ("#2", or ""), its key without the step)
+        parts = []
         for key in self.pending:
-            message_id, colon, _ = key.partition(":")
-            if colon and message_id not in by_message:
-                by_message[message_id] = message_id if message_id in as_is else key
-        joined, roots_only = {}, {}
-        for key, entry in self.pending.items():
-            message_id, colon, _ = key.partition(":")
             if key.startswith("h:"):
+                parts.append((key, None, False, "", key))
+                continue
+            base, mark, step = key.partition("#")
+            message_id, colon, _ = base.partition(":")
+            parts.append((key, message_id, bool(colon), mark + step, base))
+        # Looked up in two statements, not two a call: a proxy log may hold hundreds of thousands.
+        looked_up = {message_id for _, message_id, _, _, _ in parts if message_id is not None} - set(by_message)
+        as_is, with_request = self._stored_keys(looked_up)
+        for key, message_id, colon, step, base in parts:
+            if colon and message_id not in by_message:
+                by_message[message_id] = message_id if message_id in as_is else base
+        joined, roots_only = {}, {}
+        for key, message_id, colon, step, base in parts:
+            entry = self.pending[key]
+            if message_id is None:
                 joined[key] = entry
                 continue
             if not colon and message_id not in by_message:
-                by_message[message_id] = with_request.get(message_id, key)
-            target = by_message.get(message_id, key)
-            # A key looked up in an earlier batch of this ingest is in the store by now.
-            stored = key in as_is or key not in looked_up
+                found = with_request.get(message_id)
+                by_message[message_id] = found.partition("#")[0] if found else base
+            target = by_message[message_id] + step
+            # Whether the store has the response under this key: found now, or written by an earlier batch.
+            stored = message_id in as_is if message_id in looked_up else True
             if not colon and (target != key or key in self.logged_only and stored):
                 roots_only[target] = entry[1] | roots_only.get(target, 0)
                 continue

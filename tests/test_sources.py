@@ -661,3 +661,37 @@ def test_a_calls_log_may_give_its_times_as_epoch_seconds_or_milliseconds(env):
                    '{"timestamp":1764500400000,"model":"claude-haiku-4-5","input_tokens":7,"output_tokens":2}\n')
     daily = env.run("daily", "--json", "-z", "UTC", "--log", f"calls:{log}").json()["daily"]
     assert [(d["date"], d["inputTokens"], d["outputTokens"]) for d in daily] == [("2025-11-30", 12, 3)]
+
+
+# The reference's compaction example: the top level covers the final message step only.
+COMPACTION = [{"type": "compaction", "input_tokens": 180_000, "output_tokens": 3_500,
+               "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0},
+              {"type": "message", "input_tokens": 23_000, "output_tokens": 1_000,
+               "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}]
+
+
+@pytest.mark.parametrize("first", ["proxy", "transcript", "both"])
+def test_a_compaction_step_a_proxy_and_a_transcript_both_saw_is_billed_once(senv, first):
+    write_lines(session_path(str(senv.claude), "s1"), [
+        assistant_line(msg_id="msg_c", request_id="req_c", input=23_000, output=1_000, session="s1",
+                       ts="2026-11-20T10:00:00.000Z", iterations=COMPACTION)])
+    line = proxy_line("msg_c", 23_000, 1_000, ts="2026-11-20T10:00:01Z")
+    line["response"]["usage"]["iterations"] = COMPACTION
+    log = write_log(senv.logs / "proxy.jsonl", [line])
+    if first == "proxy":
+        daily(senv, "--log", f"proxy:{log}", "--source", "proxy")
+    elif first == "transcript":
+        daily(senv)
+    for _ in range(2):
+        result = daily(senv, "--log", f"proxy:{log}")
+        # The response (23,000 in, 1,000 out) and its compaction step (180,000, 3,500), each once.
+        assert totals(result) == (203_000, 4_500, 0, 0)
+        # (203,000 * 3 + 4,500 * 15) / 1e6 = (609,000 + 67,500) / 1e6
+        assert cost(result) == pytest.approx(0.6765)
+
+
+def test_a_proxy_bills_the_compaction_step_its_top_level_leaves_out(senv):
+    line = proxy_line("msg_c", 23_000, 1_000)
+    line["response"]["usage"]["iterations"] = COMPACTION
+    log = write_log(senv.logs / "proxy.jsonl", [line])
+    assert totals(daily(senv, "--log", f"proxy:{log}")) == (203_000, 4_500, 0, 0)
