@@ -24,7 +24,7 @@ from datetime import date, datetime, timedelta, timezone, tzinfo
 # Version and constants
 # ---------------------------------------------------------------------------
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 PROG = "ccusage"
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
