@@ -2267,7 +2267,8 @@ class Store:
                     "ORDER BY offset DESC",
                     (root_id, state[0], state[1], os.fsencode(path))).fetchone()
                 if moved is not None:
-                    row = moved[:6] + (None, None, None, 0)
+                    # The lines it skipped under its old name go with it.
+                    row = moved[:6] + (None, None, None, moved[9])
             followed.append((path, row))
         return followed
 
@@ -2454,11 +2455,15 @@ class Store:
     # -- queries --
 
     def skipped_lines(self, root_ids):
-        """[(path, lines skipped, root id)] of the logs below root_ids that had lines skipped."""
+        """[(path, lines skipped, root id)] of the logs below root_ids that had lines skipped.
+
+        A log no longer there is left out: a rotated log's count went with it
+        to its new name, and a compressed one was counted again when read whole.
+        """
         marks = ",".join("?" * len(root_ids))
         return [(os.fsdecode(path), skipped, root_id) for path, skipped, root_id in self.conn.execute(
             f"SELECT path, skipped, root_id FROM files WHERE skipped > 0 AND root_id IN ({marks}) ORDER BY path",
-            root_ids)]
+            root_ids) if os.path.lexists(path)]
 
 
 def _claimant_lives(owner):

@@ -1,0 +1,58 @@
+"""What a first try of 0.3.0 as a new user found: a proxy log rotated as logrotate does, long model ids
+in narrow tables, the wording of counts."""
+
+import gzip
+import json
+import os
+
+TS = "2026-11-20T10:00:00Z"
+SONNET = "claude-sonnet-4-5-20250929"
+
+
+def proxy_line(msg_id, input, output, ts=TS, model=SONNET):
+    return json.dumps({"timestamp": ts, "model": model, "response": {
+        "id": msg_id, "usage": {"input_tokens": input, "output_tokens": output}},
+        "latency_ms": 100, "status": "success"})
+
+
+def write(path, lines, mode="w"):
+    with open(path, mode, encoding="utf-8") as f:
+        f.write("".join(line + "\n" for line in lines))
+
+
+def skipped_notes(result):
+    """{path: lines skipped} of --verbose's list, and its summary line."""
+    lines = [line[len("ccusage: "):] for line in result.err.splitlines() if line.startswith("ccusage: ")]
+    summary = [line for line in lines if " malformed lines in " in line or " malformed line in " in line]
+    listed = {}
+    for line in lines:
+        if line.startswith("  "):
+            count, path = line.split(None, 1)
+            listed[path] = int(count)
+    return summary, listed
+
+
+def test_a_rotated_logs_bad_lines_stay_counted_under_its_new_names(env):
+    (env.claude / "projects").mkdir()
+    logs = env.tmp / "logs"
+    logs.mkdir()
+    log = logs / "api_calls.json"
+    write(log, [proxy_line("msg_1", 10, 1), "garbage one", "garbage two", proxy_line("msg_2", 20, 2)])
+    first = env.run("daily", "--json", "--verbose", "--log", f"proxy:{log}")
+    assert skipped_notes(first)[1] == {str(log): 2}
+    # logrotate: the log becomes .1 and a new one starts (with one bad line of its own).
+    os.rename(log, logs / "api_calls.json.1")
+    write(log, [proxy_line("msg_3", 30, 3), "garbage three"])
+    second = env.run("daily", "--json", "--verbose", "--log", f"proxy:{log}")
+    assert second.json()["totals"]["inputTokens"] == 60
+    assert skipped_notes(second)[1] == {str(log): 1, str(logs / "api_calls.json.1"): 2}
+    # The next rotation compresses .1 as .2.gz: read whole, its two bad lines are counted there, once.
+    with open(logs / "api_calls.json.1", "rb") as f, gzip.open(logs / "api_calls.json.2.gz", "wb") as z:
+        z.write(f.read())
+    os.unlink(logs / "api_calls.json.1")
+    os.rename(log, logs / "api_calls.json.1")
+    write(log, [proxy_line("msg_4", 40, 4)])
+    third = env.run("daily", "--json", "--verbose", "--log", f"proxy:{log}")
+    # 10 + 20 + 30 + 40: nothing counted twice
+    assert third.json()["totals"]["inputTokens"] == 100
+    assert skipped_notes(third)[1] == {str(logs / "api_calls.json.1"): 1, str(logs / "api_calls.json.2.gz"): 2}
