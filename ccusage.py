@@ -6860,7 +6860,7 @@ def run_live(args, settings, environ, out, messages):
         finally:
             source.close()
         for model, calls in sorted(state.data.unpriced.items()):
-            messages.warn(f"no price for model {model!r} ({calls:,} calls): its cost is left out")
+            messages.warn(f"no price for model {model!r} ({calls:,} {'call' if calls == 1 else 'calls'}): its cost is left out")
         try:
             height = int(environ.get("LINES", ""))
         except ValueError:
@@ -8477,7 +8477,7 @@ def explain_no_usage(query):
 
 def _warn_unpriced(query, messages):
     for model, calls in sorted(query.unpriced_models.items()):
-        messages.warn(f"no price for model {model!r} ({calls:,} calls): its cost is left out of the totals; "
+        messages.warn(f"no price for model {model!r} ({calls:,} {'call' if calls == 1 else 'calls'}): its cost is left out of the totals; "
                       "add it to the price file (see --prices)")
 
 
@@ -9206,8 +9206,10 @@ def _verbose(store, report, root_ids, messages, names):
     for name in sorted({names.get(root_id) for _, _, root_id in skipped}, key=str) if several else [None]:
         files = [(path, n) for path, n, root_id in skipped if not several or names.get(root_id) == name]
         if files:
+            count = sum(n for _, n in files)
             lines.append((f"{name}: " if several else "")
-                         + f"skipped {sum(n for _, n in files):,} malformed lines in {len(files):,} files:")
+                         + f"skipped {count:,} malformed {'line' if count == 1 else 'lines'} in {len(files):,} "
+                         + ("file:" if len(files) == 1 else "files:"))
             lines.extend(f"  {n:,}  {path}" for path, n in files)
     for text in lines:
         messages.note(text)

@@ -56,3 +56,14 @@ def test_a_rotated_logs_bad_lines_stay_counted_under_its_new_names(env):
     # 10 + 20 + 30 + 40: nothing counted twice
     assert third.json()["totals"]["inputTokens"] == 100
     assert skipped_notes(third)[1] == {str(logs / "api_calls.json.1"): 1, str(logs / "api_calls.json.2.gz"): 2}
+
+
+def test_one_bad_line_and_one_unpriced_call_are_said_in_the_singular(env):
+    (env.claude / "projects").mkdir()
+    log = env.tmp / "calls.jsonl"
+    write(log, [json.dumps({"timestamp": TS, "model": "glm-4.7", "input_tokens": 5, "output_tokens": 1}), "garbage"])
+    result = env.run("daily", "--json", "--verbose", "--log", f"calls:{log}")
+    summary, listed = skipped_notes(result)
+    assert summary == ["calls: skipped 1 malformed line in 1 file:"]
+    assert listed == {str(log): 1}
+    assert "no price for model 'glm-4.7' (1 call): its cost is left out" in result.err
