@@ -4917,7 +4917,8 @@ def render_period_table(rows, period, breakdown, by_project, width, style, plan_
                   + ["<"] * (len(models) + bool(sources)),
                   shrink=((models_column,) if models else ()) + (Table.NUMBERS,)
                   + ((source_column,) if sources else ()) + (3, 4, 1, 2),
-                  compact_columns=(1, 2, 3, 4, 5), cut=models_column, optional=(models_column,), cut_min=20)
+                  compact_columns=(1, 2, 3, 4, 5), cut=models_column if models else 0, optional=(models_column,),
+                  cut_min=20)
     source_cell = (lambda row: [clean(", ".join(sources(row)))]) if sources else (lambda row: [])
     current_project = object()
     total = Usage()

@@ -5,6 +5,10 @@ import gzip
 import json
 import os
 
+import pytest
+
+from logsynth import assistant_line, session_path, write_lines
+
 TS = "2026-11-20T10:00:00Z"
 SONNET = "claude-sonnet-4-5-20250929"
 
@@ -67,3 +71,22 @@ def test_one_bad_line_and_one_unpriced_call_are_said_in_the_singular(env):
     assert summary == ["calls: skipped 1 malformed line in 1 file:"]
     assert listed == {str(log): 1}
     assert "no price for model 'glm-4.7' (1 call): its cost is left out" in result.err
+
+
+@pytest.mark.parametrize("columns", [40, 80])
+def test_a_breakdown_of_bedrock_and_router_ids_fits_a_narrow_terminal(env, monkeypatch, columns):
+    bedrock = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+    router = "anthropic/claude-4.7-opus-20260416"
+    write_lines(session_path(env.claude, "s1"), [
+        assistant_line(model=bedrock, input=1000, output=100, session="s1"),
+        assistant_line(model=router, input=2000, output=200, session="s1", ts="2026-11-20T12:01:00.000Z")])
+    monkeypatch.setenv("COLUMNS", str(columns))
+    result = env.run("daily", "--breakdown", "-z", "UTC")
+    lines = result.out.splitlines()
+    assert max(len(line) for line in lines) <= columns, result.out
+    # Each model keeps a row of its own, its id cut where it does not fit, and Total and Cost stay.
+    details = [line.split()[0] for line in lines if line.startswith("  ")]
+    assert len(details) == 2
+    assert sorted(any(model.startswith(d.rstrip("\u2026")) for model in (bedrock, router)) for d in details) \
+        == [True, True], details
+    assert lines[0].split()[-2:] == ["Total", "Cost"]
