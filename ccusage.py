@@ -3990,6 +3990,19 @@ def usage_by_project_model(query, filters):
             for (project_id, model_id), usage in query.grouped(["project"], filters).items()}
 
 
+def unpriced_calls(parts):
+    """{model name: calls without a price} of (model name, Usage) pairs.
+
+    What one output shows, where query.unpriced_models has every sum the
+    query priced: a command that also sums the windows would count their calls twice.
+    """
+    counts = {}
+    for model, usage in parts:
+        if usage.unpriced:
+            counts[model] = counts.get(model, 0) + usage.unpriced
+    return counts
+
+
 # The latency percentiles `models` gives, by the nearest-rank method: the
 # p-th is the latency at rank ceil(p% of n) of the n latencies in ascending
 # order, so always one a request took, never one made up between two.
@@ -8476,8 +8489,9 @@ def explain_no_usage(query):
     return reasons
 
 
-def _warn_unpriced(query, messages):
-    for model, calls in sorted(query.unpriced_models.items()):
+def _warn_unpriced(query, messages, counts=None):
+    """counts: {model name: calls without a price} of what was shown (default: all the query priced)."""
+    for model, calls in sorted((query.unpriced_models if counts is None else counts).items()):
         messages.warn(f"no price for model {model!r} ({calls:,} {'call' if calls == 1 else 'calls'}): its cost is left out of the totals; "
                       "add it to the price file (see --prices)")
 
@@ -9031,7 +9045,7 @@ def run_summary(args, settings, environ, out, messages):
         first, last = summary_period(kind, args.date, today, WEEKDAYS.index(settings.start_of_week))
         tz_name = settings.timezone or system_timezone_name()
         summary = build_summary(query, settings, kind, first, last, tz_name, now_ms)
-    _warn_unpriced(query, messages)
+    _warn_unpriced(query, messages, unpriced_calls(summary.models.items()))
     if not summary.total.calls:
         if args.json:
             out.write(to_json({"period": {"kind": kind, "first": first.isoformat(), "last": last.isoformat(),
@@ -9109,26 +9123,28 @@ def run_export(args, settings, environ, out, messages):
         _warn_unknown_project(query, args.project, messages)
         if args.output:
             with AtomicOutput(args.output) as stream:
-                _export(stream, args, settings, query, filters)
+                unpriced = _export(stream, args, settings, query, filters)
         else:
-            _export(out, args, settings, query, filters)
-        _warn_unpriced(query, messages)
+            unpriced = _export(out, args, settings, query, filters)
+        _warn_unpriced(query, messages, unpriced)
     return EXIT_OK
 
 
 def _export(out, args, settings, query, filters):
+    """Write the export; returns {model name: calls without a price} of a Prometheus export (None: the query's)."""
     if args.format == "prometheus":
         _, latest = store_activity(query)
         now_ms = int(time.time() * 1000)
-        out.write(prometheus_text(usage_by_project_model(query, filters),
-                                  active_window_figures(query, settings, now_ms), latest[0] if latest else None,
-                                  now_ms, request_stats(query, filters)))
-        return
+        usage = usage_by_project_model(query, filters)
+        out.write(prometheus_text(usage, active_window_figures(query, settings, now_ms),
+                                  latest[0] if latest else None, now_ms, request_stats(query, filters)))
+        return unpriced_calls((model, part) for (_, model), part in usage.items())
     rows = export_calls(query, filters)
     if args.aggregate:
         rows = aggregate_export(rows, args.aggregate, query.tz)
     write_export(out, rows, args.format, args.aggregate, query.tz, query.unpriced_models,
                  lambda usage: "+".join(query.source_list(usage.roots)) or DEFAULT_SOURCE_NAME)
+    return None
 
 
 def run_serve(args, settings, environ, out, messages):

@@ -6,6 +6,7 @@ import json
 import os
 
 import pytest
+from freezegun import freeze_time
 
 from logsynth import assistant_line, session_path, write_lines
 
@@ -90,3 +91,24 @@ def test_a_breakdown_of_bedrock_and_router_ids_fits_a_narrow_terminal(env, monke
     assert sorted(any(model.startswith(d.rstrip("\u2026")) for model in (bedrock, router)) for d in details) \
         == [True, True], details
     assert lines[0].split()[-2:] == ["Total", "Cost"]
+
+
+def unpriced_warnings(result):
+    return [line for line in result.err.splitlines() if "no price for model" in line]
+
+
+def test_the_warnings_count_each_unpriced_call_once_and_only_those_shown(env):
+    # One unpriced call yesterday, two today in the active window.
+    write_lines(session_path(env.claude, "s1"), [
+        assistant_line(model="glm-4.7", ts="2026-11-19T10:00:00.000Z", input=10, output=1, session="s1"),
+        assistant_line(model="glm-4.7", ts="2026-11-20T10:00:00.000Z", input=10, output=1, session="s1"),
+        assistant_line(model="glm-4.7", ts="2026-11-20T10:30:00.000Z", input=10, output=1, session="s1")])
+    with freeze_time("2026-11-20T11:00:00Z"):
+        prometheus = env.run("export", "--format", "prometheus")
+        report = env.run("report", "-z", "UTC")
+        other_day = env.run("report", "-z", "UTC", "--date", "2026-11-18")
+    assert prometheus.code == report.code == other_day.code == 0
+    assert [w.split(" (", 1)[1].split(")")[0] for w in unpriced_warnings(prometheus)] == ["3 calls"]
+    # report is of yesterday, the 19th: the one call of that day.
+    assert [w.split(" (", 1)[1].split(")")[0] for w in unpriced_warnings(report)] == ["1 call"]
+    assert unpriced_warnings(other_day) == []
