@@ -4640,6 +4640,8 @@ class Table:
 
     NUMBERS = "numbers"
     ROW_STYLES = {"total": "1;33", "detail": "2"}
+    # What the note under the table offers for the columns given up.
+    shown_by = "a wider terminal or --json"
 
     def __init__(self, headers, aligns, shrink=(), compact_columns=(), cut=None, optional=(), cut_min=8,
                  cut_start=False):
@@ -4719,7 +4721,7 @@ class Table:
         if hidden:
             names = [name + "," for name in hidden[:-1]] + [hidden[-1] + ";"]
             note = (f"Not shown at {width} columns:".split(" ") + names
-                    + "a wider terminal or --json shows them.".split(" "))
+                    + f"{self.shown_by} shows them.".split(" "))
             lines.extend(style(text, "2") for text in wrap_words(note, width))
         return "\n".join(lines)
 
@@ -6367,6 +6369,8 @@ def _fit(text, width):
 
 def _table_lines(table, width):
     """A Table's lines without its rule, for a panel short of rows."""
+    # The live view takes no --json.
+    table.shown_by = "a wider terminal"
     lines = table.render(width, Style(False)).split("\n")
     return [lines[0]] + lines[2:]
 

@@ -112,3 +112,19 @@ def test_the_warnings_count_each_unpriced_call_once_and_only_those_shown(env):
     # report is of yesterday, the 19th: the one call of that day.
     assert [w.split(" (", 1)[1].split(")")[0] for w in unpriced_warnings(report)] == ["1 call"]
     assert unpriced_warnings(other_day) == []
+
+
+def test_the_live_views_note_on_columns_given_up_offers_no_json(env, monkeypatch):
+    write_lines(session_path(env.claude, "s1"), [
+        assistant_line(ts="2026-11-20T10:00:00.000Z", input=1000, output=100, cache_read=5000, session="s1")])
+    monkeypatch.setenv("COLUMNS", "40")
+    monkeypatch.setenv("LINES", "24")
+    with freeze_time("2026-11-20T11:00:00Z"):
+        result = env.run("live", "--once", "--view", "sessions")
+    text = " ".join(result.out.split())
+    assert "Not shown at 40 columns:" in text, result.out
+    assert "a wider terminal shows them." in text
+    assert "--json" not in text
+    # The reports, which take --json, still offer it.
+    report = env.run("session", "-z", "UTC")
+    assert "a wider terminal or --json shows them." in " ".join(report.out.split())
