@@ -4744,6 +4744,15 @@ def usage_cells(usage):
 USAGE_HEADERS = ["Input", "Output", "Cache write", "Cache read", "Total", "Cost"]
 
 
+_UUID = LazyPattern(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def short_session(session):
+    """A session id for a table cell: a Claude Code session's UUID by its first 8 characters; another
+    (a log's name, a program's own id) whole, up to 20."""
+    return clean(session[:8] if _UUID.match(session) else session[:20])
+
+
 def short_model(name):
     """A model id for a table cell: without "claude-" and a date at its end."""
     name = name[len("claude-"):] if name.startswith("claude-") else name
@@ -4969,7 +4978,7 @@ def render_session_table(rows, breakdown, width, style, tz, sources=None):
     for row in rows:
         last = datetime.fromtimestamp(row.total.last / 1000, tz).strftime("%Y-%m-%d %H:%M")
         project = os.path.basename(row.project.rstrip("/")) or row.project
-        table.add([clean(row.session[:8]), clean(project[:18]), last] + usage_cells(row.total) + tail(row))
+        table.add([short_session(row.session), clean(project[:18]), last] + usage_cells(row.total) + tail(row))
         total.add(row.total)
         if breakdown:
             for model, usage in _models_by_cost(row):
@@ -5670,7 +5679,7 @@ def summary_sections(summary, tz):
                      [[clean(_home(p)), fmt_int(u.total_tokens), fmt_cost(u), _share(u.cost, total)]
                       for p, u in projects]))
     sections.append(("Top sessions", ["Session", "Project", "First", "Last", "Tokens", "Cost"], "<<<<>>",
-                     [[clean(r.session[:8]), clean(os.path.basename(r.project.rstrip("/")) or r.project)[:24],
+                     [[short_session(r.session), clean(os.path.basename(r.project.rstrip("/")) or r.project)[:24],
                        _clock(r.total.first, tz, True), _clock(r.total.last, tz, summary.kind != "day"),
                        fmt_int(r.total.total_tokens), fmt_cost(r.total)] for r in summary.sessions]))
     limit = summary.window_limit
@@ -6524,7 +6533,7 @@ def view_lines(state, width):
                       ["<", "<", "<", ">", ">", ">", "<"], shrink=[2, Table.NUMBERS], compact_columns=(4,), cut=1)
         for row in data.sessions:
             active = data.now - row.total.last < data.length_ms
-            table.add([clean(row.session[:8]), clean(os.path.basename((row.project or "").rstrip("/"))),
+            table.add([short_session(row.session), clean(os.path.basename((row.project or "").rstrip("/"))),
                        ", ".join(short_model(m) for m in sorted(row.models)), fmt_int(row.total.calls),
                        fmt_int(row.total.total_tokens), fmt_cost(row.total),
                        _clock(row.total.last, data.tz) + (" active" if active else "")])

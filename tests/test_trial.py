@@ -128,3 +128,16 @@ def test_the_live_views_note_on_columns_given_up_offers_no_json(env, monkeypatch
     # The reports, which take --json, still offer it.
     report = env.run("session", "-z", "UTC")
     assert "a wider terminal or --json shows them." in " ".join(report.out.split())
+
+
+def test_a_logs_session_is_shown_by_its_whole_name_a_uuid_by_its_first_8(env, monkeypatch):
+    (env.claude / "projects").mkdir()
+    uuid = "714951d3-32df-4f64-a3ee-b12047488d8c"
+    write_lines(session_path(env.claude, uuid), [assistant_line(input=100, output=10, session=uuid)])
+    log = env.tmp / "api_calls.json"
+    write(log, [proxy_line("msg_p1", 1000, 100)])
+    monkeypatch.setenv("COLUMNS", "120")
+    result = env.run("session", "-z", "UTC", "--log", f"proxy:{log}")
+    first_cells = [line.split()[0] for line in result.out.splitlines()[2:-2]]
+    # The README: calls that name no session are the log's, under its name without the ending.
+    assert sorted(first_cells) == ["714951d3", "api_calls"], result.out
