@@ -5219,11 +5219,19 @@ def weekly_line(weekly, now_ms, tz):
     return label.ljust(7) + " " + " ".join(phrases)
 
 
-def render_status_answer(status, weekly, now_ms, length_ms, tz, width, style):
-    """What `status` prints: the active window, or that there is none (and the week)."""
+def render_status_answer(status, weekly, now_ms, length_ms, tz, width, style, last_window):
+    """What `status` prints: the active window, or that there is none (and the week).
+
+    last_window: the latest window, which may have reset less than a window's length after its last call.
+    """
     if status is not None:
         return render_status(status, tz, width, style) + "\n"
-    fields = [(None, f"No active window: no calls in the last {_duration(length_ms)}.".split(" "), None)]
+    if last_window is not None and now_ms - last_window.last < length_ms:
+        text = (f"No active window: the last one reset at {_clock(last_window.resets_at(), tz)}; "
+                "the next call starts one.")
+    else:
+        text = f"No active window: no calls in the last {_duration(length_ms)}."
+    fields = [(None, text.split(" "), None)]
     if weekly:
         fields.append(weekly_field(weekly, now_ms, tz))
     return render_fields(fields, width, style) + "\n"
@@ -8632,7 +8640,9 @@ def run_windows(args, settings, environ, out, messages):
         if args.json:
             out.write(to_json(status_json(status, limit, weekly, now_ms), out) + "\n")
         else:
-            out.write(render_status_answer(status, weekly, now_ms, length_ms, query.tz, *_terminal(out, settings)))
+            last_window = next((w for w in reversed(windows) if not w.is_gap), None)
+            out.write(render_status_answer(status, weekly, now_ms, length_ms, query.tz, *_terminal(out, settings),
+                                           last_window))
         return EXIT_LIMIT_REACHED if status is not None and status.reached else EXIT_OK
     if settings.order == "desc":
         windows.reverse()

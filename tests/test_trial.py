@@ -141,3 +141,17 @@ def test_a_logs_session_is_shown_by_its_whole_name_a_uuid_by_its_first_8(env, mo
     first_cells = [line.split()[0] for line in result.out.splitlines()[2:-2]]
     # The README: calls that name no session are the log's, under its name without the ending.
     assert sorted(first_cells) == ["714951d3", "api_calls"], result.out
+
+
+def test_status_after_a_window_reset_does_not_say_there_were_no_calls(env):
+    # The window of a call at 07:10 runs 07:00 to 12:00.
+    write_lines(session_path(env.claude, "s1"), [
+        assistant_line(ts="2026-11-20T07:10:00.000Z", input=1000, output=100, session="s1"),
+        assistant_line(ts="2026-11-20T10:50:00.000Z", input=1000, output=100, session="s1")])
+    with freeze_time("2026-11-20T12:30:00Z"):
+        after_reset = env.run("status", "-z", "UTC")
+    with freeze_time("2026-11-20T16:00:00Z"):
+        idle = env.run("status", "-z", "UTC")
+    assert after_reset.out == "No active window: the last one reset at 12:00; the next call starts one.\n"
+    # 16:00 is more than 5 hours after 10:50.
+    assert idle.out == "No active window: no calls in the last 5h 00m.\n"
