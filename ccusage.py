@@ -3140,6 +3140,8 @@ class UsageQuery:
         self.tz = tz
         self.mode = mode
         self.unpriced_models = {}
+        # The unpriced calls of the sum being priced (see begin_pass).
+        self._pass = None
         self._models = None
         # (plan text, generation) of the rows grouped last returned.
         self.answered = None
@@ -3190,6 +3192,15 @@ class UsageQuery:
         by_roots = self.several_sources
         if by_roots:
             group_by = group_by + ["roots"]
+        outer = self.begin_pass()
+        try:
+            self._price_groups(result, group_by, by_roots, filters)
+        finally:
+            self.end_pass(outer)
+        return result
+
+    def _price_groups(self, result, group_by, by_roots, filters):
+        """Price the sums of grouped into result."""
         width = len(group_by) + 1
         # Summed in an order that does not depend on the ids the store gave models.
         rows = sorted(self._grouped_rows(group_by, filters),
@@ -3206,7 +3217,6 @@ class UsageQuery:
             if usage is None:
                 usage = result[key] = Usage()
             usage.add(part)
-        return result
 
     def _grouped_rows(self, group_by, filters):
         """The sums behind grouped, per group and everything a price depends on.
@@ -3316,10 +3326,28 @@ class UsageQuery:
                                 CONTEXT_BANDS[band_index - 1] + 1 if band_index else 0,
                                 dates[era_index - 1] if era_index else "0000-00-00", fast, us_geo)
         if cost is None:
-            self.unpriced_models[model] = self.unpriced_models.get(model, 0) + part.calls
+            counts = self.unpriced_models if self._pass is None else self._pass
+            counts[model] = counts.get(model, 0) + part.calls
             part.cost, part.unpriced = 0.0, part.calls
         else:
             part.cost = cost
+
+    def begin_pass(self):
+        """Start counting the unpriced calls of one sum of calls (a report's, the windows'); returns the
+        pass it is part of, for end_pass."""
+        outer, self._pass = self._pass, {}
+        return outer
+
+    def end_pass(self, outer):
+        """End a pass begun by begin_pass.  The sums a command makes may cover the same calls (the
+        windows, then the current one's rate): unpriced_models keeps each model's count of the pass
+        that counted most, so that no call is counted twice."""
+        counts, self._pass = self._pass, outer
+        for model, calls in counts.items():
+            if outer is not None:
+                outer[model] = outer.get(model, 0) + calls
+            else:
+                self.unpriced_models[model] = max(self.unpriced_models.get(model, 0), calls)
 
     def era_sql(self, ts="ts"):
         """SQL of the number of price changes before time expression ts."""
@@ -3599,6 +3627,14 @@ def _keep_windows(conn, mask, length_ms, generation, after, windows):
 
 def price_windows(query, windows):
     """Give every window its priced usage and models: from its rows, or from the calls its times span."""
+    outer = query.begin_pass()
+    try:
+        _price_windows(query, windows)
+    finally:
+        query.end_pass(outer)
+
+
+def _price_windows(query, windows):
     kept = {w.first: w for w in windows if w.usage is None and not w.rows and not w.is_gap}
     if kept:
         parts = {}
@@ -3634,6 +3670,14 @@ def price_windows(query, windows):
 
 def price_calls(query, rows):
     """The priced Usage of calls as calls_in_order gives them."""
+    outer = query.begin_pass()
+    try:
+        return _price_calls(query, rows)
+    finally:
+        query.end_pass(outer)
+
+
+def _price_calls(query, rows):
     parts = {}
     for row in rows:
         key = row[W_PRICE_KEY]

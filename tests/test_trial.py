@@ -155,3 +155,16 @@ def test_status_after_a_window_reset_does_not_say_there_were_no_calls(env):
     assert after_reset.out == "No active window: the last one reset at 12:00; the next call starts one.\n"
     # 16:00 is more than 5 hours after 10:50.
     assert idle.out == "No active window: no calls in the last 5h 00m.\n"
+
+
+@pytest.mark.parametrize("command", [("status",), ("blocks",), ("live", "--once")])
+def test_the_windows_warnings_count_each_unpriced_call_once(env, command):
+    # Two unpriced calls, both in the window of 10:00 to 15:00: the windows, the current one and its
+    # rate each sum them, and the warning still says two.
+    write_lines(session_path(env.claude, "s1"), [
+        assistant_line(model="glm-4.7", ts="2026-11-20T10:00:00.000Z", input=10, output=1, session="s1"),
+        assistant_line(model="glm-4.7", ts="2026-11-20T10:30:00.000Z", input=10, output=1, session="s1")])
+    with freeze_time("2026-11-20T11:00:00Z"):
+        result = env.run(*command)
+    assert result.code == 0, result
+    assert [w.split(" (", 1)[1].split(")")[0] for w in unpriced_warnings(result)] == ["2 calls"]
