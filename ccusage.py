@@ -3143,6 +3143,12 @@ class UsageQuery:
         """The names of the sources whose roots are among the bits roots, in order."""
         return sorted({name for root_id, name in self.source_names.items() if roots & (1 << (root_id - 1))})
 
+    def source_text(self, roots):
+        """The names of the sources that saw calls of the bits roots as one text ("claude-code+proxy"): with
+        one source in use, its name whatever roots say (the query then tells no roots apart)."""
+        names = self.source_list(roots) if self.several_sources else sorted(set(self.source_names.values()))
+        return "+".join(names) or DEFAULT_SOURCE_NAME
+
     def model_name(self, model_id):
         # A long run sees models another process added since it last looked.
         if self._models is None or model_id not in self._models:
@@ -5314,9 +5320,10 @@ def _prometheus_number(value):
     return str(value) if isinstance(value, int) else repr(float(value))
 
 
-def prometheus_text(usage, figures, latest_ms, now_ms, requests):
+def prometheus_text(usage, figures, latest_ms, now_ms, requests, source):
     """The Prometheus text exposition (format 0.0.4) of usage {(project path, model name): Usage} and of
-    requests {(model name, agent or None): RequestStats}.
+    requests {(model name, agent or None): RequestStats}; source(usage): the names of the sources that saw
+    its calls, as one text.
 
     Tokens, calls and web searches are counters; the cost is a gauge, since
     prices apply when the figures are made and a corrected price can lower it.
@@ -5326,7 +5333,7 @@ def prometheus_text(usage, figures, latest_ms, now_ms, requests):
     """
     series = {}
     for (project, model), part in usage.items():
-        labels = (f'source="{DEFAULT_SOURCE_NAME}",project="{_prometheus_label(project)}",'
+        labels = (f'source="{_prometheus_label(source(part))}",project="{_prometheus_label(project)}",'
                   f'model="{_prometheus_label(model)}",tier="{model_tier(model)}"')
         # Two names can clean to the same text: one series holds both.
         merged = series.get(labels)
@@ -5342,12 +5349,12 @@ def prometheus_text(usage, figures, latest_ms, now_ms, requests):
                      f"{name} {_prometheus_number(value)}" for labels, value in samples)
 
     ordered = sorted(series.items())
-    family("ccusage_tokens_total", "counter", "Tokens of Claude Code's API calls, by type.",
+    family("ccusage_tokens_total", "counter", "Tokens of the API calls, by type.",
            [(f'{labels},type="{kind}"', getattr(part, field))
             for labels, part in ordered for kind, field in PROMETHEUS_TOKEN_TYPES])
-    family("ccusage_calls_total", "counter", "Claude Code API calls.",
+    family("ccusage_calls_total", "counter", "API calls.",
            [(labels, part.calls) for labels, part in ordered])
-    family("ccusage_web_searches_total", "counter", "Web searches of Claude Code's API calls.",
+    family("ccusage_web_searches_total", "counter", "Web searches of the API calls.",
            [(labels, part.web_searches) for labels, part in ordered])
     family("ccusage_cost_usd", "gauge",
            "Cost in US dollars at today's prices (a gauge: a corrected price can lower it); "
@@ -5815,7 +5822,8 @@ def make_snapshot(query, settings, made):
     rows = period_report(query, "daily", Filters(since=today - timedelta(days=MAX_HISTORY_DAYS - 1)),
                          WEEKDAYS.index(settings.start_of_week), False)
     metrics = prometheus_text(usage, figures, latest[0] if latest else None, now_ms,
-                              request_stats(query, Filters()))
+                              request_stats(query, Filters()),
+                              lambda usage: query.source_text(usage.roots))
     return Snapshot(made, metrics.encode("utf-8"), serve_summary_json(figures, totals, sessions, latest, now_ms),
                     [(date.fromisoformat(row.key), row) for row in rows], today, dict(query.unpriced_models))
 
@@ -9116,13 +9124,14 @@ def _export(out, args, settings, query, filters):
         now_ms = int(time.time() * 1000)
         out.write(prometheus_text(usage_by_project_model(query, filters),
                                   active_window_figures(query, settings, now_ms), latest[0] if latest else None,
-                                  now_ms, request_stats(query, filters)))
+                                  now_ms, request_stats(query, filters),
+                                  lambda usage: query.source_text(usage.roots)))
         return
     rows = export_calls(query, filters)
     if args.aggregate:
         rows = aggregate_export(rows, args.aggregate, query.tz)
     write_export(out, rows, args.format, args.aggregate, query.tz, query.unpriced_models,
-                 lambda usage: "+".join(query.source_list(usage.roots)) or DEFAULT_SOURCE_NAME)
+                 lambda usage: query.source_text(usage.roots))
 
 
 def run_serve(args, settings, environ, out, messages):
