@@ -8444,15 +8444,22 @@ class Session:
 
 
 def calls_elsewhere(query):
-    """[(data directory, calls)] of the store's calls read from none of the query's directories."""
+    """[(root path, its kind, calls)] of the store's calls read from none of the query's roots."""
     found = []
-    for root_id, path in query.conn.execute("SELECT id, path FROM roots ORDER BY id").fetchall():
+    for root_id, path, kind in query.conn.execute("SELECT id, path, kind FROM roots ORDER BY id").fetchall():
         if root_id not in query.root_ids:
             (calls,) = query.conn.execute("SELECT count(*) FROM calls WHERE roots & ? != 0 AND roots & ? = 0",
                                           (1 << (root_id - 1), query.roots_mask)).fetchone()
             if calls:
-                found.append((os.fsdecode(path), calls))
+                found.append((os.fsdecode(path), kind, calls))
     return found
+
+
+def _include_flag(path, kind):
+    """The option that reads a root of this kind again: --data-dir for a config dir, else --log."""
+    import shlex
+    return f"--data-dir {shlex.quote(path)}" if kind == KIND_CLAUDE_CODE else \
+        f"--log {shlex.quote(f'{LOG_KINDS[kind]}:{path}')}"
 
 
 def explain_no_usage(query):
@@ -8462,19 +8469,20 @@ def explain_no_usage(query):
     if query.conn.execute("SELECT 1 FROM calls WHERE roots & ? != 0 LIMIT 1", (query.roots_mask,)).fetchone():
         return []
     reasons = []
-    roots = [os.fsdecode(path) for root_id, path in query.conn.execute("SELECT id, path FROM roots")
-             if root_id in query.root_ids]
+    # A proxy's or a program's log directory holds no projects/: only a config dir is expected to.
+    roots = [os.fsdecode(path) for root_id, path in query.conn.execute(
+             "SELECT id, path FROM roots WHERE kind = ?", (KIND_CLAUDE_CODE,)) if root_id in query.root_ids]
     for root in roots:
         if os.path.isdir(root) and not os.path.isdir(os.path.join(root, "projects")):
             reasons.append(f"{_home(root)} has no projects/ directory, where Claude Code keeps its transcripts; "
                            "--data-dir names a Claude config directory such as ~/.claude")
     elsewhere = calls_elsewhere(query)
     if elsewhere:
-        import shlex
-        reasons.append(f"the store holds {sum(n for _, n in elsewhere):,} calls read from other data directories ("
-                       + ", ".join(f"{_home(path)}: {n:,}" for path, n in elsewhere[:3])
+        places = "data directories" if all(kind == KIND_CLAUDE_CODE for _, kind, _ in elsewhere) else "sources"
+        reasons.append(f"the store holds {sum(n for _, _, n in elsewhere):,} calls read from other {places} ("
+                       + ", ".join(f"{_home(path)}: {n:,}" for path, _, n in elsewhere[:3])
                        + (", ..." if len(elsewhere) > 3 else "") + "); include them with "
-                       + " ".join(f"--data-dir {shlex.quote(path)}" for path, _ in elsewhere[:3]))
+                       + " ".join(_include_flag(path, kind) for path, kind, _ in elsewhere[:3]))
     return reasons
 
 

@@ -433,6 +433,19 @@ def test_a_proxy_not_named_this_run_is_left_out_of_the_report(senv):
     assert totals(daily(senv)) == (0, 0, 0, 0)
 
 
+
+def test_an_empty_answer_points_at_a_proxy_log_with_log_not_data_dir(senv):
+    write_log(senv.logs / "proxy.jsonl", [proxy_line("msg_1", 100, 10)])
+    assert totals(daily(senv, "--log", f"proxy:{senv.logs}")) == (100, 10, 0, 0)
+    empty = senv.tmp / "empty"
+    empty.mkdir()
+    result = senv.run("daily", "--log", f"proxy:{empty}")
+    assert result.out == "No usage found.\n"
+    # A proxy's directory holds no projects/ and needs none; the other proxy's calls are read with --log.
+    assert "projects/" not in result.err
+    assert (f"the store holds 1 calls read from other sources ({senv.logs}: 1); "
+            f"include them with --log proxy:{senv.logs}") in result.err
+
 def test_the_installed_command_reads_a_proxy_log(senv):
     log = write_log(senv.logs / "proxy.jsonl", [proxy_line("msg_1", 1000, 100),
                                                 proxy_line("msg_2", 2000, 200, model="claude-haiku-4-5-20251001")])
