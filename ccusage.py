@@ -7400,7 +7400,7 @@ def source_entries(data, path):
                                "one's); give each source a name of its own", EXIT_USAGE)
         if kind not in LOG_KINDS:
             raise CcusageError(f"{at} kind: expected one of {', '.join(LOG_KINDS)}", EXIT_USAGE)
-        if not isinstance(location, str) or not location.strip():
+        if not isinstance(location, str) or not location.strip() or "\0" in location:
             raise CcusageError(f"{at} path: expected a file, a directory or a glob pattern", EXIT_USAGE)
         names.add(name)
         sources.append(LogSource(name, LOG_KINDS.index(kind), [_expand(location)], f"{at} ({name})"))

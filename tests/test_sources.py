@@ -522,6 +522,8 @@ def test_a_configured_source_whose_path_does_not_exist_is_an_error(senv):
     ({"name": "has space", "kind": "proxy", "path": "/tmp"}, ["name"]),
     ({"name": "claude-code", "kind": "proxy", "path": "/tmp"}, ["claude-code"]),
     ({"name": "gw", "kind": "proxy", "path": "/tmp", "colour": "red"}, ["colour"]),
+    # No path holds a NUL: the system could not even look for it.
+    ({"name": "gw", "kind": "proxy", "path": "/tmp/a\0b/api_calls.json"}, ["path"]),
 ])
 def test_a_bad_source_entry_is_one_line_error(senv, entry, words):
     write_config(senv, json.dumps({"sources": [entry]}), "config.json")
