@@ -1009,6 +1009,8 @@ _RATE_LIMIT_ERROR = b'"error":"rate_limit"'
 # log of its calls.
 LOG_KINDS = ("claude-code", "proxy", "calls")
 KIND_CLAUDE_CODE, KIND_PROXY, KIND_CALLS = range(len(LOG_KINDS))
+# The name of the config dirs' source, which a query that knows no sources gives every call.
+DEFAULT_SOURCE_NAME = LOG_KINDS[KIND_CLAUDE_CODE]
 # What a request log's status says of a request that succeeded.
 SUCCESS_WORDS = ("success", "succeeded", "ok", "completed", "complete", "done")
 # A latency above this (a week) is damage.
@@ -7373,7 +7375,6 @@ class LogSource:
 
 # A source's name: letters, digits and "._-", as a label and a flag's value can hold it.
 _SOURCE_NAME = LazyPattern(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-DEFAULT_SOURCE_NAME = LOG_KINDS[KIND_CLAUDE_CODE]
 
 
 def source_entries(data, path):
