@@ -2182,12 +2182,12 @@ class Store:
                 changed += self._read_as_another_kind(on_disk, {ids[root] for root in kinds if root in ids},
                                                       {path for path, _ in changed})
             ingest = Ingest(self, claim)
-            changed = self._pass_over_unlikely_logs(changed, on_disk, ingest, report)
+            kind_of = {ids[root]: kind for root, kind in kinds.items()}
+            changed = self._pass_over_unlikely_logs(changed, on_disk, ingest, kind_of)
             if kinds:
                 changed = self._follow_rotations(changed, on_disk, ids, kinds)
             rows = dict(changed)
             unread = _unread(on_disk, changed)
-            kind_of = {ids[root]: kind for root, kind in kinds.items()}
             jobs = [(path,) + (row[1:6] if row else (None, 0, 0, 0, 0)) + (kind_of.get(on_disk[path][0], 0),)
                     for path, row in changed]
             helpers = reader_processes(sum(unread.values()), len(jobs)) if parallel and deadline is None else 0
@@ -2214,11 +2214,13 @@ class Store:
                 results.close()
             self._release(claim)
 
-    def _pass_over_unlikely_logs(self, changed, on_disk, ingest, report):
+    def _pass_over_unlikely_logs(self, changed, on_disk, ingest, kind_of):
         """changed without the logs no transcript could be: too large, or mostly holes (a sparse file of NULs).
 
         Each is recorded as read to its end with one skipped line, so that
-        it costs nothing until it changes again, and named in a note.
+        it costs nothing until it changes again, and named in a note as what
+        its root's kind (kind_of: {root id: kind}, but for config dirs) says
+        it is not.
         """
         kept = []
         for path, row in changed:
@@ -2236,7 +2238,9 @@ class Store:
             if reason is None:
                 kept.append((path, row))
                 continue
-            self.messages.note(f"passed over {path}: {reason}, not a Claude Code transcript")
+            kind = kind_of.get(root_id, KIND_CLAUDE_CODE)
+            what = "Claude Code transcript" if kind == KIND_CLAUDE_CODE else f"{LOG_KINDS[kind]} log"
+            self.messages.note(f"passed over {path}: {reason}, not a {what}")
             ingest.files.append((os.fsencode(path), root_id) + state + (size, 0, 0, (row[9] if row else 0) + 1,
                                                                          None))
         return kept

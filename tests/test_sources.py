@@ -710,3 +710,11 @@ def test_a_proxy_bills_the_compaction_step_its_top_level_leaves_out(senv):
     line["response"]["usage"]["iterations"] = COMPACTION
     log = write_log(senv.logs / "proxy.jsonl", [line])
     assert totals(daily(senv, "--log", f"proxy:{log}")) == (203_000, 4_500, 0, 0)
+
+
+def test_a_huge_sparse_proxy_log_is_passed_over_as_a_proxy_log(senv):
+    with open(senv.logs / "api_calls.json", "wb") as f:
+        f.truncate(20 * 2 ** 30)   # 20 GB of holes: no disk, and no log
+    result = daily(senv, "--log", f"proxy:{senv.logs}")
+    assert "passed over" in result.err and "not a proxy log" in result.err, result.err
+    assert "transcript" not in result.err
