@@ -1149,12 +1149,19 @@ def record_path_exists(path):
     log just rotated away (its rotations are there, the new one not yet)."""
     if _GLOB_MAGIC.search(path) or os.path.exists(path):
         return True
-    directory, name = os.path.split(path)
-    rotated = re.compile(re.escape(name) + _ROTATION_SUFFIX)
     try:
-        return any(rotated.match(sibling) for sibling in os.listdir(directory or "."))
+        return bool(_rotations(path))
     except OSError:
         return False
+
+
+def _rotations(path):
+    """The paths beside path that are it or a rotation of it (name.1, name.2.gz, name-20261130), in order;
+    OSError when its directory cannot be listed."""
+    directory, name = os.path.split(path)
+    rotated = re.compile(re.escape(name) + _ROTATION_SUFFIX)
+    return [os.path.join(directory, sibling) for sibling in sorted(os.listdir(directory or "."))
+            if rotated.match(sibling)]
 
 
 class RecordReader(LogChunkReader):
@@ -1234,17 +1241,14 @@ def find_record_logs(pattern, report):
                     if _RECORD_LOG_NAME.match(name):
                         add(os.path.join(top, name))
             continue
-        directory, name = os.path.split(path)
-        rotated = re.compile(re.escape(name) + _ROTATION_SUFFIX)
         try:
-            siblings = sorted(os.listdir(directory or "."))
+            rotations = _rotations(path)
         except OSError as exc:
             if not isinstance(exc, FileNotFoundError):
-                report.add_unreadable(directory, exc)
+                report.add_unreadable(os.path.dirname(path), exc)
             continue
-        for sibling in siblings:
-            if rotated.match(sibling):
-                add(os.path.join(directory, sibling))
+        for rotation in rotations:
+            add(rotation)
     return found
 
 
