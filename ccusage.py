@@ -5485,8 +5485,8 @@ def render_models_table(rows, width, style, sources=None):
     count = len(headers)
     # Narrower, the sources go (unsaid: --json has them), the tokens abbreviate, then the p95, the calls,
     # the p99, the failures, the tokens and the requests go.
-    table = Table(headers + (["Source"] if sources else []), ["<"] + [">"] * (count - 1) + ["<"],
-                  compact_columns=(count - 2,), optional=(count,),
+    table = Table(headers + (["Source"] if sources else []), ["<"] + [">"] * (count - 1) + ["<"] * bool(sources),
+                  compact_columns=(count - 2,), optional=(count,) if sources else (),
                   shrink=([count] if sources else []) + [Table.NUMBERS]
                   + ([5, count - 3, 6, 2, count - 2, 1] if with_requests else []))
     total, requests = Usage(), RequestStats()
