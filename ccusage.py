@@ -7412,7 +7412,9 @@ def source_entries(data, path):
         if not isinstance(location, str) or not location.strip() or "\0" in location:
             raise CcusageError(f"{at} path: expected a file, a directory or a glob pattern", EXIT_USAGE)
         names.add(name)
-        sources.append(LogSource(name, LOG_KINDS.index(kind), [_expand(location)], f"{at} ({name})"))
+        kind = LOG_KINDS.index(kind)
+        path = _strip_projects(_expand(location)) if kind == KIND_CLAUDE_CODE else _expand(location)
+        sources.append(LogSource(name, kind, [path], f"{at} ({name})"))
     return sources
 
 
@@ -8266,13 +8268,15 @@ def _log_argument(text, error):
         error(f"argument --log: expected KIND:PATH with KIND one of {', '.join(LOG_KINDS)}, got {text!r}")
     if not path.strip():
         error("argument --log: expected a path after the kind, got nothing")
-    path = _expand(path)
+    kind = LOG_KINDS.index(kind)
+    # A config dir is named as --data-dir names one: its projects/ directory names it too.
+    path = _strip_projects(_expand(path)) if kind == KIND_CLAUDE_CODE else _expand(path)
     if not record_path_exists(path):
         error(f"argument --log: {path} does not exist")
-    if LOG_KINDS.index(kind) == KIND_CLAUDE_CODE and not os.path.isdir(path):
+    if kind == KIND_CLAUDE_CODE and not os.path.isdir(path):
         error(f"argument --log: {path} is not a directory; a claude-code log is a Claude config dir such as "
               "~/.claude")
-    return LOG_KINDS.index(kind), path
+    return kind, path
 
 
 def _check_data_args(args, error):
@@ -8359,6 +8363,9 @@ def log_sources(settings, environ, messages, args=None, quiet=False):
         path = source.paths[0]
         if not record_path_exists(path):
             raise CcusageError(f"{source.where}: {path} does not exist", EXIT_USAGE)
+        if source.kind == KIND_CLAUDE_CODE and not os.path.isdir(path):
+            raise CcusageError(f"{source.where}: {path} is not a directory; a claude-code source is a Claude "
+                               "config dir such as ~/.claude", EXIT_USAGE)
         every.append(source)
     names = {source.name for source in every}
     for kind, path in getattr(args, "log", None) or ():

@@ -568,6 +568,21 @@ def test_a_claude_code_log_is_another_config_dir(senv):
     write_lines(session_path(str(senv.claude), "s1"), [assistant_line(input=500, output=5, session="s1")])
     assert totals(daily(senv, "--log", f"claude-code:{other}")) == (540, 9, 0, 0)
     assert totals(daily(senv, "--log", f"claude-code:{other}", "--source", "claude-code-2")) == (40, 4, 0, 0)
+    # Its projects/ directory names it, as --data-dir takes it.
+    assert totals(daily(senv, "--log", f"claude-code:{other}/projects", "--source", "claude-code-2")) == (40, 4, 0, 0)
+
+
+def test_a_configured_claude_code_source_is_a_config_dir_or_an_error(senv):
+    other = senv.tmp / "other-claude"
+    write_lines(session_path(str(other), "s9"), [assistant_line(input=40, output=4, session="s9")])
+    write_config(senv, json.dumps({"sources": [{"name": "laptop", "path": str(other / "projects")}]}), "config.json")
+    assert totals(daily(senv, "--source", "laptop")) == (40, 4, 0, 0)
+    log = write_log(senv.logs / "p.jsonl", [proxy_line("msg_1", 100, 10)])
+    write_config(senv, json.dumps({"sources": [{"name": "laptop", "path": str(log)}]}), "config.json")
+    result = daily(senv)
+    assert result.code == 2, result
+    first_line_is_one_error(result)
+    assert "laptop" in result.err and "not a directory" in result.err
 
 
 # ---------------------------------------------------------------------------
