@@ -7411,6 +7411,9 @@ def source_entries(data, path):
             raise CcusageError(f"{at} kind: expected one of {', '.join(LOG_KINDS)}", EXIT_USAGE)
         if not isinstance(location, str) or not location.strip() or "\0" in location:
             raise CcusageError(f"{at} path: expected a file, a directory or a glob pattern", EXIT_USAGE)
+        if not os.path.isabs(os.path.expanduser(location)):
+            # Every run reads the settings, in whatever directory it is: a prompt's in each would name another log.
+            raise CcusageError(f"{at} path: expected an absolute path or one from ~, got {location!r}", EXIT_USAGE)
         names.add(name)
         kind = LOG_KINDS.index(kind)
         path = _strip_projects(_expand(location)) if kind == KIND_CLAUDE_CODE else _expand(location)

@@ -524,6 +524,8 @@ def test_a_configured_source_whose_path_does_not_exist_is_an_error(senv):
     ({"name": "gw", "kind": "proxy", "path": "/tmp", "colour": "red"}, ["colour"]),
     # No path holds a NUL: the system could not even look for it.
     ({"name": "gw", "kind": "proxy", "path": "/tmp/a\0b/api_calls.json"}, ["path"]),
+    # The settings are read wherever ccusage runs: a relative path would name another log in each directory.
+    ({"name": "gw", "kind": "proxy", "path": "logs/*.jsonl"}, ["path", "absolute", "logs/*.jsonl"]),
 ])
 def test_a_bad_source_entry_is_one_line_error(senv, entry, words):
     write_config(senv, json.dumps({"sources": [entry]}), "config.json")
