@@ -758,9 +758,9 @@ def parse_line(line, session_hint):
 def iteration_calls(call, usage):
     """The calls a response's usage.iterations bills beside its top-level counts (a list, often empty).
 
-    Each entry is one sampling step.  When the top-level counts are each at
-    least the steps' sums they already include every step, and nothing more
-    is billed; otherwise every step that is not the final "message" one
+    Each entry is one sampling step.  When the top-level input counts are
+    each at least the steps' sums they already include every step, and
+    nothing more is billed; otherwise every step that is not the final "message" one
     (a compaction, an advisor's reply) is a call of its own, keyed by the
     response's key and its place in the list, priced as the model it names.
     ValueError: an entry that is not an object, or a bad count.
@@ -787,8 +787,9 @@ def iteration_calls(call, usage):
     return steps
 
 
-# The counts an iteration carries, compared with the top level's to see whether it includes the steps.
-_ITERATION_COUNTS = ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+# The counts an iteration carries, compared with the top level's to see whether it includes the steps:
+# not the output, a placeholder on a response's early lines (which may carry steps with placeholders too).
+_ITERATION_COUNTS = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
 
 
 def parse_limit_reset(line):

@@ -84,6 +84,17 @@ def test_streaming_lines_of_a_response_with_steps_count_each_step_once(env):
     assert tokens_of(daily(env)["totals"]) == (203_000, 4_500, 0, 0)
 
 
+
+def test_streaming_lines_of_a_response_that_includes_its_steps_bill_it_once(env):
+    # An early line's output is a placeholder, its steps' outputs too, and may sum to more than it (12 + 1 > 1):
+    # its input (203,000, the steps' 180,000 + 23,000) says the top level includes the steps all the same.
+    early = [step("compaction", 180_000, 12), step("message", 23_000, 1)]
+    lines = [response(203_000, 1, early, msg_id="msg_it02", request_id="req_it02", ts="2026-11-20T12:00:00.000Z"),
+             response(203_000, 4_500, COMPACTION, msg_id="msg_it02", request_id="req_it02",
+                      ts="2026-11-20T12:00:02.000Z")]
+    write_lines(env.log(), lines)
+    assert tokens_of(daily(env)["totals"]) == (203_000, 4_500, 0, 0)
+
 @pytest.mark.parametrize("iterations", [
     pytest.param([5], id="an entry that is not an object"),
     pytest.param([step("compaction", -1, 3_500)], id="a negative count"),
