@@ -2817,7 +2817,8 @@ class Ingest:
                 parts.append((key, None, False, "", key))
                 continue
             base, mark, step = key.partition("#")
-            message_id, colon, _ = base.partition(":")
+            # Only a transcript's key is "message id:request id": a log's own id may hold a colon too.
+            message_id, colon, _ = (base, "", "") if key in self.logged_only else base.partition(":")
             parts.append((key, message_id, bool(colon), mark + step, base))
         # Looked up in two statements, not two a call: a proxy log may hold hundreds of thousands.
         looked_up = {message_id for _, message_id, _, _, _ in parts if message_id is not None} - set(by_message)

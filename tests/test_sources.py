@@ -735,3 +735,12 @@ def test_a_huge_sparse_proxy_log_is_passed_over_as_a_proxy_log(senv):
     result = daily(senv, "--log", f"proxy:{senv.logs}")
     assert "passed over" in result.err and "not a proxy log" in result.err, result.err
     assert "transcript" not in result.err
+
+
+def test_calls_whose_own_ids_hold_a_colon_are_each_a_call(senv):
+    # Not a transcript's "message id:request id": two runs' calls, never one response seen twice.
+    log = write_log(senv.logs / "calls.jsonl", [calls_line("run:1", 100, 10), calls_line("run:2", 200, 20),
+                                                calls_line("run:2#a", 400, 40)])
+    assert totals(daily(senv, "--log", f"calls:{log}")) == (700, 70, 0, 0)
+    write_log(log, [calls_line("run:3", 1000, 100)], mode="a")
+    assert totals(daily(senv, "--log", f"calls:{log}")) == (1700, 170, 0, 0)
