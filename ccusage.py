@@ -4057,8 +4057,11 @@ class RequestStats:
 
 
 def request_stats(query, filters):
-    """{(model name, agent or None): RequestStats} of the requests filters cover, of the roots in use."""
-    where, params = query._where(filters, "ts")
+    """{(model name, agent or None): RequestStats} of the requests in the days filters cover, of the roots in use.
+
+    A request belongs to no project: filters' project narrows nothing here.
+    """
+    where, params = query._where(Filters(filters.since, filters.until), "ts")
     roots, groups = ("roots", "1, 2, 3, 4") if query.several_sources else ("0", "1, 2, 3")
     stats = {}
     # One statement, one state of the store: counts per latency, NULL among them, in the

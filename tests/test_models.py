@@ -406,3 +406,14 @@ def test_prometheus_source_label_names_the_sources_that_saw_the_calls(env):
                                  ("sonnet", "proxy", 8)]
     # One source in use: its name, not the config dirs'.
     assert sources_by_tier("--source", "proxy") == [("opus", "proxy", 2), ("sonnet", "proxy", 8)]
+
+
+def test_prometheus_for_one_project_still_has_the_request_series(env):
+    # A request belongs to no project: --project narrows the calls' counters, the requests by nothing.
+    logs = write_logs(env)
+    project = env.run("session", "--json", *logs, "--source", "claude-code").json()["sessions"][0]["projectPath"]
+    result = env.run("export", "-f", "prometheus", *logs, "-p", project)
+    assert result.code == 0, result
+    found = samples(result.out)
+    assert found[("ccusage_requests_total", (("agent", "writer"), ("tier", "sonnet")))] == 10
+    assert [dict(labels)["project"] for (name, labels) in found if name == "ccusage_calls_total"] == [project]
