@@ -2280,7 +2280,8 @@ class Store:
                     "ORDER BY offset DESC",
                     (root_id, state[0], state[1], os.fsencode(path))).fetchone()
                 if moved is not None:
-                    row = moved[:6] + (None, None, None, 0)
+                    # The lines it skipped under its old name go with it.
+                    row = moved[:6] + (None, None, None, moved[9])
             followed.append((path, row))
         return followed
 
@@ -2467,11 +2468,15 @@ class Store:
     # -- queries --
 
     def skipped_lines(self, root_ids):
-        """[(path, lines skipped, root id)] of the logs below root_ids that had lines skipped."""
+        """[(path, lines skipped, root id)] of the logs below root_ids that had lines skipped.
+
+        A log no longer there is left out: a rotated log's count went with it
+        to its new name, and a compressed one was counted again when read whole.
+        """
         marks = ",".join("?" * len(root_ids))
         return [(os.fsdecode(path), skipped, root_id) for path, skipped, root_id in self.conn.execute(
             f"SELECT path, skipped, root_id FROM files WHERE skipped > 0 AND root_id IN ({marks}) ORDER BY path",
-            root_ids)]
+            root_ids) if os.path.lexists(path)]
 
 
 def _claimant_lives(owner):
@@ -4004,6 +4009,19 @@ def usage_by_project_model(query, filters):
             for (project_id, model_id), usage in query.grouped(["project"], filters).items()}
 
 
+def unpriced_calls(parts):
+    """{model name: calls without a price} of (model name, Usage) pairs.
+
+    What one output shows, where query.unpriced_models has every sum the
+    query priced: a command that also sums the windows would count their calls twice.
+    """
+    counts = {}
+    for model, usage in parts:
+        if usage.unpriced:
+            counts[model] = counts.get(model, 0) + usage.unpriced
+    return counts
+
+
 # The latency percentiles `models` gives, by the nearest-rank method: the
 # p-th is the latency at rank ceil(p% of n) of the n latencies in ascending
 # order, so always one a request took, never one made up between two.
@@ -4644,6 +4662,8 @@ class Table:
 
     NUMBERS = "numbers"
     ROW_STYLES = {"total": "1;33", "detail": "2"}
+    # What the note under the table offers for the columns given up.
+    shown_by = "a wider terminal or --json"
 
     def __init__(self, headers, aligns, shrink=(), compact_columns=(), cut=None, optional=(), cut_min=8,
                  cut_start=False):
@@ -4723,7 +4743,7 @@ class Table:
         if hidden:
             names = [name + "," for name in hidden[:-1]] + [hidden[-1] + ";"]
             note = (f"Not shown at {width} columns:".split(" ") + names
-                    + "a wider terminal or --json shows them.".split(" "))
+                    + f"{self.shown_by} shows them.".split(" "))
             lines.extend(style(text, "2") for text in wrap_words(note, width))
         return "\n".join(lines)
 
@@ -4744,6 +4764,15 @@ def usage_cells(usage):
 
 
 USAGE_HEADERS = ["Input", "Output", "Cache write", "Cache read", "Total", "Cost"]
+
+
+_UUID = LazyPattern(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def short_session(session):
+    """A session id for a table cell: a Claude Code session's UUID by its first 8 characters; another
+    (a log's name, a program's own id) whole, up to 20."""
+    return clean(session[:8] if _UUID.match(session) else session[:20])
 
 
 def short_model(name):
@@ -4934,7 +4963,8 @@ def render_period_table(rows, period, breakdown, by_project, width, style, plan_
                   + ["<"] * (len(models) + bool(sources)),
                   shrink=((models_column,) if models else ()) + (Table.NUMBERS,)
                   + ((source_column,) if sources else ()) + (3, 4, 1, 2),
-                  compact_columns=(1, 2, 3, 4, 5), cut=models_column, optional=(models_column,), cut_min=20)
+                  compact_columns=(1, 2, 3, 4, 5), cut=models_column if models else 0, optional=(models_column,),
+                  cut_min=20)
     source_cell = (lambda row: [clean(", ".join(sources(row)))]) if sources else (lambda row: [])
     current_project = object()
     total = Usage()
@@ -4970,7 +5000,7 @@ def render_session_table(rows, breakdown, width, style, tz, sources=None):
     for row in rows:
         last = datetime.fromtimestamp(row.total.last / 1000, tz).strftime("%Y-%m-%d %H:%M")
         project = os.path.basename(row.project.rstrip("/")) or row.project
-        table.add([clean(row.session[:8]), clean(project[:18]), last] + usage_cells(row.total) + tail(row))
+        table.add([short_session(row.session), clean(project[:18]), last] + usage_cells(row.total) + tail(row))
         total.add(row.total)
         if breakdown:
             for model, usage in _models_by_cost(row):
@@ -5211,11 +5241,19 @@ def weekly_line(weekly, now_ms, tz):
     return label.ljust(7) + " " + " ".join(phrases)
 
 
-def render_status_answer(status, weekly, now_ms, length_ms, tz, width, style):
-    """What `status` prints: the active window, or that there is none (and the week)."""
+def render_status_answer(status, weekly, now_ms, length_ms, tz, width, style, last_window):
+    """What `status` prints: the active window, or that there is none (and the week).
+
+    last_window: the latest window, which may have reset less than a window's length after its last call.
+    """
     if status is not None:
         return render_status(status, tz, width, style) + "\n"
-    fields = [(None, f"No active window: no calls in the last {_duration(length_ms)}.".split(" "), None)]
+    if last_window is not None and now_ms - last_window.last < length_ms:
+        text = (f"No active window: the last one reset at {_clock(last_window.resets_at(), tz)}; "
+                "the next call starts one.")
+    else:
+        text = f"No active window: no calls in the last {_duration(length_ms)}."
+    fields = [(None, text.split(" "), None)]
     if weekly:
         fields.append(weekly_field(weekly, now_ms, tz))
     return render_fields(fields, width, style) + "\n"
@@ -5672,7 +5710,7 @@ def summary_sections(summary, tz):
                      [[clean(_home(p)), fmt_int(u.total_tokens), fmt_cost(u), _share(u.cost, total)]
                       for p, u in projects]))
     sections.append(("Top sessions", ["Session", "Project", "First", "Last", "Tokens", "Cost"], "<<<<>>",
-                     [[clean(r.session[:8]), clean(os.path.basename(r.project.rstrip("/")) or r.project)[:24],
+                     [[short_session(r.session), clean(os.path.basename(r.project.rstrip("/")) or r.project)[:24],
                        _clock(r.total.first, tz, True), _clock(r.total.last, tz, summary.kind != "day"),
                        fmt_int(r.total.total_tokens), fmt_cost(r.total)] for r in summary.sessions]))
     limit = summary.window_limit
@@ -6372,6 +6410,8 @@ def _fit(text, width):
 
 def _table_lines(table, width):
     """A Table's lines without its rule, for a panel short of rows."""
+    # The live view takes no --json.
+    table.shown_by = "a wider terminal"
     lines = table.render(width, Style(False)).split("\n")
     return [lines[0]] + lines[2:]
 
@@ -6525,7 +6565,7 @@ def view_lines(state, width):
                       ["<", "<", "<", ">", ">", ">", "<"], shrink=[2, Table.NUMBERS], compact_columns=(4,), cut=1)
         for row in data.sessions:
             active = data.now - row.total.last < data.length_ms
-            table.add([clean(row.session[:8]), clean(os.path.basename((row.project or "").rstrip("/"))),
+            table.add([short_session(row.session), clean(os.path.basename((row.project or "").rstrip("/"))),
                        ", ".join(short_model(m) for m in sorted(row.models)), fmt_int(row.total.calls),
                        fmt_int(row.total.total_tokens), fmt_cost(row.total),
                        _clock(row.total.last, data.tz) + (" active" if active else "")])
@@ -6879,7 +6919,7 @@ def run_live(args, settings, environ, out, messages):
         finally:
             source.close()
         for model, calls in sorted(state.data.unpriced.items()):
-            messages.warn(f"no price for model {model!r} ({calls:,} calls): its cost is left out")
+            messages.warn(f"no price for model {model!r} ({calls:,} {'call' if calls == 1 else 'calls'}): its cost is left out")
         try:
             height = int(environ.get("LINES", ""))
         except ValueError:
@@ -8511,9 +8551,10 @@ def explain_no_usage(query):
     return reasons
 
 
-def _warn_unpriced(query, messages):
-    for model, calls in sorted(query.unpriced_models.items()):
-        messages.warn(f"no price for model {model!r} ({calls:,} calls): its cost is left out of the totals; "
+def _warn_unpriced(query, messages, counts=None):
+    """counts: {model name: calls without a price} of what was shown (default: all the query priced)."""
+    for model, calls in sorted((query.unpriced_models if counts is None else counts).items()):
+        messages.warn(f"no price for model {model!r} ({calls:,} {'call' if calls == 1 else 'calls'}): its cost is left out of the totals; "
                       "add it to the price file (see --prices)")
 
 
@@ -8640,7 +8681,9 @@ def run_windows(args, settings, environ, out, messages):
         if args.json:
             out.write(to_json(status_json(status, limit, weekly, now_ms), out) + "\n")
         else:
-            out.write(render_status_answer(status, weekly, now_ms, length_ms, query.tz, *_terminal(out, settings)))
+            last_window = next((w for w in reversed(windows) if not w.is_gap), None)
+            out.write(render_status_answer(status, weekly, now_ms, length_ms, query.tz, *_terminal(out, settings),
+                                           last_window))
         return EXIT_LIMIT_REACHED if status is not None and status.reached else EXIT_OK
     if settings.order == "desc":
         windows.reverse()
@@ -9066,7 +9109,7 @@ def run_summary(args, settings, environ, out, messages):
         first, last = summary_period(kind, args.date, today, WEEKDAYS.index(settings.start_of_week))
         tz_name = settings.timezone or system_timezone_name()
         summary = build_summary(query, settings, kind, first, last, tz_name, now_ms)
-    _warn_unpriced(query, messages)
+    _warn_unpriced(query, messages, unpriced_calls(summary.models.items()))
     if not summary.total.calls:
         if args.json:
             out.write(to_json({"period": {"kind": kind, "first": first.isoformat(), "last": last.isoformat(),
@@ -9144,27 +9187,29 @@ def run_export(args, settings, environ, out, messages):
         _warn_unknown_project(query, args.project, messages)
         if args.output:
             with AtomicOutput(args.output) as stream:
-                _export(stream, args, settings, query, filters)
+                unpriced = _export(stream, args, settings, query, filters)
         else:
-            _export(out, args, settings, query, filters)
-        _warn_unpriced(query, messages)
+            unpriced = _export(out, args, settings, query, filters)
+        _warn_unpriced(query, messages, unpriced)
     return EXIT_OK
 
 
 def _export(out, args, settings, query, filters):
+    """Write the export; returns {model name: calls without a price} of a Prometheus export (None: the query's)."""
     if args.format == "prometheus":
         _, latest = store_activity(query)
         now_ms = int(time.time() * 1000)
-        out.write(prometheus_text(usage_by_project_model(query, filters),
-                                  active_window_figures(query, settings, now_ms), latest[0] if latest else None,
-                                  now_ms, request_stats(query, filters),
-                                  lambda usage: query.source_text(usage.roots)))
-        return
+        usage = usage_by_project_model(query, filters)
+        out.write(prometheus_text(usage, active_window_figures(query, settings, now_ms),
+                                  latest[0] if latest else None, now_ms, request_stats(query, filters),
+                                  lambda part: query.source_text(part.roots)))
+        return unpriced_calls((model, part) for (_, model), part in usage.items())
     rows = export_calls(query, filters)
     if args.aggregate:
         rows = aggregate_export(rows, args.aggregate, query.tz)
     write_export(out, rows, args.format, args.aggregate, query.tz, query.unpriced_models,
                  lambda usage: query.source_text(usage.roots))
+    return None
 
 
 def run_serve(args, settings, environ, out, messages):
@@ -9243,8 +9288,10 @@ def _verbose(store, report, root_ids, messages, names):
     for name in sorted({names.get(root_id) for _, _, root_id in skipped}, key=str) if several else [None]:
         files = [(path, n) for path, n, root_id in skipped if not several or names.get(root_id) == name]
         if files:
+            count = sum(n for _, n in files)
             lines.append((f"{name}: " if several else "")
-                         + f"skipped {sum(n for _, n in files):,} malformed lines in {len(files):,} files:")
+                         + f"skipped {count:,} malformed {'line' if count == 1 else 'lines'} in {len(files):,} "
+                         + ("file:" if len(files) == 1 else "files:"))
             lines.extend(f"  {n:,}  {path}" for path, n in files)
     for text in lines:
         messages.note(text)

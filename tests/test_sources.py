@@ -148,12 +148,12 @@ def test_malformed_lines_are_skipped_and_counted_under_verbose(senv):
     result = daily(senv, "--verbose", "--log", f"proxy:{log}")
     assert totals(result) == (30, 3, 0, 0)
     # 10 bad lines above and the one of invalid UTF-8
-    assert "proxy: skipped 11 malformed lines in 1 files:" in notes(result), result.err
+    assert "proxy: skipped 11 malformed lines in 1 file:" in notes(result), result.err
     assert f"  11  {log}" in notes(result), result.err
     # Read again, the lines are neither counted again nor forgotten.
     again = daily(senv, "--verbose", "--log", f"proxy:{log}")
     assert totals(again) == (30, 3, 0, 0)
-    assert "proxy: skipped 11 malformed lines in 1 files:" in notes(again), again.err
+    assert "proxy: skipped 11 malformed lines in 1 file:" in notes(again), again.err
 
 
 def test_each_log_has_its_own_bad_line_count(senv):
@@ -163,8 +163,8 @@ def test_each_log_has_its_own_bad_line_count(senv):
     assert totals(result) == (3, 3, 0, 0)
     # With several sources, the count is per source: calls, then proxy.
     lines = notes(result)
-    assert lines[1:] == ["calls: skipped 1 malformed lines in 1 files:", f"  1  {calls}",
-                         "proxy: skipped 2 malformed lines in 1 files:", f"  2  {proxy}"], result.err
+    assert lines[1:] == ["calls: skipped 1 malformed line in 1 file:", f"  1  {calls}",
+                         "proxy: skipped 2 malformed lines in 1 file:", f"  2  {proxy}"], result.err
 
 
 # ---------------------------------------------------------------------------
