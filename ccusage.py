@@ -725,6 +725,8 @@ def parse_line(line, session_hint):
     # str.isascii() takes no time: a text without escapes needs no look.
     if not (key.isascii() and model.isascii() and (session or "").isascii() and (cwd or "").isascii()):
         key, model, session, cwd = (text and _storable(text) for text in (key, model, session, cwd))
+    # usage_fields, written out: a transcript's every billable line comes here, and calling it (and joining
+    # its tuple to this one) makes parse_line some 4% slower.
     cache_write = _count(usage, "cache_creation_input_tokens")
     split = usage.get("cache_creation")
     one_hour = min(_count(split, "ephemeral_1h_input_tokens"), cache_write) if isinstance(split, dict) else 0
@@ -756,9 +758,9 @@ def parse_line(line, session_hint):
 def iteration_calls(call, usage):
     """The calls a response's usage.iterations bills beside its top-level counts (a list, often empty).
 
-    Each entry is one sampling step.  When the top-level counts are each at
-    least the steps' sums they already include every step, and nothing more
-    is billed; otherwise every step that is not the final "message" one
+    Each entry is one sampling step.  When the top-level input counts are
+    each at least the steps' sums they already include every step, and
+    nothing more is billed; otherwise every step that is not the final "message" one
     (a compaction, an advisor's reply) is a call of its own, keyed by the
     response's key and its place in the list, priced as the model it names.
     ValueError: an entry that is not an object, or a bad count.
@@ -785,8 +787,9 @@ def iteration_calls(call, usage):
     return steps
 
 
-# The counts an iteration carries, compared with the top level's to see whether it includes the steps.
-_ITERATION_COUNTS = ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+# The counts an iteration carries, compared with the top level's to see whether it includes the steps:
+# not the output, a placeholder on a response's early lines (which may carry steps with placeholders too).
+_ITERATION_COUNTS = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
 
 
 def parse_limit_reset(line):
@@ -1007,6 +1010,8 @@ _RATE_LIMIT_ERROR = b'"error":"rate_limit"'
 # log of its calls.
 LOG_KINDS = ("claude-code", "proxy", "calls")
 KIND_CLAUDE_CODE, KIND_PROXY, KIND_CALLS = range(len(LOG_KINDS))
+# The name of the config dirs' source, which a query that knows no sources gives every call.
+DEFAULT_SOURCE_NAME = LOG_KINDS[KIND_CLAUDE_CODE]
 # What a request log's status says of a request that succeeded.
 SUCCESS_WORDS = ("success", "succeeded", "ok", "completed", "complete", "done")
 # A latency above this (a week) is damage.
@@ -1145,12 +1150,19 @@ def record_path_exists(path):
     log just rotated away (its rotations are there, the new one not yet)."""
     if _GLOB_MAGIC.search(path) or os.path.exists(path):
         return True
-    directory, name = os.path.split(path)
-    rotated = re.compile(re.escape(name) + _ROTATION_SUFFIX)
     try:
-        return any(rotated.match(sibling) for sibling in os.listdir(directory or "."))
+        return bool(_rotations(path))
     except OSError:
         return False
+
+
+def _rotations(path):
+    """The paths beside path that are it or a rotation of it (name.1, name.2.gz, name-20261130), in order;
+    OSError when its directory cannot be listed."""
+    directory, name = os.path.split(path)
+    rotated = re.compile(re.escape(name) + _ROTATION_SUFFIX)
+    return [os.path.join(directory, sibling) for sibling in sorted(os.listdir(directory or "."))
+            if rotated.match(sibling)]
 
 
 class RecordReader(LogChunkReader):
@@ -1230,17 +1242,14 @@ def find_record_logs(pattern, report):
                     if _RECORD_LOG_NAME.match(name):
                         add(os.path.join(top, name))
             continue
-        directory, name = os.path.split(path)
-        rotated = re.compile(re.escape(name) + _ROTATION_SUFFIX)
         try:
-            siblings = sorted(os.listdir(directory or "."))
+            rotations = _rotations(path)
         except OSError as exc:
             if not isinstance(exc, FileNotFoundError):
-                report.add_unreadable(directory, exc)
+                report.add_unreadable(os.path.dirname(path), exc)
             continue
-        for sibling in siblings:
-            if rotated.match(sibling):
-                add(os.path.join(directory, sibling))
+        for rotation in rotations:
+            add(rotation)
     return found
 
 
@@ -2178,12 +2187,12 @@ class Store:
                 changed += self._read_as_another_kind(on_disk, {ids[root] for root in kinds if root in ids},
                                                       {path for path, _ in changed})
             ingest = Ingest(self, claim)
-            changed = self._pass_over_unlikely_logs(changed, on_disk, ingest, report)
+            kind_of = {ids[root]: kind for root, kind in kinds.items()}
+            changed = self._pass_over_unlikely_logs(changed, on_disk, ingest, kind_of)
             if kinds:
                 changed = self._follow_rotations(changed, on_disk, ids, kinds)
             rows = dict(changed)
             unread = _unread(on_disk, changed)
-            kind_of = {ids[root]: kind for root, kind in kinds.items()}
             jobs = [(path,) + (row[1:6] if row else (None, 0, 0, 0, 0)) + (kind_of.get(on_disk[path][0], 0),)
                     for path, row in changed]
             helpers = reader_processes(sum(unread.values()), len(jobs)) if parallel and deadline is None else 0
@@ -2210,11 +2219,13 @@ class Store:
                 results.close()
             self._release(claim)
 
-    def _pass_over_unlikely_logs(self, changed, on_disk, ingest, report):
+    def _pass_over_unlikely_logs(self, changed, on_disk, ingest, kind_of):
         """changed without the logs no transcript could be: too large, or mostly holes (a sparse file of NULs).
 
         Each is recorded as read to its end with one skipped line, so that
-        it costs nothing until it changes again, and named in a note.
+        it costs nothing until it changes again, and named in a note as what
+        its root's kind (kind_of: {root id: kind}, but for config dirs) says
+        it is not.
         """
         kept = []
         for path, row in changed:
@@ -2232,7 +2243,9 @@ class Store:
             if reason is None:
                 kept.append((path, row))
                 continue
-            self.messages.note(f"passed over {path}: {reason}, not a Claude Code transcript")
+            kind = kind_of.get(root_id, KIND_CLAUDE_CODE)
+            what = "Claude Code transcript" if kind == KIND_CLAUDE_CODE else f"{LOG_KINDS[kind]} log"
+            self.messages.note(f"passed over {path}: {reason}, not a {what}")
             ingest.files.append((os.fsencode(path), root_id) + state + (size, 0, 0, (row[9] if row else 0) + 1,
                                                                          None))
         return kept
@@ -2692,10 +2705,9 @@ class Ingest:
     def add(self, root_id, path, reader, file_record):
         """Take in one log's calls and its files row; written once enough are pending."""
         directory = _project_dir(path)
-        default_session = record_log_stem(path) if isinstance(reader, RecordReader) else \
-            os.path.splitext(os.path.basename(path))[0]
-        pending, model_names, logged_only = self.pending, self.model_names, self.logged_only
         from_log = isinstance(reader, RecordReader)
+        default_session = record_log_stem(path) if from_log else os.path.splitext(os.path.basename(path))[0]
+        pending, model_names, logged_only = self.pending, self.model_names, self.logged_only
         tracking = self.keys_by_message is not None
         root_bit = 1 << (root_id - 1)
         first = self.first_ts
@@ -2722,7 +2734,7 @@ class Ingest:
             self.resets.append((ts, reset_at, root_id))
             if first is None or ts < first:
                 first = ts
-        for key, request in getattr(reader, "requests", {}).items():
+        for key, request in reader.requests.items() if from_log else ():
             previous = self.requests.get(key)
             self.requests[key] = (request, root_bit | (previous[1] if previous else 0))
             if first is None or request.ts < first:
@@ -2810,7 +2822,8 @@ class Ingest:
                 parts.append((key, None, False, "", key))
                 continue
             base, mark, step = key.partition("#")
-            message_id, colon, _ = base.partition(":")
+            # Only a transcript's key is "message id:request id": a log's own id may hold a colon too.
+            message_id, colon, _ = (base, "", "") if key in self.logged_only else base.partition(":")
             parts.append((key, message_id, bool(colon), mark + step, base))
         # Looked up in two statements, not two a call: a proxy log may hold hundreds of thousands.
         looked_up = {message_id for _, message_id, _, _, _ in parts if message_id is not None} - set(by_message)
@@ -3149,6 +3162,12 @@ class UsageQuery:
     def source_list(self, roots):
         """The names of the sources whose roots are among the bits roots, in order."""
         return sorted({name for root_id, name in self.source_names.items() if roots & (1 << (root_id - 1))})
+
+    def source_text(self, roots):
+        """The names of the sources that saw calls of the bits roots as one text ("claude-code+proxy"): with
+        one source in use, its name whatever roots say (the query then tells no roots apart)."""
+        names = self.source_list(roots) if self.several_sources else sorted(set(self.source_names.values()))
+        return "+".join(names) or DEFAULT_SOURCE_NAME
 
     def model_name(self, model_id):
         # A long run sees models another process added since it last looked.
@@ -4100,8 +4119,11 @@ class RequestStats:
 
 
 def request_stats(query, filters):
-    """{(model name, agent or None): RequestStats} of the requests filters cover, of the roots in use."""
-    where, params = query._where(filters, "ts")
+    """{(model name, agent or None): RequestStats} of the requests in the days filters cover, of the roots in use.
+
+    A request belongs to no project: filters' project narrows nothing here.
+    """
+    where, params = query._where(Filters(filters.since, filters.until), "ts")
     roots, groups = ("roots", "1, 2, 3, 4") if query.several_sources else ("0", "1, 2, 3")
     stats = {}
     # One statement, one state of the store: counts per latency, NULL among them, in the
@@ -5396,9 +5418,10 @@ def _prometheus_number(value):
     return str(value) if isinstance(value, int) else repr(float(value))
 
 
-def prometheus_text(usage, figures, latest_ms, now_ms, requests):
+def prometheus_text(usage, figures, latest_ms, now_ms, requests, source):
     """The Prometheus text exposition (format 0.0.4) of usage {(project path, model name): Usage} and of
-    requests {(model name, agent or None): RequestStats}.
+    requests {(model name, agent or None): RequestStats}; source(usage): the names of the sources that saw
+    its calls, as one text.
 
     Tokens, calls and web searches are counters; the cost is a gauge, since
     prices apply when the figures are made and a corrected price can lower it.
@@ -5408,7 +5431,7 @@ def prometheus_text(usage, figures, latest_ms, now_ms, requests):
     """
     series = {}
     for (project, model), part in usage.items():
-        labels = (f'source="{DEFAULT_SOURCE_NAME}",project="{_prometheus_label(project)}",'
+        labels = (f'source="{_prometheus_label(source(part))}",project="{_prometheus_label(project)}",'
                   f'model="{_prometheus_label(model)}",tier="{model_tier(model)}"')
         # Two names can clean to the same text: one series holds both.
         merged = series.get(labels)
@@ -5424,12 +5447,12 @@ def prometheus_text(usage, figures, latest_ms, now_ms, requests):
                      f"{name} {_prometheus_number(value)}" for labels, value in samples)
 
     ordered = sorted(series.items())
-    family("ccusage_tokens_total", "counter", "Tokens of Claude Code's API calls, by type.",
+    family("ccusage_tokens_total", "counter", "Tokens of the API calls, by type.",
            [(f'{labels},type="{kind}"', getattr(part, field))
             for labels, part in ordered for kind, field in PROMETHEUS_TOKEN_TYPES])
-    family("ccusage_calls_total", "counter", "Claude Code API calls.",
+    family("ccusage_calls_total", "counter", "API calls.",
            [(labels, part.calls) for labels, part in ordered])
-    family("ccusage_web_searches_total", "counter", "Web searches of Claude Code's API calls.",
+    family("ccusage_web_searches_total", "counter", "Web searches of the API calls.",
            [(labels, part.web_searches) for labels, part in ordered])
     family("ccusage_cost_usd", "gauge",
            "Cost in US dollars at today's prices (a gauge: a corrected price can lower it); "
@@ -5549,8 +5572,8 @@ def render_models_table(rows, width, style, sources=None):
     count = len(headers)
     # Narrower, the sources go (unsaid: --json has them), the tokens abbreviate, then the p95, the calls,
     # the p99, the failures, the tokens and the requests go.
-    table = Table(headers + (["Source"] if sources else []), ["<"] + [">"] * (count - 1) + ["<"],
-                  compact_columns=(count - 2,), optional=(count,),
+    table = Table(headers + (["Source"] if sources else []), ["<"] + [">"] * (count - 1) + ["<"] * bool(sources),
+                  compact_columns=(count - 2,), optional=(count,) if sources else (),
                   shrink=([count] if sources else []) + [Table.NUMBERS]
                   + ([5, count - 3, 6, 2, count - 2, 1] if with_requests else []))
     total, requests = Usage(), RequestStats()
@@ -5897,7 +5920,8 @@ def make_snapshot(query, settings, made):
     rows = period_report(query, "daily", Filters(since=today - timedelta(days=MAX_HISTORY_DAYS - 1)),
                          WEEKDAYS.index(settings.start_of_week), False)
     metrics = prometheus_text(usage, figures, latest[0] if latest else None, now_ms,
-                              request_stats(query, Filters()))
+                              request_stats(query, Filters()),
+                              lambda usage: query.source_text(usage.roots))
     return Snapshot(made, metrics.encode("utf-8"), serve_summary_json(figures, totals, sessions, latest, now_ms),
                     [(date.fromisoformat(row.key), row) for row in rows], today, dict(query.unpriced_models))
 
@@ -7448,7 +7472,6 @@ class LogSource:
 
 # A source's name: letters, digits and "._-", as a label and a flag's value can hold it.
 _SOURCE_NAME = LazyPattern(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-DEFAULT_SOURCE_NAME = LOG_KINDS[KIND_CLAUDE_CODE]
 
 
 def source_entries(data, path):
@@ -7475,10 +7498,15 @@ def source_entries(data, path):
                                "one's); give each source a name of its own", EXIT_USAGE)
         if kind not in LOG_KINDS:
             raise CcusageError(f"{at} kind: expected one of {', '.join(LOG_KINDS)}", EXIT_USAGE)
-        if not isinstance(location, str) or not location.strip():
+        if not isinstance(location, str) or not location.strip() or "\0" in location:
             raise CcusageError(f"{at} path: expected a file, a directory or a glob pattern", EXIT_USAGE)
+        if not os.path.isabs(os.path.expanduser(location)):
+            # Every run reads the settings, in whatever directory it is: a prompt's in each would name another log.
+            raise CcusageError(f"{at} path: expected an absolute path or one from ~, got {location!r}", EXIT_USAGE)
         names.add(name)
-        sources.append(LogSource(name, LOG_KINDS.index(kind), [_expand(location)], f"{at} ({name})"))
+        kind = LOG_KINDS.index(kind)
+        path = _strip_projects(_expand(location)) if kind == KIND_CLAUDE_CODE else _expand(location)
+        sources.append(LogSource(name, kind, [path], f"{at} ({name})"))
     return sources
 
 
@@ -8332,13 +8360,15 @@ def _log_argument(text, error):
         error(f"argument --log: expected KIND:PATH with KIND one of {', '.join(LOG_KINDS)}, got {text!r}")
     if not path.strip():
         error("argument --log: expected a path after the kind, got nothing")
-    path = _expand(path)
+    kind = LOG_KINDS.index(kind)
+    # A config dir is named as --data-dir names one: its projects/ directory names it too.
+    path = _strip_projects(_expand(path)) if kind == KIND_CLAUDE_CODE else _expand(path)
     if not record_path_exists(path):
         error(f"argument --log: {path} does not exist")
-    if LOG_KINDS.index(kind) == KIND_CLAUDE_CODE and not os.path.isdir(path):
+    if kind == KIND_CLAUDE_CODE and not os.path.isdir(path):
         error(f"argument --log: {path} is not a directory; a claude-code log is a Claude config dir such as "
               "~/.claude")
-    return LOG_KINDS.index(kind), path
+    return kind, path
 
 
 def _check_data_args(args, error):
@@ -8425,6 +8455,9 @@ def log_sources(settings, environ, messages, args=None, quiet=False):
         path = source.paths[0]
         if not record_path_exists(path):
             raise CcusageError(f"{source.where}: {path} does not exist", EXIT_USAGE)
+        if source.kind == KIND_CLAUDE_CODE and not os.path.isdir(path):
+            raise CcusageError(f"{source.where}: {path} is not a directory; a claude-code source is a Claude "
+                               "config dir such as ~/.claude", EXIT_USAGE)
         every.append(source)
     names = {source.name for source in every}
     for kind, path in getattr(args, "log", None) or ():
@@ -8520,15 +8553,22 @@ class Session:
 
 
 def calls_elsewhere(query):
-    """[(data directory, calls)] of the store's calls read from none of the query's directories."""
+    """[(root path, its kind, calls)] of the store's calls read from none of the query's roots."""
     found = []
-    for root_id, path in query.conn.execute("SELECT id, path FROM roots ORDER BY id").fetchall():
+    for root_id, path, kind in query.conn.execute("SELECT id, path, kind FROM roots ORDER BY id").fetchall():
         if root_id not in query.root_ids:
             (calls,) = query.conn.execute("SELECT count(*) FROM calls WHERE roots & ? != 0 AND roots & ? = 0",
                                           (1 << (root_id - 1), query.roots_mask)).fetchone()
             if calls:
-                found.append((os.fsdecode(path), calls))
+                found.append((os.fsdecode(path), kind, calls))
     return found
+
+
+def _include_flag(path, kind):
+    """The option that reads a root of this kind again: --data-dir for a config dir, else --log."""
+    import shlex
+    return f"--data-dir {shlex.quote(path)}" if kind == KIND_CLAUDE_CODE else \
+        f"--log {shlex.quote(f'{LOG_KINDS[kind]}:{path}')}"
 
 
 def explain_no_usage(query):
@@ -8538,19 +8578,20 @@ def explain_no_usage(query):
     if query.conn.execute("SELECT 1 FROM calls WHERE roots & ? != 0 LIMIT 1", (query.roots_mask,)).fetchone():
         return []
     reasons = []
-    roots = [os.fsdecode(path) for root_id, path in query.conn.execute("SELECT id, path FROM roots")
-             if root_id in query.root_ids]
+    # A proxy's or a program's log directory holds no projects/: only a config dir is expected to.
+    roots = [os.fsdecode(path) for root_id, path in query.conn.execute(
+             "SELECT id, path FROM roots WHERE kind = ?", (KIND_CLAUDE_CODE,)) if root_id in query.root_ids]
     for root in roots:
         if os.path.isdir(root) and not os.path.isdir(os.path.join(root, "projects")):
             reasons.append(f"{_home(root)} has no projects/ directory, where Claude Code keeps its transcripts; "
                            "--data-dir names a Claude config directory such as ~/.claude")
     elsewhere = calls_elsewhere(query)
     if elsewhere:
-        import shlex
-        reasons.append(f"the store holds {sum(n for _, n in elsewhere):,} calls read from other data directories ("
-                       + ", ".join(f"{_home(path)}: {n:,}" for path, n in elsewhere[:3])
+        places = "data directories" if all(kind == KIND_CLAUDE_CODE for _, kind, _ in elsewhere) else "sources"
+        reasons.append(f"the store holds {sum(n for _, _, n in elsewhere):,} calls read from other {places} ("
+                       + ", ".join(f"{_home(path)}: {n:,}" for path, _, n in elsewhere[:3])
                        + (", ..." if len(elsewhere) > 3 else "") + "); include them with "
-                       + " ".join(f"--data-dir {shlex.quote(path)}" for path, _ in elsewhere[:3]))
+                       + " ".join(_include_flag(path, kind) for path, kind, _ in elsewhere[:3]))
     return reasons
 
 
@@ -9204,13 +9245,14 @@ def _export(out, args, settings, query, filters):
         now_ms = int(time.time() * 1000)
         usage = usage_by_project_model(query, filters)
         out.write(prometheus_text(usage, active_window_figures(query, settings, now_ms),
-                                  latest[0] if latest else None, now_ms, request_stats(query, filters)))
+                                  latest[0] if latest else None, now_ms, request_stats(query, filters),
+                                  lambda part: query.source_text(part.roots)))
         return unpriced_calls((model, part) for (_, model), part in usage.items())
     rows = export_calls(query, filters)
     if args.aggregate:
         rows = aggregate_export(rows, args.aggregate, query.tz)
     write_export(out, rows, args.format, args.aggregate, query.tz, query.unpriced_models,
-                 lambda usage: "+".join(query.source_list(usage.roots)) or DEFAULT_SOURCE_NAME)
+                 lambda usage: query.source_text(usage.roots))
     return None
 
 

@@ -75,10 +75,15 @@ def test_an_advisor_step_is_priced_as_the_model_it_names(env):
     assert models[OPUS][1] == pytest.approx(0.014)
 
 
-def test_streaming_lines_of_a_response_with_steps_count_each_step_once(env):
+# An early line's output is a placeholder, its steps' outputs too: 12 + 1 may be more than its 1.  Its
+# input tells whether the top level includes the steps: 23,000 leaves the compaction out (billed beside it),
+# 203,000 (180,000 + 23,000) has it in (billed once).
+@pytest.mark.parametrize("top_input, top_output", [pytest.param(23_000, 1_000, id="the steps left out"),
+                                                   pytest.param(203_000, 4_500, id="the steps included")])
+def test_streaming_lines_of_a_response_with_steps_count_each_step_once(env, top_input, top_output):
     early = [step("compaction", 180_000, 12), step("message", 23_000, 1)]
-    lines = [response(23_000, 1, early, msg_id="msg_it01", request_id="req_it01", ts="2026-11-20T12:00:00.000Z"),
-             response(23_000, 1_000, COMPACTION, msg_id="msg_it01", request_id="req_it01",
+    lines = [response(top_input, 1, early, msg_id="msg_it01", request_id="req_it01", ts="2026-11-20T12:00:00.000Z"),
+             response(top_input, top_output, COMPACTION, msg_id="msg_it01", request_id="req_it01",
                       ts="2026-11-20T12:00:02.000Z")]
     write_lines(env.log(), lines)
     assert tokens_of(daily(env)["totals"]) == (203_000, 4_500, 0, 0)

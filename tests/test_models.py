@@ -393,3 +393,27 @@ def test_promtool_accepts_the_request_series(env):
     assert (checked.returncode, checked.stdout + checked.stderr) == (0, "")
     # The newline as clean() writes it, then the backslashes and quotes escaped as the format says.
     assert 'agent="a \\"quoted\\" \\\\ agent\\\\x0awith a newline"' in text
+
+
+def test_prometheus_source_label_names_the_sources_that_saw_the_calls(env):
+    logs = write_logs(env)
+    def sources_by_tier(*args):
+        found = samples(env.run("export", "-f", "prometheus", *logs, *args).out)
+        return sorted((dict(labels)["tier"], dict(labels)["source"], value) for (name, labels), value in found.items()
+                      if name == "ccusage_calls_total")
+    # The transcript's Sonnet call, the proxy's 8 billed Sonnet and 2 Opus calls, the calls log's 2 Haiku ones.
+    assert sources_by_tier() == [("haiku", "calls", 2), ("opus", "proxy", 2), ("sonnet", "claude-code", 1),
+                                 ("sonnet", "proxy", 8)]
+    # One source in use: its name, not the config dirs'.
+    assert sources_by_tier("--source", "proxy") == [("opus", "proxy", 2), ("sonnet", "proxy", 8)]
+
+
+def test_prometheus_for_one_project_still_has_the_request_series(env):
+    # A request belongs to no project: --project narrows the calls' counters, the requests by nothing.
+    logs = write_logs(env)
+    project = env.run("session", "--json", *logs, "--source", "claude-code").json()["sessions"][0]["projectPath"]
+    result = env.run("export", "-f", "prometheus", *logs, "-p", project)
+    assert result.code == 0, result
+    found = samples(result.out)
+    assert found[("ccusage_requests_total", (("agent", "writer"), ("tier", "sonnet")))] == 10
+    assert [dict(labels)["project"] for (name, labels) in found if name == "ccusage_calls_total"] == [project]

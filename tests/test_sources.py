@@ -433,6 +433,19 @@ def test_a_proxy_not_named_this_run_is_left_out_of_the_report(senv):
     assert totals(daily(senv)) == (0, 0, 0, 0)
 
 
+
+def test_an_empty_answer_points_at_a_proxy_log_with_log_not_data_dir(senv):
+    write_log(senv.logs / "proxy.jsonl", [proxy_line("msg_1", 100, 10)])
+    assert totals(daily(senv, "--log", f"proxy:{senv.logs}")) == (100, 10, 0, 0)
+    empty = senv.tmp / "empty"
+    empty.mkdir()
+    result = senv.run("daily", "--log", f"proxy:{empty}")
+    assert result.out == "No usage found.\n"
+    # A proxy's directory holds no projects/ and needs none; the other proxy's calls are read with --log.
+    assert "projects/" not in result.err
+    assert (f"the store holds 1 calls read from other sources ({senv.logs}: 1); "
+            f"include them with --log proxy:{senv.logs}") in result.err
+
 def test_the_installed_command_reads_a_proxy_log(senv):
     log = write_log(senv.logs / "proxy.jsonl", [proxy_line("msg_1", 1000, 100),
                                                 proxy_line("msg_2", 2000, 200, model="claude-haiku-4-5-20251001")])
@@ -509,6 +522,10 @@ def test_a_configured_source_whose_path_does_not_exist_is_an_error(senv):
     ({"name": "has space", "kind": "proxy", "path": "/tmp"}, ["name"]),
     ({"name": "claude-code", "kind": "proxy", "path": "/tmp"}, ["claude-code"]),
     ({"name": "gw", "kind": "proxy", "path": "/tmp", "colour": "red"}, ["colour"]),
+    # No path holds a NUL: the system could not even look for it.
+    ({"name": "gw", "kind": "proxy", "path": "/tmp/a\0b/api_calls.json"}, ["path"]),
+    # The settings are read wherever ccusage runs: a relative path would name another log in each directory.
+    ({"name": "gw", "kind": "proxy", "path": "logs/*.jsonl"}, ["path", "absolute", "logs/*.jsonl"]),
 ])
 def test_a_bad_source_entry_is_one_line_error(senv, entry, words):
     write_config(senv, json.dumps({"sources": [entry]}), "config.json")
@@ -553,6 +570,21 @@ def test_a_claude_code_log_is_another_config_dir(senv):
     write_lines(session_path(str(senv.claude), "s1"), [assistant_line(input=500, output=5, session="s1")])
     assert totals(daily(senv, "--log", f"claude-code:{other}")) == (540, 9, 0, 0)
     assert totals(daily(senv, "--log", f"claude-code:{other}", "--source", "claude-code-2")) == (40, 4, 0, 0)
+    # Its projects/ directory names it, as --data-dir takes it.
+    assert totals(daily(senv, "--log", f"claude-code:{other}/projects", "--source", "claude-code-2")) == (40, 4, 0, 0)
+
+
+def test_a_configured_claude_code_source_is_a_config_dir_or_an_error(senv):
+    other = senv.tmp / "other-claude"
+    write_lines(session_path(str(other), "s9"), [assistant_line(input=40, output=4, session="s9")])
+    write_config(senv, json.dumps({"sources": [{"name": "laptop", "path": str(other / "projects")}]}), "config.json")
+    assert totals(daily(senv, "--source", "laptop")) == (40, 4, 0, 0)
+    log = write_log(senv.logs / "p.jsonl", [proxy_line("msg_1", 100, 10)])
+    write_config(senv, json.dumps({"sources": [{"name": "laptop", "path": str(log)}]}), "config.json")
+    result = daily(senv)
+    assert result.code == 2, result
+    first_line_is_one_error(result)
+    assert "laptop" in result.err and "not a directory" in result.err
 
 
 # ---------------------------------------------------------------------------
@@ -695,3 +727,20 @@ def test_a_proxy_bills_the_compaction_step_its_top_level_leaves_out(senv):
     line["response"]["usage"]["iterations"] = COMPACTION
     log = write_log(senv.logs / "proxy.jsonl", [line])
     assert totals(daily(senv, "--log", f"proxy:{log}")) == (203_000, 4_500, 0, 0)
+
+
+def test_a_huge_sparse_proxy_log_is_passed_over_as_a_proxy_log(senv):
+    with open(senv.logs / "api_calls.json", "wb") as f:
+        f.truncate(20 * 2 ** 30)   # 20 GB of holes: no disk, and no log
+    result = daily(senv, "--log", f"proxy:{senv.logs}")
+    assert "passed over" in result.err and "not a proxy log" in result.err, result.err
+    assert "transcript" not in result.err
+
+
+def test_calls_whose_own_ids_hold_a_colon_are_each_a_call(senv):
+    # Not a transcript's "message id:request id": two runs' calls, never one response seen twice.
+    log = write_log(senv.logs / "calls.jsonl", [calls_line("run:1", 100, 10), calls_line("run:2", 200, 20),
+                                                calls_line("run:2#a", 400, 40)])
+    assert totals(daily(senv, "--log", f"calls:{log}")) == (700, 70, 0, 0)
+    write_log(log, [calls_line("run:3", 1000, 100)], mode="a")
+    assert totals(daily(senv, "--log", f"calls:{log}")) == (1700, 170, 0, 0)
