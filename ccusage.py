@@ -1068,8 +1068,9 @@ def _request_ok(status, billed):
         return 1 if 200 <= status < 300 else 0
     if isinstance(status, str):
         word = status.strip().lower()
-        if word.isdigit():
-            return 1 if 200 <= int(word) < 300 else 0
+        code = word.split(" ", 1)[0]
+        if code.isdigit():   # "200", "200 OK", "529 Overloaded"
+            return 1 if 200 <= int(code) < 300 else 0
         return 1 if word in SUCCESS_WORDS else 0
     return None
 
@@ -1093,7 +1094,8 @@ def parse_record(line, kind):
     without usage is a request that billed nothing (a failure, say): it
     must have a status.
     """
-    obj = _json_value(line.decode("utf-8"))
+    # A byte order mark, as some programs (PowerShell) begin a file with, is no part of the first line's JSON.
+    obj = _json_value(line[3:].decode("utf-8") if line.startswith(b"\xef\xbb\xbf") else line.decode("utf-8"))
     if not isinstance(obj, dict):
         raise ValueError("not an object")
     if kind == KIND_PROXY:
@@ -3687,6 +3689,20 @@ def _price_windows(query, windows):
             window.usage = Usage()
 
 
+def window_sources(query, windows):
+    """{window's first call: the names of the sources that saw its calls} of the windows that are not gaps."""
+    found = {}
+    for window in windows:
+        if not window.is_gap:
+            roots = 0
+            for (bits,) in query.conn.execute(
+                    f"SELECT DISTINCT roots FROM calls WHERE ts BETWEEN ? AND ? AND (roots & {query.roots_mask}) != 0",
+                    (window.first, window.last)):
+                roots |= bits
+            found[window.first] = query.source_list(roots)
+    return found
+
+
 def price_calls(query, rows):
     """The priced Usage of calls as calls_in_order gives them."""
     outer = query.begin_pass()
@@ -4012,7 +4028,8 @@ def export_calls(query, filters):
     for row in query.conn.execute(
             f"SELECT ts, session_name, project_path, model_id, fast, us_geo, {BAND_SQL}, {query.era_sql()}, "
             "cost_usd IS NOT NULL, input, output, cache_write_5m, cache_write_1h, cache_read, web_searches, "
-            "cost_usd, roots FROM calls JOIN (SELECT id AS sid, session_id AS session_name FROM sessions) ON sid = session_id "
+            "cost_usd, roots FROM calls "
+            "JOIN (SELECT id AS sid, session_id AS session_name FROM sessions) ON sid = session_id "
             "JOIN (SELECT id AS pid, path AS project_path FROM projects) ON pid = project_id "
             f"WHERE {where} ORDER BY ts, key", params):
         usage = Usage()
@@ -4678,6 +4695,11 @@ def fmt_int(n):
     return f"{n:,}"
 
 
+def fmt_calls(count):
+    """1 call, 2 calls, 1,000 calls."""
+    return f"{count:,} {'call' if count == 1 else 'calls'}"
+
+
 def fmt_compact(n):
     for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
         if n >= size:
@@ -5182,10 +5204,12 @@ def window_csv(window, now_ms, length_ms, limit):
             + _csv_usage(usage) + [percent, " ".join(sorted(window.models))])
 
 
-def render_blocks_table(windows, now_ms, length_ms, limit, width, style, tz):
-    table = Table(["Window", "Last call", "Calls", "Tokens", "% limit", "Cost", "Models"],
-                  ["<", "<", ">", ">", ">", ">", "<"], shrink=(2, 6, Table.NUMBERS, 1, 5),
-                  compact_columns=(3,), cut=6)
+def render_blocks_table(windows, now_ms, length_ms, limit, width, style, tz, sources=None):
+    """sources: {window's first call: source names}, for a last column (with several sources in use)."""
+    headers = ["Window", "Last call", "Calls", "Tokens", "% limit", "Cost", "Models"] + (["Source"] if sources else [])
+    table = Table(headers,
+                  ["<", "<", ">", ">", ">", ">", "<"] + (["<"] if sources else []),
+                  shrink=(2, 6) + ((7,) if sources else ()) + (Table.NUMBERS, 1, 5), compact_columns=(3,), cut=6)
     for window in windows:
         if window.is_gap:
             table.add([f"  (no calls for {_duration(window.end - window.start + length_ms)})"], "gap")
@@ -5196,7 +5220,8 @@ def render_blocks_table(windows, now_ms, length_ms, limit, width, style, tz):
             + (" limit" if window.limit_hit else "") + (" weekly limit" if window.weekly_hit else "")
         table.add([_clock(window.start, tz, True), last, fmt_int(usage.calls), fmt_int(usage.total_tokens),
                    "" if share is None else f"{share:.0f}%", fmt_cost(usage),
-                   ", ".join(short_model(m) for m in sorted(window.models))],
+                   ", ".join(short_model(m) for m in sorted(window.models))]
+                  + ([clean(", ".join(sources[window.first]))] if sources else []),
                   "total" if window.is_active(now_ms, length_ms) else "body",
                   {4: THRESHOLD_STYLES[threshold_state(share)]})
     return table.render(width, style)
@@ -5877,7 +5902,7 @@ def summary_json(summary):
 
 
 # ---------------------------------------------------------------------------
-# Live view
+# Serving the figures over HTTP
 # ---------------------------------------------------------------------------
 
 SERVE_HOST, SERVE_PORT = "127.0.0.1", 9247
@@ -6963,7 +6988,7 @@ def run_live(args, settings, environ, out, messages):
         finally:
             source.close()
         for model, calls in sorted(state.data.unpriced.items()):
-            messages.warn(f"no price for model {model!r} ({calls:,} {'call' if calls == 1 else 'calls'}): its cost is left out")
+            messages.warn(f"no price for model {model!r} ({fmt_calls(calls)}): its cost is left out")
         try:
             height = int(environ.get("LINES", ""))
         except ValueError:
@@ -7498,6 +7523,8 @@ def source_entries(data, path):
                                "one's); give each source a name of its own", EXIT_USAGE)
         if kind not in LOG_KINDS:
             raise CcusageError(f"{at} kind: expected one of {', '.join(LOG_KINDS)}", EXIT_USAGE)
+        if location is None:
+            raise CcusageError(f"{at}: no path; give the file, directory or glob pattern of its logs", EXIT_USAGE)
         if not isinstance(location, str) or not location.strip() or "\0" in location:
             raise CcusageError(f"{at} path: expected a file, a directory or a glob pattern", EXIT_USAGE)
         if not os.path.isabs(os.path.expanduser(location)):
@@ -8598,7 +8625,7 @@ def explain_no_usage(query):
 def _warn_unpriced(query, messages, counts=None):
     """counts: {model name: calls without a price} of what was shown (default: all the query priced)."""
     for model, calls in sorted((query.unpriced_models if counts is None else counts).items()):
-        messages.warn(f"no price for model {model!r} ({calls:,} {'call' if calls == 1 else 'calls'}): its cost is left out of the totals; "
+        messages.warn(f"no price for model {model!r} ({fmt_calls(calls)}): its cost is left out of the totals; "
                       "add it to the price file (see --prices)")
 
 
@@ -8714,6 +8741,8 @@ def run_windows(args, settings, environ, out, messages):
             price_windows(query, windows)
             windows = with_gaps(windows, length_ms)
             _warn_unknown_project(query, args.project, messages)
+        # With several sources in use, each window says which saw its calls.
+        sources = window_sources(query, windows) if args.command == "blocks" and query.several_sources else None
         if not windows:
             for reason in explain_no_usage(query):
                 messages.warn(reason)
@@ -8732,10 +8761,17 @@ def run_windows(args, settings, environ, out, messages):
     if settings.order == "desc":
         windows.reverse()
     if args.csv:
-        write_csv(out, BLOCKS_CSV, [window_csv(w, now_ms, length_ms, limit) for w in windows if not w.is_gap])
+        write_csv(out, BLOCKS_CSV + (["source"] if sources else []),
+                  [window_csv(w, now_ms, length_ms, limit) + (["+".join(sources[w.first])] if sources else [])
+                   for w in windows if not w.is_gap])
         return EXIT_OK
     if args.json:
-        out.write(to_json({"blocks": [window_json(w, now_ms, length_ms, limit) for w in windows],
+        def entry(window):
+            data = window_json(window, now_ms, length_ms, limit)
+            if sources and not window.is_gap:
+                data["source"] = sources[window.first]
+            return data
+        out.write(to_json({"blocks": [entry(w) for w in windows],
                            "limit": {"tokens": limit.tokens, "basis": limit.basis, "official": limit.official},
                            "official": official_json(status, weekly, now_ms)}, out) + "\n")
         return EXIT_OK
@@ -8743,7 +8779,7 @@ def run_windows(args, settings, environ, out, messages):
         out.write("No active window.\n" if args.active else "No usage found.\n")
         return EXIT_OK
     width, style = _terminal(out, settings)
-    out.write(render_blocks_table(windows, now_ms, length_ms, limit, width, style, query.tz) + "\n")
+    out.write(render_blocks_table(windows, now_ms, length_ms, limit, width, style, query.tz, sources) + "\n")
     out.write(render_limit(limit, width) + "\n")
     if status is not None:
         out.write("\n" + render_status(status, query.tz, width, style) + "\n")

@@ -744,3 +744,30 @@ def test_calls_whose_own_ids_hold_a_colon_are_each_a_call(senv):
     assert totals(daily(senv, "--log", f"calls:{log}")) == (700, 70, 0, 0)
     write_log(log, [calls_line("run:3", 1000, 100)], mode="a")
     assert totals(daily(senv, "--log", f"calls:{log}")) == (1700, 170, 0, 0)
+
+
+def test_blocks_say_which_sources_saw_each_windows_calls(senv, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "160")
+    log = transcript_and_proxy(senv)
+    write_log(log, [proxy_line("msg_late", 5, 50, ts="2026-11-21T09:00:00Z")], mode="a")
+    with freeze_time("2026-11-22T12:00:00Z"):
+        blocks = senv.run("blocks", "--json", "--log", f"proxy:{log}").json()["blocks"]
+        table = senv.run("blocks", "--log", f"proxy:{log}")
+        alone = senv.run("blocks", "--json").json()["blocks"]
+    # The window of the 20th holds the transcript's calls and the proxy's msg_proxy; that of the 21st,
+    # msg_late alone.
+    assert [(b["startTime"][:10], b.get("source")) for b in blocks if not b["isGap"]] == [
+        ("2026-11-20", ["claude-code", "proxy"]), ("2026-11-21", ["proxy"])]
+    assert "Source" in table.out.splitlines()[0] and "claude-code, proxy" in table.out
+    assert all("source" not in b for b in alone)
+
+
+def test_a_byte_order_mark_and_an_http_status_with_its_reason_are_read(senv):
+    log = senv.logs / "bom.jsonl"
+    ok = proxy_line("msg_b1", 100, 10, status="200 OK")
+    overloaded = proxy_line("msg_b2", 0, 0, status="529 Overloaded")
+    del overloaded["response"]["usage"]
+    log.write_bytes(b"\xef\xbb\xbf" + (json.dumps(ok) + "\n" + json.dumps(overloaded) + "\n").encode())
+    assert totals(daily(senv, "--log", f"proxy:{log}")) == (100, 10, 0, 0)
+    tiers = senv.run("models", "--json", "--log", f"proxy:{log}").json()["tiers"]
+    assert [(t["requests"], t["failures"], t["successes"]) for t in tiers] == [(2, 1, 1)]
