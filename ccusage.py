@@ -5310,6 +5310,13 @@ def weekly_line(weekly, now_ms, tz):
     return label.ljust(7) + " " + " ".join(phrases)
 
 
+def why_no_window(last_window, now_ms, length_ms, tz):
+    """Why no window is active: the last one reset (less than a window's length after its last call), or no calls."""
+    if last_window is not None and not last_window.is_gap and now_ms - last_window.last < length_ms:
+        return f"the last one reset at {_clock(last_window.resets_at(), tz)}; the next call starts one"
+    return f"no calls in the last {_duration(length_ms)}"
+
+
 def render_status_answer(status, weekly, now_ms, length_ms, tz, width, style, last_window):
     """What `status` prints: the active window, or that there is none (and the week).
 
@@ -5317,12 +5324,7 @@ def render_status_answer(status, weekly, now_ms, length_ms, tz, width, style, la
     """
     if status is not None:
         return render_status(status, tz, width, style) + "\n"
-    if last_window is not None and now_ms - last_window.last < length_ms:
-        text = (f"No active window: the last one reset at {_clock(last_window.resets_at(), tz)}; "
-                "the next call starts one.")
-    else:
-        text = f"No active window: no calls in the last {_duration(length_ms)}."
-    fields = [(None, text.split(" "), None)]
+    fields = [(None, f"No active window: {why_no_window(last_window, now_ms, length_ms, tz)}.".split(" "), None)]
     if weekly:
         fields.append(weekly_field(weekly, now_ms, tz))
     return render_fields(fields, width, style) + "\n"
@@ -6530,7 +6532,8 @@ def draw_window(data, box, unicode):
     # weekly_line's text without its label.
     weekly = [("   7-day " + weekly_line(data.weekly, data.now, tz).split(None, 1)[1], None)] if data.weekly else []
     if status is None:
-        lines = [[(f"5-hour window: none active (no calls in the last {_duration(data.length_ms)})", "title")],
+        last = next((w for w in reversed(data.windows) if not w.is_gap), None)
+        lines = [[(f"5-hour window: none active ({why_no_window(last, data.now, data.length_ms, tz)})", "title")],
                  spark + weekly]
         return lines[:box.height]
     window, limit, usage = status.window, status.limit, status.window.usage

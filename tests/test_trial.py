@@ -157,6 +157,19 @@ def test_status_after_a_window_reset_does_not_say_there_were_no_calls(env):
     assert idle.out == "No active window: no calls in the last 5h 00m.\n"
 
 
+def test_the_live_view_after_a_window_reset_does_not_say_there_were_no_calls(env, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "100")
+    write_lines(session_path(env.claude, "s1"), [
+        assistant_line(ts="2026-11-20T07:10:00.000Z", input=1000, output=100, session="s1"),
+        assistant_line(ts="2026-11-20T10:50:00.000Z", input=1000, output=100, session="s1")])
+    with freeze_time("2026-11-20T12:30:00Z"):
+        after_reset = env.run("live", "--once", "-z", "UTC")
+    with freeze_time("2026-11-20T16:00:00Z"):
+        idle = env.run("live", "--once", "-z", "UTC")
+    assert "5-hour window: none active (the last one reset at 12:00; the next call starts one)" in after_reset.out
+    assert "5-hour window: none active (no calls in the last 5h 00m)" in idle.out
+
+
 @pytest.mark.parametrize("command", [("status",), ("blocks",), ("live", "--once")])
 def test_the_windows_warnings_count_each_unpriced_call_once(env, command):
     # Two unpriced calls, both in the window of 10:00 to 15:00: the windows, the current one and its
