@@ -46,6 +46,7 @@ class Env:
         self.claude.mkdir()
         self.db.parent.mkdir(mode=0o700)   # ccusage creates only its default store's directory
         self._capsys = capsys
+        self._monkeypatch = monkeypatch
         monkeypatch.setenv("HOME", str(self.home))
         monkeypatch.setenv("XDG_CONFIG_HOME", str(self.config_home))
         monkeypatch.setenv("XDG_DATA_HOME", str(self.data_home))
@@ -92,6 +93,20 @@ class Env:
         proc = subprocess.run([sys.executable, "-m", "ccusage"] + self._args(argv, data_dirs), cwd=PROJECT_DIR,
                               capture_output=True, encoding="utf-8", timeout=timeout)
         return Result(proc.returncode, proc.stdout, proc.stderr)
+
+    def live_frame(self, *args, columns=120, lines=40, now="2026-11-20T11:30:00Z"):
+        """`live --once -z UTC` at columns x lines, at the moment now: the frame, checked to fit its size."""
+        from freezegun import freeze_time
+        with self._monkeypatch.context() as patch:
+            patch.setenv("COLUMNS", str(columns))
+            patch.setenv("LINES", str(lines))
+            with freeze_time(now):
+                result = self.run("live", "--once", "-z", "UTC", *args)
+        assert result.code == 0, result
+        rows = result.out.split("\n")
+        assert rows[-1] == "" and len(rows) - 1 <= lines
+        assert max(len(row) for row in rows) <= columns
+        return result
 
     def log(self, session="s1", cwd="/home/u/proj", agent=None):
         """Path of a session transcript (or one of its subagents') in this env's Claude config dir."""

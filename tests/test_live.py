@@ -119,17 +119,8 @@ def month_of_calls(env):
 
 
 def frame(env, *args, columns=120, lines=40, now=NOW):
-    os.environ["COLUMNS"], os.environ["LINES"] = str(columns), str(lines)
-    try:
-        with freeze_time(now):
-            result = env.run("live", "--once", "-z", "UTC", *args)
-    finally:
-        del os.environ["COLUMNS"], os.environ["LINES"]
-    assert result.code == 0, result
+    result = env.live_frame(*args, columns=columns, lines=lines, now=now)
     assert result.err == ""
-    rows = result.out.split("\n")
-    assert rows[-1] == "" and len(rows) - 1 <= lines
-    assert max(len(row) for row in rows) <= columns
     return result.out
 
 

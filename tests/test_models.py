@@ -132,13 +132,10 @@ def test_the_agent_table_has_a_row_per_agent_and_tier(env):
     assert "need a proxy or calls log" not in out
 
 
-def test_with_room_the_tier_table_says_which_sources_saw_each_tier(env):
+def test_with_room_the_tier_table_says_which_sources_saw_each_tier(env, monkeypatch):
     logs = write_logs(env)
-    os.environ["COLUMNS"] = "120"
-    try:
-        out = models(env, *logs).out
-    finally:
-        del os.environ["COLUMNS"]
+    monkeypatch.setenv("COLUMNS", "120")
+    out = models(env, *logs).out
     assert re.search(r"^Sonnet +10 .* \$0\.34  claude-code, proxy$", out, re.M)
     assert re.search(r"^Opus +3 .* \$0\.60  proxy$", out, re.M)
     assert re.search(r"^Haiku +2 .* \$0\.00  calls$", out, re.M)
@@ -211,13 +208,10 @@ def test_text_from_the_logs_is_escaped(env):
     assert "bad\\x1b[2Jagent" in result.out
 
 
-def test_a_wide_table_gives_up_columns_at_40(env):
+def test_a_wide_table_gives_up_columns_at_40(env, monkeypatch):
     logs = write_logs(env)
-    os.environ["COLUMNS"] = "40"
-    try:
-        out = models(env, *logs).out
-    finally:
-        del os.environ["COLUMNS"]
+    monkeypatch.setenv("COLUMNS", "40")
+    out = models(env, *logs).out
     assert max(len(line) for line in out.splitlines()) <= 40
     assert "Not shown at 40 columns:" in out
 
@@ -247,15 +241,7 @@ def test_models_takes_no_project(env):
 # ---------------------------------------------------------------------------
 
 def live_frame(env, *args, columns=120):
-    os.environ["COLUMNS"], os.environ["LINES"] = str(columns), "40"
-    try:
-        with freeze_time(NOW):
-            result = env.run("live", "--once", "-z", "UTC", *args)
-    finally:
-        del os.environ["COLUMNS"], os.environ["LINES"]
-    assert result.code == 0, result
-    assert max(len(row) for row in result.out.split("\n")) <= columns
-    return result.out
+    return env.live_frame(*args, columns=columns, now=NOW).out
 
 
 def test_the_models_view_has_todays_requests_per_tier(env):

@@ -201,12 +201,18 @@ def test_a_line_still_being_written_counts_once_it_ends(senv):
     assert totals(daily(senv, "--log", f"calls:{log}")) == (107, 17, 0, 0)
 
 
-@pytest.mark.parametrize("with_ids", [True, False])
-def test_a_rotated_log_is_read_on_from_where_it_was_and_never_again(senv, with_ids):
+def two_calls_read(senv, with_ids):
+    """(api_calls.json holding two calls, with uuids u1, u2 or none, read once; the uuid of a call's number)."""
     log = senv.logs / "api_calls.json"
     uid = (lambda n: f"u{n}") if with_ids else (lambda n: None)
     write_log(log, [calls_line(uid(1), 1000, 100), calls_line(uid(2), 2000, 200, ts="2026-11-20T10:01:00Z")])
     assert totals(daily(senv, "--log", f"calls:{log}")) == (3000, 300, 0, 0)
+    return log, uid
+
+
+@pytest.mark.parametrize("with_ids", [True, False])
+def test_a_rotated_log_is_read_on_from_where_it_was_and_never_again(senv, with_ids):
+    log, uid = two_calls_read(senv, with_ids)
     # Rotation: the log is renamed, its writer adds a last call to it, and a new log starts.
     rotated = senv.logs / "api_calls.json.1"
     os.rename(log, rotated)
@@ -254,10 +260,7 @@ def test_a_copied_and_truncated_log_counts_each_call_once(senv):
 
 @pytest.mark.parametrize("with_ids", [True, False])
 def test_a_compressed_rotation_of_calls_already_read_counts_once(senv, with_ids):
-    log = senv.logs / "api_calls.json"
-    uid = (lambda n: f"u{n}") if with_ids else (lambda n: None)
-    write_log(log, [calls_line(uid(1), 1000, 100), calls_line(uid(2), 2000, 200, ts="2026-11-20T10:01:00Z")])
-    assert totals(daily(senv, "--log", f"calls:{log}")) == (3000, 300, 0, 0)
+    log, uid = two_calls_read(senv, with_ids)
     # logrotate with compress: the log goes to api_calls.json.1, then to api_calls.json.2.gz.
     with gzip.open(senv.logs / "api_calls.json.2.gz", "wb") as f:
         f.write(log.read_bytes())
