@@ -4695,9 +4695,9 @@ def fmt_int(n):
     return f"{n:,}"
 
 
-def fmt_calls(count):
-    """1 call, 2 calls, 1,000 calls."""
-    return f"{count:,} {'call' if count == 1 else 'calls'}"
+def fmt_count(count, one, many=None):
+    """1 call, 2 calls, 1,000 calls (many: the plural, when it is not one + "s")."""
+    return f"{count:,} {one if count == 1 else many or one + 's'}"
 
 
 def fmt_compact(n):
@@ -5814,8 +5814,7 @@ def _windows_note(summary):
     limit = summary.window_limit
     reached = sum(1 for w in summary.windows if window_limit_reached(w, summary))
     basis = f"; limit {fmt_int(limit.tokens)} tokens, {limit.basis}" if limit and limit.tokens else ""
-    count = len(summary.windows)
-    return f"{count} window{'' if count == 1 else 's'}, {reached} reached a limit{basis}"
+    return f"{fmt_count(len(summary.windows), 'window')}, {reached} reached a limit{basis}"
 
 
 # How each table of a summary fits a narrow width: (what it gives up, in order; the columns abbreviated; the column cut).
@@ -6991,7 +6990,7 @@ def run_live(args, settings, environ, out, messages):
         finally:
             source.close()
         for model, calls in sorted(state.data.unpriced.items()):
-            messages.warn(f"no price for model {model!r} ({fmt_calls(calls)}): its cost is left out")
+            messages.warn(f"no price for model {model!r} ({fmt_count(calls, 'call')}): its cost is left out")
         try:
             height = int(environ.get("LINES", ""))
         except ValueError:
@@ -8628,7 +8627,7 @@ def explain_no_usage(query):
 def _warn_unpriced(query, messages, counts=None):
     """counts: {model name: calls without a price} of what was shown (default: all the query priced)."""
     for model, calls in sorted((query.unpriced_models if counts is None else counts).items()):
-        messages.warn(f"no price for model {model!r} ({fmt_calls(calls)}): its cost is left out of the totals; "
+        messages.warn(f"no price for model {model!r} ({fmt_count(calls, 'call')}): its cost is left out of the totals; "
                       "add it to the price file (see --prices)")
 
 
@@ -9356,7 +9355,7 @@ def _terminal(out, settings):
 
 def _note_unreadable(report, messages):
     count = len(report.unreadable)
-    messages.warn(f"{count:,} {'file or directory' if count == 1 else 'files or directories'} could not be read; "
+    messages.warn(f"{fmt_count(count, 'file or directory', 'files or directories')} could not be read; "
                   "--verbose lists them")
 
 
@@ -9373,8 +9372,7 @@ def _verbose(store, report, root_ids, messages, names):
         if files:
             count = sum(n for _, n in files)
             lines.append((f"{name}: " if several else "")
-                         + f"skipped {count:,} malformed {'line' if count == 1 else 'lines'} in {len(files):,} "
-                         + ("file:" if len(files) == 1 else "files:"))
+                         + f"skipped {fmt_count(count, 'malformed line')} in {fmt_count(len(files), 'file')}:")
             lines.extend(f"  {n:,}  {path}" for path, n in files)
     for text in lines:
         messages.note(text)
