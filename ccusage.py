@@ -4718,8 +4718,9 @@ class Table:
 
     shrink: a column's index drops that column; NUMBERS abbreviates the
     numbers of compact_columns (1.2M).  What is still too wide after that is
-    cut, in column cut, to no fewer than cut_min characters (its texts end in
-    an ellipsis, or begin in one with cut_start); cutting is preferred to giving up a column, not to
+    cut, in column cut (then in cut_next), to no fewer than cut_min
+    characters (its texts end in an ellipsis, or begin in one with
+    cut_start); cutting is preferred to giving up a column, not to
     abbreviating.  Row kinds: body,
     detail (dim), total (bold), rule (a line), section (one text across the
     table), gap (the same, dim).  A line under the table names the columns
@@ -4732,7 +4733,7 @@ class Table:
     shown_by = "a wider terminal or --json"
 
     def __init__(self, headers, aligns, shrink=(), compact_columns=(), cut=None, optional=(), cut_min=8,
-                 cut_start=False):
+                 cut_start=False, cut_next=None):
         self.headers = headers
         self.aligns = aligns
         self.shrink = shrink
@@ -4741,6 +4742,8 @@ class Table:
         self.optional = optional
         self.cut_min = cut_min
         self.cut_start = cut_start
+        # The column cut (to no fewer than cut_min characters) when cutting cut is not enough.
+        self.cut_next = cut_next
         self.rows = []
 
     def add(self, cells, kind="body", codes=None):
@@ -4770,9 +4773,12 @@ class Table:
             else:
                 keep.remove(step)
         overflow = sum(widths) + 2 * (len(keep) - 1) - width
-        if overflow > 0 and self.cut in keep:
-            column = keep.index(self.cut)
-            widths[column] = min(widths[column], max(widths[column] - overflow, self.cut_min))
+        for cut in (self.cut, self.cut_next):
+            if overflow > 0 and cut in keep:
+                column = keep.index(cut)
+                cut_to = min(widths[column], max(widths[column] - overflow, self.cut_min))
+                overflow -= widths[column] - cut_to
+                widths[column] = cut_to
         lines = []
 
         def line(cells, row_code=None, codes=None):
@@ -5061,7 +5067,7 @@ def render_session_table(rows, breakdown, width, style, tz, sources=None):
     # (the sources,) then the time; the project is cut rather than given up.
     table = Table(headers, ["<", "<", "<"] + [">"] * 6 + ["<"] * len(blank),
                   shrink=(Table.NUMBERS, 3, 4, 5, 6) + ((9,) if sources else ()) + (2,),
-                  compact_columns=(3, 4, 5, 6, 7), cut=1)
+                  compact_columns=(3, 4, 5, 6, 7), cut=1, cut_next=0)
     total = Usage()
     for row in rows:
         last = datetime.fromtimestamp(row.total.last / 1000, tz).strftime("%Y-%m-%d %H:%M")

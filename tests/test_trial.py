@@ -181,3 +181,17 @@ def test_the_windows_warnings_count_each_unpriced_call_once(env, command):
         result = env.run(*command)
     assert result.code == 0, result
     assert [w.split(" (", 1)[1].split(")")[0] for w in unpriced_warnings(result)] == ["2 calls"]
+
+
+def test_a_session_table_with_a_logs_long_session_name_fits_40_columns(env, monkeypatch):
+    # A calls log's session of 20 characters, beside a transcript's project: the table cuts both.
+    monkeypatch.setenv("COLUMNS", "40")
+    write_lines(session_path(env.claude, "s1"), [assistant_line(input=1000, output=100, session="s1",
+                                                                cwd="/home/u/a-project-with-a-long-name")])
+    log = env.tmp / "calls.jsonl"
+    log.write_text(json.dumps({"timestamp": TS, "model": SONNET, "session_id": "voice-agent-nightly-run",
+                               "input_tokens": 5, "output_tokens": 1}) + "\n")
+    result = env.run("session", "--log", f"calls:{log}")
+    assert result.code == 0, result
+    assert max(len(line) for line in result.out.splitlines()) <= 40
+    assert "voice-ag" in result.out
