@@ -3211,14 +3211,17 @@ class UsageQuery:
         """
         result = {}
         by_roots = self.several_sources
-        if by_roots:
-            group_by = group_by + ["roots"]
+        group_by = self._group_keys(group_by)
         outer = self.begin_pass()
         try:
             self._price_groups(result, group_by, by_roots, filters)
         finally:
             self.end_pass(outer)
         return result
+
+    def _group_keys(self, group_by):
+        """What grouped groups the calls by: group_by, and with several sources in use their roots."""
+        return group_by + ["roots"] if self.several_sources else group_by
 
     def _price_groups(self, result, group_by, by_roots, filters):
         """Price the sums of grouped into result."""
@@ -3318,8 +3321,7 @@ class UsageQuery:
         are all as they were.
         """
         conn = self.conn
-        if self.several_sources:
-            group_by = group_by + ["roots"]   # as grouped asks
+        group_by = self._group_keys(group_by)
         conn.execute("BEGIN")
         try:
             generation = conn.execute("SELECT value FROM generation").fetchone()[0]
@@ -8462,8 +8464,8 @@ class Sources:
     read; kinds: {root: kind} of the roots that are not config dirs.
     """
 
-    def __init__(self, chosen, every):
-        self.chosen, self.every = chosen, every
+    def __init__(self, chosen):
+        self.chosen = chosen
         self.roots = list(dict.fromkeys(path for source in chosen for path in source.paths))
         self.kinds = {path: source.kind for source in chosen if source.kind != KIND_CLAUDE_CODE
                       for path in source.paths}
@@ -8510,7 +8512,7 @@ def log_sources(settings, environ, messages, args=None, quiet=False):
     if unknown:
         raise CcusageError(f"argument --source: no source is called {unknown[0]!r}; the sources are "
                            + ", ".join(f"{source.name} ({LOG_KINDS[source.kind]})" for source in every), EXIT_USAGE)
-    sources = Sources(chosen, every)
+    sources = Sources(chosen)
     if not sources.existing and not wanted and not quiet:
         messages.warn("no Claude Code logs found in " + " or ".join(_home(r) for r in dirs)
                       + "; showing what the store already holds")
@@ -8878,7 +8880,7 @@ def segment_line(command, settings, environ, messages, shell="plain", payload=No
         sources = log_sources(settings, environ, messages, args, quiet=True)
     except CcusageError as exc:
         messages.warn(f"{command}: {exc}")
-        sources = Sources([], [])
+        sources = Sources([])
     extra = _transcript_root(payload.get("transcript"), sources.existing)
     if extra:
         sources.roots.append(extra)
